@@ -1,0 +1,83 @@
+//! `[trainer] type = "burn"`: training settings, validated, then built into a [`BurnTrainer`].
+
+use std::sync::Arc;
+
+use mlpnas_core::{ArchitectureTrainer, ConfigError, DataSplit, TrainerConfig, TrainerError};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::trainer::BurnTrainer;
+
+/// Optimizer of architecture training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam (beta 0.9 / 0.999, epsilon 1e-7 as Keras).
+    Adam,
+    /// Stochastic gradient descent with optional momentum.
+    Sgd,
+}
+
+/// Settings of the Burn trainer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BurnTrainerConfig {
+    /// Backend name (`ndarray`).
+    pub backend: Backend,
+    /// Passes over the training rows per architecture.
+    pub epochs: usize,
+    /// Rows per gradient step.
+    pub batch_size: usize,
+    /// `adam` or `sgd`.
+    pub optimizer: OptimizerKind,
+    /// Initial learning rate.
+    pub learning_rate: f64,
+    /// Keras-style decay: `lr_t = lr / (1 + decay * step)`.
+    pub decay: f64,
+    /// Momentum of `sgd` (0 for plain SGD).
+    pub momentum: f64,
+}
+
+impl Default for BurnTrainerConfig {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Ndarray,
+            epochs: 10,
+            batch_size: 32,
+            optimizer: OptimizerKind::Adam,
+            learning_rate: 0.01,
+            decay: 0.0,
+            momentum: 0.0,
+        }
+    }
+}
+
+#[typetag::serde(name = "burn")]
+impl TrainerConfig for BurnTrainerConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.epochs == 0 {
+            return Err(ConfigError::new("trainer.epochs", "must be at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(ConfigError::new("trainer.batch_size", "must be at least 1"));
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(ConfigError::new("trainer.learning_rate", format!("{} is not a positive number", self.learning_rate)));
+        }
+        if !(self.decay.is_finite() && self.decay >= 0.0) {
+            return Err(ConfigError::new("trainer.decay", format!("{} is not a non-negative number", self.decay)));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(ConfigError::new("trainer.momentum", format!("{} is not in [0, 1)", self.momentum)));
+        }
+        if self.momentum > 0.0 && self.optimizer != OptimizerKind::Sgd {
+            return Err(ConfigError::new("trainer.momentum", "only applies to optimizer = \"sgd\""));
+        }
+        Ok(())
+    }
+
+    fn build(&self, data: Arc<DataSplit>) -> Result<Box<dyn ArchitectureTrainer>, TrainerError> {
+        self.validate().map_err(|e| TrainerError::Other(e.to_string()))?;
+        Ok(Box::new(BurnTrainer::new(self.clone(), data)?))
+    }
+}

@@ -1,0 +1,19 @@
+//! mlpnas-burn: the Burn implementation of [`mlpnas_core::ArchitectureTrainer`].
+//!
+//! [`BurnTrainerConfig`] (`[trainer] type = "burn"`) builds a [`BurnTrainer`], which turns each
+//! decoded architecture into a stack of Burn `Linear` layers with the chosen activations and
+//! dropout, trains it with Adam or SGD (Keras-style learning-rate decay) on the search's fixed
+//! training rows and scores it on the validation rows after every epoch.
+//!
+//! Backends are chosen at run time by name ([`Backend`]); `ndarray` (burn-ndarray, CPU) is
+//! always compiled in. Callers never name a Burn type: they see only the core traits.
+
+mod backend;
+mod config;
+mod model;
+mod trainer;
+
+pub use backend::Backend;
+pub use config::{BurnTrainerConfig, OptimizerKind};
+pub use trainer::BurnTrainer;
+

@@ -1,0 +1,144 @@
+//! An architecture as a Burn model: a `Vec<Linear>` (the only trainable part) plus a plan of
+//! activations and dropout applied between the layers.
+
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::tensor::activation::{elu, log_softmax, relu, sigmoid, tanh};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use mlpnas_core::{Activation, Architecture, HostTensor, Layer, LayerWeights, OutputKind};
+use rand::Rng;
+use rand::rngs::StdRng;
+
+/// One step of the forward pass.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Step {
+    /// Dense layer `index` followed by an activation.
+    Dense(usize, Activation),
+    /// Dropout with this drop probability (training only).
+    Dropout(f32),
+    /// Dense layer `index` producing the logits.
+    Logits(usize),
+}
+
+/// The forward plan of an architecture.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub steps: Vec<Step>,
+    pub output: OutputKind,
+}
+
+impl Plan {
+    pub fn new(arch: &Architecture) -> Self {
+        let mut steps = Vec::with_capacity(arch.layers.len());
+        let mut dense = 0;
+        let mut output = OutputKind::Softmax;
+        for l in &arch.layers {
+            match *l {
+                Layer::Dense { activation, .. } => {
+                    steps.push(Step::Dense(dense, activation));
+                    dense += 1;
+                }
+                Layer::Dropout { rate } => steps.push(Step::Dropout(rate)),
+                Layer::Output { output: kind, .. } => {
+                    steps.push(Step::Logits(dense));
+                    output = kind;
+                    dense += 1;
+                }
+            }
+        }
+        Self { steps, output }
+    }
+
+    /// Logits of `x` (`[batch, in]`); dropout is applied only when `train`.
+    pub fn forward(&self, layers: &[Linear], mut x: Tensor<2>, train: bool) -> Tensor<2> {
+        for step in &self.steps {
+            x = match *step {
+                Step::Dense(i, act) => {
+                    let h = layers[i].forward(x);
+                    match act {
+                        Activation::Sigmoid => sigmoid(h),
+                        Activation::Tanh => tanh(h),
+                        Activation::Relu => relu(h),
+                        Activation::Elu => elu(h, 1.0),
+                    }
+                }
+                Step::Dropout(rate) if train && rate > 0.0 => {
+                    let keep = 1.0 - f64::from(rate);
+                    let mask = x.random_like(Distribution::Bernoulli(keep));
+                    x * mask * (1.0 / keep)
+                }
+                Step::Dropout(_) => x,
+                Step::Logits(i) => layers[i].forward(x),
+            };
+        }
+        x
+    }
+
+    /// Mean loss of `logits` against `targets` (one-hot `[b, classes]` for softmax, `[b, 1]` 0/1
+    /// for sigmoid): categorical or binary cross-entropy, computed stably from logits.
+    pub fn loss(&self, logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+        match self.output {
+            OutputKind::Softmax => (log_softmax(logits, 1) * targets).sum_dim(1).mean().neg(),
+            OutputKind::Sigmoid => {
+                // max(z, 0) - z*y + log(1 + exp(-|z|))
+                let z = logits;
+                (relu(z.clone()) - z.clone() * targets + z.abs().neg().exp().log1p()).mean()
+            }
+        }
+    }
+
+    /// Number of rows whose predicted class equals `labels` (`[b]`).
+    pub fn correct(&self, logits: Tensor<2>, labels: Tensor<1, Int>) -> i64 {
+        let [b, _] = logits.dims();
+        let pred: Tensor<1, Int> = match self.output {
+            OutputKind::Softmax => logits.argmax(1).reshape([b]),
+            OutputKind::Sigmoid => logits.greater_elem(0.0).int().reshape([b]),
+        };
+        pred.equal(labels).int().sum().into_scalar::<i64>()
+    }
+}
+
+/// A host tensor on `device` (as a trainable parameter when `device` is an autodiff device).
+fn param<const D: usize>(t: &HostTensor, shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
+    Param::from_tensor(Tensor::<D>::from_data(TensorData::new(t.data.clone(), shape), device))
+}
+
+/// Builds the dense layers of `arch` on `device`: from `init[i]` where given, else Glorot-uniform
+/// kernels and zero biases drawn from `rng` (Keras' defaults, and reproducible per trial).
+pub(crate) fn build_layers(arch: &Architecture, init: &[Option<LayerWeights>], rng: &mut StdRng, device: &Device) -> Vec<Linear> {
+    arch.dense_shapes()
+        .iter()
+        .enumerate()
+        .map(|(i, &(inp, out, _))| {
+            let w = match init.get(i) {
+                Some(Some(w)) => w.clone(),
+                _ => glorot(inp, out, rng),
+            };
+            Linear { weight: param(&w.kernel, [inp, out], device), bias: Some(param(&w.bias, [out], device)) }
+        })
+        .collect()
+}
+
+/// Glorot-uniform kernel `[inp, out]`, zero bias.
+pub(crate) fn glorot(inp: usize, out: usize, rng: &mut StdRng) -> LayerWeights {
+    let limit = (6.0 / (inp + out) as f64).sqrt() as f32;
+    let data = (0..inp * out).map(|_| rng.random_range(-limit..=limit)).collect();
+    LayerWeights { kernel: HostTensor { shape: vec![inp, out], data }, bias: HostTensor { shape: vec![out], data: vec![0.0; out] } }
+}
+
+/// Copies a tensor back to the host.
+fn host<const D: usize>(t: Tensor<D>) -> Result<HostTensor, String> {
+    let shape = t.dims().to_vec();
+    let data = t.into_data().try_to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
+    Ok(HostTensor { shape, data })
+}
+
+/// Copies a layer's parameters back to the host.
+pub(crate) fn export(layer: &Linear) -> Result<LayerWeights, String> {
+    let kernel = host(layer.weight.val())?;
+    let bias = match &layer.bias {
+        Some(b) => host(b.val())?,
+        None => HostTensor { shape: vec![kernel.shape[1]], data: vec![0.0; kernel.shape[1]] },
+    };
+    Ok(LayerWeights { kernel, bias })
+}

@@ -1,0 +1,179 @@
+//! [`BurnTrainer`]: trains one architecture per call on the search's fixed data split.
+
+use std::sync::Arc;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, SgdConfig, momentum::MomentumConfig};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use mlpnas_core::{
+    Architecture, ArchitectureTrainer, DataSplit, Dataset, EpochMetrics, LayerWeights, OutputKind, TrainOutcome,
+    TrainerError,
+};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use crate::config::{BurnTrainerConfig, OptimizerKind};
+use crate::model::{Plan, build_layers, export};
+
+/// Trains architectures with Burn on one data split (see [`BurnTrainerConfig`]).
+#[derive(Debug)]
+pub struct BurnTrainer {
+    cfg: BurnTrainerConfig,
+    data: Arc<DataSplit>,
+}
+
+/// One part of the data on a device: flattened features, loss targets and labels.
+struct DeviceData {
+    x: Tensor<2>,
+    targets: Tensor<2>,
+    labels: Tensor<1, Int>,
+    rows: usize,
+}
+
+impl DeviceData {
+    fn new(d: &Dataset, output: OutputKind, n_classes: usize, device: &Device) -> Self {
+        let rows = d.n_rows();
+        let x = Tensor::<2>::from_data(TensorData::new(d.features.clone(), [rows, d.n_features()]), device);
+        let targets = match output {
+            OutputKind::Softmax => {
+                let mut onehot = vec![0.0f32; rows * n_classes];
+                for (r, &l) in d.labels.iter().enumerate() {
+                    onehot[r * n_classes + l as usize] = 1.0;
+                }
+                Tensor::<2>::from_data(TensorData::new(onehot, [rows, n_classes]), device)
+            }
+            OutputKind::Sigmoid => {
+                let y: Vec<f32> = d.labels.iter().map(|&l| l as f32).collect();
+                Tensor::<2>::from_data(TensorData::new(y, [rows, 1]), device)
+            }
+        };
+        let labels: Vec<i64> = d.labels.iter().map(|&l| i64::from(l)).collect();
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [rows]), device);
+        Self { x, targets, labels, rows }
+    }
+}
+
+impl BurnTrainer {
+    /// A trainer over `data` (checked for consistency).
+    pub fn new(cfg: BurnTrainerConfig, data: Arc<DataSplit>) -> Result<Self, TrainerError> {
+        for (name, part) in [("training", &data.train), ("validation", &data.valid)] {
+            part.check().map_err(|e| TrainerError::Mismatch(format!("{name} rows: {e}")))?;
+        }
+        if data.train.n_features() != data.valid.n_features() || data.train.n_classes() != data.valid.n_classes() {
+            return Err(TrainerError::Mismatch("training and validation parts differ in shape".into()));
+        }
+        Ok(Self { cfg, data })
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &BurnTrainerConfig {
+        &self.cfg
+    }
+
+    fn check_arch(&self, arch: &Architecture, init: &[Option<LayerWeights>]) -> Result<(), TrainerError> {
+        if arch.input_dim != self.input_dim() {
+            return Err(TrainerError::Mismatch(format!(
+                "architecture expects {} inputs, the data has {}",
+                arch.input_dim,
+                self.input_dim()
+            )));
+        }
+        let (units, kind) = OutputKind::for_classes(self.n_classes());
+        match arch.layers.last() {
+            Some(mlpnas_core::Layer::Output { units: u, output }) if *u == units && *output == kind => {}
+            _ => {
+                return Err(TrainerError::Mismatch(format!(
+                    "architecture {arch} does not end with the output layer for {} classes",
+                    self.n_classes()
+                )));
+            }
+        }
+        for (i, (w, &(inp, out, _))) in init.iter().zip(arch.dense_shapes().iter()).enumerate() {
+            if let Some(w) = w
+                && !w.fits(inp, out)
+            {
+                return Err(TrainerError::WeightShape { layer: i, got: w.kernel.shape.clone(), expected: vec![inp, out] });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ArchitectureTrainer for BurnTrainer {
+    fn train(&self, arch: &Architecture, init: &[Option<LayerWeights>], seed: u64) -> Result<TrainOutcome, TrainerError> {
+        self.check_arch(arch, init)?;
+        let cfg = &self.cfg;
+        let plain = cfg.backend.device();
+        let device = plain.clone().autodiff();
+        // Dropout masks come from the backend RNG: seed it per trial.
+        device.seed(seed);
+        let mut rng = StdRng::seed_from_u64(seed);
+
+        let plan = Plan::new(arch);
+        let n_classes = self.n_classes();
+        let train = DeviceData::new(&self.data.train, plan.output, n_classes, &device);
+        let valid = DeviceData::new(&self.data.valid, plan.output, n_classes, &plain);
+        let mut model = build_layers(arch, init, &mut rng, &device);
+        let mut optim = match cfg.optimizer {
+            OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-7).init(),
+            OptimizerKind::Sgd => {
+                let momentum = (cfg.momentum > 0.0)
+                    .then(|| MomentumConfig::new().with_momentum(cfg.momentum).with_dampening(0.0));
+                SgdConfig::new().with_momentum(momentum).init()
+            }
+        };
+
+        let mut order: Vec<i64> = (0..train.rows as i64).collect();
+        let mut epochs = Vec::with_capacity(cfg.epochs);
+        let mut step = 0u64;
+        let mut diverged = false;
+        'epochs: for _ in 0..cfg.epochs {
+            order.shuffle(&mut rng);
+            let perm = Tensor::<1, Int>::from_data(TensorData::new(order.clone(), [train.rows]), &device);
+            let mut loss_sum = 0.0f64;
+            let mut batches = 0usize;
+            for start in (0..train.rows).step_by(cfg.batch_size) {
+                let end = (start + cfg.batch_size).min(train.rows);
+                let idx = perm.clone().slice([start..end]);
+                let xb = train.x.clone().select(0, idx.clone());
+                let yb = train.targets.clone().select(0, idx);
+                let loss = plan.loss(plan.forward(&model, xb, true), yb);
+                let value = f64::from(loss.clone().into_scalar::<f32>());
+                if !value.is_finite() {
+                    diverged = true;
+                    break 'epochs;
+                }
+                loss_sum += value;
+                batches += 1;
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                let lr = cfg.learning_rate / (1.0 + cfg.decay * step as f64);
+                model = optim.step(lr, model, grads);
+                step += 1;
+            }
+            let eval = model.valid();
+            let logits = plan.forward(&eval, valid.x.clone(), false);
+            let val_loss = f64::from(plan.loss(logits.clone(), valid.targets.clone()).into_scalar::<f32>());
+            let val_acc = plan.correct(logits, valid.labels.clone()) as f64 / valid.rows as f64;
+            if !val_loss.is_finite() {
+                diverged = true;
+                break;
+            }
+            epochs.push(EpochMetrics { train_loss: loss_sum / batches.max(1) as f64, val_loss, val_acc });
+        }
+        let weights = if diverged {
+            Vec::new()
+        } else {
+            model.iter().map(export).collect::<Result<Vec<_>, _>>().map_err(TrainerError::Other)?
+        };
+        Ok(TrainOutcome { epochs, diverged, weights })
+    }
+
+    fn input_dim(&self) -> usize {
+        self.data.train.n_features()
+    }
+
+    fn n_classes(&self) -> usize {
+        self.data.train.n_classes()
+    }
+}

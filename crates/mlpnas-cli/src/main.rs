@@ -1,0 +1,290 @@
+//! `mlpnas`: the command-line interface.
+//!
+//! * `mlpnas search --config FILE [--data SPEC] [--label COL] [--drop COL,..] [--seed N] [--out DIR] [--set k=v ..]`
+//! * `mlpnas eval --arch "64:relu,dropout,32:elu" [--config FILE] [--data SPEC] .. [--json]`
+//! * `mlpnas space [--config FILE]`
+//! * `mlpnas report DIR [--top N] [--json]`
+//!
+//! Errors print one line (`error: FILE: problem`) and exit with status 1; usage errors exit 2.
+
+mod output;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use mlpnas_core::SearchSpace;
+use mlpnas_search::{Observer, Search, SearchConfig, evaluate, prepare_data, read_journal, top_n};
+
+/// Neural architecture search for multilayer perceptrons.
+#[derive(Debug, Parser)]
+#[command(name = "mlpnas", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run an architecture search and print the best architectures.
+    Search(SearchArgs),
+    /// Train one architecture and print its metrics.
+    Eval(EvalArgs),
+    /// Print the vocabulary of the search space.
+    Space {
+        /// Config whose [space] section to use (default space otherwise).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print the best trials of a run directory.
+    Report {
+        /// Run directory (holding journal.jsonl).
+        dir: PathBuf,
+        /// How many to list.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Options shared by `search` and `eval` that override the config.
+#[derive(Debug, Args)]
+struct DataArgs {
+    /// Data: `builtin:NAME` (iris, winequality-red, digits, breast-cancer), `FILE.csv`, or `X.npy:Y.npy`.
+    #[arg(long)]
+    data: Option<String>,
+    /// Label column of a CSV (default: the last column).
+    #[arg(long)]
+    label: Option<String>,
+    /// CSV columns to ignore, comma-separated (`#0` names the first column by position).
+    #[arg(long, value_delimiter = ',')]
+    drop: Option<Vec<String>>,
+    /// Seed of every random stream.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override any config value: `--set search.controller_epochs=3` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct SearchArgs {
+    /// Search config (TOML), e.g. configs/random.toml.
+    #[arg(long)]
+    config: PathBuf,
+    /// Run directory (default: runs/<config name>-<UTC time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Debug, Args)]
+struct EvalArgs {
+    /// Architecture, e.g. `64:relu,dropout,32:elu` (the output layer is added).
+    #[arg(long)]
+    arch: String,
+    /// Config for the trainer and data settings (defaults otherwise).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// The config used when `eval` or `space` get none.
+const DEFAULT_CONFIG: &str = r#"
+[controller]
+type = "random"
+[trainer]
+type = "burn"
+[store]
+type = "memory"
+"#;
+
+fn main() -> ExitCode {
+    // A panic is a bug; still, print one line rather than a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let loc = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("error: internal error{loc}: {}", msg.replace('\n', " "));
+    }));
+    mlpnas_link::link_all();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Search(a) => search(a),
+        Command::Eval(a) => eval(a),
+        Command::Space { config } => space(config.as_deref()),
+        Command::Report { dir, top, json } => report(&dir, top, json),
+    }
+}
+
+/// Loads `path` (or the default config) with the command-line overrides applied.
+fn load_config(path: Option<&Path>, d: &DataArgs) -> Result<SearchConfig> {
+    let mut sets = Vec::new();
+    if let Some(s) = &d.data {
+        sets.push(format!("data.source={}", toml_string(s)));
+    }
+    if let Some(l) = &d.label {
+        sets.push(format!("data.label={}", toml_string(l)));
+    }
+    if let Some(cols) = &d.drop {
+        let list: Vec<String> = cols.iter().map(|c| toml_string(c)).collect();
+        sets.push(format!("data.drop=[{}]", list.join(", ")));
+    }
+    if let Some(s) = d.seed {
+        sets.push(format!("seed={s}"));
+    }
+    sets.extend(d.set.iter().cloned());
+    let mut cfg = match path {
+        Some(p) => SearchConfig::load(p, &sets)?,
+        None => SearchConfig::from_toml(DEFAULT_CONFIG, "default config", Path::new(""), &sets)?,
+    };
+    // Paths given on the command line are relative to the current directory.
+    if d.data.is_some() {
+        cfg.base_dir = std::env::current_dir().context("current directory")?;
+    }
+    Ok(cfg)
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn search(a: SearchArgs) -> Result<()> {
+    let cfg = load_config(Some(&a.config), &a.data)?;
+    let run_dir = match a.out {
+        Some(d) => d,
+        None => {
+            let stem = a.config.file_stem().map_or("search".into(), |s| s.to_string_lossy().into_owned());
+            PathBuf::from("runs").join(format!("{stem}-{}", output::utc_stamp()))
+        }
+    };
+    let top = cfg.search.top;
+    let data = prepare_data(&cfg)?;
+    if !a.quiet {
+        eprintln!(
+            "mlpnas: {} ({} train / {} valid rows, {} features, {} classes) -> {}",
+            cfg.data.source,
+            data.split.train.n_rows(),
+            data.split.valid.n_rows(),
+            data.split.train.n_features(),
+            data.split.train.n_classes(),
+            run_dir.display()
+        );
+    }
+    let search = Search::new(cfg, &data, &run_dir)?;
+    let mut progress = output::Progress::new(a.quiet);
+    let summary = search.run(&mut progress)?;
+    progress.finish();
+    let best = summary.top(top);
+    println!("{}", output::table(&best));
+    println!(
+        "{} trials in {:.1} s; journal: {}",
+        summary.records.len(),
+        summary.records.iter().map(|r| r.seconds).sum::<f64>(),
+        summary.run_dir.join("journal.jsonl").display()
+    );
+    Ok(())
+}
+
+fn eval(a: EvalArgs) -> Result<()> {
+    let cfg = load_config(a.config.as_deref(), &a.data)?;
+    let data = prepare_data(&cfg)?;
+    let (arch, outcome, seconds) = evaluate(&cfg, &data, &a.arch)?;
+    if a.json {
+        let v = serde_json::json!({
+            "architecture": arch.to_string(),
+            "params": arch.param_count(),
+            "reward": outcome.reward(),
+            "val_acc_last": outcome.val_acc_last(),
+            "diverged": outcome.diverged,
+            "seconds": seconds,
+            "epochs": outcome.epochs,
+        });
+        println!("{v}");
+    } else {
+        println!("architecture  {arch}");
+        println!("parameters    {}", arch.param_count());
+        println!("epoch  train_loss  val_loss  val_acc");
+        for (i, e) in outcome.epochs.iter().enumerate() {
+            println!("{:>5}  {:>10.4}  {:>8.4}  {:>7.4}", i + 1, e.train_loss, e.val_loss, e.val_acc);
+        }
+        if outcome.diverged {
+            println!("diverged (loss became NaN or infinite)");
+        }
+        println!("reward {:.4} (epoch-weighted val accuracy), last val accuracy {:.4}, {seconds:.2} s", outcome.reward(), outcome.val_acc_last());
+    }
+    Ok(())
+}
+
+fn space(config: Option<&Path>) -> Result<()> {
+    let cfg = match config {
+        Some(p) => SearchConfig::load(p, &[])?,
+        None => SearchConfig::from_toml(DEFAULT_CONFIG, "default config", Path::new(""), &[])?,
+    };
+    let space = cfg.space.build()?;
+    println!("{:>4}  token", "id");
+    for id in 1..space.vocab_size() as u32 {
+        if let Some(t) = space.token(id) {
+            println!("{id:>4}  {}", output::token_text(t, space.dropout_rate()));
+        }
+    }
+    println!("max length {} (output layer included); {} valid architectures", space.max_len(), space.size());
+    Ok(())
+}
+
+fn report(dir: &Path, top: usize, json: bool) -> Result<()> {
+    let path = dir.join("journal.jsonl");
+    if !path.exists() {
+        bail!("{}: no journal.jsonl here; is it a run directory?", dir.display());
+    }
+    let (records, warnings) = read_journal(&path)?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let best = top_n(&records, top);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&best)?);
+    } else {
+        println!("{}", output::table(&best));
+        println!("{} trials", records.len());
+    }
+    Ok(())
+}
+
+/// Progress display implements the search's observer.
+impl Observer for output::Progress {
+    fn start(&mut self, planned: usize) {
+        self.begin(planned);
+    }
+    fn trial(&mut self, record: &mlpnas_core::TrialRecord, best: &mlpnas_core::TrialRecord) {
+        self.step(record, best);
+    }
+    fn notice(&mut self, message: &str) {
+        self.println(message);
+    }
+}

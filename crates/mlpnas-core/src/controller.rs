@@ -1,0 +1,64 @@
+//! The controller extension point: what proposes the architectures to try.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ConfigError, ControllerError};
+use crate::space::{SearchSpace, TokenId};
+use crate::trial::TrialRecord;
+
+/// What a controller sees when asked for proposals or updated.
+#[derive(Clone, Copy)]
+pub struct ControllerContext<'a> {
+    /// The search space; every proposal must be valid in it.
+    pub space: &'a dyn SearchSpace,
+    /// Every sequence tried so far in this search.
+    pub tried: &'a HashSet<Vec<TokenId>>,
+    /// Current controller epoch (0-based).
+    pub epoch: usize,
+}
+
+/// One proposed architecture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// A valid sequence of the space.
+    pub tokens: Vec<TokenId>,
+    /// Predicted reward, for controllers with an accuracy predictor.
+    pub predicted: Option<f64>,
+}
+
+/// Proposes architectures and learns from their rewards.
+///
+/// # Design
+///
+/// The search runs in controller epochs: `propose` is asked for a batch, the search trains every
+/// proposal, then `update` receives the finished trials of that batch in order. A batch API (not
+/// one sequence at a time) matches policy-gradient controllers, which update on a whole batch,
+/// and lets the search train a batch's proposals in parallel. Proposals must be valid sequences
+/// of `ctx.space`, distinct from each other and, unless the controller is configured to allow
+/// repeats, from `ctx.tried`; a controller may return fewer than asked only when the space has
+/// fewer untried sequences left, and errors with [`ControllerError::Exhausted`] when none is left.
+/// The search, not the controller, owns the history (`ctx.tried`), so controllers stay small.
+/// `save_state` / `load_state` round-trip everything a controller needs to continue (weights,
+/// optimizer, RNG), so a search can be resumed and a trained controller reused.
+pub trait Controller: Send + fmt::Debug {
+    /// Up to `n` new proposals.
+    fn propose(&mut self, ctx: &ControllerContext<'_>, n: usize) -> Result<Vec<Proposal>, ControllerError>;
+    /// Learns from the finished trials of the last batch (in proposal order).
+    fn update(&mut self, ctx: &ControllerContext<'_>, trials: &[TrialRecord]) -> Result<(), ControllerError>;
+    /// Serializes the controller's state.
+    fn save_state(&self) -> Result<Vec<u8>, ControllerError>;
+    /// Restores a state written by `save_state` of the same controller and config.
+    fn load_state(&mut self, state: &[u8]) -> Result<(), ControllerError>;
+}
+
+/// Serializable settings that build a [`Controller`] (`[controller]` in a config, `type = "..."`).
+#[typetag::serde(tag = "type")]
+pub trait ControllerConfig: fmt::Debug + Send + Sync {
+    /// Checks every field.
+    fn validate(&self) -> Result<(), ConfigError>;
+    /// Validates, then builds the controller for `space`, seeded with `seed`.
+    fn build(&self, space: &dyn SearchSpace, seed: u64) -> Result<Box<dyn Controller>, ControllerError>;
+}

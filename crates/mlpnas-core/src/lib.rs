@@ -1,0 +1,37 @@
+//! mlpnas-core: the vocabulary of a neural architecture search for multilayer perceptrons.
+//!
+//! This crate holds everything the rest of mlpnas agrees on and nothing that a plugin should own:
+//!
+//! * [`space`]: the [`SearchSpace`] trait and the default [`MlpSpace`] (tokens, validity, encode/decode);
+//! * [`arch`]: decoded architectures ([`Architecture`], [`Layer`]) and the one-shot
+//!   [`BigramKey`] of each dense layer;
+//! * [`tensor`]: backend-agnostic weights ([`HostTensor`], [`LayerWeights`]);
+//! * [`data`]: the in-memory data set handed to trainers ([`Dataset`], [`DataSplit`]);
+//! * the three extension points, each a small trait with a serializable, typetag-registered
+//!   config that validates itself and then builds it: [`Controller`] / [`ControllerConfig`],
+//!   [`ArchitectureTrainer`] / [`TrainerConfig`], [`WeightStore`] / [`StoreConfig`];
+//! * [`trial`]: the journal record of one trained architecture.
+//!
+//! Architecture invariant: this crate depends on no deep-learning framework, no CLI library and
+//! no plugin. Plugins depend on it, never the other way round.
+
+pub mod arch;
+pub mod controller;
+pub mod data;
+pub mod error;
+pub mod seed;
+pub mod space;
+pub mod store;
+pub mod tensor;
+pub mod trainer;
+pub mod trial;
+
+pub use arch::{Activation, Architecture, BigramKey, Layer, LayerKey, OutputKind};
+pub use controller::{Controller, ControllerConfig, ControllerContext, Proposal};
+pub use data::{DataSplit, Dataset};
+pub use error::{ConfigError, ControllerError, SpaceError, StoreError, TrainerError};
+pub use space::{MlpSpace, MlpSpaceConfig, SearchSpace, Token, TokenId};
+pub use store::{StoreConfig, WeightStore};
+pub use tensor::{HostTensor, LayerWeights};
+pub use trainer::{ArchitectureTrainer, EpochMetrics, TrainOutcome, TrainerConfig};
+pub use trial::{TrialRecord, TrialStatus};

@@ -1,0 +1,401 @@
+//! The search space: a vocabulary of layer tokens, the rules that make a token sequence a valid
+//! MLP, and the default [`MlpSpace`].
+//!
+//! Default vocabulary (units `[8,16,32,64,128,256,512]` x activations `[sigmoid,tanh,relu,elu]`):
+//! ids `1..=28` are hidden layers with `id = 4*i + j + 1` (unit index `i`, activation index `j`),
+//! `29` is dropout, `30` is the output layer and `0` is padding.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::arch::{Activation, Architecture, Layer, OutputKind};
+use crate::error::{ConfigError, SpaceError};
+
+/// A token id; `0` is padding and never part of a valid sequence.
+pub type TokenId = u32;
+
+/// What a token id stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Token {
+    /// A hidden dense layer.
+    Hidden {
+        /// Width.
+        units: u32,
+        /// Activation.
+        activation: Activation,
+    },
+    /// A dropout layer (rate set by the space).
+    Dropout,
+    /// The output layer (its width is set by the task).
+    Output,
+}
+
+/// A search space over token sequences.
+///
+/// # Design
+///
+/// Validity is defined in one place, [`SearchSpace::allowed_next`]: a sequence is valid when each
+/// token was allowed after its prefix and the last one is the output token. Everything else
+/// (checking, counting, sampling with a mask, uniform sampling) is derived from it, so a
+/// controller that only ever picks allowed tokens produces valid sequences by construction, with
+/// no rejection loop. [`SearchSpace::completions`] counts the valid sequences that extend a prefix;
+/// it lets a controller sample uniformly over whole sequences rather than token by token, and tells
+/// when the space is exhausted. The trait is object safe: controllers hold a `&dyn SearchSpace`.
+pub trait SearchSpace: Send + Sync + fmt::Debug {
+    /// One more than the largest token id (id `0` is padding).
+    fn vocab_size(&self) -> usize;
+    /// Maximum sequence length, counting the output token.
+    fn max_len(&self) -> usize;
+    /// What `id` stands for, or `None` outside the vocabulary (and for padding).
+    fn token(&self, id: TokenId) -> Option<Token>;
+    /// The token ids allowed after `prefix` (assumed a valid prefix), in increasing order;
+    /// empty once the prefix ends with the output token.
+    fn allowed_next(&self, prefix: &[TokenId]) -> Vec<TokenId>;
+    /// Number of valid complete sequences that start with `prefix` (1 for a complete one;
+    /// saturates at `u128::MAX`).
+    fn completions(&self, prefix: &[TokenId]) -> u128;
+    /// Drop probability of a dropout token.
+    fn dropout_rate(&self) -> f32;
+    /// The token id of a hidden layer, if the space has it.
+    fn hidden_id(&self, units: u32, activation: Activation) -> Option<TokenId>;
+
+    /// Number of valid sequences in the space.
+    fn size(&self) -> u128 {
+        self.completions(&[])
+    }
+
+    /// Checks that `seq` is a complete valid sequence, saying why not.
+    fn validate(&self, seq: &[TokenId]) -> Result<(), SpaceError> {
+        let max = self.vocab_size().saturating_sub(1) as u32;
+        let invalid = |reason: String| SpaceError::Invalid { seq: seq.to_vec(), reason };
+        if seq.is_empty() {
+            return Err(invalid("empty sequence".into()));
+        }
+        if seq.len() > self.max_len() {
+            return Err(invalid(format!("length {} exceeds the maximum of {}", seq.len(), self.max_len())));
+        }
+        for (pos, &id) in seq.iter().enumerate() {
+            let Some(tok) = self.token(id) else {
+                return Err(SpaceError::UnknownToken { id, pos, max });
+            };
+            if !self.allowed_next(&seq[..pos]).contains(&id) {
+                let reason = match (tok, pos) {
+                    (Token::Dropout, 0) => "dropout cannot be first".to_string(),
+                    (Token::Output, 0) => "at least one hidden layer must precede the output layer".to_string(),
+                    (Token::Dropout, _) => "dropout cannot follow dropout".to_string(),
+                    _ if seq[..pos].last().and_then(|&p| self.token(p)) == Some(Token::Output) => {
+                        "the output layer must be last".to_string()
+                    }
+                    _ => format!("token {id} is not allowed at position {pos}"),
+                };
+                return Err(invalid(reason));
+            }
+        }
+        if self.token(seq[seq.len() - 1]) != Some(Token::Output) {
+            return Err(invalid("the sequence must end with the output layer".into()));
+        }
+        Ok(())
+    }
+
+    /// Decodes a valid sequence into an architecture for `input_dim` inputs and `n_classes` classes.
+    fn decode(&self, seq: &[TokenId], input_dim: usize, n_classes: usize) -> Result<Architecture, SpaceError> {
+        self.validate(seq)?;
+        let (out_units, output) = OutputKind::for_classes(n_classes);
+        let layers = seq
+            .iter()
+            .filter_map(|&id| self.token(id))
+            .map(|t| match t {
+                Token::Hidden { units, activation } => Layer::Dense { units, activation },
+                Token::Dropout => Layer::Dropout { rate: self.dropout_rate() },
+                Token::Output => Layer::Output { units: out_units, output },
+            })
+            .collect();
+        Ok(Architecture { input_dim, layers })
+    }
+
+    /// Encodes an architecture back into a valid sequence of this space.
+    fn encode(&self, arch: &Architecture) -> Result<Vec<TokenId>, SpaceError> {
+        let mut seq = Vec::with_capacity(arch.layers.len());
+        for l in &arch.layers {
+            seq.push(match *l {
+                Layer::Dense { units, activation } => self.hidden_id(units, activation).ok_or_else(|| {
+                    SpaceError::NotInSpace { layer: l.to_string(), reason: "units or activation not in the space".into() }
+                })?,
+                Layer::Dropout { .. } => self.dropout_id(),
+                Layer::Output { .. } => self.output_id(),
+            });
+        }
+        self.validate(&seq)?;
+        Ok(seq)
+    }
+
+    /// The dropout token id.
+    fn dropout_id(&self) -> TokenId {
+        (1..self.vocab_size() as TokenId).find(|&i| self.token(i) == Some(Token::Dropout)).unwrap_or(0)
+    }
+
+    /// The output token id.
+    fn output_id(&self) -> TokenId {
+        (1..self.vocab_size() as TokenId).find(|&i| self.token(i) == Some(Token::Output)).unwrap_or(0)
+    }
+}
+
+/// Settings of the default MLP space (`[space]` in a config file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MlpSpaceConfig {
+    /// Widths a hidden layer may take.
+    pub units: Vec<u32>,
+    /// Activations a hidden layer may take.
+    pub activations: Vec<Activation>,
+    /// Drop probability of the dropout token.
+    pub dropout: f32,
+    /// Maximum sequence length, counting the output layer.
+    pub max_len: usize,
+}
+
+impl Default for MlpSpaceConfig {
+    fn default() -> Self {
+        Self { units: vec![8, 16, 32, 64, 128, 256, 512], activations: Activation::ALL.to_vec(), dropout: 0.2, max_len: 3 }
+    }
+}
+
+/// Largest `max_len` accepted (keeps counts far from overflow and nets sensible).
+pub const MAX_LEN_LIMIT: usize = 16;
+
+impl MlpSpaceConfig {
+    /// Checks every field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.units.is_empty() {
+            return Err(ConfigError::new("space.units", "needs at least one width"));
+        }
+        if self.units.contains(&0) {
+            return Err(ConfigError::new("space.units", "widths must be positive"));
+        }
+        let mut u = self.units.clone();
+        u.sort_unstable();
+        u.dedup();
+        if u.len() != self.units.len() {
+            return Err(ConfigError::new("space.units", "widths must be distinct"));
+        }
+        if self.activations.is_empty() {
+            return Err(ConfigError::new("space.activations", "needs at least one activation"));
+        }
+        let mut a = self.activations.clone();
+        a.sort_unstable();
+        a.dedup();
+        if a.len() != self.activations.len() {
+            return Err(ConfigError::new("space.activations", "activations must be distinct"));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(ConfigError::new("space.dropout", format!("{} is not in [0, 1)", self.dropout)));
+        }
+        if !(2..=MAX_LEN_LIMIT).contains(&self.max_len) {
+            return Err(ConfigError::new(
+                "space.max_len",
+                format!("{} is not in 2..={MAX_LEN_LIMIT} (one hidden layer plus the output layer at least)", self.max_len),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Validates, then builds the space.
+    pub fn build(&self) -> Result<MlpSpace, ConfigError> {
+        self.validate()?;
+        Ok(MlpSpace { cfg: self.clone() })
+    }
+}
+
+/// The default MLP space: hidden (units, activation) tokens, one dropout token, one output token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpSpace {
+    cfg: MlpSpaceConfig,
+}
+
+impl MlpSpace {
+    /// Its settings.
+    pub fn config(&self) -> &MlpSpaceConfig {
+        &self.cfg
+    }
+    fn n_hidden(&self) -> u32 {
+        (self.cfg.units.len() * self.cfg.activations.len()) as u32
+    }
+    fn class_of(&self, id: TokenId) -> Option<Token> {
+        self.token(id)
+    }
+    /// Completions from a state: `r` slots left (output included), `state` of the last token.
+    fn count(&self, r: usize, state: State) -> u128 {
+        if r == 0 {
+            return 0;
+        }
+        let h = u128::from(self.n_hidden());
+        let mut n: u128 = if state == State::Start { 0 } else { 1 };
+        if r >= 2 {
+            n = n.saturating_add(h.saturating_mul(self.count(r - 1, State::Hidden)));
+            if state == State::Hidden {
+                n = n.saturating_add(self.count(r - 1, State::Dropout));
+            }
+        }
+        n
+    }
+    fn state_of(&self, prefix: &[TokenId]) -> Option<State> {
+        match prefix.last() {
+            None => Some(State::Start),
+            Some(&id) => match self.class_of(id)? {
+                Token::Hidden { .. } => Some(State::Hidden),
+                Token::Dropout => Some(State::Dropout),
+                Token::Output => None,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Start,
+    Hidden,
+    Dropout,
+}
+
+impl SearchSpace for MlpSpace {
+    fn vocab_size(&self) -> usize {
+        self.n_hidden() as usize + 3
+    }
+    fn max_len(&self) -> usize {
+        self.cfg.max_len
+    }
+    fn token(&self, id: TokenId) -> Option<Token> {
+        let h = self.n_hidden();
+        let na = self.cfg.activations.len() as u32;
+        match id {
+            0 => None,
+            i if i <= h => {
+                let k = i - 1;
+                Some(Token::Hidden {
+                    units: self.cfg.units[(k / na) as usize],
+                    activation: self.cfg.activations[(k % na) as usize],
+                })
+            }
+            i if i == h + 1 => Some(Token::Dropout),
+            i if i == h + 2 => Some(Token::Output),
+            _ => None,
+        }
+    }
+    fn allowed_next(&self, prefix: &[TokenId]) -> Vec<TokenId> {
+        let Some(state) = self.state_of(prefix) else { return Vec::new() };
+        let h = self.n_hidden();
+        let left = self.cfg.max_len.saturating_sub(prefix.len());
+        if left == 0 {
+            return Vec::new();
+        }
+        let mut v = Vec::new();
+        if left >= 2 {
+            v.extend(1..=h);
+            if state == State::Hidden {
+                v.push(h + 1);
+            }
+        }
+        if state != State::Start {
+            v.push(h + 2);
+        }
+        v
+    }
+    fn completions(&self, prefix: &[TokenId]) -> u128 {
+        match self.state_of(prefix) {
+            None => 1,
+            Some(state) => self.count(self.cfg.max_len.saturating_sub(prefix.len()), state),
+        }
+    }
+    fn dropout_rate(&self) -> f32 {
+        self.cfg.dropout
+    }
+    fn hidden_id(&self, units: u32, activation: Activation) -> Option<TokenId> {
+        let i = self.cfg.units.iter().position(|&u| u == units)?;
+        let j = self.cfg.activations.iter().position(|&a| a == activation)?;
+        Some((i * self.cfg.activations.len() + j + 1) as TokenId)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn space(max_len: usize) -> MlpSpace {
+        MlpSpaceConfig { max_len, ..Default::default() }.build().expect("valid")
+    }
+
+    #[test]
+    fn default_vocabulary_matches_the_seed() {
+        let s = space(3);
+        assert_eq!(s.vocab_size(), 31);
+        assert_eq!(s.token(1), Some(Token::Hidden { units: 8, activation: Activation::Sigmoid }));
+        // id = 4*i + j + 1: 64 is i = 3, relu is j = 2.
+        assert_eq!(s.token(4 * 3 + 2 + 1), Some(Token::Hidden { units: 64, activation: Activation::Relu }));
+        assert_eq!(s.token(28), Some(Token::Hidden { units: 512, activation: Activation::Elu }));
+        assert_eq!(s.token(29), Some(Token::Dropout));
+        assert_eq!(s.token(30), Some(Token::Output));
+        assert_eq!(s.token(0), None);
+        assert_eq!(s.token(31), None);
+    }
+
+    /// Brute-force enumeration of all valid sequences, to check `completions` against.
+    fn enumerate(s: &MlpSpace, prefix: &mut Vec<TokenId>, out: &mut Vec<Vec<TokenId>>) {
+        if prefix.last().is_some_and(|&t| s.token(t) == Some(Token::Output)) {
+            out.push(prefix.clone());
+            return;
+        }
+        for t in s.allowed_next(prefix) {
+            prefix.push(t);
+            enumerate(s, prefix, out);
+            prefix.pop();
+        }
+    }
+
+    #[test]
+    fn counts_match_enumeration() {
+        for max_len in 2..=4 {
+            let s = space(max_len);
+            let mut all = Vec::new();
+            enumerate(&s, &mut Vec::new(), &mut all);
+            assert_eq!(all.len() as u128, s.size(), "max_len {max_len}");
+            for seq in &all {
+                s.validate(seq).expect("enumerated sequences are valid");
+            }
+        }
+        // 28 + 28*28 + 28 (hidden, dropout, output).
+        assert_eq!(space(3).size(), 840);
+    }
+
+    #[test]
+    fn invalid_sequences_say_why() {
+        let s = space(3);
+        for (seq, needle) in [
+            (vec![29, 1, 30], "dropout cannot be first"),
+            (vec![30], "hidden layer must precede"),
+            (vec![1, 29, 29], "dropout cannot follow dropout"),
+            (vec![1, 2, 3, 30], "exceeds the maximum"),
+            (vec![1, 2], "must end with the output"),
+            (vec![1, 30, 2], "must be last"),
+            (vec![], "empty"),
+        ] {
+            let e = s.validate(&seq).expect_err("invalid").to_string();
+            assert!(e.contains(needle), "{seq:?}: {e}");
+        }
+        assert!(matches!(s.validate(&[31, 30]), Err(SpaceError::UnknownToken { id: 31, .. })));
+    }
+
+    #[test]
+    fn config_validation() {
+        let bad = [
+            MlpSpaceConfig { units: vec![], ..Default::default() },
+            MlpSpaceConfig { units: vec![8, 8], ..Default::default() },
+            MlpSpaceConfig { dropout: 1.0, ..Default::default() },
+            MlpSpaceConfig { max_len: 1, ..Default::default() },
+            MlpSpaceConfig { activations: vec![], ..Default::default() },
+        ];
+        for c in bad {
+            assert!(c.build().is_err(), "{c:?}");
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The weight store extension point: one-shot weight sharing keyed by layer bigrams.
+
+use std::fmt;
+use std::path::Path;
+
+use crate::arch::BigramKey;
+use crate::error::{ConfigError, StoreError};
+use crate::tensor::LayerWeights;
+
+/// Keeps trained dense-layer weights keyed by [`BigramKey`] and hands them to later architectures.
+///
+/// # Design
+///
+/// The store sees plain [`LayerWeights`] (shape + f32 data), never a framework tensor, so any
+/// store works with any trainer and backend. It is a map with last-write-wins semantics: `put`
+/// replaces, `get` returns a copy of what was last put (or `None`). Both are expected to be O(1)
+/// on average; the search calls `get` for every dense layer before a trial and `put` for every
+/// dense layer after it, so their cost is paid on every trial. The search loop, not the trainer,
+/// talks to the store: that keeps the read-before / write-after order of a batch of trials in
+/// one place. `flush` makes every `put` so far durable for stores that persist.
+pub trait WeightStore: Send + fmt::Debug {
+    /// The weights last put under `key`, if any.
+    fn get(&self, key: &BigramKey) -> Result<Option<LayerWeights>, StoreError>;
+    /// Stores `weights` under `key`, replacing what was there.
+    fn put(&mut self, key: BigramKey, weights: LayerWeights) -> Result<(), StoreError>;
+    /// Number of keys stored.
+    fn len(&self) -> usize;
+    /// Whether nothing is stored.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Makes every `put` so far durable (no-op for in-memory stores).
+    fn flush(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// Serializable settings that build a [`WeightStore`] (`[store]` in a config, `type = "..."`).
+#[typetag::serde(tag = "type")]
+pub trait StoreConfig: fmt::Debug + Send + Sync {
+    /// Checks every field.
+    fn validate(&self) -> Result<(), ConfigError>;
+    /// Validates, then builds the store; `run_dir` is the search's run directory, where a
+    /// persistent store may keep relative paths.
+    fn build(&self, run_dir: &Path) -> Result<Box<dyn WeightStore>, StoreError>;
+}

@@ -1,0 +1,62 @@
+//! Backend-agnostic weights: what crosses the [`crate::WeightStore`] boundary.
+
+use serde::{Deserialize, Serialize};
+
+/// A dense f32 tensor in row-major order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostTensor {
+    /// Dimensions.
+    pub shape: Vec<usize>,
+    /// `shape.iter().product()` values, row-major.
+    pub data: Vec<f32>,
+}
+
+impl HostTensor {
+    /// A tensor, checking that `data` fills `shape`.
+    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<Self, String> {
+        let n: usize = shape.iter().product();
+        if n != data.len() {
+            return Err(format!("shape {shape:?} holds {n} values, got {}", data.len()));
+        }
+        Ok(Self { shape, data })
+    }
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+    /// Whether it holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+    /// Whether `shape` and `data` agree and every value is finite.
+    pub fn is_consistent(&self) -> bool {
+        self.shape.iter().product::<usize>() == self.data.len() && self.data.iter().all(|v| v.is_finite())
+    }
+}
+
+/// The trained parameters of one dense layer.
+///
+/// The kernel has shape `[in, out]` (y = x W + b, Burn's layout; PyTorch stores the transpose),
+/// the bias `[out]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerWeights {
+    /// `[in, out]`.
+    pub kernel: HostTensor,
+    /// `[out]`.
+    pub bias: HostTensor,
+}
+
+impl LayerWeights {
+    /// Whether these weights fit a layer with `input` inputs and `output` outputs.
+    pub fn fits(&self, input: usize, output: usize) -> bool {
+        self.kernel.shape == [input, output] && self.bias.shape == [output] && self.is_consistent()
+    }
+    /// Whether both tensors are consistent (see [`HostTensor::is_consistent`]).
+    pub fn is_consistent(&self) -> bool {
+        self.kernel.is_consistent() && self.bias.is_consistent()
+    }
+    /// Size of the values in bytes.
+    pub fn byte_len(&self) -> usize {
+        (self.kernel.len() + self.bias.len()) * std::mem::size_of::<f32>()
+    }
+}

@@ -1,0 +1,126 @@
+//! Built-in data sets, compiled into the binary from crates that ship them (nothing is downloaded
+//! at run time). Available with the `builtin` cargo feature (on by default).
+
+use mlpnas_core::Dataset;
+
+use crate::error::DataError;
+
+/// Names accepted after `builtin:` when the `builtin` feature is on.
+#[cfg(feature = "builtin")]
+const NAMES: &[&str] = &["iris", "winequality-red", "digits", "breast-cancer"];
+#[cfg(not(feature = "builtin"))]
+const NAMES: &[&str] = &[];
+
+/// Names of the built-in data sets (`builtin:NAME`); empty when built without the `builtin`
+/// feature.
+///
+/// * `iris`: 150 rows, 4 features, 3 classes (setosa, versicolor, virginica);
+/// * `winequality-red`: 1599 rows, 11 features, 6 classes (quality scores `3`..`8`);
+/// * `digits`: 1797 8x8 images (`sample_shape` `[8, 8]`, features `px0`..`px63`), 10 classes;
+/// * `breast-cancer`: 569 rows, 30 features, 2 classes (malignant, benign).
+pub fn builtin_names() -> &'static [&'static str] {
+    NAMES
+}
+
+/// Loads `builtin:name` (case-insensitive; `_` may stand for `-`).
+pub(crate) fn load_builtin(name: &str) -> Result<Dataset, DataError> {
+    let key = name.trim().to_ascii_lowercase().replace('_', "-");
+    let data = match imp::load(&key) {
+        Some(d) => d,
+        None => {
+            return Err(DataError::UnknownBuiltin {
+                name: name.to_string(),
+                known: if NAMES.is_empty() {
+                    "none: this build has no `builtin` feature".to_string()
+                } else {
+                    NAMES.join(", ")
+                },
+            });
+        }
+    };
+    data.check().map_err(|reason| DataError::invalid(format!("builtin:{key}"), reason))?;
+    Ok(data)
+}
+
+#[cfg(not(feature = "builtin"))]
+mod imp {
+    use mlpnas_core::Dataset;
+
+    pub(super) fn load(_key: &str) -> Option<Dataset> {
+        None
+    }
+}
+
+#[cfg(feature = "builtin")]
+mod imp {
+    use mlpnas_core::Dataset;
+
+    use crate::labels;
+
+    fn strings(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Wraps a smartcore data set with integer targets `0..class_names.len()`.
+    fn from_smartcore<Y: Copy + Into<f64>>(
+        d: smartcore::dataset::Dataset<f32, Y>,
+        sample_shape: Vec<usize>,
+        feature_names: Vec<String>,
+        class_names: Vec<String>,
+    ) -> Dataset {
+        Dataset {
+            features: d.data,
+            sample_shape,
+            labels: d.target.iter().map(|&y| y.into() as u32).collect(),
+            class_names,
+            feature_names,
+        }
+    }
+
+    pub(super) fn load(key: &str) -> Option<Dataset> {
+        Some(match key {
+            "iris" => {
+                let d = smartcore::dataset::iris::load_dataset();
+                let (f, c) = (d.feature_names.clone(), d.target_names.clone());
+                from_smartcore(d, vec![4], f, c)
+            }
+            "digits" => from_smartcore(
+                smartcore::dataset::digits::load_dataset(),
+                vec![8, 8],
+                (0..64).map(|i| format!("px{i}")).collect(),
+                (0..10).map(|i| i.to_string()).collect(),
+            ),
+            "breast-cancer" => {
+                let d = smartcore::dataset::breast_cancer::load_dataset();
+                let f = d.feature_names.clone();
+                from_smartcore(d, vec![30], f, strings(&["malignant", "benign"]))
+            }
+            "winequality-red" => {
+                let d = linfa_datasets::winequality();
+                let features: Vec<f32> = d.records.iter().map(|&v| v as f32).collect();
+                let quality: Vec<String> = d.targets.iter().map(|q| q.to_string()).collect();
+                let (labels, class_names) = labels::encode(&quality);
+                Dataset {
+                    features,
+                    sample_shape: vec![11],
+                    labels,
+                    class_names,
+                    feature_names: strings(&[
+                        "fixed acidity",
+                        "volatile acidity",
+                        "citric acid",
+                        "residual sugar",
+                        "chlorides",
+                        "free sulfur dioxide",
+                        "total sulfur dioxide",
+                        "density",
+                        "pH",
+                        "sulphates",
+                        "alcohol",
+                    ]),
+                }
+            }
+            _ => return None,
+        })
+    }
+}

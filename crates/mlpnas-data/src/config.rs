@@ -1,0 +1,78 @@
+//! [`DataConfig`]: the `[data]` section of a config file.
+
+use mlpnas_core::ConfigError;
+use serde::{Deserialize, Serialize};
+
+use crate::spec::DataSpec;
+
+/// Where the data comes from and how it is split and scaled (the `[data]` section of a config).
+///
+/// ```toml
+/// [data]
+/// source = "wine.csv"          # or "builtin:iris", or "x.npy:y.npy"
+/// label = "quality"            # CSV only; default: the last column
+/// drop = ["#0", "id"]          # CSV only; by name, "" or "#N" (0-based position)
+/// valid_fraction = 0.1
+/// test_fraction = 0.0
+/// standardize = true
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// The data spec: `builtin:NAME`, `path/to/file.csv` or `x.npy:y.npy` (see [`DataSpec`]).
+    pub source: String,
+    /// Label column of a CSV file, by name or `#N` position; `None` means the last column.
+    pub label: Option<String>,
+    /// CSV columns to ignore, by name or `#N` position (an unnamed column is also `""`).
+    pub drop: Vec<String>,
+    /// Share of each class held out to score architectures, in `(0, 1)`.
+    pub valid_fraction: f64,
+    /// Share of each class never seen by the search, in `[0, 1)`; `0` means no test part.
+    pub test_fraction: f64,
+    /// Scale every feature to mean 0 and standard deviation 1, fitted on the training part.
+    pub standardize: bool,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            source: "builtin:iris".into(),
+            label: None,
+            drop: Vec::new(),
+            valid_fraction: 0.1,
+            test_fraction: 0.0,
+            standardize: true,
+        }
+    }
+}
+
+impl DataConfig {
+    /// Checks the fractions and that `source` is a well-formed data spec.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Err(e) = self.source.parse::<DataSpec>() {
+            return Err(ConfigError::new("data.source", e.to_string()));
+        }
+        let v = self.valid_fraction;
+        if !(v.is_finite() && v > 0.0 && v < 1.0) {
+            return Err(ConfigError::new(
+                "data.valid_fraction",
+                format!("must be greater than 0 and less than 1, got {v}"),
+            ));
+        }
+        let t = self.test_fraction;
+        if !(t.is_finite() && (0.0..1.0).contains(&t)) {
+            return Err(ConfigError::new("data.test_fraction", format!("must be at least 0 and less than 1, got {t}")));
+        }
+        if v + t >= 1.0 {
+            return Err(ConfigError::new(
+                "data.test_fraction",
+                format!(
+                    "valid_fraction + test_fraction must be less than 1 (some rows must be left \
+                     to train on), got {v} + {t} = {}",
+                    v + t
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

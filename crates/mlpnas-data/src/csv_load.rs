@@ -1,0 +1,210 @@
+//! Loading a CSV file with a header row into a [`Dataset`].
+
+use std::path::Path;
+
+use csv::{ReaderBuilder, StringRecord, Trim};
+use mlpnas_core::Dataset;
+
+use crate::error::DataError;
+use crate::labels;
+
+/// Longest column list quoted in an error message.
+const MAX_LISTED_COLUMNS: usize = 40;
+
+/// How a column is referred to in messages and `--drop`: its name, or `#N` when unnamed.
+fn column_ref(headers: &[String], j: usize) -> String {
+    if headers[j].is_empty() { format!("#{j}") } else { headers[j].clone() }
+}
+
+/// The `--drop` argument that names column `j`, quoted when it holds spaces or odd characters.
+fn drop_hint(headers: &[String], j: usize) -> String {
+    let r = column_ref(headers, j);
+    if r.chars().all(|c| c.is_alphanumeric() || "_-.#".contains(c)) { r } else { format!("\"{r}\"") }
+}
+
+/// The header's columns for an error message, shortened when long.
+fn column_list(headers: &[String]) -> String {
+    let mut list: Vec<String> = (0..headers.len().min(MAX_LISTED_COLUMNS)).map(|j| column_ref(headers, j)).collect();
+    if headers.len() > MAX_LISTED_COLUMNS {
+        list.push(format!("... ({} more)", headers.len() - MAX_LISTED_COLUMNS));
+    }
+    list.join(", ")
+}
+
+/// Columns that `reference` names: every column with exactly that name, else `#N` (0-based).
+fn find_columns(headers: &[String], reference: &str) -> Vec<usize> {
+    let reference = reference.trim();
+    let by_name: Vec<usize> = (0..headers.len()).filter(|&j| headers[j] == reference).collect();
+    if !by_name.is_empty() {
+        return by_name;
+    }
+    match reference.strip_prefix('#').and_then(|n| n.parse::<usize>().ok()) {
+        Some(j) if j < headers.len() => vec![j],
+        _ => Vec::new(),
+    }
+}
+
+/// The field delimiter: `\t` for `.tsv`, else whichever of `,` `;` `\t` is most frequent on the
+/// first line (`,` when none is).
+fn sniff_delimiter(path: &Path, bytes: &[u8]) -> u8 {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv")) {
+        return b'\t';
+    }
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let count = |d: u8| first.iter().filter(|&&b| b == d).count();
+    let mut best = (b',', count(b','));
+    for d in [b';', b'\t'] {
+        let n = count(d);
+        if n > best.1 {
+            best = (d, n);
+        }
+    }
+    best.0
+}
+
+/// Parses one feature cell.
+fn parse_cell(cell: &str) -> Result<f32, String> {
+    if cell.is_empty() {
+        return Err("the cell is empty".into());
+    }
+    match cell.parse::<f32>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(format!("{cell:?} is not a finite number")),
+        Err(_) => Err(format!("{cell:?} is not a number")),
+    }
+}
+
+/// Loads `path`: header row required; `label` names the label column (default: the last);
+/// `drop` names ignored columns; every other column must be numeric.
+pub(crate) fn load_csv(path: &Path, label: Option<&str>, drop: &[String]) -> Result<Dataset, DataError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(&file, e))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(DataError::invalid(&file, "the file is empty (a header row is required)"));
+    }
+    let mut reader = ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(Trim::All)
+        .delimiter(sniff_delimiter(path, &bytes))
+        .from_reader(bytes.as_slice());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| DataError::invalid(&file, format!("cannot read the header row: {e}")))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let n_cols = headers.len();
+    if n_cols == 0 {
+        return Err(DataError::invalid(&file, "the file is empty (a header row is required)"));
+    }
+
+    // The label column.
+    let label_col = match label {
+        None => n_cols - 1,
+        Some(name) => match find_columns(&headers, name)[..] {
+            [j] => j,
+            [] => {
+                return Err(DataError::UnknownColumn {
+                    file,
+                    role: "label",
+                    name: name.to_string(),
+                    columns: column_list(&headers),
+                });
+            }
+            ref many => {
+                let refs: Vec<String> = many.iter().map(|j| format!("#{j}")).collect();
+                return Err(DataError::invalid(
+                    file,
+                    format!(
+                        "label column \"{name}\" is ambiguous: columns {} share the name (use #N, the 0-based position)",
+                        refs.join(", ")
+                    ),
+                ));
+            }
+        },
+    };
+
+    // Dropped columns.
+    let mut keep = vec![true; n_cols];
+    keep[label_col] = false;
+    for name in drop {
+        let cols = find_columns(&headers, name);
+        if cols.is_empty() {
+            return Err(DataError::UnknownColumn {
+                file,
+                role: "drop",
+                name: name.clone(),
+                columns: column_list(&headers),
+            });
+        }
+        if cols.contains(&label_col) {
+            return Err(DataError::invalid(
+                file,
+                format!("column \"{}\" is both the label and dropped", column_ref(&headers, label_col)),
+            ));
+        }
+        for j in cols {
+            keep[j] = false;
+        }
+    }
+    let features_cols: Vec<usize> = (0..n_cols).filter(|&j| keep[j]).collect();
+    if features_cols.is_empty() {
+        return Err(DataError::invalid(
+            file,
+            format!(
+                "no feature columns left (label: \"{}\"; columns: {})",
+                column_ref(&headers, label_col),
+                column_list(&headers)
+            ),
+        ));
+    }
+
+    // Rows.
+    let mut features: Vec<f32> = Vec::new();
+    let mut label_values: Vec<String> = Vec::new();
+    let mut record = StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(DataError::invalid(&file, e.to_string())),
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() != n_cols {
+            return Err(DataError::Ragged { file, line, found: record.len(), expected: n_cols });
+        }
+        for &j in &features_cols {
+            let v = parse_cell(&record[j]).map_err(|problem| DataError::NotNumeric {
+                file: file.clone(),
+                line,
+                column: column_ref(&headers, j),
+                problem,
+                hint: drop_hint(&headers, j),
+            })?;
+            features.push(v);
+        }
+        let y = &record[label_col];
+        if y.is_empty() {
+            return Err(DataError::invalid(
+                file,
+                format!("line {line}, label column \"{}\": the cell is empty", column_ref(&headers, label_col)),
+            ));
+        }
+        label_values.push(y.to_string());
+    }
+    if label_values.is_empty() {
+        return Err(DataError::invalid(file, "no data rows after the header"));
+    }
+
+    let (labels, class_names) = labels::encode(&label_values);
+    let data = Dataset {
+        features,
+        sample_shape: vec![features_cols.len()],
+        labels,
+        class_names,
+        feature_names: features_cols.iter().map(|&j| column_ref(&headers, j)).collect(),
+    };
+    data.check().map_err(|reason| DataError::invalid(file, reason))?;
+    Ok(data)
+}

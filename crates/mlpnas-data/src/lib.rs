@@ -1,0 +1,83 @@
+//! mlpnas-data: turns a data spec into a [`Dataset`] and a [`Dataset`] into a seeded,
+//! stratified, optionally standardized [`DataSplit`](mlpnas_core::DataSplit).
+//!
+//! # Data specs
+//!
+//! The `source` of a [`DataConfig`] (and the CLI's `--data`) is one of:
+//!
+//! * `builtin:NAME` — a data set compiled into the binary, one of [`builtin_names`]: `iris`,
+//!   `winequality-red`, `digits` (8x8 images, `sample_shape` `[8, 8]`), `breast-cancer`
+//!   (cargo feature `builtin`, on by default);
+//! * `PATH.csv` — a CSV file (`,`, `;` or tab separated, detected from the header line; `.tsv`
+//!   is always tab) with a **header row**. The label is the last column unless
+//!   [`DataConfig::label`] names another; [`DataConfig::drop`] lists columns to ignore; every
+//!   other column must be numeric. Label values that are all numbers give classes in numeric
+//!   order, otherwise in lexicographic order; class names are the original strings.
+//!   Columns are referred to by header name, or by `#N`, their 0-based position, which is how an
+//!   unnamed column (e.g. a pandas index written as an empty first header) is named; `""` also
+//!   names an unnamed column;
+//! * `X.npy:Y.npy` — a feature array (numeric, shape `[N, ...]`, rank 2 or more;
+//!   `sample_shape` is `shape[1..]`) and a label array (shape `[N]` or `[N, 1]`; integers, whole
+//!   floats, bools or strings; classes sorted as for CSV). The pair is split on the `:` that
+//!   ends the first `.npy` path.
+//!
+//! Relative paths are resolved against the `base_dir` given to [`load`] (the config file's
+//! directory, or the current directory for `--data`).
+//!
+//! # API
+//!
+//! * [`load`]`(cfg, base_dir) -> Dataset`: parse the spec ([`DataSpec`]), load and check;
+//! * [`prepare`]`(cfg, data, seed) -> Prepared`: stratified train / valid / (test) split by
+//!   [`DataConfig::valid_fraction`] and [`DataConfig::test_fraction`], deterministic for a seed,
+//!   then a [`Standardizer`] fitted on the train part and applied to every part when
+//!   [`DataConfig::standardize`];
+//! * [`DataError`]: every failure, as a one-line message naming the file (or builtin) and the
+//!   problem. Nothing here panics on bad input.
+
+mod builtin;
+mod config;
+mod csv_load;
+mod error;
+mod labels;
+mod npy;
+mod prepare;
+mod spec;
+
+use std::path::Path;
+
+use mlpnas_core::Dataset;
+
+pub use builtin::builtin_names;
+pub use config::DataConfig;
+pub use error::DataError;
+pub use prepare::{Prepared, Standardizer, prepare};
+pub use spec::DataSpec;
+
+/// Loads the data set that `cfg.source` names, resolving relative paths against `base_dir`.
+///
+/// `cfg.label` and `cfg.drop` apply to CSV files only; setting them for another source is an
+/// error. The result has passed [`Dataset::check`].
+pub fn load(cfg: &DataConfig, base_dir: &Path) -> Result<Dataset, DataError> {
+    let spec: DataSpec = cfg.source.parse()?;
+    let spec = spec.resolve(base_dir);
+    if !matches!(spec, DataSpec::Csv(_)) {
+        let origin = spec.to_string();
+        if let Some(label) = &cfg.label {
+            return Err(DataError::invalid(
+                origin,
+                format!("a label column (\"{label}\") can only be chosen for a CSV file"),
+            ));
+        }
+        if !cfg.drop.is_empty() {
+            return Err(DataError::invalid(origin, "columns can only be dropped from a CSV file"));
+        }
+    }
+    match &spec {
+        DataSpec::Builtin(name) => builtin::load_builtin(name),
+        DataSpec::Csv(path) => csv_load::load_csv(path, cfg.label.as_deref(), &cfg.drop),
+        DataSpec::Npy { x, y } => npy::load_npy(x, y),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,207 @@
+//! Preparation: a seeded, stratified train/valid/test split and an optional [`Standardizer`]
+//! fitted on the training part.
+
+use mlpnas_core::{DataSplit, Dataset};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::config::DataConfig;
+use crate::error::DataError;
+
+/// A data set ready for a search: split, and standardized when the config asks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    /// Train / valid / (test) parts, already standardized when `standardizer` is set.
+    pub split: DataSplit,
+    /// The scaling applied to every part (fitted on `split.train`); keep it to scale new data.
+    pub standardizer: Option<Standardizer>,
+}
+
+/// Per-feature scaling `(x - mean) / std`, fitted on training data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Standardizer {
+    /// Mean of each flattened feature.
+    pub mean: Vec<f32>,
+    /// Standard deviation of each flattened feature (1 for a constant feature).
+    pub std: Vec<f32>,
+}
+
+impl Standardizer {
+    /// Fits mean and (population) standard deviation of each flattened feature of `data`.
+    ///
+    /// A constant feature gets std 1, so it becomes 0 everywhere.
+    pub fn fit(data: &Dataset) -> Standardizer {
+        let w = data.n_features();
+        let n = data.n_rows();
+        let mut sum = vec![0f64; w];
+        let mut sum_sq = vec![0f64; w];
+        if w > 0 {
+            for row in data.features.chunks_exact(w) {
+                for (j, &v) in row.iter().enumerate() {
+                    sum[j] += f64::from(v);
+                }
+            }
+        }
+        let mean: Vec<f64> = sum.iter().map(|s| if n > 0 { s / n as f64 } else { 0.0 }).collect();
+        if w > 0 {
+            for row in data.features.chunks_exact(w) {
+                for (j, &v) in row.iter().enumerate() {
+                    let d = f64::from(v) - mean[j];
+                    sum_sq[j] += d * d;
+                }
+            }
+        }
+        let std = sum_sq
+            .iter()
+            .map(|s| {
+                let sd = if n > 0 { (s / n as f64).sqrt() } else { 0.0 };
+                if sd.is_finite() && sd > 1e-12 { sd as f32 } else { 1.0 }
+            })
+            .collect();
+        Standardizer { mean: mean.iter().map(|&m| m as f32).collect(), std }
+    }
+
+    /// Scales one flattened example in place (`row.len()` should equal `self.mean.len()`).
+    pub fn apply_row(&self, row: &mut [f32]) {
+        debug_assert_eq!(row.len(), self.mean.len(), "standardizer width mismatch");
+        for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+            *v = (*v - m) / s;
+        }
+    }
+
+    /// Scales every example of `data` in place.
+    ///
+    /// `data` must have the width the standardizer was fitted on; debug builds assert it, release
+    /// builds scale only the leading features of each row.
+    pub fn apply(&self, data: &mut Dataset) {
+        let w = data.n_features();
+        debug_assert_eq!(w, self.mean.len(), "standardizer width mismatch");
+        if w == 0 {
+            return;
+        }
+        for row in data.features.chunks_exact_mut(w) {
+            self.apply_row(row);
+        }
+    }
+}
+
+/// Splits `total` among classes in proportion to `quotas` (largest remainder), never giving a
+/// class more than its `cap`.
+fn allocate(quotas: &[f64], caps: &[usize], total: usize) -> Vec<usize> {
+    let mut out: Vec<usize> = quotas.iter().zip(caps).map(|(&q, &c)| (q.floor() as usize).min(c)).collect();
+    let mut left = total.saturating_sub(out.iter().sum());
+    // Largest fractional part first; ties by larger quota, then class index.
+    let mut order: Vec<usize> = (0..quotas.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (fa, fb) = (quotas[a] - quotas[a].floor(), quotas[b] - quotas[b].floor());
+        fb.total_cmp(&fa).then(quotas[b].total_cmp(&quotas[a])).then(a.cmp(&b))
+    });
+    while left > 0 {
+        let mut gave = false;
+        for &c in &order {
+            if left > 0 && out[c] < caps[c] {
+                out[c] += 1;
+                left -= 1;
+                gave = true;
+            }
+        }
+        if !gave {
+            break;
+        }
+    }
+    out
+}
+
+/// Rows of a part to draw: `round(n * fraction)`, at least 1 when `fraction > 0`.
+fn part_size(n: usize, fraction: f64) -> usize {
+    if fraction <= 0.0 { 0 } else { ((n as f64 * fraction).round() as usize).max(1) }
+}
+
+/// Per-class counts for one held-out part, preferring to leave every class at least one
+/// training row.
+fn allocate_part(avail: &[usize], fraction: f64, total: usize) -> Vec<usize> {
+    let quotas: Vec<f64> = avail.iter().map(|&n| n as f64 * fraction).collect();
+    let soft_caps: Vec<usize> = avail.iter().map(|&n| n.saturating_sub(1)).collect();
+    let first = allocate(&quotas, &soft_caps, total);
+    if first.iter().sum::<usize>() >= total {
+        return first;
+    }
+    allocate(&quotas, avail, total)
+}
+
+/// Validates `cfg`, checks `data`, then splits it into train / valid / (test) parts, stratified by
+/// class and shuffled with `seed`, and standardizes every part with statistics of the train part
+/// when `cfg.standardize`.
+///
+/// Each held-out part gets `round(rows * fraction)` rows (at least one), shared among classes in
+/// proportion to their sizes; the same data and seed always give the same split.
+pub fn prepare(cfg: &DataConfig, data: Dataset, seed: u64) -> Result<Prepared, DataError> {
+    cfg.validate()?;
+    let origin = cfg.source.trim();
+    data.check().map_err(|reason| DataError::invalid(origin, reason))?;
+
+    let n = data.n_rows();
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); data.n_classes()];
+    for (i, &l) in data.labels.iter().enumerate() {
+        by_class[l as usize].push(i);
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    for rows in &mut by_class {
+        rows.shuffle(&mut rng);
+    }
+    let sizes: Vec<usize> = by_class.iter().map(Vec::len).collect();
+
+    let n_valid = part_size(n, cfg.valid_fraction);
+    let n_test = part_size(n, cfg.test_fraction);
+    if n_valid + n_test >= n {
+        return Err(DataError::invalid(
+            origin,
+            format!(
+                "{n} rows are too few for valid_fraction {} and test_fraction {}: {n_valid} valid + {n_test} test rows leave none to train on",
+                cfg.valid_fraction, cfg.test_fraction
+            ),
+        ));
+    }
+    let valid_per_class = allocate_part(&sizes, cfg.valid_fraction, n_valid);
+    let after_valid: Vec<usize> = sizes.iter().zip(&valid_per_class).map(|(s, v)| s - v).collect();
+    let test_quota_fraction = cfg.test_fraction / (1.0 - cfg.valid_fraction);
+    let test_per_class = allocate_part(&after_valid, test_quota_fraction, n_test);
+
+    let (mut train, mut valid, mut test) = (Vec::new(), Vec::new(), Vec::new());
+    for (c, rows) in by_class.iter().enumerate() {
+        let (v, t) = (valid_per_class[c], test_per_class[c]);
+        valid.extend_from_slice(&rows[..v]);
+        test.extend_from_slice(&rows[v..v + t]);
+        train.extend_from_slice(&rows[v + t..]);
+    }
+    for (part, name, want) in [(&valid, "valid", n_valid), (&test, "test", n_test)] {
+        if part.len() != want {
+            return Err(DataError::invalid(origin, format!("{n} rows are too few to hold out {want} {name} rows")));
+        }
+    }
+    if train.is_empty() {
+        return Err(DataError::invalid(origin, format!("{n} rows leave none to train on")));
+    }
+    // Mix classes within each part (the stratified order groups them).
+    train.shuffle(&mut rng);
+    valid.shuffle(&mut rng);
+    test.shuffle(&mut rng);
+
+    let mut split = DataSplit {
+        train: data.select(&train),
+        valid: data.select(&valid),
+        test: if cfg.test_fraction > 0.0 { Some(data.select(&test)) } else { None },
+    };
+    let standardizer = cfg.standardize.then(|| {
+        let s = Standardizer::fit(&split.train);
+        s.apply(&mut split.train);
+        s.apply(&mut split.valid);
+        if let Some(t) = split.test.as_mut() {
+            s.apply(t);
+        }
+        s
+    });
+    Ok(Prepared { split, standardizer })
+}

@@ -1,0 +1,537 @@
+//! Tests of loading (CSV, NPY, built-ins) and preparation (split, standardization).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mlpnas_core::Dataset;
+
+use super::*;
+
+/// A fresh, empty directory for one test.
+fn temp_dir(name: &str) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("mlpnas-data-test-{}-{n}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("should succeed");
+    dir
+}
+
+fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, content).expect("should succeed");
+    path
+}
+
+fn cfg(source: &str) -> DataConfig {
+    DataConfig { source: source.into(), ..DataConfig::default() }
+}
+
+/// Loads CSV `content` written as `name` with optional label and drop list.
+fn load_csv_text(name: &str, content: &str, label: Option<&str>, drop: &[&str]) -> Result<Dataset, DataError> {
+    let dir = temp_dir("csv");
+    write(&dir, name, content);
+    let c = DataConfig {
+        source: name.into(),
+        label: label.map(str::to_string),
+        drop: drop.iter().map(|s| s.to_string()).collect(),
+        ..DataConfig::default()
+    };
+    load(&c, &dir)
+}
+
+fn csv_err(content: &str, label: Option<&str>, drop: &[&str]) -> String {
+    let e = load_csv_text("wine.csv", content, label, drop).expect_err("should fail").to_string();
+    assert!(!e.contains('\n'), "one line: {e}");
+    assert!(e.contains("wine.csv"), "names the file: {e}");
+    e
+}
+
+// ---------------------------------------------------------------- CSV
+
+#[test]
+fn csv_string_labels_default_to_last_column() {
+    let d = load_csv_text("f.csv", "a,b,species\n1,2,virginica\n3,4,setosa\n5,6.5,versicolor\n7,8,setosa\n", None, &[])
+        .expect("should succeed");
+    assert_eq!(d.sample_shape, [2]);
+    assert_eq!(d.feature_names, ["a", "b"]);
+    assert_eq!(d.features, [1.0, 2.0, 3.0, 4.0, 5.0, 6.5, 7.0, 8.0]);
+    assert_eq!(d.class_names, ["setosa", "versicolor", "virginica"]);
+    assert_eq!(d.labels, [2, 0, 1, 0]);
+}
+
+#[test]
+fn csv_numeric_labels_sort_numerically_and_label_can_be_named() {
+    let d = load_csv_text("f.csv", "x,y,z\n1,10,2\n2,9,3\n3,10,4\n4,1,5\n", Some("y"), &[]).expect("should succeed");
+    assert_eq!(d.feature_names, ["x", "z"]);
+    assert_eq!(d.class_names, ["1", "9", "10"]);
+    assert_eq!(d.labels, [2, 1, 2, 0]);
+    assert_eq!(d.features, [1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 5.0]);
+}
+
+#[test]
+fn csv_drop_by_name_by_position_and_empty_name() {
+    let text = ",id,a,b,label\n0,x1,1,2,p\n1,x2,3,4,q\n2,x3,5,6,p\n";
+    for unnamed in ["#0", ""] {
+        let d = load_csv_text("f.csv", text, None, &[unnamed, "id"]).expect("should succeed");
+        assert_eq!(d.feature_names, ["a", "b"]);
+        assert_eq!(d.features, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(d.labels, [0, 1, 0]);
+    }
+    // Label chosen by position; an unnamed feature column is named by its position.
+    let d = load_csv_text("f.csv", ",a,label\n0,1,p\n1,2,q\n", Some("#2"), &[]).expect("should succeed");
+    assert_eq!(d.feature_names, ["#0", "a"]);
+}
+
+#[test]
+fn csv_semicolons_tabs_and_spaces() {
+    let d = load_csv_text("f.csv", "\"a\"; b ;q\n1; 2 ;3\n4;5;6\n", None, &[]).expect("should succeed");
+    assert_eq!(d.feature_names, ["a", "b"]);
+    assert_eq!(d.features, [1.0, 2.0, 4.0, 5.0]);
+    assert_eq!(d.class_names, ["3", "6"]);
+    let d = load_csv_text("f.tsv", "a\tb\n1\tx\n2\ty\n", None, &[]).expect("should succeed");
+    assert_eq!(d.features, [1.0, 2.0]);
+}
+
+#[test]
+fn csv_unknown_label_column_lists_columns() {
+    let e = csv_err(",a,b,c\n0,1,2,3\n", Some("qualty"), &[]);
+    assert!(e.contains(r#"unknown label column "qualty" (columns: #0, a, b, c)"#), "{e}");
+}
+
+#[test]
+fn csv_unknown_drop_column_lists_columns() {
+    let e = csv_err("a,b,c\n1,2,3\n", None, &["d"]);
+    assert!(e.contains(r#"unknown drop column "d" (columns: a, b, c)"#), "{e}");
+}
+
+#[test]
+fn csv_non_numeric_cell_names_line_column_value_and_hint() {
+    let e = csv_err("fixed acidity,alcohol,q\n1,2,a\n3,4,b\n5,abc,a\n", None, &[]);
+    assert_eq!(
+        e,
+        format!(
+            "{}: line 4, column \"alcohol\": \"abc\" is not a number (use --drop alcohol to ignore the column)",
+            e.split(": line").next().expect("should succeed")
+        )
+    );
+    let e = csv_err("fixed acidity,alcohol,q\nx,2,a\n3,4,b\n", None, &[]);
+    assert!(e.contains(r#"line 2, column "fixed acidity": "x" is not a number"#), "{e}");
+    assert!(e.contains(r#"--drop "fixed acidity""#), "{e}");
+    let e = csv_err("a,b,q\n1,inf,a\n", None, &[]);
+    assert!(e.contains(r#""inf" is not a finite number"#), "{e}");
+}
+
+#[test]
+fn csv_empty_cell_is_reported() {
+    let e = csv_err("a,b,q\n1,2,x\n3,,y\n", None, &[]);
+    assert!(e.contains(r#"line 3, column "b": the cell is empty (use --drop b"#), "{e}");
+    let e = csv_err("a,b,q\n1,2,x\n3,4,\n", None, &[]);
+    assert!(e.contains(r#"line 3, label column "q": the cell is empty"#), "{e}");
+}
+
+#[test]
+fn csv_empty_file_header_only_and_ragged_rows() {
+    let e = csv_err("", None, &[]);
+    assert!(e.contains("the file is empty (a header row is required)"), "{e}");
+    let e = csv_err("\n  \n", None, &[]);
+    assert!(e.contains("the file is empty"), "{e}");
+    let e = csv_err("a,b,c\n", None, &[]);
+    assert!(e.contains("no data rows after the header"), "{e}");
+    let e = csv_err("a,b,c\n1,2,3\n4,5,6\n7,8\n", None, &[]);
+    assert!(e.contains("line 4 has 2 fields but the header has 3"), "{e}");
+    let e = csv_err("a,b,c\n1,2,3,4\n", None, &[]);
+    assert!(e.contains("line 2 has 4 fields but the header has 3"), "{e}");
+}
+
+#[test]
+fn csv_other_errors() {
+    let e = csv_err("a,b\n1,x\n2,x\n", None, &[]);
+    assert!(e.contains("at least 2 are needed"), "{e}");
+    let e = csv_err("a,b\n1,x\n2,y\n", None, &["a"]);
+    assert!(e.contains("no feature columns left"), "{e}");
+    let e = csv_err("a,b\n1,x\n2,y\n", None, &["b"]);
+    assert!(e.contains("both the label and dropped"), "{e}");
+    let e = csv_err("a,a,b\n1,2,x\n2,3,y\n", Some("a"), &[]);
+    assert!(e.contains("ambiguous"), "{e}");
+    let dir = temp_dir("missing");
+    let e = load(&cfg("nope.csv"), &dir).expect_err("should fail").to_string();
+    assert!(e.contains("nope.csv") && e.contains(dir.to_str().expect("should succeed")), "{e}");
+}
+
+#[test]
+fn csv_relative_paths_resolve_against_base_dir() {
+    let dir = temp_dir("rel");
+    std::fs::create_dir_all(dir.join("sub")).expect("should succeed");
+    write(&dir.join("sub"), "d.csv", "a,y\n1,p\n2,q\n");
+    let d = load(&cfg("sub/d.csv"), &dir).expect("should succeed");
+    assert_eq!(d.n_rows(), 2);
+    let abs = dir.join("sub/d.csv");
+    let d = load(&cfg(abs.to_str().expect("should succeed")), Path::new("/elsewhere")).expect("should succeed");
+    assert_eq!(d.n_rows(), 2);
+}
+
+#[test]
+fn csv_large_file_loads() {
+    let mut text = String::from("a,b,c,d,e,f,g,h,label\n");
+    for i in 0..30_000 {
+        let v = i as f32 * 0.5;
+        text.push_str(&format!("{v},{v},{v},{v},{v},{v},{v},{v},c{}\n", i % 7));
+    }
+    let start = std::time::Instant::now();
+    let d = load_csv_text("big.csv", &text, None, &[]).expect("should succeed");
+    assert_eq!(d.n_rows(), 30_000);
+    assert_eq!(d.n_features(), 8);
+    assert_eq!(d.n_classes(), 7);
+    assert!(start.elapsed().as_secs() < 20, "{:?}", start.elapsed());
+}
+
+#[test]
+fn shared_wine_quality_csv() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/wine-quality.csv");
+    if !Path::new(path).exists() {
+        eprintln!("skipped: {path} is absent");
+        return;
+    }
+    let c = DataConfig {
+        source: path.into(),
+        label: Some("quality_label".into()),
+        drop: vec!["#0".into(), "quality".into()],
+        ..DataConfig::default()
+    };
+    let d = load(&c, Path::new(".")).expect("should succeed");
+    assert_eq!(d.n_rows(), 4898);
+    assert_eq!(d.sample_shape, [11]);
+    assert_eq!(d.class_names, ["high", "low", "medium"]);
+    assert_eq!(d.feature_names[0], "fixed acidity");
+    // The empty-string name works too.
+    let c = DataConfig { drop: vec![String::new(), "quality".into()], ..c };
+    assert_eq!(load(&c, Path::new(".")).expect("should succeed").n_features(), 11);
+}
+
+// ---------------------------------------------------------------- NPY
+
+/// An NPY v1.0 file: header dict padded to a multiple of 64 bytes, then `data`.
+fn npy_bytes(descr: &str, shape: &[usize], fortran: bool, data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let order = if fortran { "True" } else { "False" };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape}, }}");
+    let pad = (64 - (10 + header.len() + 1) % 64) % 64;
+    header.push_str(&" ".repeat(pad));
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+fn le_bytes<T: Copy, const N: usize>(v: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
+    v.iter().flat_map(|&x| f(x)).collect()
+}
+
+/// Writes `x.npy` and `y.npy` into a fresh dir and loads `x.npy:y.npy` from it.
+fn load_npy_pair(x: Vec<u8>, y: Vec<u8>) -> Result<Dataset, DataError> {
+    let dir = temp_dir("npy");
+    write(&dir, "x.npy", x);
+    write(&dir, "y.npy", y);
+    load(&cfg("x.npy:y.npy"), &dir)
+}
+
+#[test]
+fn npy_round_trip_f32_and_int_labels() {
+    let xs = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let x = npy_bytes("<f4", &[3, 2], false, &le_bytes(&xs, f32::to_le_bytes));
+    let y = npy_bytes("<i8", &[3], false, &le_bytes(&[7i64, -1, 7], i64::to_le_bytes));
+    let d = load_npy_pair(x, y).expect("should succeed");
+    assert_eq!(d.features, xs);
+    assert_eq!(d.sample_shape, [2]);
+    assert_eq!(d.feature_names, ["f0", "f1"]);
+    assert_eq!(d.class_names, ["-1", "7"]);
+    assert_eq!(d.labels, [1, 0, 1]);
+}
+
+#[test]
+fn npy_rank3_fortran_f64_with_float_and_string_labels() {
+    // Logical array a[i][j][k] = 100 i + 10 j + k, shape [2, 2, 3], stored column-major.
+    let shape = [2, 2, 3];
+    let mut stored = Vec::new();
+    for k in 0..3 {
+        for j in 0..2 {
+            for i in 0..2 {
+                stored.push((100 * i + 10 * j + k) as f64);
+            }
+        }
+    }
+    let x = npy_bytes("<f8", &shape, true, &le_bytes(&stored, f64::to_le_bytes));
+    let y = npy_bytes("<f4", &[2, 1], false, &le_bytes(&[1.0f32, 0.0], f32::to_le_bytes));
+    let d = load_npy_pair(x.clone(), y).expect("should succeed");
+    assert_eq!(d.sample_shape, [2, 3]);
+    assert_eq!(d.features, [0., 1., 2., 10., 11., 12., 100., 101., 102., 110., 111., 112.]);
+    assert_eq!(d.labels, [1, 0]);
+    assert_eq!(d.class_names, ["0", "1"]);
+
+    // Unicode string labels, '<U3': 3 code points of 4 bytes each.
+    let mut ybytes = Vec::new();
+    for s in ["cat", "ox"] {
+        let mut cps: Vec<u32> = s.chars().map(|c| c as u32).collect();
+        cps.resize(3, 0);
+        ybytes.extend(le_bytes(&cps, u32::to_le_bytes));
+    }
+    let d = load_npy_pair(x.clone(), npy_bytes("<U3", &[2], false, &ybytes)).expect("should succeed");
+    assert_eq!(d.class_names, ["cat", "ox"]);
+    assert_eq!(d.labels, [0, 1]);
+
+    // Big-endian integer features, unsigned byte labels.
+    let xb = npy_bytes(">i2", &[2, 2], false, &le_bytes(&[1i16, -2, 300, 4], i16::to_be_bytes));
+    let d = load_npy_pair(xb, npy_bytes("|u1", &[2], false, &[3, 9])).expect("should succeed");
+    assert_eq!(d.features, [1.0, -2.0, 300.0, 4.0]);
+    assert_eq!(d.class_names, ["3", "9"]);
+}
+
+fn npy_err(x: Vec<u8>, y: Vec<u8>) -> String {
+    let e = load_npy_pair(x, y).expect_err("should fail").to_string();
+    assert!(!e.contains('\n'), "one line: {e}");
+    e
+}
+
+#[test]
+fn npy_errors() {
+    let x32 = |shape: &[usize]| {
+        let n: usize = shape.iter().product();
+        npy_bytes("<f4", shape, false, &le_bytes(&vec![0.5f32; n], f32::to_le_bytes))
+    };
+    let y64 = |v: &[i64]| npy_bytes("<i8", &[v.len()], false, &le_bytes(v, i64::to_le_bytes));
+
+    let e = npy_err(x32(&[3, 2]), y64(&[0, 1]));
+    assert!(e.contains("y.npy: 2 labels but") && e.contains("x.npy has 3 rows"), "{e}");
+    let e = npy_err(x32(&[3]), y64(&[0, 1, 0]));
+    assert!(e.contains("x.npy: features have shape [3]"), "{e}");
+    let e = npy_err(x32(&[2, 2]), npy_bytes("<f8", &[2], false, &le_bytes(&[0.5f64, 1.0], f64::to_le_bytes)));
+    assert!(e.contains("y.npy: label 0.5 at row 0 is not a whole number"), "{e}");
+    let e = npy_err(x32(&[2, 2]), npy_bytes("<i8", &[2, 2], false, &[0; 32]));
+    assert!(e.contains("y.npy: labels have shape [2, 2]"), "{e}");
+    let mut truncated = x32(&[4, 2]);
+    truncated.truncate(truncated.len() - 8);
+    let e = npy_err(truncated, y64(&[0, 1, 0, 1]));
+    assert!(e.contains("x.npy: truncated"), "{e}");
+    let e = npy_err(b"not numpy at all".to_vec(), y64(&[0]));
+    assert!(e.contains("x.npy: not a valid .npy file"), "{e}");
+    let e = npy_err(npy_bytes("<c8", &[1, 1], false, &[0; 8]), y64(&[0]));
+    assert!(e.contains("x.npy: dtype '<c8' is not supported"), "{e}");
+    let nan = npy_bytes("<f4", &[2, 1], false, &le_bytes(&[1.0f32, f32::NAN], f32::to_le_bytes));
+    let e = npy_err(nan, y64(&[0, 1]));
+    assert!(e.contains("x.npy: row 1: feature 0 is not a finite number"), "{e}");
+    let dir = temp_dir("npy-missing");
+    let e = load(&cfg("x.npy:y.npy"), &dir).expect_err("should fail").to_string();
+    assert!(e.contains("x.npy"), "{e}");
+}
+
+// ---------------------------------------------------------------- built-ins
+
+#[cfg(feature = "builtin")]
+#[test]
+fn builtins_load_with_expected_shapes() {
+    let cases: [(&str, usize, &[usize], usize); 4] = [
+        ("iris", 150, &[4], 3),
+        ("winequality-red", 1599, &[11], 6),
+        ("digits", 1797, &[8, 8], 10),
+        ("breast-cancer", 569, &[30], 2),
+    ];
+    assert_eq!(builtin_names(), cases.map(|c| c.0));
+    for (name, rows, shape, classes) in cases {
+        let d = load(&cfg(&format!("builtin:{name}")), Path::new(".")).expect("should succeed");
+        assert_eq!(d.n_rows(), rows, "{name}");
+        assert_eq!(d.sample_shape, shape, "{name}");
+        assert_eq!(d.n_classes(), classes, "{name}");
+        assert_eq!(d.feature_names.len(), d.n_features(), "{name}");
+        for c in 0..classes as u32 {
+            assert!(d.labels.contains(&c), "{name}: class {c} is empty");
+        }
+    }
+    let wine = load(&cfg("builtin:winequality-red"), Path::new(".")).expect("should succeed");
+    assert_eq!(wine.class_names, ["3", "4", "5", "6", "7", "8"]);
+    assert_eq!(wine.feature_names[10], "alcohol");
+    let iris = load(&cfg("builtin:iris"), Path::new(".")).expect("should succeed");
+    assert_eq!(iris.class_names, ["setosa", "versicolor", "virginica"]);
+    let digits = load(&cfg("builtin:digits"), Path::new(".")).expect("should succeed");
+    assert_eq!(digits.feature_names[63], "px63");
+    assert!(digits.features.iter().all(|&v| (0.0..=16.0).contains(&v)));
+    let cancer = load(&cfg("builtin:Breast_Cancer"), Path::new(".")).expect("should succeed");
+    assert_eq!(cancer.class_names, ["malignant", "benign"]);
+    // sklearn's counts: 212 malignant, 357 benign.
+    assert_eq!(cancer.labels.iter().filter(|&&l| l == 0).count(), 212);
+}
+
+#[test]
+fn unknown_builtin_lists_known_names() {
+    let e = load(&cfg("builtin:mnist"), Path::new(".")).expect_err("should fail").to_string();
+    assert!(e.starts_with("builtin:mnist: unknown built-in data set (known: "), "{e}");
+    #[cfg(feature = "builtin")]
+    assert!(e.contains("iris, winequality-red, digits, breast-cancer"), "{e}");
+}
+
+#[test]
+fn label_and_drop_are_csv_only() {
+    let c = DataConfig { label: Some("y".into()), ..cfg("builtin:iris") };
+    assert!(load(&c, Path::new(".")).expect_err("should fail").to_string().contains("only be chosen for a CSV file"));
+    let c = DataConfig { drop: vec!["a".into()], ..cfg("x.npy:y.npy") };
+    assert!(load(&c, Path::new(".")).expect_err("should fail").to_string().contains("only be dropped from a CSV file"));
+}
+
+// ---------------------------------------------------------------- config
+
+#[test]
+fn config_defaults_serde_and_validation() {
+    let d = DataConfig::default();
+    assert_eq!(d.source, "builtin:iris");
+    assert_eq!((d.valid_fraction, d.test_fraction, d.standardize), (0.1, 0.0, true));
+    assert!(d.validate().is_ok());
+    let c: DataConfig = serde_json::from_str(r##"{"source": "w.csv", "drop": ["#0"]}"##).expect("should succeed");
+    assert_eq!(c, DataConfig { source: "w.csv".into(), drop: vec!["#0".into()], ..DataConfig::default() });
+    assert!(serde_json::from_str::<DataConfig>(r#"{"sauce": "w.csv"}"#).is_err());
+
+    let bad = |f: fn(&mut DataConfig), field: &str| {
+        let mut c = DataConfig::default();
+        f(&mut c);
+        let e = c.validate().expect_err("should fail");
+        assert_eq!(e.field, field, "{e}");
+    };
+    bad(|c| c.valid_fraction = 0.0, "data.valid_fraction");
+    bad(|c| c.valid_fraction = 1.0, "data.valid_fraction");
+    bad(|c| c.valid_fraction = f64::NAN, "data.valid_fraction");
+    bad(|c| c.test_fraction = -0.1, "data.test_fraction");
+    bad(|c| c.test_fraction = 1.0, "data.test_fraction");
+    bad(|c| (c.valid_fraction, c.test_fraction) = (0.5, 0.5), "data.test_fraction");
+    bad(|c| c.source = "builtin:".into(), "data.source");
+}
+
+// ---------------------------------------------------------------- prepare
+
+/// 100 rows: classes of 50, 30 and 20; feature 0 = row index, feature 1 constant.
+fn toy() -> Dataset {
+    let labels: Vec<u32> = (0..100)
+        .map(|i| {
+            if i < 50 {
+                0
+            } else if i < 80 {
+                1
+            } else {
+                2
+            }
+        })
+        .collect();
+    Dataset {
+        features: (0..100).flat_map(|i| [i as f32, 3.0]).collect(),
+        sample_shape: vec![2],
+        labels,
+        class_names: vec!["a".into(), "b".into(), "c".into()],
+        feature_names: vec!["i".into(), "k".into()],
+    }
+}
+
+fn class_counts(d: &Dataset) -> Vec<usize> {
+    (0..d.n_classes() as u32).map(|c| d.labels.iter().filter(|&&l| l == c).count()).collect()
+}
+
+fn split_cfg(valid: f64, test: f64, standardize: bool) -> DataConfig {
+    DataConfig { valid_fraction: valid, test_fraction: test, standardize, ..DataConfig::default() }
+}
+
+#[test]
+fn split_sizes_are_stratified_and_disjoint() {
+    let p = prepare(&split_cfg(0.2, 0.1, false), toy(), 7).expect("should succeed");
+    let s = &p.split;
+    assert!(p.standardizer.is_none());
+    let test = s.test.as_ref().expect("should succeed");
+    assert_eq!(class_counts(&s.valid), [10, 6, 4]);
+    assert_eq!(class_counts(test), [5, 3, 2]);
+    assert_eq!(class_counts(&s.train), [35, 21, 14]);
+    let mut ids: Vec<f32> =
+        [&s.train, &s.valid, test].iter().flat_map(|d| d.features.iter().step_by(2).copied()).collect();
+    ids.sort_by(f32::total_cmp);
+    assert_eq!(ids, (0..100).map(|i| i as f32).collect::<Vec<_>>());
+    // Rows keep their labels.
+    for d in [&s.train, &s.valid, test] {
+        for (row, &l) in d.features.chunks(2).zip(&d.labels) {
+            assert_eq!(l, toy().labels[row[0] as usize]);
+        }
+    }
+    // Classes are mixed, not grouped.
+    assert_ne!(s.train.labels, {
+        let mut l = s.train.labels.clone();
+        l.sort();
+        l
+    });
+
+    let p = prepare(&split_cfg(0.1, 0.0, false), toy(), 7).expect("should succeed");
+    assert!(p.split.test.is_none());
+    assert_eq!(p.split.valid.n_rows(), 10);
+    assert_eq!(p.split.train.n_rows(), 90);
+}
+
+#[test]
+fn split_is_deterministic_for_a_seed() {
+    let c = split_cfg(0.2, 0.1, true);
+    let a = prepare(&c, toy(), 42).expect("should succeed");
+    let b = prepare(&c, toy(), 42).expect("should succeed");
+    assert_eq!(a, b);
+    let other = prepare(&c, toy(), 43).expect("should succeed");
+    assert_ne!(a.split.valid, other.split.valid);
+}
+
+#[test]
+fn small_data_keeps_every_part_non_empty_or_fails_clearly() {
+    // 6 rows of 3 classes: 10 % still holds out one row.
+    let d = Dataset {
+        features: (0..6).map(|i| i as f32).collect(),
+        sample_shape: vec![1],
+        labels: vec![0, 0, 1, 1, 2, 2],
+        class_names: vec!["a".into(), "b".into(), "c".into()],
+        feature_names: vec!["x".into()],
+    };
+    let p = prepare(&split_cfg(0.1, 0.1, true), d.clone(), 1).expect("should succeed");
+    assert_eq!(p.split.valid.n_rows(), 1);
+    assert_eq!(p.split.test.as_ref().expect("should succeed").n_rows(), 1);
+    assert_eq!(p.split.train.n_rows(), 4);
+    let two = d.select(&[0, 2]);
+    let e = prepare(&split_cfg(0.1, 0.1, true), two, 1).expect_err("should fail").to_string();
+    assert!(e.starts_with("builtin:iris: 2 rows are too few"), "{e}");
+}
+
+#[test]
+fn standardizer_is_fitted_on_train_only() {
+    let p = prepare(&split_cfg(0.2, 0.1, true), toy(), 3).expect("should succeed");
+    let s = p.standardizer.as_ref().expect("should succeed");
+    let train = &p.split.train;
+    let n = train.n_rows() as f64;
+    let mean: f64 = train.features.iter().step_by(2).map(|&v| f64::from(v)).sum::<f64>() / n;
+    let var: f64 = train.features.iter().step_by(2).map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
+    assert!(mean.abs() < 1e-5, "{mean}");
+    assert!((var.sqrt() - 1.0).abs() < 1e-4, "{var}");
+    // The constant feature gets std 1 and becomes 0 everywhere.
+    assert_eq!(s.std[1], 1.0);
+    assert!(train.features.iter().skip(1).step_by(2).all(|&v| v == 0.0));
+    // The fitted mean is the raw train mean, not the mean of all rows (49.5).
+    let raw = prepare(&split_cfg(0.2, 0.1, false), toy(), 3).expect("should succeed");
+    let raw_mean: f64 = raw.split.train.features.iter().step_by(2).map(|&v| f64::from(v)).sum::<f64>() / n;
+    assert!((f64::from(s.mean[0]) - raw_mean).abs() < 1e-4);
+    assert_ne!(s.mean[0], 49.5);
+    // Valid and test parts went through the same transform.
+    let mut v = raw.split.valid.clone();
+    s.apply(&mut v);
+    assert_eq!(v, p.split.valid);
+    let json = serde_json::to_string(s).expect("should succeed");
+    assert_eq!(&serde_json::from_str::<Standardizer>(&json).expect("should succeed"), s);
+}
+
+#[test]
+fn prepare_rejects_bad_config_and_data() {
+    let e = prepare(&split_cfg(0.0, 0.0, true), toy(), 1).expect_err("should fail");
+    assert!(matches!(e, DataError::Config(_)), "{e}");
+    let mut d = toy();
+    d.labels.pop();
+    let e = prepare(&split_cfg(0.1, 0.0, true), d, 1).expect_err("should fail").to_string();
+    assert!(e.starts_with("builtin:iris: "), "{e}");
+}

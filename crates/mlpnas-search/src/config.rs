@@ -1,0 +1,201 @@
+//! The search config file and its overrides.
+//!
+//! A config is TOML with the sections `[data]` ([`mlpnas_data::DataConfig`]), `[space]`
+//! ([`MlpSpaceConfig`]), `[search]` ([`LoopConfig`]) and one typetag section per component,
+//! chosen by `type`: `[controller]`, `[trainer]`, `[store]` (optional; needed for one-shot).
+//! Overrides (`--set search.one_shot=false`) are applied to the TOML tree before it is
+//! deserialized, so they are checked exactly like the file.
+
+use std::path::{Path, PathBuf};
+
+use mlpnas_core::{ConfigError, ControllerConfig, MlpSpaceConfig, StoreConfig, TrainerConfig};
+use mlpnas_data::DataConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::error::SearchError;
+
+/// `[search]`: the budget and the loop's switches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoopConfig {
+    /// Controller epochs (the controller is updated after each).
+    pub controller_epochs: usize,
+    /// Architectures proposed and trained per controller epoch.
+    pub samples_per_epoch: usize,
+    /// One-shot weight sharing through the `[store]`.
+    pub one_shot: bool,
+    /// Architectures listed in the final summary.
+    pub top: usize,
+}
+
+impl Default for LoopConfig {
+    fn default() -> Self {
+        Self { controller_epochs: 10, samples_per_epoch: 10, one_shot: true, top: 5 }
+    }
+}
+
+/// A whole search config.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Seed of every random stream (split, controller, each trial).
+    #[serde(default)]
+    pub seed: u64,
+    /// Where the data comes from and how it is split.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// The search space.
+    #[serde(default)]
+    pub space: MlpSpaceConfig,
+    /// Budget and switches.
+    #[serde(default)]
+    pub search: LoopConfig,
+    /// What proposes architectures.
+    pub controller: Box<dyn ControllerConfig>,
+    /// What trains them.
+    pub trainer: Box<dyn TrainerConfig>,
+    /// Where shared weights live (needed when `search.one_shot`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<Box<dyn StoreConfig>>,
+    /// Directory relative data paths are resolved against (the config file's directory).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+impl SearchConfig {
+    /// Reads `path`, applies `overrides` (`key.path=value`), deserializes and validates.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, SearchError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SearchError::ConfigFile { path: shown.clone(), message: format!("cannot read: {e}") })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::from_toml(&text, &shown, &base, overrides)
+    }
+
+    /// Parses config `text` (named `name` in errors), applies `overrides`, deserializes and
+    /// validates; relative data paths resolve against `base_dir`.
+    pub fn from_toml(text: &str, name: &str, base_dir: &Path, overrides: &[String]) -> Result<Self, SearchError> {
+        let file_err = |message: String| SearchError::ConfigFile { path: name.to_string(), message };
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| file_err(toml_message(&e, text)))?;
+        for o in overrides {
+            apply_override(&mut table, o).map_err(|m| file_err(format!("--set {o}: {m}")))?;
+        }
+        // Round-trip through text so that errors carry line numbers of what was parsed.
+        let merged = if overrides.is_empty() { text.to_string() } else { toml::to_string(&table).map_err(|e| file_err(e.to_string()))? };
+        let mut cfg: SearchConfig = toml::from_str(&merged).map_err(|e| file_err(toml_message(&e, &merged)))?;
+        cfg.base_dir = base_dir.to_path_buf();
+        cfg.validate().map_err(|source| SearchError::Config { path: name.to_string(), source })?;
+        Ok(cfg)
+    }
+
+    /// Checks every section.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.data.validate()?;
+        self.space.validate()?;
+        if self.search.controller_epochs == 0 {
+            return Err(ConfigError::new("search.controller_epochs", "must be at least 1"));
+        }
+        if self.search.samples_per_epoch == 0 {
+            return Err(ConfigError::new("search.samples_per_epoch", "must be at least 1"));
+        }
+        if self.search.one_shot && self.store.is_none() {
+            return Err(ConfigError::new("search.one_shot", "one-shot weight sharing needs a [store] section (e.g. type = \"memory\")"));
+        }
+        self.controller.validate()?;
+        self.trainer.validate()?;
+        if let Some(s) = &self.store {
+            s.validate()?;
+        }
+        Ok(())
+    }
+
+    /// The config as TOML, data paths made absolute (written to the run directory).
+    pub fn to_toml(&self) -> Result<String, String> {
+        let mut data = self.data.clone();
+        data.source = resolve_source(&data.source, &self.base_dir);
+        let mut table = toml::Table::try_from(self).map_err(|e| e.to_string())?;
+        table.insert("data".into(), toml::Value::try_from(&data).map_err(|e| e.to_string())?);
+        toml::to_string_pretty(&table).map_err(|e| e.to_string())
+    }
+}
+
+/// Makes the file paths of a data SPEC absolute against `base` (built-ins are left alone).
+pub fn resolve_source(source: &str, base: &Path) -> String {
+    if source.starts_with("builtin:") {
+        return source.to_string();
+    }
+    let abs = |p: &str| -> String {
+        let p = Path::new(p);
+        let joined = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        std::path::absolute(&joined).unwrap_or(joined).display().to_string()
+    };
+    match source.split_once(".npy:") {
+        Some((x, y)) => format!("{}:{}", abs(&format!("{x}.npy")), abs(y)),
+        None => abs(source),
+    }
+}
+
+/// A TOML error as one line: `line N: message`.
+fn toml_message(e: &toml::de::Error, text: &str) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {msg}")
+        }
+        None => msg,
+    }
+}
+
+/// Applies `key.path=value` to `table`; the value is parsed as TOML (number, bool, array, quoted
+/// string) and taken as a plain string otherwise.
+pub fn apply_override(table: &mut toml::Table, text: &str) -> Result<(), String> {
+    let (key, raw) = text.split_once('=').ok_or("expected key.path=value")?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err("empty key".into());
+    }
+    let raw = raw.trim();
+    let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        Err(_) => toml::Value::String(raw.to_string()),
+    };
+    let parts: Vec<&str> = key.split('.').collect();
+    let (last, path) = parts.split_last().ok_or("empty key")?;
+    let mut cur = table;
+    for p in path {
+        let entry = cur.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry.as_table_mut().ok_or_else(|| format!("`{p}` is not a section"))?;
+    }
+    cur.insert(last.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_parse_values_and_make_sections() {
+        let mut t: toml::Table = toml::from_str("[search]\ntop = 5\n").expect("toml");
+        apply_override(&mut t, "search.top=3").expect("ok");
+        apply_override(&mut t, "trainer.backend=ndarray").expect("ok");
+        apply_override(&mut t, "space.units=[8, 16]").expect("ok");
+        apply_override(&mut t, "search.one_shot=false").expect("ok");
+        assert_eq!(t["search"]["top"].as_integer(), Some(3));
+        assert_eq!(t["search"]["one_shot"].as_bool(), Some(false));
+        assert_eq!(t["trainer"]["backend"].as_str(), Some("ndarray"));
+        assert_eq!(t["space"]["units"].as_array().map(Vec::len), Some(2));
+        assert!(apply_override(&mut t, "search.top.x=1").is_err());
+        assert!(apply_override(&mut t, "novalue").is_err());
+    }
+
+    #[test]
+    fn resolves_relative_data_paths() {
+        let base = Path::new("/data/cfg");
+        assert_eq!(resolve_source("builtin:iris", base), "builtin:iris");
+        assert_eq!(resolve_source("w.csv", base), "/data/cfg/w.csv");
+        assert_eq!(resolve_source("/abs/w.csv", base), "/abs/w.csv");
+        assert_eq!(resolve_source("x.npy:y.npy", base), "/data/cfg/x.npy:/data/cfg/y.npy");
+    }
+}

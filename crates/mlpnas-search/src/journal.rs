@@ -1,0 +1,155 @@
+//! The trial journal: `journal.jsonl`, one [`TrialRecord`] per line, append-only.
+//!
+//! Each line is written whole and synced to disk before the next trial starts, so a crash loses
+//! at most the trial in flight; a half-written last line (from a crash mid-write) is detected on
+//! reading and dropped with a warning.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use mlpnas_core::TrialRecord;
+
+use crate::error::SearchError;
+
+/// An open journal, appending.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Creates a new journal; fails if `path` exists (a run directory is never overwritten).
+    pub fn create(path: &Path) -> Result<Self, SearchError> {
+        let file = OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| SearchError::io(path, e))?;
+        Ok(Self { path: path.to_path_buf(), file })
+    }
+
+    /// Appends one record as a line and syncs it to disk.
+    pub fn append(&mut self, record: &TrialRecord) -> Result<(), SearchError> {
+        let mut line = serde_json::to_string(record).map_err(|e| SearchError::io(&self.path, e))?;
+        line.push('\n');
+        self.file.write_all(line.as_bytes()).map_err(|e| SearchError::io(&self.path, e))?;
+        self.file.sync_data().map_err(|e| SearchError::io(&self.path, e))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Reads every record of a journal. A last line without its newline that does not parse is a
+/// crash's half-written line: it is dropped and reported in the returned warnings. Any other bad
+/// line is an error naming the file and line.
+pub fn read_journal(path: &Path) -> Result<(Vec<TrialRecord>, Vec<String>), SearchError> {
+    let file = File::open(path).map_err(|e| SearchError::io(path, e))?;
+    let mut reader = BufReader::new(file);
+    let mut records = Vec::new();
+    let mut warnings = Vec::new();
+    let mut buf = String::new();
+    let mut line_no = 0;
+    loop {
+        buf.clear();
+        let n = reader.read_line(&mut buf).map_err(|e| SearchError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        let complete = buf.ends_with('\n');
+        let text = buf.trim();
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<TrialRecord>(text) {
+            Ok(r) => records.push(r),
+            Err(_) if !complete => {
+                warnings.push(format!("{}: line {line_no} is incomplete (interrupted write); dropped", path.display()));
+            }
+            Err(e) => {
+                return Err(SearchError::Io { path: path.display().to_string(), message: format!("line {line_no}: {e}") });
+            }
+        }
+    }
+    Ok((records, warnings))
+}
+
+/// The `n` best records by reward (ties: earlier trial first).
+pub fn top_n(records: &[TrialRecord], n: usize) -> Vec<&TrialRecord> {
+    let mut v: Vec<&TrialRecord> = records.iter().collect();
+    v.sort_by(|a, b| b.reward.total_cmp(&a.reward).then(a.trial.cmp(&b.trial)));
+    v.truncate(n);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mlpnas_core::TrialStatus;
+
+    fn rec(trial: usize, reward: f64) -> TrialRecord {
+        TrialRecord {
+            trial,
+            epoch: 0,
+            tokens: vec![1, 30],
+            architecture: "8:sigmoid,3:softmax".into(),
+            reward,
+            val_acc_last: reward,
+            predicted: None,
+            transfers: 0,
+            params: 10,
+            seconds: 0.1,
+            status: TrialStatus::Ok,
+            epochs: vec![],
+        }
+    }
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("mlpnas-journal-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("tmp dir");
+        d.join("journal.jsonl")
+    }
+
+    #[test]
+    fn append_read_and_refuse_overwrite() {
+        let p = tmp("rw");
+        let mut j = Journal::create(&p).expect("create");
+        j.append(&rec(0, 0.5)).expect("append");
+        j.append(&rec(1, 0.7)).expect("append");
+        let (r, w) = read_journal(&p).expect("read");
+        assert_eq!(r, vec![rec(0, 0.5), rec(1, 0.7)]);
+        assert!(w.is_empty());
+        assert!(Journal::create(&p).is_err(), "an existing journal is never overwritten");
+    }
+
+    #[test]
+    fn half_written_last_line_is_dropped_with_a_warning() {
+        let p = tmp("half");
+        let mut j = Journal::create(&p).expect("create");
+        j.append(&rec(0, 0.5)).expect("append");
+        drop(j);
+        let mut f = OpenOptions::new().append(true).open(&p).expect("open");
+        f.write_all(b"{\"trial\":1,\"epo").expect("write");
+        let (r, w) = read_journal(&p).expect("read");
+        assert_eq!(r.len(), 1);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("line 2"), "{w:?}");
+    }
+
+    #[test]
+    fn a_bad_complete_line_is_an_error() {
+        let p = tmp("bad");
+        std::fs::write(&p, "not json\n").expect("write");
+        let e = read_journal(&p).expect_err("bad").to_string();
+        assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn top_n_orders_by_reward_then_trial() {
+        let rs = vec![rec(0, 0.5), rec(1, 0.9), rec(2, 0.9), rec(3, 0.1)];
+        let t: Vec<usize> = top_n(&rs, 3).iter().map(|r| r.trial).collect();
+        assert_eq!(t, [1, 2, 0]);
+    }
+}

@@ -1,0 +1,198 @@
+//! The in-memory store: a hash map from bigram key to layer weights.
+
+use std::collections::HashMap;
+
+use mlpnas_core::{BigramKey, LayerWeights, StoreError, WeightStore};
+
+/// What [`MemoryStore::from_bytes`] reports as the path of a corrupt snapshot.
+const SNAPSHOT_PATH: &str = "<memory store snapshot>";
+
+/// An in-memory [`WeightStore`]: last write wins, nothing is persisted.
+///
+/// `put` refuses weights that are inconsistent (shape and data length disagree, or a value is
+/// NaN or infinite) or whose shapes do not fit the key (kernel `[prev.units(), cur.units()]`,
+/// bias `[cur.units()]`), so a hit from `get` always fits the layer it is handed to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemoryStore {
+    map: HashMap<BigramKey, LayerWeights>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every entry, sorted by key (a deterministic order, whatever the hash map's).
+    pub fn snapshot(&self) -> Vec<(BigramKey, LayerWeights)> {
+        let mut entries: Vec<(BigramKey, LayerWeights)> = self.map.iter().map(|(k, w)| (*k, w.clone())).collect();
+        entries.sort_unstable_by_key(|e| e.0);
+        entries
+    }
+
+    /// A store holding `entries`, checked like `put`; when a key repeats, the last entry wins.
+    pub fn from_snapshot(entries: Vec<(BigramKey, LayerWeights)>) -> Result<Self, StoreError> {
+        let mut store = Self::new();
+        for (key, weights) in entries {
+            store.put(key, weights)?;
+        }
+        Ok(store)
+    }
+
+    /// The snapshot as JSON bytes (keys sorted, so equal stores give equal bytes).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, StoreError> {
+        serde_json::to_vec(&self.snapshot())
+            .map_err(|e| StoreError::Other(format!("cannot serialize the memory store: {e}")))
+    }
+
+    /// Restores a store written by [`MemoryStore::to_bytes`]; malformed bytes or entries that
+    /// `put` would refuse give [`StoreError::Corrupt`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+        let corrupt = |reason: String| StoreError::Corrupt { path: SNAPSHOT_PATH.to_string(), reason };
+        let entries: Vec<(BigramKey, LayerWeights)> =
+            serde_json::from_slice(bytes).map_err(|e| corrupt(format!("not a memory store snapshot: {e}")))?;
+        Self::from_snapshot(entries).map_err(|e| corrupt(e.to_string()))
+    }
+}
+
+/// Why `weights` cannot be stored under `key`, if they cannot.
+fn refusal(key: &BigramKey, weights: &LayerWeights) -> Option<String> {
+    if !weights.is_consistent() {
+        let why = |t: &mlpnas_core::HostTensor, name: &str| {
+            let n: usize = t.shape.iter().product();
+            if n != t.data.len() {
+                Some(format!("{name} shape {:?} holds {n} values but {} were given", t.shape, t.data.len()))
+            } else if t.data.iter().any(|v| !v.is_finite()) {
+                Some(format!("{name} holds a NaN or infinite value"))
+            } else {
+                None
+            }
+        };
+        return Some(
+            why(&weights.kernel, "kernel")
+                .or_else(|| why(&weights.bias, "bias"))
+                .unwrap_or_else(|| "inconsistent weights".to_string()),
+        );
+    }
+    let [input, output] = key.kernel_shape();
+    if !weights.fits(input, output) {
+        return Some(format!(
+            "kernel {:?} and bias {:?} do not fit the key (expected [{input}, {output}] and [{output}])",
+            weights.kernel.shape, weights.bias.shape
+        ));
+    }
+    None
+}
+
+impl WeightStore for MemoryStore {
+    fn get(&self, key: &BigramKey) -> Result<Option<LayerWeights>, StoreError> {
+        Ok(self.map.get(key).cloned())
+    }
+
+    fn put(&mut self, key: BigramKey, weights: LayerWeights) -> Result<(), StoreError> {
+        if let Some(reason) = refusal(&key, &weights) {
+            return Err(StoreError::Invalid { key: key.to_string(), reason });
+        }
+        self.map.insert(key, weights);
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mlpnas_core::{Activation, HostTensor, LayerKey, OutputKind};
+
+    use super::*;
+
+    fn key(input: u32, units: u32) -> BigramKey {
+        BigramKey { prev: LayerKey::Input(input), cur: LayerKey::Dense { units, activation: Activation::Relu } }
+    }
+
+    fn weights(input: usize, output: usize, fill: f32) -> LayerWeights {
+        LayerWeights {
+            kernel: HostTensor { shape: vec![input, output], data: vec![fill; input * output] },
+            bias: HostTensor { shape: vec![output], data: vec![fill; output] },
+        }
+    }
+
+    #[test]
+    fn put_get_replace() -> Result<(), StoreError> {
+        let mut s = MemoryStore::new();
+        assert!(s.is_empty());
+        assert_eq!(s.get(&key(3, 2))?, None);
+        s.put(key(3, 2), weights(3, 2, 1.0))?;
+        s.put(key(3, 2), weights(3, 2, 2.0))?;
+        assert_eq!(s.get(&key(3, 2))?, Some(weights(3, 2, 2.0)));
+        assert_eq!(s.len(), 1);
+        s.flush()?;
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_bad_weights() {
+        let mut s = MemoryStore::new();
+        let mut short = weights(3, 2, 1.0);
+        short.kernel.data.pop();
+        let mut nan = weights(3, 2, 1.0);
+        nan.bias.data[1] = f32::NAN;
+        let mut inf = weights(3, 2, 1.0);
+        inf.kernel.data[0] = f32::NEG_INFINITY;
+        for (w, needle) in [
+            (short, "holds 6 values but 5"),
+            (nan, "bias holds a NaN"),
+            (inf, "kernel holds a NaN"),
+            (weights(2, 3, 1.0), "do not fit"),
+        ] {
+            match s.put(key(3, 2), w) {
+                Err(StoreError::Invalid { key, reason }) => {
+                    assert_eq!(key, "input3>2:relu");
+                    assert!(reason.contains(needle), "{reason}");
+                }
+                other => panic!("expected Invalid, got {other:?}"),
+            }
+        }
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn snapshot_is_sorted_and_round_trips() -> Result<(), StoreError> {
+        let mut s = MemoryStore::new();
+        let out = BigramKey {
+            prev: LayerKey::Dense { units: 2, activation: Activation::Relu },
+            cur: LayerKey::Output { units: 1, output: OutputKind::Sigmoid },
+        };
+        s.put(out, weights(2, 1, -0.25))?;
+        s.put(key(5, 2), weights(5, 2, 0.1))?;
+        s.put(key(3, 2), weights(3, 2, 1.0e-7))?;
+        let snap = s.snapshot();
+        let keys: Vec<BigramKey> = snap.iter().map(|(k, _)| *k).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert_eq!(MemoryStore::from_snapshot(snap)?, s);
+        let bytes = s.to_bytes()?;
+        let back = MemoryStore::from_bytes(&bytes)?;
+        assert_eq!(back, s);
+        assert_eq!(back.to_bytes()?, bytes);
+        Ok(())
+    }
+
+    #[test]
+    fn from_bytes_reports_corruption() -> Result<(), StoreError> {
+        assert!(matches!(MemoryStore::from_bytes(b"not json"), Err(StoreError::Corrupt { .. })));
+        let mut s = MemoryStore::new();
+        s.put(key(3, 2), weights(3, 2, 1.0))?;
+        let text = String::from_utf8(s.to_bytes()?).map_err(|e| StoreError::Other(e.to_string()))?;
+        // Shape [3, 2] claimed but the shape now says [4, 2]: refused like a bad put.
+        let bad = text.replacen("[3,2]", "[4,2]", 1);
+        match MemoryStore::from_bytes(bad.as_bytes()) {
+            Err(StoreError::Corrupt { reason, .. }) => assert!(reason.contains("holds 8 values"), "{reason}"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        Ok(())
+    }
+}
