@@ -19,7 +19,7 @@ fn config(cases: u32, seed: u64) -> Config {
 fn space_config(max_units: usize, max_acts: usize) -> impl Strategy<Value = MlpSpaceConfig> {
     let units = proptest::sample::subsequence(vec![1u32, 3, 8, 16, 64, 512], 1..=max_units).prop_shuffle();
     let activations = proptest::sample::subsequence(Activation::ALL.to_vec(), 1..=max_acts).prop_shuffle();
-    (units, activations, 0.0f32..0.9, 2usize..=5).prop_map(|(units, activations, dropout, max_len)| MlpSpaceConfig {
+    (units, activations, 0.0f64..0.9, 2usize..=5).prop_map(|(units, activations, dropout, max_len)| MlpSpaceConfig {
         units,
         activations,
         dropout,

@@ -70,7 +70,7 @@ pub fn weights_for(key: &BigramKey, salt: u32) -> LayerWeights {
     let special = [-0.0, f32::MIN_POSITIVE, 1.0e-40, f32::MAX, f32::MIN, 1.0 / 3.0];
     let value = |i: usize| {
         let h = mlpnas_core::seed::splitmix64(u64::from(salt) << 32 | i as u64);
-        if h % 7 == 0 {
+        if h.is_multiple_of(7) {
             special[(h >> 8) as usize % special.len()]
         } else {
             ((h >> 40) as f32 / 16_777_216.0 - 0.5) * 4.0
@@ -114,7 +114,7 @@ fn sample_keys() -> Vec<BigramKey> {
 /// A new store is empty and `get` finds nothing.
 pub fn get_on_empty_is_none(factory: StoreFactory<'_>) -> Result<()> {
     let store = factory();
-    ensure!(store.is_empty() && store.len() == 0, "a new store has {} keys", store.len());
+    ensure!(store.is_empty(), "a new store has {} keys", store.len());
     for key in sample_keys() {
         ensure!(store.get(&key)?.is_none(), "get {key} on an empty store is not None");
     }

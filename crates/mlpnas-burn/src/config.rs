@@ -62,7 +62,10 @@ impl TrainerConfig for BurnTrainerConfig {
             return Err(ConfigError::new("trainer.batch_size", "must be at least 1"));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(ConfigError::new("trainer.learning_rate", format!("{} is not a positive number", self.learning_rate)));
+            return Err(ConfigError::new(
+                "trainer.learning_rate",
+                format!("{} is not a positive number", self.learning_rate),
+            ));
         }
         if !(self.decay.is_finite() && self.decay >= 0.0) {
             return Err(ConfigError::new("trainer.decay", format!("{} is not a non-negative number", self.decay)));

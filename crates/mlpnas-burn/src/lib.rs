@@ -16,4 +16,3 @@ mod trainer;
 pub use backend::Backend;
 pub use config::{BurnTrainerConfig, OptimizerKind};
 pub use trainer::BurnTrainer;
-

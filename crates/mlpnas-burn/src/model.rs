@@ -15,7 +15,7 @@ pub(crate) enum Step {
     /// Dense layer `index` followed by an activation.
     Dense(usize, Activation),
     /// Dropout with this drop probability (training only).
-    Dropout(f32),
+    Dropout(f64),
     /// Dense layer `index` producing the logits.
     Logits(usize),
 }
@@ -63,7 +63,7 @@ impl Plan {
                     }
                 }
                 Step::Dropout(rate) if train && rate > 0.0 => {
-                    let keep = 1.0 - f64::from(rate);
+                    let keep = 1.0 - rate;
                     let mask = x.random_like(Distribution::Bernoulli(keep));
                     x * mask * (1.0 / keep)
                 }
@@ -105,7 +105,12 @@ fn param<const D: usize>(t: &HostTensor, shape: [usize; D], device: &Device) -> 
 
 /// Builds the dense layers of `arch` on `device`: from `init[i]` where given, else Glorot-uniform
 /// kernels and zero biases drawn from `rng` (Keras' defaults, and reproducible per trial).
-pub(crate) fn build_layers(arch: &Architecture, init: &[Option<LayerWeights>], rng: &mut StdRng, device: &Device) -> Vec<Linear> {
+pub(crate) fn build_layers(
+    arch: &Architecture,
+    init: &[Option<LayerWeights>],
+    rng: &mut StdRng,
+    device: &Device,
+) -> Vec<Linear> {
     arch.dense_shapes()
         .iter()
         .enumerate()
@@ -123,7 +128,10 @@ pub(crate) fn build_layers(arch: &Architecture, init: &[Option<LayerWeights>], r
 pub(crate) fn glorot(inp: usize, out: usize, rng: &mut StdRng) -> LayerWeights {
     let limit = (6.0 / (inp + out) as f64).sqrt() as f32;
     let data = (0..inp * out).map(|_| rng.random_range(-limit..=limit)).collect();
-    LayerWeights { kernel: HostTensor { shape: vec![inp, out], data }, bias: HostTensor { shape: vec![out], data: vec![0.0; out] } }
+    LayerWeights {
+        kernel: HostTensor { shape: vec![inp, out], data },
+        bias: HostTensor { shape: vec![out], data: vec![0.0; out] },
+    }
 }
 
 /// Copies a tensor back to the host.

@@ -93,7 +93,11 @@ impl BurnTrainer {
             if let Some(w) = w
                 && !w.fits(inp, out)
             {
-                return Err(TrainerError::WeightShape { layer: i, got: w.kernel.shape.clone(), expected: vec![inp, out] });
+                return Err(TrainerError::WeightShape {
+                    layer: i,
+                    got: w.kernel.shape.clone(),
+                    expected: vec![inp, out],
+                });
             }
         }
         Ok(())
@@ -101,7 +105,12 @@ impl BurnTrainer {
 }
 
 impl ArchitectureTrainer for BurnTrainer {
-    fn train(&self, arch: &Architecture, init: &[Option<LayerWeights>], seed: u64) -> Result<TrainOutcome, TrainerError> {
+    fn train(
+        &self,
+        arch: &Architecture,
+        init: &[Option<LayerWeights>],
+        seed: u64,
+    ) -> Result<TrainOutcome, TrainerError> {
         self.check_arch(arch, init)?;
         let cfg = &self.cfg;
         let plain = cfg.backend.device();
@@ -118,8 +127,8 @@ impl ArchitectureTrainer for BurnTrainer {
         let mut optim = match cfg.optimizer {
             OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-7).init(),
             OptimizerKind::Sgd => {
-                let momentum = (cfg.momentum > 0.0)
-                    .then(|| MomentumConfig::new().with_momentum(cfg.momentum).with_dampening(0.0));
+                let momentum =
+                    (cfg.momentum > 0.0).then(|| MomentumConfig::new().with_momentum(cfg.momentum).with_dampening(0.0));
                 SgdConfig::new().with_momentum(momentum).init()
             }
         };
@@ -135,7 +144,7 @@ impl ArchitectureTrainer for BurnTrainer {
             let mut batches = 0usize;
             for start in (0..train.rows).step_by(cfg.batch_size) {
                 let end = (start + cfg.batch_size).min(train.rows);
-                let idx = perm.clone().slice([start..end]);
+                let idx = perm.clone().slice(start..end);
                 let xb = train.x.clone().select(0, idx.clone());
                 let yb = train.targets.clone().select(0, idx);
                 let loss = plan.loss(plan.forward(&model, xb, true), yb);

@@ -127,10 +127,25 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, skipping causes whose text the message already holds.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&text);
+        }
+    }
+    msg.replace('\n', " ")
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -236,7 +251,11 @@ fn eval(a: EvalArgs) -> Result<()> {
         if outcome.diverged {
             println!("diverged (loss became NaN or infinite)");
         }
-        println!("reward {:.4} (epoch-weighted val accuracy), last val accuracy {:.4}, {seconds:.2} s", outcome.reward(), outcome.val_acc_last());
+        println!(
+            "reward {:.4} (epoch-weighted val accuracy), last val accuracy {:.4}, {seconds:.2} s",
+            outcome.reward(),
+            outcome.val_acc_last()
+        );
     }
     Ok(())
 }

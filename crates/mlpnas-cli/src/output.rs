@@ -26,7 +26,10 @@ impl Progress {
     }
     pub fn step(&mut self, r: &TrialRecord, best: &TrialRecord) {
         if let Some(bar) = &self.bar {
-            bar.set_message(format!("best {:.4} {}  last {:.4} {}", best.reward, best.architecture, r.reward, r.architecture));
+            bar.set_message(format!(
+                "best {:.4} {}  last {:.4} {}",
+                best.reward, best.architecture, r.reward, r.architecture
+            ));
             bar.inc(1);
         }
     }
@@ -69,7 +72,7 @@ pub fn table(records: &[&TrialRecord]) -> String {
 }
 
 /// A token as text.
-pub fn token_text(t: Token, dropout: f32) -> String {
+pub fn token_text(t: Token, dropout: f64) -> String {
     match t {
         Token::Hidden { units, activation } => format!("dense {units} {activation}"),
         Token::Dropout => format!("dropout {dropout}"),

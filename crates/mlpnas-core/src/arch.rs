@@ -84,7 +84,7 @@ pub enum Layer {
     /// Dropout with the given drop probability.
     Dropout {
         /// Probability of zeroing a unit during training.
-        rate: f32,
+        rate: f64,
     },
     /// The final layer.
     Output {
@@ -160,7 +160,7 @@ impl Architecture {
 
     /// Parses `64:relu,dropout,32:elu[,3:softmax]`. Without an explicit output layer the one for
     /// `n_classes` is appended; `dropout_rate` is the rate of every `dropout` token.
-    pub fn parse(text: &str, input_dim: usize, n_classes: usize, dropout_rate: f32) -> Result<Self, SpaceError> {
+    pub fn parse(text: &str, input_dim: usize, n_classes: usize, dropout_rate: f64) -> Result<Self, SpaceError> {
         let err = |reason: String| SpaceError::Parse { text: text.to_string(), reason };
         let (out_units, out_kind) = OutputKind::for_classes(n_classes);
         let mut layers = Vec::new();

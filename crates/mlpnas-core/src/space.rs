@@ -56,7 +56,7 @@ pub trait SearchSpace: Send + Sync + fmt::Debug {
     /// saturates at `u128::MAX`).
     fn completions(&self, prefix: &[TokenId]) -> u128;
     /// Drop probability of a dropout token.
-    fn dropout_rate(&self) -> f32;
+    fn dropout_rate(&self) -> f64;
     /// The token id of a hidden layer, if the space has it.
     fn hidden_id(&self, units: u32, activation: Activation) -> Option<TokenId>;
 
@@ -119,9 +119,12 @@ pub trait SearchSpace: Send + Sync + fmt::Debug {
         let mut seq = Vec::with_capacity(arch.layers.len());
         for l in &arch.layers {
             seq.push(match *l {
-                Layer::Dense { units, activation } => self.hidden_id(units, activation).ok_or_else(|| {
-                    SpaceError::NotInSpace { layer: l.to_string(), reason: "units or activation not in the space".into() }
-                })?,
+                Layer::Dense { units, activation } => {
+                    self.hidden_id(units, activation).ok_or_else(|| SpaceError::NotInSpace {
+                        layer: l.to_string(),
+                        reason: "units or activation not in the space".into(),
+                    })?
+                }
                 Layer::Dropout { .. } => self.dropout_id(),
                 Layer::Output { .. } => self.output_id(),
             });
@@ -150,14 +153,19 @@ pub struct MlpSpaceConfig {
     /// Activations a hidden layer may take.
     pub activations: Vec<Activation>,
     /// Drop probability of the dropout token.
-    pub dropout: f32,
+    pub dropout: f64,
     /// Maximum sequence length, counting the output layer.
     pub max_len: usize,
 }
 
 impl Default for MlpSpaceConfig {
     fn default() -> Self {
-        Self { units: vec![8, 16, 32, 64, 128, 256, 512], activations: Activation::ALL.to_vec(), dropout: 0.2, max_len: 3 }
+        Self {
+            units: vec![8, 16, 32, 64, 128, 256, 512],
+            activations: Activation::ALL.to_vec(),
+            dropout: 0.2,
+            max_len: 3,
+        }
     }
 }
 
@@ -194,7 +202,10 @@ impl MlpSpaceConfig {
         if !(2..=MAX_LEN_LIMIT).contains(&self.max_len) {
             return Err(ConfigError::new(
                 "space.max_len",
-                format!("{} is not in 2..={MAX_LEN_LIMIT} (one hidden layer plus the output layer at least)", self.max_len),
+                format!(
+                    "{} is not in 2..={MAX_LEN_LIMIT} (one hidden layer plus the output layer at least)",
+                    self.max_len
+                ),
             ));
         }
         Ok(())
@@ -307,7 +318,7 @@ impl SearchSpace for MlpSpace {
             Some(state) => self.count(self.cfg.max_len.saturating_sub(prefix.len()), state),
         }
     }
-    fn dropout_rate(&self) -> f32 {
+    fn dropout_rate(&self) -> f64 {
         self.cfg.dropout
     }
     fn hidden_id(&self, units: u32, activation: Activation) -> Option<TokenId> {

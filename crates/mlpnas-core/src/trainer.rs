@@ -66,7 +66,12 @@ impl TrainOutcome {
 pub trait ArchitectureTrainer: Send + Sync + fmt::Debug {
     /// Trains `arch`; `init[i]` (if `Some`) holds the starting weights of the i-th dense layer
     /// (already checked to fit). Initial weights for the others and dropout masks derive from `seed`.
-    fn train(&self, arch: &Architecture, init: &[Option<LayerWeights>], seed: u64) -> Result<TrainOutcome, TrainerError>;
+    fn train(
+        &self,
+        arch: &Architecture,
+        init: &[Option<LayerWeights>],
+        seed: u64,
+    ) -> Result<TrainOutcome, TrainerError>;
     /// Width of the flattened input.
     fn input_dim(&self) -> usize;
     /// Number of classes of the task.

@@ -77,12 +77,17 @@ impl SearchConfig {
     pub fn from_toml(text: &str, name: &str, base_dir: &Path, overrides: &[String]) -> Result<Self, SearchError> {
         let file_err = |message: String| SearchError::ConfigFile { path: name.to_string(), message };
         let mut table: toml::Table = toml::from_str(text).map_err(|e| file_err(toml_message(&e, text)))?;
-        for o in overrides {
-            apply_override(&mut table, o).map_err(|m| file_err(format!("--set {o}: {m}")))?;
-        }
-        // Round-trip through text so that errors carry line numbers of what was parsed.
-        let merged = if overrides.is_empty() { text.to_string() } else { toml::to_string(&table).map_err(|e| file_err(e.to_string()))? };
-        let mut cfg: SearchConfig = toml::from_str(&merged).map_err(|e| file_err(toml_message(&e, &merged)))?;
+        let mut cfg: SearchConfig = if overrides.is_empty() {
+            toml::from_str(text).map_err(|e| file_err(toml_message(&e, text)))?
+        } else {
+            for o in overrides {
+                apply_override(&mut table, o).map_err(|m| file_err(format!("--set {o}: {m}")))?;
+            }
+            let shown = overrides.join(" ");
+            table.try_into().map_err(|e: toml::de::Error| {
+                file_err(format!("with --set {shown}: {}", e.message().trim().replace('\n', " ")))
+            })?
+        };
         cfg.base_dir = base_dir.to_path_buf();
         cfg.validate().map_err(|source| SearchError::Config { path: name.to_string(), source })?;
         Ok(cfg)
@@ -99,7 +104,10 @@ impl SearchConfig {
             return Err(ConfigError::new("search.samples_per_epoch", "must be at least 1"));
         }
         if self.search.one_shot && self.store.is_none() {
-            return Err(ConfigError::new("search.one_shot", "one-shot weight sharing needs a [store] section (e.g. type = \"memory\")"));
+            return Err(ConfigError::new(
+                "search.one_shot",
+                "one-shot weight sharing needs a [store] section (e.g. type = \"memory\")",
+            ));
         }
         self.controller.validate()?;
         self.trainer.validate()?;

@@ -68,7 +68,10 @@ pub fn read_journal(path: &Path) -> Result<(Vec<TrialRecord>, Vec<String>), Sear
                 warnings.push(format!("{}: line {line_no} is incomplete (interrupted write); dropped", path.display()));
             }
             Err(e) => {
-                return Err(SearchError::Io { path: path.display().to_string(), message: format!("line {line_no}: {e}") });
+                return Err(SearchError::Io {
+                    path: path.display().to_string(),
+                    message: format!("line {line_no}: {e}"),
+                });
             }
         }
     }

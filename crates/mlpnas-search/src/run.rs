@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use mlpnas_core::seed::derive;
 use mlpnas_core::{
-    Architecture, ArchitectureTrainer, Controller, ControllerContext, ControllerError, DataSplit, LayerWeights, MlpSpace,
-    Proposal, SearchSpace, TokenId, TrainOutcome, TrialRecord, TrialStatus, WeightStore,
+    Architecture, ArchitectureTrainer, Controller, ControllerContext, ControllerError, DataSplit, LayerWeights,
+    MlpSpace, Proposal, SearchSpace, TokenId, TrainOutcome, TrialRecord, TrialStatus, WeightStore,
 };
 
 use crate::config::SearchConfig;
@@ -84,7 +84,10 @@ impl Search {
         std::fs::create_dir_all(run_dir).map_err(|e| SearchError::io(run_dir, e))?;
         let journal_path = run_dir.join("journal.jsonl");
         if journal_path.exists() {
-            return Err(SearchError::io(&journal_path, "this run directory already holds a search; choose another --out"));
+            return Err(SearchError::io(
+                &journal_path,
+                "this run directory already holds a search; choose another --out",
+            ));
         }
         let store = match (&cfg.store, cfg.search.one_shot) {
             (Some(s), true) => Some(s.build(run_dir)?),
@@ -209,7 +212,11 @@ fn record(
 
 /// Trains one architecture given as text (`64:relu,dropout,32:elu`) with the config's data and
 /// trainer, without a weight store; returns the parsed architecture and its outcome.
-pub fn evaluate(cfg: &SearchConfig, data: &Prepared, text: &str) -> Result<(Architecture, TrainOutcome, f64), SearchError> {
+pub fn evaluate(
+    cfg: &SearchConfig,
+    data: &Prepared,
+    text: &str,
+) -> Result<(Architecture, TrainOutcome, f64), SearchError> {
     let trainer = cfg.trainer.build(Arc::clone(&data.split))?;
     let arch = Architecture::parse(text, trainer.input_dim(), trainer.n_classes(), cfg.space.dropout)?;
     let t0 = Instant::now();

@@ -1,0 +1,241 @@
+//! End-to-end tests through the real `mlpnas` binary: searches on tiny budgets, determinism,
+//! the other subcommands, and bad input (one-line error naming the file, exit 1, no panic).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use mlpnas_core::TrialRecord;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mlpnas"))
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A fresh empty directory for one test.
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mlpnas-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("tmp dir");
+    d
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run mlpnas");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "panic: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a command that must fail; returns its stderr after checking the error contract.
+fn fails(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "expected exit 1, stderr: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "error must be one line: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(!err.contains("stack backtrace"), "{err}");
+    err
+}
+
+fn journal(dir: &Path) -> Vec<TrialRecord> {
+    let text = std::fs::read_to_string(dir.join("journal.jsonl")).expect("journal");
+    text.lines().map(|l| serde_json::from_str(l).expect("record")).collect()
+}
+
+fn config() -> PathBuf {
+    workspace().join("configs/random.toml")
+}
+
+/// A tiny search: `epochs` controller epochs of `samples`, 2 training epochs each.
+fn tiny_search(out: &Path, data: &str, epochs: usize, samples: usize, extra: &[&str]) -> Command {
+    let mut c = bin();
+    c.args(["search", "--quiet", "--config"]).arg(config()).args(["--data", data, "--out"]).arg(out);
+    c.args(["--set", &format!("search.controller_epochs={epochs}")]);
+    c.args(["--set", &format!("search.samples_per_epoch={samples}")]);
+    c.args(["--set", "trainer.epochs=2", "--set", "space.units=[8, 16, 32]"]);
+    c.args(extra);
+    c
+}
+
+#[test]
+fn search_on_a_builtin_prints_the_top_and_journals_distinct_trials() {
+    let d = tmp("builtin");
+    let out = ok(&mut tiny_search(&d.join("run"), "builtin:iris", 3, 4, &[]));
+    assert!(out.contains("rank"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.contains(":softmax")).count(), 5, "top 5 listed: {out}");
+    let recs = journal(&d.join("run"));
+    assert_eq!(recs.len(), 12);
+    let mut archs: Vec<&str> = recs.iter().map(|r| r.architecture.as_str()).collect();
+    archs.sort_unstable();
+    archs.dedup();
+    assert_eq!(archs.len(), 12, "architectures are distinct");
+    for (i, r) in recs.iter().enumerate() {
+        assert_eq!(r.trial, i);
+        assert_eq!(r.epoch, i / 4);
+        assert!((0.0..=1.0).contains(&r.reward));
+        assert_eq!(r.epochs.len(), 2);
+        assert!(r.predicted.is_none());
+    }
+    // One-shot sharing is on: later trials reuse some layer bigrams of earlier ones.
+    assert!(recs.iter().map(|r| r.transfers).sum::<usize>() > 0);
+    // Iris is easy: the best of 12 is well above chance (1/3).
+    assert!(recs.iter().map(|r| r.reward).fold(0.0, f64::max) > 0.6);
+    assert!(d.join("run/config.toml").exists());
+}
+
+#[test]
+fn same_seed_gives_identical_rewards() {
+    let d = tmp("seed");
+    let rewards = |name: &str, seed: &str| -> Vec<f64> {
+        ok(&mut tiny_search(&d.join(name), "builtin:iris", 2, 3, &["--seed", seed, "--set", "space.max_len=4"]));
+        journal(&d.join(name)).iter().map(|r| r.reward).collect()
+    };
+    let a = rewards("a", "7");
+    let b = rewards("b", "7");
+    let c = rewards("c", "8");
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn wine_quality_from_shared_data() {
+    let csv = workspace().join("../shared/data/wine-quality.csv");
+    if !csv.exists() {
+        eprintln!("skipped: {} is absent", csv.display());
+        return;
+    }
+    let d = tmp("wine");
+    let mut c = tiny_search(&d.join("run"), csv.to_str().expect("utf8"), 1, 3, &[]);
+    c.args(["--label", "quality_label", "--drop", "#0,quality"]);
+    ok(&mut c);
+    let recs = journal(&d.join("run"));
+    assert_eq!(recs.len(), 3);
+    assert!(recs.iter().all(|r| r.architecture.ends_with("3:softmax")));
+}
+
+#[test]
+fn binary_task_uses_one_sigmoid_output() {
+    let d = tmp("binary");
+    ok(&mut tiny_search(&d.join("run"), "builtin:breast-cancer", 1, 2, &[]));
+    let recs = journal(&d.join("run"));
+    assert!(recs.iter().all(|r| r.architecture.ends_with("1:sigmoid")), "{recs:?}");
+    assert!(recs.iter().map(|r| r.reward).fold(0.0, f64::max) > 0.8);
+}
+
+#[test]
+fn rank_three_inputs_are_flattened() {
+    let d = tmp("digits");
+    ok(&mut tiny_search(&d.join("run"), "builtin:digits", 1, 1, &["--set", "trainer.epochs=1"]));
+    assert_eq!(journal(&d.join("run")).len(), 1);
+}
+
+#[test]
+fn an_existing_run_directory_is_never_overwritten() {
+    let d = tmp("exists");
+    ok(&mut tiny_search(&d.join("run"), "builtin:iris", 1, 1, &[]));
+    let before = std::fs::read(d.join("run/journal.jsonl")).expect("journal");
+    let err = fails(&mut tiny_search(&d.join("run"), "builtin:iris", 1, 1, &[]));
+    assert!(err.contains("already holds a search"), "{err}");
+    assert_eq!(std::fs::read(d.join("run/journal.jsonl")).expect("journal"), before);
+}
+
+#[test]
+fn eval_trains_one_architecture() {
+    let out = ok(bin()
+        .args(["eval", "--arch", "16:relu,dropout,8:tanh", "--data", "builtin:iris", "--json"])
+        .args(["--set", "trainer.epochs=3"]));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(v["architecture"], "16:relu,dropout,8:tanh,3:softmax");
+    assert_eq!(v["epochs"].as_array().map(Vec::len), Some(3));
+    assert_eq!(v["params"], 4 * 16 + 16 + 16 * 8 + 8 + 8 * 3 + 3);
+    let err = fails(bin().args(["eval", "--arch", "dropout,8:relu", "--data", "builtin:iris"]));
+    assert!(err.contains("dropout cannot be the first layer"), "{err}");
+}
+
+#[test]
+fn space_lists_the_vocabulary() {
+    let out = ok(bin().arg("space"));
+    assert!(out.contains("  29  dropout"), "{out}");
+    assert!(out.contains("  15  dense 64 relu"), "{out}");
+    assert!(out.contains("840 valid architectures"), "{out}");
+}
+
+#[test]
+fn report_reads_a_run() {
+    let d = tmp("report");
+    ok(&mut tiny_search(&d.join("run"), "builtin:iris", 1, 3, &[]));
+    let out = ok(bin().arg("report").arg(d.join("run")).args(["--top", "2", "--json"]));
+    let v: Vec<TrialRecord> = serde_json::from_str(&out).expect("json");
+    assert_eq!(v.len(), 2);
+    assert!(v[0].reward >= v[1].reward);
+    let err = fails(bin().arg("report").arg(&d));
+    assert!(err.contains("no journal.jsonl"), "{err}");
+}
+
+/// Writes `text` to `name` in a fresh directory and returns its path.
+fn file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+#[test]
+fn bad_config_files_give_one_line_errors() {
+    let d = tmp("badcfg");
+    let base = std::fs::read_to_string(config()).expect("config");
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("malformed.toml", "seed = = 3\n".to_string(), "line 1"),
+        ("unknown-type.toml", base.replace("type = \"random\"", "type = \"nope\""), "random"),
+        ("unknown-field.toml", base.replace("[search]", "[search]\nbogus = 1"), "bogus"),
+        ("bad-value.toml", base.replace("\nepochs = 10", "\nepochs = 0"), "trainer.epochs"),
+        ("no-store.toml", base.replace("[store]\ntype = \"memory\"", ""), "needs a [store]"),
+    ];
+    for (name, text, needle) in cases {
+        let p = file(&d, name, &text);
+        let err = fails(bin().args(["search", "--quiet", "--config"]).arg(&p).arg("--out").arg(d.join(name)));
+        assert!(err.contains(name), "{name}: {err}");
+        assert!(err.contains(needle), "{name}: {err}");
+    }
+    let err = fails(bin().args(["search", "--config"]).arg(d.join("missing.toml")));
+    assert!(err.contains("missing.toml") && err.contains("cannot read"), "{err}");
+    // The unknown type lists the known ones.
+    let p = file(&d, "t.toml", &base.replace("type = \"memory\"", "type = \"nope\""));
+    let err = fails(bin().args(["search", "--config"]).arg(&p));
+    assert!(err.contains("memory"), "{err}");
+}
+
+#[test]
+fn bad_data_gives_one_line_errors() {
+    let d = tmp("baddata");
+    let cases = [
+        ("unknown-col.csv", "a,b,y\n1,2,x\n3,4,z\n", vec!["--label", "nope"], "nope"),
+        ("text-cell.csv", "a,b,y\n1,2,x\n3,abc,z\n", vec![], "abc"),
+        ("empty.csv", "", vec![], "empty"),
+        ("ragged.csv", "a,b,y\n1,2,x\n3,z\n", vec![], "line 3"),
+    ];
+    for (name, text, args, needle) in cases {
+        let p = file(&d, name, text);
+        let mut c = bin();
+        c.args(["search", "--quiet", "--config"]).arg(config()).arg("--data").arg(&p).args(args);
+        c.arg("--out").arg(d.join(format!("run-{name}")));
+        let err = fails(&mut c);
+        assert!(err.contains(name), "{name}: {err}");
+        assert!(err.contains(needle), "{name}: {err}");
+        assert!(!d.join(format!("run-{name}/journal.jsonl")).exists());
+    }
+    let err = fails(bin().args(["eval", "--arch", "8:relu", "--data", "builtin:nope"]));
+    assert!(err.contains("iris"), "{err}");
+}

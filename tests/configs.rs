@@ -1,0 +1,41 @@
+//! Every file in configs/ parses, validates and builds its components: a config that ships with
+//! the repository can never be broken by a rename of a field or a plugin.
+
+use std::path::Path;
+
+use mlpnas_search::SearchConfig;
+
+#[test]
+fn every_config_file_parses_and_validates() {
+    mlpnas_link::link_all();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("configs/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let cfg = SearchConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+            let space = cfg.space.build().expect("space");
+            cfg.controller.build(&space, 1).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            // The resolved config written to run directories parses back to the same settings.
+            let text = cfg.to_toml().expect("to_toml");
+            let again = SearchConfig::from_toml(&text, "resolved", Path::new("/"), &[]).expect("resolved parses");
+            assert_eq!(again.search, cfg.search);
+            assert_eq!(again.space, cfg.space);
+            n += 1;
+        }
+    }
+    assert!(n >= 1, "no config found in {}", dir.display());
+}
+
+#[test]
+fn swapping_a_component_is_a_config_edit() {
+    mlpnas_link::link_all();
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/random.toml"))
+        .expect("random.toml");
+    let cfg = SearchConfig::from_toml(&text, "random.toml", Path::new("."), &["search.one_shot=false".into()])
+        .expect("override");
+    assert!(!cfg.search.one_shot);
+    let e = SearchConfig::from_toml(&text, "random.toml", Path::new("."), &["controller.type=\"nope\"".into()])
+        .expect_err("unknown type");
+    assert!(e.to_string().contains("random"), "the error lists the known controllers: {e}");
+}
