@@ -4,7 +4,7 @@
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::activation::{elu, log_softmax, relu, sigmoid, tanh};
-use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use mlpnas_core::{Activation, Architecture, HostTensor, Layer, LayerWeights, OutputKind};
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -49,8 +49,10 @@ impl Plan {
         Self { steps, output }
     }
 
-    /// Logits of `x` (`[batch, in]`); dropout is applied only when `train`.
-    pub fn forward(&self, layers: &[Linear], mut x: Tensor<2>, train: bool) -> Tensor<2> {
+    /// Logits of `x` (`[batch, in]`). Dropout is applied only when `masks` is given: its masks
+    /// are drawn from that per-trial RNG on the host, not from Burn's global backend RNG, so
+    /// trials running at the same time in other threads cannot change each other's masks.
+    pub fn forward(&self, layers: &[Linear], mut x: Tensor<2>, mut masks: Option<&mut StdRng>) -> Tensor<2> {
         for step in &self.steps {
             x = match *step {
                 Step::Dense(i, act) => {
@@ -62,12 +64,18 @@ impl Plan {
                         Activation::Elu => elu(h, 1.0),
                     }
                 }
-                Step::Dropout(rate) if train && rate > 0.0 => {
-                    let keep = 1.0 - rate;
-                    let mask = x.random_like(Distribution::Bernoulli(keep));
-                    x * mask * (1.0 / keep)
-                }
-                Step::Dropout(_) => x,
+                Step::Dropout(rate) => match masks.as_deref_mut() {
+                    Some(rng) if rate > 0.0 => {
+                        let keep = 1.0 - rate;
+                        let scale = (1.0 / keep) as f32;
+                        let [b, w] = x.dims();
+                        let mask: Vec<f32> =
+                            (0..b * w).map(|_| if rng.random::<f64>() < keep { scale } else { 0.0 }).collect();
+                        let mask = Tensor::<2>::from_data(TensorData::new(mask, [b, w]), &x.device());
+                        x * mask
+                    }
+                    _ => x,
+                },
                 Step::Logits(i) => layers[i].forward(x),
             };
         }

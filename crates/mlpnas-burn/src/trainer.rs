@@ -115,9 +115,9 @@ impl ArchitectureTrainer for BurnTrainer {
         let cfg = &self.cfg;
         let plain = cfg.backend.device();
         let device = plain.clone().autodiff();
-        // Dropout masks come from the backend RNG: seed it per trial.
-        device.seed(seed);
+        // Initial weights and batch order from one stream, dropout masks from another.
         let mut rng = StdRng::seed_from_u64(seed);
+        let mut masks = StdRng::seed_from_u64(seed ^ 0x5DEE_CE66_D1CE_5EED);
 
         let plan = Plan::new(arch);
         let n_classes = self.n_classes();
@@ -147,7 +147,7 @@ impl ArchitectureTrainer for BurnTrainer {
                 let idx = perm.clone().slice(start..end);
                 let xb = train.x.clone().select(0, idx.clone());
                 let yb = train.targets.clone().select(0, idx);
-                let loss = plan.loss(plan.forward(&model, xb, true), yb);
+                let loss = plan.loss(plan.forward(&model, xb, Some(&mut masks)), yb);
                 let value = f64::from(loss.clone().into_scalar::<f32>());
                 if !value.is_finite() {
                     diverged = true;
@@ -161,7 +161,7 @@ impl ArchitectureTrainer for BurnTrainer {
                 step += 1;
             }
             let eval = model.valid();
-            let logits = plan.forward(&eval, valid.x.clone(), false);
+            let logits = plan.forward(&eval, valid.x.clone(), None);
             let val_loss = f64::from(plan.loss(logits.clone(), valid.targets.clone()).into_scalar::<f32>());
             let val_acc = plan.correct(logits, valid.labels.clone()) as f64 / valid.rows as f64;
             if !val_loss.is_finite() {

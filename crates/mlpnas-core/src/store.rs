@@ -18,6 +18,11 @@ use crate::tensor::LayerWeights;
 /// dense layer after it, so their cost is paid on every trial. The search loop, not the trainer,
 /// talks to the store: that keeps the read-before / write-after order of a batch of trials in
 /// one place. `flush` makes every `put` so far durable for stores that persist.
+///
+/// Contract (checked by the conformance suite in `tests/`): `put` refuses, with
+/// [`StoreError::Invalid`], weights that are inconsistent (shape and data disagree, or a value is
+/// not finite) or that do not fit the key (kernel `[prev.units(), cur.units()]`, bias
+/// `[cur.units()]`), so a `get` hit always fits the layer it is handed to.
 pub trait WeightStore: Send + fmt::Debug {
     /// The weights last put under `key`, if any.
     fn get(&self, key: &BigramKey) -> Result<Option<LayerWeights>, StoreError>;
