@@ -35,9 +35,9 @@ impl Progress {
     }
     pub fn println(&self, msg: &str) {
         match &self.bar {
-            Some(bar) => bar.println(msg),
-            None if !self.quiet => eprintln!("{msg}"),
-            None => {}
+            Some(bar) if !bar.is_hidden() => bar.println(msg),
+            _ if !self.quiet => eprintln!("{msg}"),
+            _ => {}
         }
     }
     pub fn finish(&mut self) {

@@ -136,6 +136,21 @@ fn binary_task_uses_one_sigmoid_output() {
 }
 
 #[test]
+fn an_exhausted_space_ends_the_search_early_with_a_notice() {
+    let d = tmp("exhausted");
+    let mut c = bin();
+    c.args(["search", "--config"]).arg(config()).args(["--data", "builtin:iris", "--out"]).arg(d.join("run"));
+    c.args(["--set", "space.units=[8]", "--set", "space.activations=[\"relu\"]", "--set", "trainer.epochs=1"]);
+    c.args(["--set", "search.samples_per_epoch=2"]);
+    let out = run(&mut c);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("untried architecture(s) left") || err.contains("exhausted"), "{err}");
+    // The space holds exactly 3 architectures: 8:relu / 8:relu,8:relu / 8:relu,dropout.
+    assert_eq!(journal(&d.join("run")).len(), 3);
+}
+
+#[test]
 fn rank_three_inputs_are_flattened() {
     let d = tmp("digits");
     ok(&mut tiny_search(&d.join("run"), "builtin:digits", 1, 1, &["--set", "trainer.epochs=1"]));
