@@ -76,10 +76,12 @@ impl SearchConfig {
     /// validates; relative data paths resolve against `base_dir`.
     pub fn from_toml(text: &str, name: &str, base_dir: &Path, overrides: &[String]) -> Result<Self, SearchError> {
         let file_err = |message: String| SearchError::ConfigFile { path: name.to_string(), message };
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| file_err(toml_message(&e, text)))?;
         let mut cfg: SearchConfig = if overrides.is_empty() {
             toml::from_str(text).map_err(|e| file_err(toml_message(&e, text)))?
         } else {
+            // Syntax errors keep their line numbers; errors that appear only once the overrides
+            // are applied are reported against the overrides.
+            let mut table: toml::Table = toml::from_str(text).map_err(|e| file_err(toml_message(&e, text)))?;
             for o in overrides {
                 apply_override(&mut table, o).map_err(|m| file_err(format!("--set {o}: {m}")))?;
             }
