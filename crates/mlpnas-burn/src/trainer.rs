@@ -117,7 +117,7 @@ impl ArchitectureTrainer for BurnTrainer {
         let device = plain.clone().autodiff();
         // Initial weights and batch order from one stream, dropout masks from another.
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut masks = StdRng::seed_from_u64(seed ^ 0x5DEE_CE66_D1CE_5EED);
+        let mut masks = StdRng::seed_from_u64(mlpnas_core::seed::derive(seed, "dropout", 0));
 
         let plan = Plan::new(arch);
         let n_classes = self.n_classes();
