@@ -62,6 +62,9 @@ macro_rules! controller_suite {
 
 // Every store.
 store_suite!(memory, r#"type = "memory""#);
+store_suite!(disk, r#"type = "disk""#);
 
 // Every controller.
 controller_suite!(random, r#"type = "random""#);
+controller_suite!(reinforce, r#"type = "reinforce""#);
+controller_suite!(evolution, r#"type = "evolution""#);

@@ -22,7 +22,7 @@ pub enum OptimizerKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BurnTrainerConfig {
-    /// Backend name (`ndarray`).
+    /// Backend name: `flex` (default) or `ndarray`.
     pub backend: Backend,
     /// Passes over the training rows per architecture.
     pub epochs: usize,
@@ -41,7 +41,7 @@ pub struct BurnTrainerConfig {
 impl Default for BurnTrainerConfig {
     fn default() -> Self {
         Self {
-            backend: Backend::Ndarray,
+            backend: Backend::Flex,
             epochs: 10,
             batch_size: 32,
             optimizer: OptimizerKind::Adam,

@@ -3,7 +3,7 @@
 
 use burn::module::Param;
 use burn::nn::Linear;
-use burn::tensor::activation::{elu, log_softmax, relu, sigmoid, tanh};
+use burn::tensor::activation::{log_softmax, relu, sigmoid, tanh};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use mlpnas_core::{Activation, Architecture, HostTensor, Layer, LayerWeights, OutputKind};
 use rand::Rng;
@@ -61,7 +61,13 @@ impl Plan {
                         Activation::Sigmoid => sigmoid(h),
                         Activation::Tanh => tanh(h),
                         Activation::Relu => relu(h),
-                        Activation::Elu => elu(h, 1.0),
+                        // Not Burn's `elu`: it takes exp(x) of positive inputs too, which overflows
+                        // for x > 88 and turns the masked-out gradient into inf * 0 = NaN (seen as
+                        // spurious divergence on unstandardized data). Same values, safe gradient.
+                        Activation::Elu => {
+                            let neg = h.clone().clamp_max(0.0);
+                            relu(h) + neg.exp().sub_scalar(1.0)
+                        }
                     }
                 }
                 Step::Dropout(rate) => match masks.as_deref_mut() {

@@ -125,3 +125,23 @@ fn bad_settings_are_rejected() {
     }
     assert!(toml::from_str::<BurnTrainerConfig>("backend = \"cuda\"").is_err());
 }
+
+/// Large raw inputs (unstandardized data such as sulfur dioxide in mg/l) drive ELU pre-activations
+/// far above 88, where exp overflows. Burn's own `elu` turns that into NaN gradients and the net
+/// "diverges"; ours must train like relu does (PyTorch and Keras train these nets normally).
+#[test]
+fn elu_on_large_raw_inputs_does_not_diverge() {
+    for backend in ["flex", "ndarray"] {
+        let d = blobs(3, 40, 200.0);
+        let split = DataSplit { train: d.clone(), valid: d, test: None };
+        let cfg: BurnTrainerConfig =
+            toml::from_str(&format!("epochs = 5\nbatch_size = 16\nbackend = \"{backend}\"")).expect("config");
+        let t = cfg.build(Arc::new(split)).expect("trainer");
+        for text in ["64:elu", "64:relu,32:elu"] {
+            let a = arch(text, t.as_ref());
+            let o = t.train(&a, &[], 3).expect("train");
+            assert!(!o.diverged, "{backend} {text} diverged: {:?}", o.epochs);
+            assert!(o.val_acc_last() > 0.6, "{backend} {text}: {:?}", o.epochs.last());
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! `mlpnas`: the command-line interface.
 //!
 //! * `mlpnas search --config FILE [--data SPEC] [--label COL] [--drop COL,..] [--seed N] [--out DIR] [--set k=v ..]`
+//! * `mlpnas search --resume DIR [--set search.controller_epochs=N ..]`
 //! * `mlpnas eval --arch "64:relu,dropout,32:elu" [--config FILE] [--data SPEC] .. [--json]`
 //! * `mlpnas space [--config FILE]`
 //! * `mlpnas report DIR [--top N] [--json]`
@@ -15,7 +16,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use mlpnas_core::SearchSpace;
-use mlpnas_search::{Observer, Search, SearchConfig, evaluate, prepare_data, read_journal, top_n};
+use mlpnas_search::{
+    Observer, RESUMABLE_CHANGES, Search, SearchConfig, evaluate, prepare_data, read_journal, resume_config, top_n,
+};
+
+/// mimalloc instead of glibc's malloc: Burn's per-step buffers made glibc churn mmap/munmap
+/// (BENCHMARKS.md, "allocator").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Neural architecture search for multilayer perceptrons.
 #[derive(Debug, Parser)]
@@ -73,8 +81,11 @@ struct DataArgs {
 #[derive(Debug, Args)]
 struct SearchArgs {
     /// Search config (TOML), e.g. configs/random.toml.
-    #[arg(long)]
-    config: PathBuf,
+    #[arg(long, required_unless_present = "resume", conflicts_with = "resume")]
+    config: Option<PathBuf>,
+    /// Continue the interrupted (or finished, with a larger budget) search in this run directory.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    resume: Option<PathBuf>,
     /// Run directory (default: runs/<config name>-<UTC time>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -190,13 +201,31 @@ fn toml_string(s: &str) -> String {
 }
 
 fn search(a: SearchArgs) -> Result<()> {
-    let cfg = load_config(Some(&a.config), &a.data)?;
-    let run_dir = match a.out {
-        Some(d) => d,
-        None => {
-            let stem = a.config.file_stem().map_or("search".into(), |s| s.to_string_lossy().into_owned());
-            PathBuf::from("runs").join(format!("{stem}-{}", output::utc_stamp()))
+    let (cfg, run_dir, resume) = match (&a.resume, &a.config) {
+        (Some(dir), _) => {
+            let d = &a.data;
+            if d.data.is_some() || d.label.is_some() || d.drop.is_some() || d.seed.is_some() {
+                bail!(
+                    "--resume continues {} with its own config; only --set {} may change",
+                    dir.display(),
+                    RESUMABLE_CHANGES.join("=.., ")
+                );
+            }
+            let (cfg, changed) = resume_config(dir, &d.set)?;
+            (cfg, dir.clone(), Some(changed))
         }
+        (None, Some(config)) => {
+            let cfg = load_config(Some(config), &a.data)?;
+            let run_dir = match &a.out {
+                Some(d) => d.clone(),
+                None => {
+                    let stem = config.file_stem().map_or("search".into(), |s| s.to_string_lossy().into_owned());
+                    PathBuf::from("runs").join(format!("{stem}-{}", output::utc_stamp()))
+                }
+            };
+            (cfg, run_dir, None)
+        }
+        (None, None) => bail!("give --config FILE or --resume DIR"),
     };
     let top = cfg.search.top;
     let data = prepare_data(&cfg)?;
@@ -211,7 +240,11 @@ fn search(a: SearchArgs) -> Result<()> {
             run_dir.display()
         );
     }
-    let search = Search::new(cfg, &data, &run_dir)?;
+    let search = match resume {
+        Some(changed) => Search::resume(cfg, &data, &run_dir, changed)?,
+        None => Search::new(cfg, &data, &run_dir)?,
+    };
+    on_interrupt(&run_dir);
     let mut progress = output::Progress::new(a.quiet);
     let summary = search.run(&mut progress)?;
     progress.finish();
@@ -220,11 +253,36 @@ fn search(a: SearchArgs) -> Result<()> {
     println!(
         "{} trials in {:.1} s; journal: {}",
         summary.records.len(),
-        summary.records.iter().map(|r| r.seconds).sum::<f64>(),
+        summary.wall_seconds,
         summary.run_dir.join("journal.jsonl").display()
     );
     Ok(())
 }
+
+/// Ctrl-C (or SIGTERM) ends the search at once: the trial in flight is abandoned, every finished
+/// trial is already durable in the run directory, and the message says how to continue. Exiting
+/// from any point is safe by design (the same as a crash; see `Search`).
+#[cfg(unix)]
+fn on_interrupt(run_dir: &Path) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let dir = run_dir.display().to_string();
+    match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        Ok(mut signals) => {
+            std::thread::spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    eprintln!(
+                        "\ninterrupted: the trial in flight is abandoned, finished trials are kept in {dir}; continue with: mlpnas search --resume {dir}"
+                    );
+                    std::process::exit(128 + sig);
+                }
+            });
+        }
+        Err(e) => eprintln!("warning: cannot catch Ctrl-C ({e}); an interrupted search can still be resumed"),
+    }
+}
+
+#[cfg(not(unix))]
+fn on_interrupt(_run_dir: &Path) {}
 
 fn eval(a: EvalArgs) -> Result<()> {
     let cfg = load_config(a.config.as_deref(), &a.data)?;
@@ -305,5 +363,8 @@ impl Observer for output::Progress {
     }
     fn notice(&mut self, message: &str) {
         self.println(message);
+    }
+    fn warning(&mut self, message: &str) {
+        self.warn(message);
     }
 }

@@ -40,6 +40,13 @@ impl Progress {
             _ => {}
         }
     }
+    /// Printed even with `--quiet`.
+    pub fn warn(&self, msg: &str) {
+        match &self.bar {
+            Some(bar) if !bar.is_hidden() => bar.println(format!("warning: {msg}")),
+            _ => eprintln!("warning: {msg}"),
+        }
+    }
     pub fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();

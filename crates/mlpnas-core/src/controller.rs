@@ -1,6 +1,6 @@
 //! The controller extension point: what proposes the architectures to try.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,15 @@ pub struct Proposal {
     pub predicted: Option<f64>,
 }
 
+/// What a controller reports after [`Controller::update`]: named diagnostics (for example the
+/// policy's entropy or its loss) that the search writes, per controller epoch, into
+/// `controller.jsonl` beside the journal. Empty for controllers with nothing to report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateReport {
+    /// Metric name -> value.
+    pub metrics: BTreeMap<String, f64>,
+}
+
 /// Proposes architectures and learns from their rewards.
 ///
 /// # Design
@@ -42,12 +51,15 @@ pub struct Proposal {
 /// fewer untried sequences left, and errors with [`ControllerError::Exhausted`] when none is left.
 /// The search, not the controller, owns the history (`ctx.tried`), so controllers stay small.
 /// `save_state` / `load_state` round-trip everything a controller needs to continue (weights,
-/// optimizer, RNG), so a search can be resumed and a trained controller reused.
+/// optimizer, RNG), so a search can be resumed and a trained controller reused: the search saves
+/// the state at every controller-epoch boundary and, on resume, loads it and asks `propose` again,
+/// so `propose` must depend only on the state, `ctx` and `n`.
 pub trait Controller: Send + fmt::Debug {
     /// Up to `n` new proposals.
     fn propose(&mut self, ctx: &ControllerContext<'_>, n: usize) -> Result<Vec<Proposal>, ControllerError>;
-    /// Learns from the finished trials of the last batch (in proposal order).
-    fn update(&mut self, ctx: &ControllerContext<'_>, trials: &[TrialRecord]) -> Result<(), ControllerError>;
+    /// Learns from the finished trials of the last batch (in proposal order); must be
+    /// deterministic given the state and `trials` (a resumed search replays it).
+    fn update(&mut self, ctx: &ControllerContext<'_>, trials: &[TrialRecord]) -> Result<UpdateReport, ControllerError>;
     /// Serializes the controller's state.
     fn save_state(&self) -> Result<Vec<u8>, ControllerError>;
     /// Restores a state written by `save_state` of the same controller and config.

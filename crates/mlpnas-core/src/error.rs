@@ -127,7 +127,9 @@ pub enum StoreError {
         reason: String,
     },
     /// The store is in use by another writer.
-    #[error("{path}: weight store is locked by another process")]
+    #[error(
+        "{path}: the weight store is in use by another search (one writer at a time); wait for it to end or choose another store path"
+    )]
     Locked {
         /// The file.
         path: String,

@@ -10,7 +10,8 @@
 //! * the three extension points, each a small trait with a serializable, typetag-registered
 //!   config that validates itself and then builds it: [`Controller`] / [`ControllerConfig`],
 //!   [`ArchitectureTrainer`] / [`TrainerConfig`], [`WeightStore`] / [`StoreConfig`];
-//! * [`trial`]: the journal record of one trained architecture.
+//! * [`trial`]: the journal record of one trained architecture and the per-epoch report;
+//! * [`stats`]: the few statistics the search reports (mean, MAE, Spearman's rank correlation).
 //!
 //! Architecture invariant: this crate depends on no deep-learning framework, no CLI library and
 //! no plugin. Plugins depend on it, never the other way round.
@@ -21,17 +22,18 @@ pub mod data;
 pub mod error;
 pub mod seed;
 pub mod space;
+pub mod stats;
 pub mod store;
 pub mod tensor;
 pub mod trainer;
 pub mod trial;
 
 pub use arch::{Activation, Architecture, BigramKey, Layer, LayerKey, OutputKind};
-pub use controller::{Controller, ControllerConfig, ControllerContext, Proposal};
+pub use controller::{Controller, ControllerConfig, ControllerContext, Proposal, UpdateReport};
 pub use data::{DataSplit, Dataset};
 pub use error::{ConfigError, ControllerError, SpaceError, StoreError, TrainerError};
 pub use space::{MlpSpace, MlpSpaceConfig, SearchSpace, Token, TokenId};
 pub use store::{StoreConfig, WeightStore};
 pub use tensor::{HostTensor, LayerWeights};
 pub use trainer::{ArchitectureTrainer, EpochMetrics, TrainOutcome, TrainerConfig};
-pub use trial::{TrialRecord, TrialStatus};
+pub use trial::{EpochReport, TrialRecord, TrialStatus};

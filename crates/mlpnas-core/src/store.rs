@@ -23,6 +23,11 @@ use crate::tensor::LayerWeights;
 /// [`StoreError::Invalid`], weights that are inconsistent (shape and data disagree, or a value is
 /// not finite) or that do not fit the key (kernel `[prev.units(), cur.units()]`, bias
 /// `[cur.units()]`), so a `get` hit always fits the layer it is handed to.
+///
+/// Checkpoints: an in-memory store returns its content from `snapshot` and the search writes it
+/// into the run directory at each controller-epoch boundary; a persistent store returns `None`.
+/// Either way a resumed search replays the puts of the trials journaled since the checkpoint
+/// (last write wins, so replaying puts a persistent store already holds changes nothing).
 pub trait WeightStore: Send + fmt::Debug {
     /// The weights last put under `key`, if any.
     fn get(&self, key: &BigramKey) -> Result<Option<LayerWeights>, StoreError>;
@@ -37,6 +42,13 @@ pub trait WeightStore: Send + fmt::Debug {
     /// Makes every `put` so far durable (no-op for in-memory stores).
     fn flush(&mut self) -> Result<(), StoreError> {
         Ok(())
+    }
+    /// The whole content as bytes for the search's checkpoint, or `None` for a store that
+    /// persists itself (its `flush` makes puts durable and reopening it restores them).
+    fn snapshot(&self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Replaces the content with a `snapshot` of a store of the same kind.
+    fn restore(&mut self, _snapshot: &[u8]) -> Result<(), StoreError> {
+        Err(StoreError::Other("this store persists itself and restores no snapshot".into()))
     }
 }
 

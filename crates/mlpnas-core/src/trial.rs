@@ -1,5 +1,7 @@
 //! The journal record of one trained architecture (a line of `journal.jsonl`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::space::TokenId;
@@ -42,4 +44,42 @@ pub struct TrialRecord {
     pub status: TrialStatus,
     /// Per-epoch metrics.
     pub epochs: Vec<EpochMetrics>,
+}
+
+/// One controller epoch's summary (a line of `controller.jsonl` in the run directory).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    /// Controller epoch (0-based).
+    pub epoch: usize,
+    /// Trials trained in it.
+    pub trials: usize,
+    /// Mean reward of those trials.
+    pub mean_reward: f64,
+    /// Best reward among them.
+    pub best_reward: f64,
+    /// Mean absolute error of the controller's predictions against the rewards, if it predicts.
+    pub predictor_mae: Option<f64>,
+    /// Spearman's rank correlation of predictions and rewards (needs two trials and some spread).
+    pub predictor_spearman: Option<f64>,
+    /// What the controller reported after its update (e.g. `entropy`).
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+}
+
+impl EpochReport {
+    /// The summary of `trials` (one epoch's, in order) plus the controller's `metrics`.
+    pub fn new(epoch: usize, trials: &[TrialRecord], metrics: BTreeMap<String, f64>) -> Self {
+        let rewards: Vec<f64> = trials.iter().map(|t| t.reward).collect();
+        let pairs: Vec<(f64, f64)> = trials.iter().filter_map(|t| t.predicted.map(|p| (p, t.reward))).collect();
+        let (pred, actual): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+        Self {
+            epoch,
+            trials: trials.len(),
+            mean_reward: crate::stats::mean(&rewards).unwrap_or(0.0),
+            best_reward: rewards.iter().copied().fold(0.0, f64::max),
+            predictor_mae: crate::stats::mae(&pred, &actual),
+            predictor_spearman: crate::stats::spearman(&pred, &actual),
+            metrics,
+        }
+    }
 }

@@ -31,8 +31,11 @@
 //! is dropped too. So no function of a plugin needs to be referenced, and plugins need not export
 //! anything for linking.
 
+use controller_evolution as _;
 use controller_random as _;
+use controller_reinforce as _;
 use mlpnas_burn as _;
+use store_disk as _;
 use store_memory as _;
 
 /// Makes sure every plugin crate is linked into the binary that calls it, so that typetag finds

@@ -26,11 +26,16 @@ pub struct LoopConfig {
     pub one_shot: bool,
     /// Architectures listed in the final summary.
     pub top: usize,
+    /// Architectures trained at once (one thread each). Trials of a batch of `workers` read
+    /// the weight store as it was at the batch's start and their weights are stored in trial
+    /// order after it, so results depend on `workers` but not on timing. 1 = the original,
+    /// strictly sequential method.
+    pub workers: usize,
 }
 
 impl Default for LoopConfig {
     fn default() -> Self {
-        Self { controller_epochs: 10, samples_per_epoch: 10, one_shot: true, top: 5 }
+        Self { controller_epochs: 10, samples_per_epoch: 10, one_shot: true, top: 5, workers: 1 }
     }
 }
 
@@ -105,6 +110,9 @@ impl SearchConfig {
         if self.search.samples_per_epoch == 0 {
             return Err(ConfigError::new("search.samples_per_epoch", "must be at least 1"));
         }
+        if self.search.workers == 0 {
+            return Err(ConfigError::new("search.workers", "must be at least 1"));
+        }
         if self.search.one_shot && self.store.is_none() {
             return Err(ConfigError::new(
                 "search.one_shot",
@@ -126,6 +134,59 @@ impl SearchConfig {
         let mut table = toml::Table::try_from(self).map_err(|e| e.to_string())?;
         table.insert("data".into(), toml::Value::try_from(&data).map_err(|e| e.to_string())?);
         toml::to_string_pretty(&table).map_err(|e| e.to_string())
+    }
+}
+
+/// Settings that may change when a search is resumed: the budget can grow, the summary and the
+/// parallelism can change. Everything else would make the finished trials incomparable.
+pub const RESUMABLE_CHANGES: &[&str] = &["search.controller_epochs", "search.top", "search.workers"];
+
+/// Loads the resolved config of run directory `run_dir` with `overrides` applied, for resuming;
+/// refuses changes other than [`RESUMABLE_CHANGES`]. Returns the config and whether it changed.
+pub fn resume_config(run_dir: &Path, overrides: &[String]) -> Result<(SearchConfig, bool), SearchError> {
+    let path = run_dir.join("config.toml");
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(&path).map_err(|e| SearchError::ConfigFile {
+        path: shown.clone(),
+        message: format!("cannot read ({e}); is {} a run directory?", run_dir.display()),
+    })?;
+    let cfg = SearchConfig::from_toml(&text, &shown, run_dir, overrides)?;
+    let file_err = |message: String| SearchError::ConfigFile { path: shown.clone(), message };
+    let saved: toml::Table = toml::from_str(&text).map_err(|e| file_err(toml_message(&e, &text)))?;
+    let now: toml::Table = toml::from_str(&cfg.to_toml().map_err(&file_err)?).map_err(|e| file_err(e.to_string()))?;
+    let mut changed = Vec::new();
+    diff_tables(&saved, &now, "", &mut changed);
+    let refused: Vec<&String> = changed.iter().filter(|k| !RESUMABLE_CHANGES.contains(&k.as_str())).collect();
+    if !refused.is_empty() {
+        let list: Vec<&str> = refused.iter().map(|s| s.as_str()).collect();
+        return Err(file_err(format!(
+            "resuming with a changed config is refused (changed: {}); only {} may change",
+            list.join(", "),
+            RESUMABLE_CHANGES.join(", ")
+        )));
+    }
+    if let (Some(a), Some(b)) = (
+        saved.get("search").and_then(|s| s.get("controller_epochs")).and_then(toml::Value::as_integer),
+        now.get("search").and_then(|s| s.get("controller_epochs")).and_then(toml::Value::as_integer),
+    ) && b < a
+    {
+        return Err(file_err(format!("search.controller_epochs can grow on resume, not shrink ({a} -> {b})")));
+    }
+    Ok((cfg, !changed.is_empty()))
+}
+
+/// Dotted paths whose values differ between `a` and `b`.
+fn diff_tables(a: &toml::Table, b: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match (a.get(k), b.get(k)) {
+            (Some(toml::Value::Table(x)), Some(toml::Value::Table(y))) => diff_tables(x, y, &path, out),
+            (x, y) if x != y => out.push(path),
+            _ => {}
+        }
     }
 }
 

@@ -26,6 +26,31 @@ impl Journal {
         Ok(Self { path: path.to_path_buf(), file })
     }
 
+    /// Reopens the journal of an interrupted search for appending: returns it with its records
+    /// and warnings; a half-written last line is cut off the file (it is the trial that was in
+    /// flight, which will be trained again).
+    pub fn resume(path: &Path) -> Result<(Self, Vec<TrialRecord>, Vec<String>), SearchError> {
+        let (mut records, mut warnings, valid_len) = scan(path)?;
+        if let Some(last) = records.last()
+            && records.len() > complete_lines(path, valid_len)?
+        {
+            warnings.push(format!(
+                "{}: trial {} has no line end (interrupted write); dropped",
+                path.display(),
+                last.trial
+            ));
+            records.pop();
+        }
+        let file = OpenOptions::new().write(true).open(path).map_err(|e| SearchError::io(path, e))?;
+        let len = file.metadata().map_err(|e| SearchError::io(path, e))?.len();
+        if len != valid_len {
+            file.set_len(valid_len).map_err(|e| SearchError::io(path, e))?;
+            file.sync_all().map_err(|e| SearchError::io(path, e))?;
+        }
+        let file = OpenOptions::new().append(true).open(path).map_err(|e| SearchError::io(path, e))?;
+        Ok((Self { path: path.to_path_buf(), file }, records, warnings))
+    }
+
     /// Appends one record as a line and syncs it to disk.
     pub fn append(&mut self, record: &TrialRecord) -> Result<(), SearchError> {
         let mut line = serde_json::to_string(record).map_err(|e| SearchError::io(&self.path, e))?;
@@ -44,12 +69,25 @@ impl Journal {
 /// crash's half-written line: it is dropped and reported in the returned warnings. Any other bad
 /// line is an error naming the file and line.
 pub fn read_journal(path: &Path) -> Result<(Vec<TrialRecord>, Vec<String>), SearchError> {
+    scan(path).map(|(r, w, _)| (r, w))
+}
+
+/// Records on the first `valid_len` bytes (complete lines).
+fn complete_lines(path: &Path, valid_len: u64) -> Result<usize, SearchError> {
+    let bytes = std::fs::read(path).map_err(|e| SearchError::io(path, e))?;
+    let head = &bytes[..(valid_len as usize).min(bytes.len())];
+    Ok(head.split(|&b| b == b'\n').filter(|l| l.iter().any(|b| !b.is_ascii_whitespace())).count())
+}
+
+/// [`read_journal`] plus the length in bytes of the complete lines.
+fn scan(path: &Path) -> Result<(Vec<TrialRecord>, Vec<String>, u64), SearchError> {
     let file = File::open(path).map_err(|e| SearchError::io(path, e))?;
     let mut reader = BufReader::new(file);
     let mut records = Vec::new();
     let mut warnings = Vec::new();
     let mut buf = String::new();
     let mut line_no = 0;
+    let mut valid_len = 0u64;
     loop {
         buf.clear();
         let n = reader.read_line(&mut buf).map_err(|e| SearchError::io(path, e))?;
@@ -60,9 +98,18 @@ pub fn read_journal(path: &Path) -> Result<(Vec<TrialRecord>, Vec<String>), Sear
         let complete = buf.ends_with('\n');
         let text = buf.trim();
         if text.is_empty() {
+            if complete {
+                valid_len += n as u64;
+            }
             continue;
         }
         match serde_json::from_str::<TrialRecord>(text) {
+            Ok(r) if complete => {
+                records.push(r);
+                valid_len += n as u64;
+            }
+            // A whole record without its newline: shown by readers, but not committed (resume
+            // cuts it and trains that trial again).
             Ok(r) => records.push(r),
             Err(_) if !complete => {
                 warnings.push(format!("{}: line {line_no} is incomplete (interrupted write); dropped", path.display()));
@@ -75,7 +122,7 @@ pub fn read_journal(path: &Path) -> Result<(Vec<TrialRecord>, Vec<String>), Sear
             }
         }
     }
-    Ok((records, warnings))
+    Ok((records, warnings, valid_len))
 }
 
 /// The `n` best records by reward (ties: earlier trial first).

@@ -2,7 +2,9 @@
 
 use std::collections::HashSet;
 
-use mlpnas_core::{Controller, ControllerContext, ControllerError, Proposal, SearchSpace, Token, TokenId, TrialRecord};
+use mlpnas_core::{
+    Controller, ControllerContext, ControllerError, Proposal, SearchSpace, Token, TokenId, TrialRecord, UpdateReport,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -158,8 +160,12 @@ impl Controller for RandomController {
         Ok(out)
     }
 
-    fn update(&mut self, _ctx: &ControllerContext<'_>, _trials: &[TrialRecord]) -> Result<(), ControllerError> {
-        Ok(())
+    fn update(
+        &mut self,
+        _ctx: &ControllerContext<'_>,
+        _trials: &[TrialRecord],
+    ) -> Result<UpdateReport, ControllerError> {
+        Ok(UpdateReport::default())
     }
 
     fn save_state(&self) -> Result<Vec<u8>, ControllerError> {

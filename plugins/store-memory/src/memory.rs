@@ -100,6 +100,15 @@ impl WeightStore for MemoryStore {
     fn len(&self) -> usize {
         self.map.len()
     }
+
+    fn snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.to_bytes().map(Some)
+    }
+
+    fn restore(&mut self, snapshot: &[u8]) -> Result<(), StoreError> {
+        *self = Self::from_bytes(snapshot)?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,486 @@
+//! The mlpnas benchmarks (see the crate docs and BENCHMARKS.md): the 20-architecture workload
+//! against PyTorch and Keras, per-step cost of a small net, workers = 1 vs 2, peak RSS against
+//! the number of trials, weight-store cost per trial.
+//!
+//! `cargo bench -p mlpnas-bench --bench workload [-- SECTION ..]`, sections `workload`, `step`,
+//! `workers`, `rss`, `store` (default: all).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use mlpnas_burn::{Backend, BurnTrainerConfig};
+use mlpnas_core::{
+    Activation, Architecture, ArchitectureTrainer, BigramKey, DataSplit, HostTensor, LayerKey, LayerWeights,
+    OutputKind, TrainerConfig, WeightStore,
+};
+use mlpnas_search::{Search, SearchConfig, prepare_data};
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+type Res<T> = Result<T, String>;
+
+const SECTIONS: &[&str] = &["workload", "step", "workers", "rss", "store"];
+
+fn main() {
+    mlpnas_link::link_all();
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    if let [first, n] = args.as_slice()
+        && first == "rss-child"
+    {
+        match n.parse().map_err(|e| format!("{e}")).and_then(rss_child) {
+            Ok(()) => return,
+            Err(e) => fail(&e),
+        }
+    }
+    let chosen: Vec<&str> = if args.is_empty() { SECTIONS.to_vec() } else { args.iter().map(String::as_str).collect() };
+    if let Some(bad) = chosen.iter().find(|s| !SECTIONS.contains(s)) {
+        fail(&format!("unknown section {bad:?} (sections: {})", SECTIONS.join(", ")));
+    }
+    println!("# mlpnas bench  allocator: {}  load: {}", allocator(), loadavg());
+    for s in chosen {
+        let r = match s {
+            "workload" => workload(),
+            "step" => step(),
+            "workers" => workers(),
+            "rss" => rss(),
+            _ => store(),
+        };
+        if let Err(e) = r {
+            fail(&format!("{s}: {e}"));
+        }
+    }
+    println!("# done  load: {}", loadavg());
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("error: {msg}");
+    std::process::exit(1)
+}
+
+fn allocator() -> &'static str {
+    if cfg!(feature = "mimalloc") { "mimalloc" } else { "system (glibc)" }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+}
+
+fn data_path() -> PathBuf {
+    std::env::var_os("MLPNAS_BENCH_DATA").map_or_else(|| shared().join("data/wine-quality.csv"), PathBuf::from)
+}
+
+fn ref_dir() -> PathBuf {
+    std::env::var_os("MLPNAS_REF_DIR").map_or_else(|| shared().join("bench/ref"), PathBuf::from)
+}
+
+fn standardize() -> bool {
+    std::env::var("MLPNAS_BENCH_STANDARDIZE").is_ok_and(|v| v == "1")
+}
+
+/// A search config on wine-quality as the reference scripts read it; `search` holds `[search]`
+/// keys, `store` is the store's type, `overrides` are `--set` style (`trainer.epochs=2`).
+fn config(search: &str, store: &str, overrides: &[String]) -> Res<SearchConfig> {
+    let data = data_path();
+    let data = data.canonicalize().map_err(|e| format!("{}: {e}", data.display()))?;
+    let text = format!(
+        r##"seed = 42
+[data]
+source = {source:?}
+label = "quality_label"
+drop = ["#0", "quality"]
+valid_fraction = 0.1
+standardize = {std}
+[space]
+units = [8, 16, 32, 64, 128, 256, 512]
+activations = ["sigmoid", "tanh", "relu", "elu"]
+dropout = 0.2
+max_len = 3
+[controller]
+type = "random"
+[trainer]
+type = "burn"
+epochs = 10
+batch_size = 32
+learning_rate = 0.01
+[search]
+{search}
+[store]
+type = {store:?}
+"##,
+        source = data.display().to_string(),
+        std = standardize(),
+    );
+    SearchConfig::from_toml(&text, "bench.toml", Path::new("."), overrides).map_err(|e| e.to_string())
+}
+
+fn split() -> Res<Arc<DataSplit>> {
+    Ok(prepare_data(&config("", "memory", &[])?).map_err(|e| e.to_string())?.split)
+}
+
+fn trainer(backend: Backend, split: &Arc<DataSplit>) -> Res<Box<dyn ArchitectureTrainer>> {
+    let cfg = BurnTrainerConfig { backend, ..BurnTrainerConfig::default() };
+    cfg.build(Arc::clone(split)).map_err(|e| e.to_string())
+}
+
+/// `archs.json` entries as architecture text (`"64:relu,dropout,32:elu"`).
+fn reference_archs() -> Res<Vec<String>> {
+    let path = ref_dir().join("archs.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bad = || format!("{}: unexpected layout", path.display());
+    v.as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|arch| {
+            let layers = arch.as_array().ok_or_else(bad)?;
+            let parts = layers
+                .iter()
+                .map(|l| match l {
+                    serde_json::Value::String(s) if s == "dropout" => Ok("dropout".to_string()),
+                    serde_json::Value::Array(a) => {
+                        match (a.first().and_then(|u| u.as_u64()), a.get(1).and_then(|s| s.as_str())) {
+                            (Some(u), Some(act)) => Ok(format!("{u}:{act}")),
+                            _ => Err(bad()),
+                        }
+                    }
+                    _ => Err(bad()),
+                })
+                .collect::<Res<Vec<_>>>()?;
+            Ok(parts.join(","))
+        })
+        .collect()
+}
+
+/// One implementation's run of the workload.
+struct Run {
+    name: String,
+    seconds: Vec<f64>,
+    accs: Vec<f64>,
+    total: f64,
+}
+
+impl Run {
+    fn per_second(&self) -> f64 {
+        self.seconds.len() as f64 / self.total
+    }
+    fn mean_acc(&self) -> f64 {
+        self.accs.iter().sum::<f64>() / self.accs.len().max(1) as f64
+    }
+}
+
+fn burn_run(backend: Backend, split: &Arc<DataSplit>, archs: &[String]) -> Res<Run> {
+    let t = trainer(backend, split)?;
+    // Untimed warm-up, as the reference scripts do.
+    let warm = Architecture::parse("8:relu", t.input_dim(), t.n_classes(), 0.2).map_err(|e| e.to_string())?;
+    t.train(&warm, &[], 0).map_err(|e| e.to_string())?;
+    let repeat: usize = env_or("MLPNAS_BENCH_REPEAT", "1").parse().map_err(|e| format!("MLPNAS_BENCH_REPEAT: {e}"))?;
+    let mut best: Option<Run> = None;
+    for _ in 0..repeat.max(1) {
+        let mut run = Run { name: format!("mlpnas {backend}"), seconds: Vec::new(), accs: Vec::new(), total: 0.0 };
+        let all = Instant::now();
+        for (i, text) in archs.iter().enumerate() {
+            let t0 = Instant::now();
+            let a = Architecture::parse(text, t.input_dim(), t.n_classes(), 0.2).map_err(|e| e.to_string())?;
+            let o = t.train(&a, &[], i as u64).map_err(|e| e.to_string())?;
+            run.seconds.push(t0.elapsed().as_secs_f64());
+            run.accs.push(o.reward());
+        }
+        run.total = all.elapsed().as_secs_f64();
+        if best.as_ref().is_none_or(|b| run.total < b.total) {
+            best = Some(run);
+        }
+    }
+    best.ok_or_else(|| "no run".into())
+}
+
+/// Runs a reference script (`torch_mlpnas.py` / `keras_mlpnas.py`) with one thread.
+fn reference_run(name: &str, python: &str, script: &str) -> Res<Run> {
+    let mut cmd = Command::new(python);
+    cmd.current_dir(ref_dir()).arg(script).args(["--threads", "1"]);
+    if standardize() {
+        cmd.arg("--standardize");
+    }
+    let out = cmd.output().map_err(|e| format!("{python}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = err.lines().rev().take(5).collect();
+        return Err(format!("{script} failed ({}): {}", out.status, tail.join(" | ")));
+    }
+    let mut run = Run { name: name.to_string(), seconds: Vec::new(), accs: Vec::new(), total: 0.0 };
+    for line in stdout.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if v["summary"].as_bool() == Some(true) {
+            run.total = v["total_seconds"].as_f64().unwrap_or(f64::NAN);
+        } else if let (Some(s), Some(a)) = (v["seconds"].as_f64(), v["val_acc_weighted"].as_f64()) {
+            run.seconds.push(s);
+            run.accs.push(a);
+        }
+    }
+    if run.seconds.is_empty() {
+        return Err(format!("{script} printed no result"));
+    }
+    Ok(run)
+}
+
+fn workload() -> Res<()> {
+    let archs = reference_archs()?;
+    let split = split()?;
+    println!(
+        "\n## workload: {} architectures, wine-quality ({} train / {} validation rows, standardize = {}), \
+         Adam lr 0.01, batch 32, 10 epochs, one thread",
+        archs.len(),
+        split.train.n_rows(),
+        split.valid.n_rows(),
+        standardize()
+    );
+    let mut runs = Vec::new();
+    for name in env_or("MLPNAS_BENCH_BACKENDS", "flex,ndarray").split(',') {
+        let backend: Backend = name.trim().parse()?;
+        println!("# running mlpnas {backend} (load {})", loadavg());
+        runs.push(burn_run(backend, &split, &archs)?);
+    }
+    for (name, var, script) in
+        [("PyTorch", "MLPNAS_REF_TORCH_PY", "torch_mlpnas.py"), ("Keras", "MLPNAS_REF_TF_PY", "keras_mlpnas.py")]
+    {
+        match std::env::var(var) {
+            Ok(py) => {
+                println!("# running {name} (load {})", loadavg());
+                match reference_run(name, &py, script) {
+                    Ok(r) => runs.push(r),
+                    Err(e) => println!("# {name}: not run: {e}"),
+                }
+            }
+            Err(_) => println!("# {name}: not run ({var} is not set: the interpreter of its venv)"),
+        }
+    }
+    let mut head = format!("| {:<40} |", "architecture");
+    let mut rule = format!("|{}|", "-".repeat(42));
+    for r in &runs {
+        head.push_str(&format!(" {:>15} |", r.name));
+        rule.push_str(&format!("{}:|", "-".repeat(16)));
+    }
+    println!("\nseconds per architecture\n{head}\n{rule}");
+    for (i, a) in archs.iter().enumerate() {
+        let mut line = format!("| {a:<40} |");
+        for r in &runs {
+            line.push_str(&r.seconds.get(i).map_or_else(|| format!(" {:>15} |", "-"), |s| format!(" {s:>15.3} |")));
+        }
+        println!("{line}");
+    }
+    let first = &runs[0];
+    println!(
+        "\n| {:<16} | {:>9} | {:>10} | {:>13} | {:>18} | {:>18} |",
+        "",
+        "total s",
+        "archs/s",
+        "mean val acc",
+        format!("speed vs {}", first.name),
+        format!("{} x faster", first.name)
+    );
+    println!("|{}|---------:|-----------:|--------------:|-------------------:|-------------------:|", "-".repeat(18));
+    for r in &runs {
+        println!(
+            "| {:<16} | {:>9.2} | {:>10.3} | {:>13.4} | {:>17.2}x | {:>17.2}x |",
+            r.name,
+            r.total,
+            r.per_second(),
+            r.mean_acc(),
+            r.per_second() / first.per_second(),
+            first.per_second() / r.per_second()
+        );
+    }
+    Ok(())
+}
+
+fn step() -> Res<()> {
+    let split = split()?;
+    let steps_per_epoch = split.train.n_rows().div_ceil(32);
+    println!(
+        "\n## step: 11-8-3 (8:relu), {} steps per epoch, 10 epochs, validation included; best of 5",
+        steps_per_epoch
+    );
+    for backend in [Backend::Flex, Backend::Ndarray] {
+        let t = trainer(backend, &split)?;
+        let a = Architecture::parse("8:relu", t.input_dim(), t.n_classes(), 0.2).map_err(|e| e.to_string())?;
+        let mut best = f64::INFINITY;
+        for s in 0..5 {
+            let t0 = Instant::now();
+            t.train(&a, &[], s).map_err(|e| e.to_string())?;
+            best = best.min(t0.elapsed().as_secs_f64());
+        }
+        println!(
+            "{backend:>8}: {:.3} s per trial, {:.1} us per step",
+            best,
+            best * 1e6 / (10 * steps_per_epoch) as f64
+        );
+    }
+    Ok(())
+}
+
+/// One search of `trials` trials (10 per controller epoch) in a fresh run directory.
+fn search(trials: usize, workers: usize, overrides: &[String]) -> Res<(f64, usize, f64)> {
+    let cfg = config(
+        &format!("controller_epochs = {}\nsamples_per_epoch = 10\nworkers = {workers}", trials.div_ceil(10)),
+        "memory",
+        overrides,
+    )?;
+    let data = prepare_data(&cfg).map_err(|e| e.to_string())?;
+    let dir = std::env::temp_dir().join(format!("mlpnas-bench-{}-{trials}-{workers}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t0 = Instant::now();
+    let summary = Search::new(cfg, &data, &dir).and_then(|s| s.run(&mut ())).map_err(|e| e.to_string())?;
+    let wall = t0.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    let n = summary.records.len();
+    let mean = summary.records.iter().map(|r| r.reward).sum::<f64>() / n.max(1) as f64;
+    Ok((wall, n, mean))
+}
+
+fn workers() -> Res<()> {
+    println!("\n## workers: one 100-trial random search (seed 42, memory store, one-shot), workers = 1 vs 2");
+    println!("| workers | seconds | archs/s | mean reward | speed-up | load before |");
+    println!("|--------:|--------:|--------:|------------:|---------:|------------:|");
+    let mut base = None;
+    for w in [1, 2] {
+        let load = loadavg();
+        let (wall, n, mean) = search(100, w, &[])?;
+        let rate = n as f64 / wall;
+        let b = *base.get_or_insert(rate);
+        println!("| {w} | {wall:.1} | {rate:.2} | {mean:.4} | {:.2}x | {load} |", rate / b);
+    }
+    Ok(())
+}
+
+fn vm_hwm_kib() -> Res<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").map_err(|e| format!("/proc/self/status: {e}"))?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmHWM in /proc/self/status".into())
+}
+
+fn rss_child(trials: usize) -> Res<()> {
+    // Two epochs per trial: memory growth with trials does not depend on training length.
+    let (wall, n, _) = search(trials, 1, &["trainer.epochs=2".to_string()])?;
+    println!("{n} {wall:.2} {}", vm_hwm_kib()?);
+    Ok(())
+}
+
+fn rss() -> Res<()> {
+    println!(
+        "\n## rss: peak RSS (VmHWM) of a whole process running one search (workers = 1, memory store, \
+         2 epochs per trial)"
+    );
+    println!("| trials | seconds | VmHWM MiB |");
+    println!("|-------:|--------:|----------:|");
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    for trials in [50, 100, 200] {
+        let out = Command::new(&exe).args(["rss-child", &trials.to_string()]).output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: Vec<&str> = text.split_whitespace().collect();
+        let kib: f64 = v.get(2).and_then(|k| k.parse().ok()).ok_or_else(|| format!("child said {text:?}"))?;
+        println!("| {} | {} | {:.1} |", v[0], v[1], kib / 1024.0);
+    }
+    Ok(())
+}
+
+fn dense(units: u32, a: Activation) -> LayerKey {
+    LayerKey::Dense { units, activation: a }
+}
+
+fn weights(key: &BigramKey) -> LayerWeights {
+    let [i, o] = key.kernel_shape();
+    LayerWeights {
+        kernel: HostTensor { shape: vec![i, o], data: vec![0.5; i * o] },
+        bias: HostTensor { shape: vec![o], data: vec![0.0; o] },
+    }
+}
+
+/// Fills `store` up to `n` distinct bigrams (small kernels, at most 25 x 25).
+fn fill(store: &mut dyn WeightStore, n: usize) -> Res<()> {
+    let acts = [Activation::Sigmoid, Activation::Tanh, Activation::Relu, Activation::Elu];
+    let mut k = 0;
+    'all: for a in 1..=25u32 {
+        for pa in acts {
+            for b in 1..=25u32 {
+                for ca in acts {
+                    if k == n {
+                        break 'all;
+                    }
+                    let key = BigramKey { prev: dense(a, pa), cur: dense(b, ca) };
+                    store.put(key, weights(&key)).map_err(|e| e.to_string())?;
+                    k += 1;
+                }
+            }
+        }
+    }
+    store.flush().map_err(|e| e.to_string())
+}
+
+fn store() -> Res<()> {
+    // A typical trial: 11 -> 64 relu -> 32 elu -> 3 softmax: three gets, three puts, one flush.
+    let keys = [
+        BigramKey { prev: LayerKey::Input(11), cur: dense(64, Activation::Relu) },
+        BigramKey { prev: dense(64, Activation::Relu), cur: dense(32, Activation::Elu) },
+        BigramKey { prev: dense(32, Activation::Elu), cur: LayerKey::Output { units: 3, output: OutputKind::Softmax } },
+    ];
+    let trial_seconds = {
+        let split = split()?;
+        let t = trainer(Backend::default(), &split)?;
+        let a = Architecture::parse("64:relu,32:elu", t.input_dim(), t.n_classes(), 0.2).map_err(|e| e.to_string())?;
+        t.train(&a, &[], 0).map_err(|e| e.to_string())?;
+        let t0 = Instant::now();
+        t.train(&a, &[], 1).map_err(|e| e.to_string())?;
+        t0.elapsed().as_secs_f64()
+    };
+    println!(
+        "\n## store: get + put of a 3-layer trial (11-64-32-3) then flush, mean of 200 trials; \
+         one trial of that net trains in {trial_seconds:.3} s ({} backend)",
+        Backend::default()
+    );
+    println!("| store | bigrams stored | us per trial | share of the trial |");
+    println!("|-------|---------------:|-------------:|-------------------:|");
+    for kind in ["memory", "disk"] {
+        for n in [100, 1_000, 10_000] {
+            let dir = std::env::temp_dir().join(format!("mlpnas-bench-store-{}-{kind}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            let cfg = config("", kind, &[])?;
+            let sc = cfg.store.as_ref().ok_or("no [store]")?;
+            let mut s = sc.build(&dir).map_err(|e| e.to_string())?;
+            fill(s.as_mut(), n)?;
+            let reps = 200;
+            let t0 = Instant::now();
+            for _ in 0..reps {
+                let got: Vec<_> = keys.iter().map(|k| s.get(k).map_err(|e| e.to_string())).collect::<Res<Vec<_>>>()?;
+                for (k, g) in keys.iter().zip(got) {
+                    s.put(*k, g.unwrap_or_else(|| weights(k))).map_err(|e| e.to_string())?;
+                }
+                s.flush().map_err(|e| e.to_string())?;
+            }
+            let per = t0.elapsed().as_secs_f64() / f64::from(reps);
+            println!("| {kind} | {n} | {:.1} | {:.4}% |", per * 1e6, 100.0 * per / trial_seconds);
+            drop(s);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    Ok(())
+}

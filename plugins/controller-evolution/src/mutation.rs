@@ -1,0 +1,265 @@
+//! Mutations of a token sequence, at the token level through [`SearchSpace`] only.
+//!
+//! A sequence is read as hidden layers, each optionally followed by one dropout token, then the
+//! output token. A mutation edits that list and writes it back; it is built to keep the sequence
+//! valid (at least one hidden layer, no more than `max_len` tokens, only hidden tokens the space
+//! has), and the controller still checks every child with [`SearchSpace::validate`].
+
+use mlpnas_core::{Activation, SearchSpace, Token, TokenId};
+use rand::Rng;
+
+/// One kind of mutation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mutation {
+    /// Change one hidden layer's width (same activation, another width of the space).
+    Units,
+    /// Change one hidden layer's activation (same width, another activation of the space).
+    Activation,
+    /// Insert a hidden layer (any hidden token of the space) at any position.
+    Insert,
+    /// Remove a hidden layer and its dropout (the sequence keeps one hidden layer at least).
+    Remove,
+    /// Remove the dropout after a hidden layer, or add one where there is none.
+    Dropout,
+}
+
+impl Mutation {
+    /// Every mutation, in the order of the config.
+    pub const ALL: [Mutation; 5] =
+        [Mutation::Units, Mutation::Activation, Mutation::Insert, Mutation::Remove, Mutation::Dropout];
+
+    /// Its name in the config (`[controller.mutation]`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutation::Units => "units",
+            Mutation::Activation => "activation",
+            Mutation::Insert => "insert",
+            Mutation::Remove => "remove",
+            Mutation::Dropout => "dropout",
+        }
+    }
+}
+
+/// The hidden tokens of a space: id, width, activation.
+#[derive(Debug, Clone)]
+pub(crate) struct Catalog {
+    hidden: Vec<(TokenId, u32, Activation)>,
+}
+
+impl Catalog {
+    /// Every hidden token of `space`, by increasing id.
+    pub(crate) fn of(space: &dyn SearchSpace) -> Self {
+        let hidden = (1..space.vocab_size() as TokenId)
+            .filter_map(|id| match space.token(id) {
+                Some(Token::Hidden { units, activation }) => Some((id, units, activation)),
+                _ => None,
+            })
+            .collect();
+        Self { hidden }
+    }
+
+    fn get(&self, id: TokenId) -> Option<(u32, Activation)> {
+        self.hidden.iter().find(|h| h.0 == id).map(|&(_, u, a)| (u, a))
+    }
+}
+
+/// A sequence as hidden layers (token, dropout after it) and the output token.
+struct Layers {
+    hidden: Vec<(TokenId, bool)>,
+    output: TokenId,
+}
+
+impl Layers {
+    /// Reads `seq`; `None` unless it is hidden layers with optional single dropouts, then the output.
+    fn parse(space: &dyn SearchSpace, seq: &[TokenId]) -> Option<Self> {
+        let (&output, body) = seq.split_last()?;
+        if space.token(output) != Some(Token::Output) {
+            return None;
+        }
+        let mut hidden: Vec<(TokenId, bool)> = Vec::with_capacity(body.len());
+        for &id in body {
+            match space.token(id)? {
+                Token::Hidden { .. } => hidden.push((id, false)),
+                Token::Dropout => match hidden.last_mut() {
+                    Some(last) if !last.1 => last.1 = true,
+                    _ => return None,
+                },
+                Token::Output => return None,
+            }
+        }
+        (!hidden.is_empty()).then_some(Self { hidden, output })
+    }
+
+    fn len(&self) -> usize {
+        self.hidden.iter().map(|&(_, d)| 1 + usize::from(d)).sum::<usize>() + 1
+    }
+
+    fn tokens(&self, dropout: TokenId) -> Vec<TokenId> {
+        let mut out = Vec::with_capacity(self.len());
+        for &(id, d) in &self.hidden {
+            out.push(id);
+            if d {
+                out.push(dropout);
+            }
+        }
+        out.push(self.output);
+        out
+    }
+}
+
+/// Picks one element uniformly, `None` when empty.
+fn pick<T: Copy>(rng: &mut impl Rng, items: &[T]) -> Option<T> {
+    (!items.is_empty()).then(|| items[rng.random_range(0..items.len())])
+}
+
+/// Applies mutation `m` to `parent`, choosing the layer and the new value uniformly among those
+/// that make `m` change the sequence and keep it within `space.max_len()`. `None` when `m` cannot
+/// apply (no other width or activation, no room to insert, a single hidden layer to remove, no
+/// dropout token) or `parent` is not hidden layers with optional dropouts followed by the output.
+/// The child always differs from the parent.
+pub fn mutate(space: &dyn SearchSpace, parent: &[TokenId], m: Mutation, rng: &mut impl Rng) -> Option<Vec<TokenId>> {
+    mutate_with(space, &Catalog::of(space), parent, m, rng)
+}
+
+/// [`mutate`] with the space's hidden tokens already listed.
+pub(crate) fn mutate_with(
+    space: &dyn SearchSpace,
+    catalog: &Catalog,
+    parent: &[TokenId],
+    m: Mutation,
+    rng: &mut impl Rng,
+) -> Option<Vec<TokenId>> {
+    let mut layers = Layers::parse(space, parent)?;
+    let room = layers.len() < space.max_len();
+    let dropout = space.dropout_id();
+    match m {
+        Mutation::Units | Mutation::Activation => {
+            // Alternatives of one layer: same activation and another width, or the reverse.
+            let alternatives = |id: TokenId| -> Vec<TokenId> {
+                let Some((units, act)) = catalog.get(id) else { return Vec::new() };
+                catalog
+                    .hidden
+                    .iter()
+                    .filter(|&&(_, u, a)| match m {
+                        Mutation::Units => a == act && u != units,
+                        _ => u == units && a != act,
+                    })
+                    .map(|h| h.0)
+                    .collect()
+            };
+            let eligible: Vec<usize> =
+                (0..layers.hidden.len()).filter(|&i| !alternatives(layers.hidden[i].0).is_empty()).collect();
+            let i = pick(rng, &eligible)?;
+            layers.hidden[i].0 = pick(rng, &alternatives(layers.hidden[i].0))?;
+        }
+        Mutation::Insert => {
+            if !room {
+                return None;
+            }
+            let id = pick(rng, &catalog.hidden)?.0;
+            let at = rng.random_range(0..=layers.hidden.len());
+            layers.hidden.insert(at, (id, false));
+        }
+        Mutation::Remove => {
+            if layers.hidden.len() < 2 {
+                return None;
+            }
+            let at = rng.random_range(0..layers.hidden.len());
+            layers.hidden.remove(at);
+        }
+        Mutation::Dropout => {
+            if space.token(dropout) != Some(Token::Dropout) {
+                return None;
+            }
+            // Removing a dropout always fits; adding one needs a free slot.
+            let eligible: Vec<usize> = (0..layers.hidden.len()).filter(|&i| layers.hidden[i].1 || room).collect();
+            let i = pick(rng, &eligible)?;
+            layers.hidden[i].1 = !layers.hidden[i].1;
+        }
+    }
+    Some(layers.tokens(dropout))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use mlpnas_core::{MlpSpace, MlpSpaceConfig};
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::evolution::sample_uniform;
+
+    fn space(units: &[u32], activations: &[Activation], max_len: usize) -> MlpSpace {
+        MlpSpaceConfig { units: units.to_vec(), activations: activations.to_vec(), max_len, ..Default::default() }
+            .build()
+            .expect("valid space")
+    }
+
+    /// Spaces from subsets of the default widths and activations, `max_len` 2..=5 (the smallest
+    /// the space accepts is 2: one hidden layer and the output).
+    fn any_space() -> impl Strategy<Value = MlpSpace> {
+        let units = proptest::sample::subsequence(vec![8u32, 16, 32, 64, 128, 256, 512], 1..=7);
+        let acts = proptest::sample::subsequence(Activation::ALL.to_vec(), 1..=4);
+        (units, acts, 2usize..=5).prop_map(|(u, a, l)| space(&u, &a, l))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Every mutation of a random valid sequence is valid and differs from it; and in a space
+        /// with more than one sequence some mutation applies.
+        #[test]
+        fn mutations_of_valid_sequences_are_valid(s in any_space(), seed in any::<u64>()) {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            for _ in 0..8 {
+                let parent = sample_uniform(&s, &mut rng).expect("sample");
+                let mut applied = 0;
+                for m in Mutation::ALL {
+                    for _ in 0..4 {
+                        if let Some(child) = mutate(&s, &parent, m, &mut rng) {
+                            prop_assert!(s.validate(&child).is_ok(), "{m:?} of {parent:?} gave {child:?}: {:?}", s.validate(&child));
+                            prop_assert_ne!(&child, &parent);
+                            applied += 1;
+                        }
+                    }
+                }
+                prop_assert!(s.size() == 1 || applied > 0, "no mutation of {parent:?} applies in {:?}", s.config());
+            }
+        }
+    }
+
+    /// Every neighbour of `[8:relu, 16:tanh, output]` in a space of widths {8,16}, activations
+    /// {relu,tanh}, max_len 4, reached by each mutation.
+    #[test]
+    fn each_mutation_reaches_its_neighbours() {
+        let s = space(&[8, 16], &[Activation::Relu, Activation::Tanh], 4);
+        let id = |u, a| s.hidden_id(u, a).expect("in the space");
+        let (r8, t8, r16, t16) =
+            (id(8, Activation::Relu), id(8, Activation::Tanh), id(16, Activation::Relu), id(16, Activation::Tanh));
+        let (d, o) = (s.dropout_id(), s.output_id());
+        let parent = vec![r8, t16, o];
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let reached = |m: Mutation, rng: &mut ChaCha8Rng| -> HashSet<Vec<TokenId>> {
+            (0..200).filter_map(|_| mutate(&s, &parent, m, rng)).collect()
+        };
+        let set = |v: Vec<Vec<TokenId>>| v.into_iter().collect::<HashSet<_>>();
+        assert_eq!(reached(Mutation::Units, &mut rng), set(vec![vec![r16, t16, o], vec![r8, t8, o]]));
+        assert_eq!(reached(Mutation::Activation, &mut rng), set(vec![vec![t8, t16, o], vec![r8, r16, o]]));
+        assert_eq!(reached(Mutation::Remove, &mut rng), set(vec![vec![t16, o], vec![r8, o]]));
+        assert_eq!(reached(Mutation::Dropout, &mut rng), set(vec![vec![r8, d, t16, o], vec![r8, t16, d, o]]));
+        let inserted = reached(Mutation::Insert, &mut rng);
+        // 4 hidden tokens x 3 positions, less the duplicates (inserting r8 before or after r8...).
+        assert_eq!(inserted.len(), 10, "{inserted:?}");
+        assert!(inserted.iter().all(|c| c.len() == 4 && s.validate(c).is_ok()));
+        // At max_len, nothing can be added; a lone layer cannot be removed.
+        let full = vec![r8, d, t16, o];
+        assert_eq!(mutate(&s, &full, Mutation::Insert, &mut rng), None);
+        assert_eq!(mutate(&s, &full, Mutation::Dropout, &mut rng), Some(vec![r8, t16, o]));
+        assert_eq!(mutate(&s, &[r8, o], Mutation::Remove, &mut rng), None);
+        // Not a parsable parent.
+        assert_eq!(mutate(&s, &[d, r8, o], Mutation::Units, &mut rng), None);
+    }
+}

@@ -1,0 +1,705 @@
+//! `cargo xtask compare`: every config x data set x seed through the `mlpnas` binary, J at a time,
+//! each into its own run directory, then the aggregation, plots and `report.md`.
+//!
+//! Layout of `--out DIR`: `runs/<data>/<config>/seed-<S>/` (one `mlpnas search --out` each),
+//! `logs/<data>/<config>/seed-<S>.log` (its stdout and stderr), `compare.json` (the options every
+//! run shares, checked on a rerun), and the outputs `report.md`, `summary.csv`, `runs.csv`,
+//! `summary.json` and `*.svg`. A rerun skips runs whose `summary.json` says finished, resumes
+//! runs that have a journal (`mlpnas search --resume RUN`) and starts the others.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{CompareSettings, ConfigRuns, DataReport, pick_baseline, write_tables};
+use crate::report::{ReportContext, markdown};
+use crate::runs::{RunData, best_trial, is_finished};
+use crate::{plots, workspace_root};
+
+/// Ready-made experiments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// A tiny budget on builtin:iris, 2 seeds: random (plus evolution / reinforce configs when present). CI runs it.
+    Smoke,
+    /// The seed-* configs (one-shot and predictor on/off), random and evolution, on wine-quality, 5 seeds.
+    SeedAblation,
+}
+
+/// Cargo profile of the `mlpnas` binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Profile {
+    /// `cargo build` (target/debug): reuses a test build; dependencies are optimized anyway.
+    Dev,
+    /// `cargo build --release` (target/release).
+    Release,
+}
+
+/// Options of `cargo xtask compare`.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// Search configs (TOML) to compare; each is named by its file stem.
+    #[arg(value_name = "CONFIG")]
+    pub configs: Vec<PathBuf>,
+    /// A ready-made experiment; CONFIG arguments are added to its configs, other options override it.
+    #[arg(long)]
+    pub preset: Option<Preset>,
+    /// Seeds per config: 0..N (default 5; smoke: 2).
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// Data set (repeatable: every config runs on each); passed to `mlpnas search --data`.
+    #[arg(long = "data", value_name = "SPEC")]
+    pub data: Vec<String>,
+    /// CSV label column, for every data set.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// CSV columns to ignore, comma-separated (`#0` = first column).
+    #[arg(long)]
+    pub drop: Option<String>,
+    /// Config override for every run (repeatable): `--set search.controller_epochs=3`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Runs at a time.
+    #[arg(long, short, default_value_t = 1)]
+    pub jobs: usize,
+    /// Output directory (default: runs/compare, or runs/compare-<preset>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Config every other is compared against (default: "random" if present, else the first).
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// Profile of the `mlpnas` binary that `cargo build -p mlpnas-cli` makes.
+    #[arg(long, value_enum, default_value_t = Profile::Release)]
+    pub profile: Profile,
+    /// Use this `mlpnas` binary instead of building one.
+    #[arg(long, value_name = "PATH")]
+    pub mlpnas: Option<PathBuf>,
+    /// Run nothing: aggregate what DIR already holds.
+    #[arg(long)]
+    pub aggregate_only: bool,
+    /// Bootstrap resamples of the paired differences.
+    #[arg(long, default_value_t = 10_000)]
+    pub resamples: usize,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = CompareSettings::default().seed)]
+    pub bootstrap_seed: u64,
+}
+
+/// The resolved experiment.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// (name, path) of each config.
+    pub configs: Vec<(String, PathBuf)>,
+    /// (name, SPEC) of each data set; one `("default", None)` when none is given.
+    pub data: Vec<(String, Option<String>)>,
+    /// Seeds.
+    pub seeds: Vec<u64>,
+    /// Options shared by every run.
+    pub shared: SharedOptions,
+    /// Output directory.
+    pub out: PathBuf,
+}
+
+/// The options every run gets; stored in `compare.json` so that a rerun does not mix settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharedOptions {
+    /// `--label`.
+    pub label: Option<String>,
+    /// `--drop`.
+    pub drop: Option<String>,
+    /// `--set` overrides, in order.
+    pub sets: Vec<String>,
+}
+
+/// A short file-name-safe name of a data SPEC: `builtin:iris` -> `iris`, `../x/wine.csv` -> `wine`.
+pub fn data_name(spec: &str) -> String {
+    let base = spec.strip_prefix("builtin:").unwrap_or(spec);
+    let first = base.split(':').next().unwrap_or(base);
+    let stem = Path::new(first).file_stem().map_or(first.to_string(), |s| s.to_string_lossy().into_owned());
+    let clean: String =
+        stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    if clean.is_empty() { "data".into() } else { clean }
+}
+
+fn config_name(path: &Path) -> String {
+    path.file_stem().map_or("config".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// The `configs/` files a preset uses, by the names present there now.
+fn preset_configs(preset: Preset, dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    let has = |n: &str| names.iter().any(|x| x == n);
+    let mut chosen: Vec<String> = Vec::new();
+    match preset {
+        Preset::Smoke => {
+            chosen.push("random.toml".into());
+            chosen.extend(names.iter().filter(|n| n.starts_with("evolution") || n.starts_with("reinforce")).cloned());
+        }
+        Preset::SeedAblation => {
+            let seeds: Vec<&String> = names.iter().filter(|n| n.starts_with("seed")).collect();
+            if seeds.is_empty() {
+                bail!("--preset seed-ablation: no configs/seed*.toml in {}", dir.display());
+            }
+            // The full configuration first, then its ablations.
+            let (full, rest): (Vec<&String>, Vec<&String>) =
+                seeds.into_iter().partition(|n| n.contains("default") || n.contains("full"));
+            chosen.extend(full.into_iter().chain(rest).cloned());
+            chosen.push("random.toml".into());
+            if has("evolution.toml") {
+                chosen.push("evolution.toml".into());
+            }
+        }
+    }
+    for n in &chosen {
+        if !has(n) {
+            bail!("--preset: {} is missing", dir.join(n).display());
+        }
+    }
+    Ok(chosen.into_iter().map(|n| dir.join(n)).collect())
+}
+
+impl Plan {
+    /// Resolves `a`: preset, defaults, names; checks that the configs exist and names are unique.
+    pub fn new(a: &CompareArgs, root: &Path) -> Result<Self> {
+        let mut configs: Vec<PathBuf> = Vec::new();
+        let mut data = a.data.clone();
+        let mut label = a.label.clone();
+        let mut drop = a.drop.clone();
+        let mut sets: Vec<String> = Vec::new();
+        let mut seeds = 5;
+        if let Some(p) = a.preset {
+            configs = preset_configs(p, &root.join("configs"))?;
+            match p {
+                Preset::Smoke => {
+                    seeds = 2;
+                    if data.is_empty() {
+                        data.push("builtin:iris".into());
+                    }
+                    sets.extend(
+                        ["search.controller_epochs=2", "search.samples_per_epoch=3", "trainer.epochs=2"]
+                            .map(String::from),
+                    );
+                }
+                Preset::SeedAblation => {
+                    if data.is_empty() {
+                        let wine = root.join("../shared/data/wine-quality.csv");
+                        if !wine.exists() {
+                            bail!("--preset seed-ablation: {} not found (pass --data)", wine.display());
+                        }
+                        data.push(wine.to_string_lossy().into_owned());
+                        label.get_or_insert_with(|| "quality_label".into());
+                        drop.get_or_insert_with(|| "#0,quality".into());
+                    }
+                }
+            }
+        }
+        configs.extend(a.configs.iter().cloned());
+        sets.extend(a.set.iter().cloned());
+        if configs.is_empty() {
+            bail!("no config: name CONFIG files or a --preset");
+        }
+        let mut named: Vec<(String, PathBuf)> = Vec::new();
+        for c in configs {
+            if !c.is_file() {
+                bail!("{}: no such config file", c.display());
+            }
+            let name = config_name(&c);
+            if named.iter().any(|(n, _)| *n == name) {
+                bail!("{}: another config is also named {name:?} (configs are named by file stem)", c.display());
+            }
+            let abs = std::path::absolute(&c).with_context(|| format!("{}", c.display()))?;
+            named.push((name, abs));
+        }
+        let mut data_sets: Vec<(String, Option<String>)> = Vec::new();
+        for spec in data {
+            let name = data_name(&spec);
+            if data_sets.iter().any(|(n, _)| *n == name) {
+                bail!("--data {spec}: another data set is also named {name:?}");
+            }
+            data_sets.push((name, Some(spec)));
+        }
+        if data_sets.is_empty() {
+            data_sets.push(("default".into(), None));
+        }
+        let seeds = a.seeds.unwrap_or(seeds);
+        if seeds == 0 {
+            bail!("--seeds must be at least 1");
+        }
+        let out = match (&a.out, a.preset) {
+            (Some(o), _) => o.clone(),
+            (None, Some(Preset::Smoke)) => PathBuf::from("runs/compare-smoke"),
+            (None, Some(Preset::SeedAblation)) => PathBuf::from("runs/compare-seed-ablation"),
+            (None, None) => PathBuf::from("runs/compare"),
+        };
+        Ok(Self {
+            configs: named,
+            data: data_sets,
+            seeds: (0..seeds).collect(),
+            shared: SharedOptions { label, drop, sets },
+            out,
+        })
+    }
+
+    /// Run directory of one run.
+    pub fn run_dir(&self, data: &str, config: &str, seed: u64) -> PathBuf {
+        self.out.join("runs").join(data).join(config).join(format!("seed-{seed}"))
+    }
+
+    fn log_path(&self, data: &str, config: &str, seed: u64) -> PathBuf {
+        self.out.join("logs").join(data).join(config).join(format!("seed-{seed}.log"))
+    }
+
+    /// Every run, in data, config, seed order.
+    fn jobs(&self) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        for (d, spec) in &self.data {
+            for (c, path) in &self.configs {
+                for &seed in &self.seeds {
+                    jobs.push(Job {
+                        data: d.clone(),
+                        spec: spec.clone(),
+                        config: c.clone(),
+                        config_path: path.clone(),
+                        seed,
+                        run_dir: self.run_dir(d, c, seed),
+                        log: self.log_path(d, c, seed),
+                    });
+                }
+            }
+        }
+        jobs
+    }
+}
+
+/// One `mlpnas search`.
+#[derive(Debug, Clone)]
+struct Job {
+    data: String,
+    spec: Option<String>,
+    config: String,
+    config_path: PathBuf,
+    seed: u64,
+    run_dir: PathBuf,
+    log: PathBuf,
+}
+
+impl Job {
+    fn title(&self) -> String {
+        format!("{} seed {} on {}", self.config, self.seed, self.data)
+    }
+
+    /// Arguments of `mlpnas`: a resume when a journal exists, a fresh search otherwise.
+    fn args(&self, shared: &SharedOptions) -> Vec<String> {
+        let dir = self.run_dir.to_string_lossy().into_owned();
+        if self.run_dir.join("journal.jsonl").exists() {
+            return vec!["search".into(), "--resume".into(), dir, "--quiet".into()];
+        }
+        let mut a: Vec<String> = vec![
+            "search".into(),
+            "--config".into(),
+            self.config_path.to_string_lossy().into_owned(),
+            "--seed".into(),
+            self.seed.to_string(),
+            "--out".into(),
+            dir,
+            "--quiet".into(),
+        ];
+        if let Some(s) = &self.spec {
+            a.extend(["--data".into(), s.clone()]);
+        }
+        if let Some(l) = &shared.label {
+            a.extend(["--label".into(), l.clone()]);
+        }
+        if let Some(d) = &shared.drop {
+            a.extend(["--drop".into(), d.clone()]);
+        }
+        for s in &shared.sets {
+            a.extend(["--set".into(), s.clone()]);
+        }
+        a
+    }
+}
+
+/// How one run ended.
+struct Outcome {
+    job: Job,
+    seconds: f64,
+    /// `Err(one line)` when the binary failed.
+    result: std::result::Result<(), String>,
+}
+
+fn run_one(bin: &Path, job: Job, shared: &SharedOptions) -> Outcome {
+    let start = Instant::now();
+    let args = job.args(shared);
+    let result = (|| -> std::result::Result<(), String> {
+        if let Some(p) = job.log.parent() {
+            std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        let out = Command::new(bin).args(&args).output().map_err(|e| format!("{}: {e}", bin.display()))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut log = format!("$ {} {}\n", bin.display(), args.join(" "));
+        log.push_str(&String::from_utf8_lossy(&out.stdout));
+        log.push_str(&stderr);
+        log.push_str(&format!("exit: {}\n\n", out.status));
+        let mut old = std::fs::read_to_string(&job.log).unwrap_or_default();
+        old.push_str(&log);
+        std::fs::write(&job.log, old).map_err(|e| format!("{}: {e}", job.log.display()))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let line = stderr
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("error"))
+            .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()))
+            .unwrap_or("no message")
+            .to_string();
+        Err(format!("{line} ({}; log: {})", out.status, job.log.display()))
+    })();
+    Outcome { job, seconds: start.elapsed().as_secs_f64(), result }
+}
+
+fn bar(done: usize, total: usize) -> String {
+    let width = 20;
+    let filled = (done * width).checked_div(total).unwrap_or(width);
+    format!("{}{}", "#".repeat(filled), "-".repeat(width - filled))
+}
+
+/// The target directory cargo builds into: `CARGO_TARGET_DIR` (relative to the current directory)
+/// or `<root>/target`.
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => std::path::absolute(PathBuf::from(&d)).unwrap_or_else(|_| PathBuf::from(d)),
+        None => root.join("target"),
+    }
+}
+
+/// Builds `mlpnas` with `cargo build -p mlpnas-cli` in `profile`; returns its path.
+fn build_binary(root: &Path, profile: Profile) -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "-p", "mlpnas-cli", "--manifest-path"]).arg(root.join("Cargo.toml"));
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
+    let name = if profile == Profile::Release { "release" } else { "dev" };
+    eprintln!("compare: building mlpnas ({name} profile)");
+    let status = cmd.status().context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build -p mlpnas-cli failed ({status})");
+    }
+    let dir = if profile == Profile::Release { "release" } else { "debug" };
+    let bin = target_dir(root).join(dir).join(format!("mlpnas{}", std::env::consts::EXE_SUFFIX));
+    if !bin.is_file() {
+        bail!("{}: not found after cargo build", bin.display());
+    }
+    Ok(bin)
+}
+
+/// Refuses a DIR whose earlier runs used other shared options; records them otherwise.
+fn check_shared(out: &Path, shared: &SharedOptions) -> Result<()> {
+    let path = out.join("compare.json");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let old: SharedOptions =
+            serde_json::from_str(&text).with_context(|| format!("{}: not a compare.json", path.display()))?;
+        if old != *shared {
+            bail!(
+                "{}: earlier runs here used {} but now {}; choose another --out",
+                path.display(),
+                serde_json::to_string(&old)?,
+                serde_json::to_string(shared)?
+            );
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("{}", out.display()))?;
+    std::fs::write(&path, serde_json::to_string_pretty(shared)? + "\n").with_context(|| format!("{}", path.display()))
+}
+
+/// Runs what is not finished yet; returns one line per failed run.
+fn run_all(plan: &Plan, bin: &Path, jobs_at_once: usize) -> Vec<String> {
+    let all = plan.jobs();
+    let total = all.len();
+    let (done, todo): (Vec<Job>, Vec<Job>) = all.into_iter().partition(|j| is_finished(&j.run_dir));
+    let resumes = todo.iter().filter(|j| j.run_dir.join("journal.jsonl").exists()).count();
+    eprintln!(
+        "compare: {total} runs ({} configs x {} data x {} seeds): {} finished earlier, {} to resume, {} to start; \
+         {} at a time -> {}",
+        plan.configs.len(),
+        plan.data.len(),
+        plan.seeds.len(),
+        done.len(),
+        resumes,
+        todo.len() - resumes,
+        jobs_at_once,
+        plan.out.display()
+    );
+    let mut finished = done.len();
+    let queue = Mutex::new(todo.into_iter().rev().collect::<Vec<_>>());
+    let (tx, rx) = mpsc::channel::<Outcome>();
+    let mut failures = Vec::new();
+    std::thread::scope(|s| {
+        for _ in 0..jobs_at_once.max(1) {
+            let tx = tx.clone();
+            let queue = &queue;
+            s.spawn(move || {
+                loop {
+                    let next = queue.lock().map(|mut q| q.pop()).unwrap_or(None);
+                    let Some(job) = next else { break };
+                    if tx.send(run_one(bin, job, &plan.shared)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for o in rx {
+            finished += 1;
+            let head = format!("[{finished:>w$}/{total}] {}", bar(finished, total), w = total.to_string().len());
+            match o.result {
+                Ok(()) => {
+                    let best = RunData::load(&o.job.run_dir, o.job.seed).ok().flatten();
+                    let detail = best.as_ref().and_then(|r| best_trial(&r.trials).map(|b| (b.reward, r.trials.len())));
+                    let detail = detail.map_or("no journal".into(), |(b, n)| format!("best {b:.4} in {n} trials"));
+                    eprintln!("{head} ok    {}: {detail} ({:.1} s)", o.job.title(), o.seconds);
+                }
+                Err(e) => {
+                    eprintln!("{head} FAIL  {}: {e}", o.job.title());
+                    failures.push(format!("{}: {e}", o.job.title()));
+                }
+            }
+        }
+    });
+    failures
+}
+
+/// Reads the runs of one data set, config by config.
+fn collect(plan: &Plan, data: &str, warnings: &mut Vec<String>) -> Result<Vec<ConfigRuns>> {
+    let mut out = Vec::new();
+    for (name, _) in &plan.configs {
+        let mut runs = Vec::new();
+        for &seed in &plan.seeds {
+            if let Some(r) = RunData::load(&plan.run_dir(data, name, seed), seed)? {
+                warnings.extend(r.warnings.iter().cloned());
+                runs.push(r);
+            }
+        }
+        out.push(ConfigRuns { name: name.clone(), runs, planned: plan.seeds.len() });
+    }
+    Ok(out)
+}
+
+/// Aggregates what `plan.out` holds: tables, plots, `report.md`. Returns the comparison sentences.
+pub fn aggregate(
+    plan: &Plan,
+    baseline: Option<&str>,
+    s: CompareSettings,
+    ctx: &mut ReportContext,
+) -> Result<Vec<String>> {
+    let names: Vec<String> = plan.configs.iter().map(|(n, _)| n.clone()).collect();
+    let baseline = pick_baseline(&names, baseline)?;
+    std::fs::create_dir_all(&plan.out).with_context(|| format!("{}", plan.out.display()))?;
+    let mut reports = Vec::new();
+    for (data, spec) in &plan.data {
+        let configs = collect(plan, data, &mut ctx.warnings)?;
+        let mut files = Vec::new();
+        let mut plot = |title: &str, stem: &str, f: &dyn Fn(&Path) -> Result<bool>| -> Result<()> {
+            let file = format!("{stem}-{data}.svg");
+            if f(&plan.out.join(&file))? {
+                files.push((title.to_string(), file));
+            }
+            Ok(())
+        };
+        plot("Best reward so far against trial", "best-so-far", &|p| plots::best_so_far(p, &configs).map(|()| true))?;
+        plot("Reward distribution", "rewards", &|p| plots::reward_distribution(p, &configs).map(|()| true))?;
+        plot("Predicted against actual reward", "predicted", &|p| plots::predicted_vs_actual(p, &configs))?;
+        plot("Time per trial", "time-per-trial", &|p| plots::time_per_trial(p, &configs).map(|()| true))?;
+        ctx.plots.push((data.clone(), files));
+        reports.push(DataReport::new(data, spec.as_deref(), &configs, &baseline, s));
+    }
+    write_tables(&plan.out, &reports, s)?;
+    let md = plan.out.join("report.md");
+    std::fs::write(&md, markdown(&reports, ctx, s)).with_context(|| format!("{}", md.display()))?;
+    let multi = reports.len() > 1;
+    Ok(reports
+        .iter()
+        .flat_map(|r| {
+            r.comparisons
+                .iter()
+                .map(move |c| if multi { format!("[{}] {}", r.data, c.sentence()) } else { c.sentence() })
+        })
+        .collect())
+}
+
+/// `cargo xtask compare`.
+pub fn compare(a: CompareArgs) -> Result<()> {
+    let root = workspace_root();
+    let plan = Plan::new(&a, &root)?;
+    let settings = CompareSettings { resamples: a.resamples, seed: a.bootstrap_seed, ..CompareSettings::default() };
+    let mut ctx = ReportContext {
+        command: std::iter::once("cargo xtask".to_string())
+            .chain(std::env::args().skip(1))
+            .collect::<Vec<_>>()
+            .join(" "),
+        seeds: plan.seeds.clone(),
+        ..ReportContext::default()
+    };
+    if !a.aggregate_only {
+        check_shared(&plan.out, &plan.shared)?;
+        let bin = match &a.mlpnas {
+            Some(p) if p.is_file() => std::path::absolute(p)?,
+            Some(p) => bail!("--mlpnas {}: no such file", p.display()),
+            None => build_binary(&root, a.profile)?,
+        };
+        ctx.failures = run_all(&plan, &bin, a.jobs);
+    }
+    let sentences = aggregate(&plan, a.baseline.as_deref(), settings, &mut ctx)?;
+    for w in &ctx.warnings {
+        eprintln!("warning: {w}");
+    }
+    for s in &sentences {
+        println!("{s}");
+    }
+    println!("report: {}", plan.out.join("report.md").display());
+    if !ctx.failures.is_empty() {
+        bail!("{} of {} runs failed (listed in the report)", ctx.failures.len(), plan.jobs().len());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::tests::{tmp, write_run};
+
+    #[test]
+    fn data_names() {
+        assert_eq!(data_name("builtin:iris"), "iris");
+        assert_eq!(data_name("../shared/data/wine-quality.csv"), "wine-quality");
+        assert_eq!(data_name("x.npy:y.npy"), "x");
+        assert_eq!(data_name("a b.csv"), "a-b");
+    }
+
+    fn args(configs: &[&Path]) -> CompareArgs {
+        CompareArgs {
+            configs: configs.iter().map(|p| p.to_path_buf()).collect(),
+            preset: None,
+            seeds: Some(3),
+            data: vec![],
+            label: None,
+            drop: None,
+            set: vec![],
+            jobs: 1,
+            out: None,
+            baseline: None,
+            profile: Profile::Release,
+            mlpnas: None,
+            aggregate_only: true,
+            resamples: 1000,
+            bootstrap_seed: 1,
+        }
+    }
+
+    #[test]
+    fn presets_follow_the_configs_present() {
+        let d = tmp("presets");
+        let cfg = d.join("configs");
+        std::fs::create_dir_all(&cfg).expect("dir");
+        for n in ["random.toml", "seed-no-oneshot.toml", "seed-default.toml", "seed-neither.toml", "reinforce.toml"] {
+            std::fs::write(cfg.join(n), "").expect("write");
+        }
+        let mut a = args(&[]);
+        a.preset = Some(Preset::Smoke);
+        a.seeds = None;
+        let p = Plan::new(&a, &d).expect("smoke");
+        let names: Vec<&str> = p.configs.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["random", "reinforce"]);
+        assert_eq!(p.seeds, [0, 1]);
+        assert_eq!(p.data, [("iris".to_string(), Some("builtin:iris".to_string()))]);
+        assert!(p.shared.sets.contains(&"trainer.epochs=2".to_string()));
+        a.preset = Some(Preset::SeedAblation);
+        a.data = vec!["builtin:iris".into()];
+        let p = Plan::new(&a, &d).expect("ablation");
+        let names: Vec<&str> = p.configs.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["seed-default", "seed-neither", "seed-no-oneshot", "random"]);
+        assert_eq!(p.seeds.len(), 5);
+        let err = Plan::new(&args(&[&cfg.join("random.toml"), &cfg.join("random.toml")]), &d).expect_err("dup");
+        assert!(err.to_string().contains("also named \"random\""), "{err}");
+        let err = Plan::new(&args(&[&cfg.join("nope.toml")]), &d).expect_err("missing");
+        assert!(err.to_string().contains("no such config file"), "{err}");
+    }
+
+    #[test]
+    fn resume_or_start_and_the_arguments_passed() {
+        let d = tmp("job-args");
+        let job = Job {
+            data: "iris".into(),
+            spec: Some("builtin:iris".into()),
+            config: "random".into(),
+            config_path: d.join("random.toml"),
+            seed: 2,
+            run_dir: d.join("run"),
+            log: d.join("log"),
+        };
+        let shared = SharedOptions { label: Some("y".into()), drop: Some("#0,q".into()), sets: vec!["a.b=1".into()] };
+        let a = job.args(&shared).join(" ");
+        assert!(a.starts_with("search --config "), "{a}");
+        assert!(a.contains("--seed 2 --out ") && a.contains("--quiet --data builtin:iris"), "{a}");
+        assert!(a.ends_with("--label y --drop #0,q --set a.b=1"), "{a}");
+        write_run(&job.run_dir, &[0.5], None);
+        assert_eq!(job.args(&shared), ["search", "--resume", &job.run_dir.to_string_lossy(), "--quiet"]);
+    }
+
+    #[test]
+    fn shared_options_are_checked_on_a_rerun() {
+        let d = tmp("shared");
+        let s = SharedOptions { label: None, drop: None, sets: vec!["trainer.epochs=2".into()] };
+        check_shared(&d, &s).expect("first");
+        check_shared(&d, &s).expect("same again");
+        let other = SharedOptions { sets: vec![], ..s };
+        let err = check_shared(&d, &other).expect_err("different");
+        assert!(err.to_string().contains("choose another --out"), "{err}");
+    }
+
+    #[test]
+    fn aggregate_only_writes_the_report_from_synthetic_runs() {
+        let d = tmp("aggregate");
+        let cfg = d.join("configs");
+        std::fs::create_dir_all(&cfg).expect("dir");
+        for n in ["random.toml", "better.toml"] {
+            std::fs::write(cfg.join(n), "").expect("write");
+        }
+        let mut a = args(&[&cfg.join("better.toml"), &cfg.join("random.toml")]);
+        a.out = Some(d.join("out"));
+        let plan = Plan::new(&a, &d).expect("plan");
+        for seed in 0..3u64 {
+            let s = seed as f64 * 0.01;
+            write_run(&plan.run_dir("default", "random", seed), &[0.5 + s, 0.6 + s, 0.55], Some(1.0));
+            // Seed 2 of "better" crashed after two trials: unfinished, still counted.
+            let better = if seed == 2 { vec![0.6 + s, 0.7 + s] } else { vec![0.6 + s, 0.7 + s, 0.65] };
+            write_run(&plan.run_dir("default", "better", seed), &better, (seed != 2).then_some(1.5));
+        }
+        let mut ctx = ReportContext::default();
+        let sentences = aggregate(&plan, None, CompareSettings::default(), &mut ctx).expect("aggregate");
+        assert_eq!(sentences.len(), 1);
+        assert!(sentences[0].starts_with("better beats random on 3/3 seeds, mean +0.1000"), "{}", sentences[0]);
+        let report = std::fs::read_to_string(d.join("out/report.md")).expect("report");
+        assert!(report.contains("| better | 3/3 (2) |"), "{report}");
+        assert!(report.contains("(unfinished)"));
+        assert!(report.contains("![Best reward so far against trial](best-so-far-default.svg)"));
+        assert!(!report.contains("predicted-default.svg"), "no predictor, no plot");
+        for f in ["summary.csv", "runs.csv", "summary.json", "best-so-far-default.svg", "rewards-default.svg"] {
+            assert!(d.join("out").join(f).exists(), "{f}");
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! Reading one run directory (`mlpnas search --out RUN`) and the per-run numbers of a comparison.
+//!
+//! The contract: `RUN/journal.jsonl` (one trial record a line), `RUN/controller.jsonl` (one
+//! `mlpnas_core::EpochReport` a controller epoch) and `RUN/summary.json` (written last:
+//! `{"finished": true, "trials", "exhausted", "wall_seconds", "best"}`). Parsing is lenient: only
+//! the fields used here are read, missing optional ones default, a half-written last line is
+//! skipped, and a bad line elsewhere is skipped with a warning.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use mlpnas_core::EpochReport;
+use mlpnas_core::stats::{mean, spearman};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The fields of a journal line that a comparison uses.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Trial {
+    /// 0-based trial index.
+    pub trial: usize,
+    /// Controller epoch.
+    #[serde(default)]
+    pub epoch: usize,
+    /// Text form of the architecture.
+    #[serde(default)]
+    pub architecture: String,
+    /// Reward (`null`, e.g. a NaN written by JSON, reads as 0).
+    #[serde(default, deserialize_with = "nullable_f64")]
+    pub reward: f64,
+    /// The controller's prediction, if it has a predictor.
+    #[serde(default)]
+    pub predicted: Option<f64>,
+    /// Dense layers that started from shared weights.
+    #[serde(default)]
+    pub transfers: usize,
+    /// Wall time of the trial.
+    #[serde(default, deserialize_with = "nullable_f64")]
+    pub seconds: f64,
+    /// Held-out test accuracy, where the search measured it.
+    #[serde(default)]
+    pub test_acc: Option<f64>,
+}
+
+fn nullable_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(0.0))
+}
+
+/// `RUN/summary.json`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RunSummary {
+    /// Whether the search ran to its end.
+    #[serde(default)]
+    pub finished: bool,
+    /// Wall time of the whole search.
+    #[serde(default)]
+    pub wall_seconds: Option<f64>,
+    /// Whether the space ran out before the budget.
+    #[serde(default)]
+    pub exhausted: bool,
+    /// The winner, with `test_acc` where measured.
+    #[serde(default)]
+    pub best: Option<serde_json::Value>,
+}
+
+/// Whether `run_dir` holds a finished search (`summary.json` with `finished: true`).
+pub fn is_finished(run_dir: &Path) -> bool {
+    read_summary(run_dir).is_some_and(|s| s.finished)
+}
+
+fn read_summary(run_dir: &Path) -> Option<RunSummary> {
+    let text = std::fs::read_to_string(run_dir.join("summary.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Parses JSON lines leniently: a bad last line is a half-written one (skipped silently), a bad
+/// line elsewhere is skipped with a warning.
+fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path, warnings: &mut Vec<String>) -> Result<Vec<T>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(v) => out.push(v),
+            Err(_) if i + 1 == lines.len() => {}
+            Err(e) => warnings.push(format!("{}: line {}: skipped ({e})", path.display(), i + 1)),
+        }
+    }
+    Ok(out)
+}
+
+/// One run directory, read.
+#[derive(Debug, Clone)]
+pub struct RunData {
+    /// Seed of the run.
+    pub seed: u64,
+    /// Trials in journal order.
+    pub trials: Vec<Trial>,
+    /// Controller epochs (empty when `controller.jsonl` is absent).
+    pub epochs: Vec<EpochReport>,
+    /// `summary.json`, when present.
+    pub summary: Option<RunSummary>,
+    /// Lines skipped while reading.
+    pub warnings: Vec<String>,
+}
+
+impl RunData {
+    /// Reads `run_dir`; `None` when it has no journal (the run never started).
+    pub fn load(run_dir: &Path, seed: u64) -> Result<Option<Self>> {
+        let journal = run_dir.join("journal.jsonl");
+        if !journal.exists() {
+            return Ok(None);
+        }
+        let mut warnings = Vec::new();
+        let trials = read_jsonl(&journal, &mut warnings)?;
+        let controller = run_dir.join("controller.jsonl");
+        let epochs = if controller.exists() { read_jsonl(&controller, &mut warnings)? } else { Vec::new() };
+        Ok(Some(Self { seed, trials, epochs, summary: read_summary(run_dir), warnings }))
+    }
+
+    /// The numbers a comparison reports for this run.
+    pub fn metrics(&self) -> RunMetrics {
+        let rewards: Vec<f64> = self.trials.iter().map(|t| t.reward).collect();
+        let winner = best_trial(&self.trials);
+        let best_reward = winner.map(|t| t.reward);
+        let summary_best_test = self
+            .summary
+            .as_ref()
+            .and_then(|s| s.best.as_ref())
+            .and_then(|b| b.get("test_acc"))
+            .and_then(serde_json::Value::as_f64);
+        let test_acc = summary_best_test.or_else(|| winner.and_then(|t| t.test_acc));
+        let trial_seconds: f64 = self.trials.iter().map(|t| t.seconds).sum();
+        let summary_wall = self.summary.as_ref().and_then(|s| s.wall_seconds);
+        let wall_seconds = summary_wall.unwrap_or(trial_seconds);
+        let n = self.trials.len();
+        let (pred, actual): (Vec<f64>, Vec<f64>) =
+            self.trials.iter().filter_map(|t| t.predicted.map(|p| (p, t.reward))).unzip();
+        let transfers: Vec<f64> = self.trials.iter().map(|t| t.transfers as f64).collect();
+        RunMetrics {
+            seed: self.seed,
+            finished: self.summary.as_ref().is_some_and(|s| s.finished),
+            exhausted: self.summary.as_ref().is_some_and(|s| s.exhausted),
+            trials: n,
+            best_reward,
+            best_architecture: winner.map(|t| t.architecture.clone()),
+            test_acc,
+            trials_to_95: trials_to_fraction(&rewards, 0.95),
+            epoch_mean_rewards: self.epoch_mean_rewards(),
+            wall_seconds,
+            wall_from_summary: summary_wall.is_some(),
+            archs_per_second: if wall_seconds > 0.0 { Some(n as f64 / wall_seconds) } else { None },
+            transfers_per_trial: mean(&transfers),
+            predictor_mae: mlpnas_core::stats::mae(&pred, &actual),
+            predictor_spearman: spearman(&pred, &actual),
+            predictions: pred.len(),
+        }
+    }
+
+    /// Mean reward of each controller epoch: `controller.jsonl` where present, else the journal
+    /// grouped by epoch.
+    fn epoch_mean_rewards(&self) -> Vec<f64> {
+        if !self.epochs.is_empty() {
+            let mut e: Vec<&EpochReport> = self.epochs.iter().collect();
+            e.sort_by_key(|r| r.epoch);
+            return e.iter().map(|r| r.mean_reward).collect();
+        }
+        let mut by_epoch: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+        for t in &self.trials {
+            by_epoch.entry(t.epoch).or_default().push(t.reward);
+        }
+        by_epoch.values().filter_map(|v| mean(v)).collect()
+    }
+
+    /// Best reward after each trial (1..=n).
+    pub fn best_so_far(&self) -> Vec<f64> {
+        best_so_far(&self.trials.iter().map(|t| t.reward).collect::<Vec<_>>())
+    }
+}
+
+/// The highest-reward trial, the earliest on ties.
+pub fn best_trial(trials: &[Trial]) -> Option<&Trial> {
+    trials.iter().fold(None, |best: Option<&Trial>, t| match best {
+        Some(b) if b.reward >= t.reward => Some(b),
+        _ => Some(t),
+    })
+}
+
+/// Running maximum of `rewards`.
+pub fn best_so_far(rewards: &[f64]) -> Vec<f64> {
+    let mut best = f64::NEG_INFINITY;
+    rewards
+        .iter()
+        .map(|r| {
+            best = best.max(*r);
+            best
+        })
+        .collect()
+}
+
+/// Trials (1-based count) until the best so far first reaches `fraction` of the run's best reward.
+pub fn trials_to_fraction(rewards: &[f64], fraction: f64) -> Option<usize> {
+    let best = rewards.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !best.is_finite() {
+        return None;
+    }
+    rewards.iter().position(|r| *r >= fraction * best).map(|i| i + 1)
+}
+
+/// Per-run numbers of a comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunMetrics {
+    /// Seed.
+    pub seed: u64,
+    /// `summary.json` says finished.
+    pub finished: bool,
+    /// The search space ran out before the budget did.
+    pub exhausted: bool,
+    /// Trials in the journal.
+    pub trials: usize,
+    /// Best reward.
+    pub best_reward: Option<f64>,
+    /// Architecture of the winner.
+    pub best_architecture: Option<String>,
+    /// Held-out test accuracy of the winner, where measured.
+    pub test_acc: Option<f64>,
+    /// Trials needed to reach 95% of the run's best reward.
+    pub trials_to_95: Option<usize>,
+    /// Mean reward of each controller epoch.
+    pub epoch_mean_rewards: Vec<f64>,
+    /// Wall time of the search (`summary.json`, else the sum of trial times).
+    pub wall_seconds: f64,
+    /// Whether `wall_seconds` came from `summary.json`.
+    pub wall_from_summary: bool,
+    /// Trials per second of wall time.
+    pub archs_per_second: Option<f64>,
+    /// Mean weight transfers per trial.
+    pub transfers_per_trial: Option<f64>,
+    /// Mean absolute error of predictions, where the controller predicts.
+    pub predictor_mae: Option<f64>,
+    /// Spearman correlation of predictions and rewards.
+    pub predictor_spearman: Option<f64>,
+    /// Trials with a prediction.
+    pub predictions: usize,
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// A fresh empty directory under the system temp dir.
+    pub(crate) fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("xtask-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("create temp dir");
+        d
+    }
+
+    /// A journal line as `mlpnas search` writes it (every field, `test_acc` optional).
+    pub(crate) fn line(trial: usize, epoch: usize, reward: f64, predicted: Option<f64>, transfers: usize) -> String {
+        serde_json::json!({
+            "trial": trial, "epoch": epoch, "tokens": [12, 30], "architecture": format!("a{trial}"),
+            "reward": reward, "val_acc_last": reward, "predicted": predicted, "transfers": transfers,
+            "params": 100, "seconds": 0.5, "status": "ok", "epochs": [],
+        })
+        .to_string()
+    }
+
+    /// Writes a run directory: a journal of `rewards` (2 trials per epoch) and, if `wall` is given,
+    /// a finished `summary.json`.
+    pub(crate) fn write_run(dir: &Path, rewards: &[f64], wall: Option<f64>) {
+        std::fs::create_dir_all(dir).expect("run dir");
+        let lines: Vec<String> = rewards.iter().enumerate().map(|(i, r)| line(i, i / 2, *r, None, i % 3)).collect();
+        std::fs::write(dir.join("journal.jsonl"), lines.join("\n") + "\n").expect("journal");
+        if let Some(w) = wall {
+            let s = serde_json::json!({"finished": true, "trials": rewards.len(), "exhausted": false,
+                "wall_seconds": w, "best": null});
+            std::fs::write(dir.join("summary.json"), s.to_string()).expect("summary");
+        }
+    }
+
+    #[test]
+    fn trials_to_95_and_best_so_far() {
+        assert_eq!(trials_to_fraction(&[0.5, 0.7, 0.96, 0.8, 1.0], 0.95), Some(3));
+        assert_eq!(trials_to_fraction(&[1.0, 0.2], 0.95), Some(1));
+        assert_eq!(trials_to_fraction(&[0.0, 0.0], 0.95), Some(1));
+        assert_eq!(trials_to_fraction(&[], 0.95), None);
+        assert_eq!(best_so_far(&[0.2, 0.1, 0.5, 0.4]), vec![0.2, 0.2, 0.5, 0.5]);
+    }
+
+    #[test]
+    fn reads_a_run_with_a_half_written_line_and_unknown_fields() {
+        let d = tmp("half");
+        let mut text = [
+            line(0, 0, 0.5, Some(0.4), 0),
+            line(1, 0, 0.8, Some(0.9), 1),
+            // An unknown future field and a test accuracy.
+            r#"{"trial":2,"epoch":1,"reward":0.9,"predicted":0.7,"transfers":2,"seconds":1.5,"test_acc":0.88,"new_field":[1]}"#
+                .to_string(),
+            line(3, 1, 0.6, Some(0.5), 1),
+        ]
+        .join("\n");
+        text.push_str("\n{\"trial\":4,\"epoch\":2,\"rew");
+        std::fs::write(d.join("journal.jsonl"), text).expect("write");
+        let run = RunData::load(&d, 3).expect("readable").expect("has a journal");
+        assert_eq!(run.trials.len(), 4);
+        assert!(run.warnings.is_empty(), "{:?}", run.warnings);
+        let m = run.metrics();
+        assert_eq!(m.seed, 3);
+        assert!(!m.finished);
+        assert_eq!(m.best_reward, Some(0.9));
+        assert_eq!(m.best_architecture.as_deref(), Some(""));
+        assert_eq!(m.test_acc, Some(0.88));
+        assert_eq!(m.trials_to_95, Some(3)); // 0.855 first reached by 0.9
+        assert_eq!(m.epoch_mean_rewards, vec![0.65, 0.75]);
+        assert_eq!(m.wall_seconds, 3.0); // no summary: 0.5 + 0.5 + 1.5 + 0.5
+        assert!(!m.wall_from_summary);
+        assert_eq!(m.transfers_per_trial, Some(1.0));
+        assert_eq!(m.predictions, 4);
+        let mae = m.predictor_mae.unwrap_or(f64::NAN);
+        assert!((mae - 0.125).abs() < 1e-12, "{mae}"); // |.1|,|.1|,|.2|,|.1|
+        assert!(m.predictor_spearman.is_some());
+    }
+
+    #[test]
+    fn a_bad_middle_line_is_skipped_with_a_warning() {
+        let d = tmp("bad-middle");
+        let text = [line(0, 0, 0.5, None, 0), "not json".into(), line(1, 0, 0.6, None, 0)].join("\n");
+        std::fs::write(d.join("journal.jsonl"), text).expect("write");
+        let run = RunData::load(&d, 0).expect("readable").expect("journal");
+        assert_eq!(run.trials.len(), 2);
+        assert_eq!(run.warnings.len(), 1);
+        assert!(run.warnings[0].contains("line 2"), "{}", run.warnings[0]);
+    }
+
+    #[test]
+    fn summary_and_controller_reports_take_precedence() {
+        let d = tmp("summary");
+        write_run(&d, &[0.2, 0.4, 0.6, 0.8], Some(2.0));
+        let best = serde_json::json!({"trial": 3, "reward": 0.8, "test_acc": 0.75});
+        let s =
+            serde_json::json!({"finished": true, "trials": 4, "exhausted": false, "wall_seconds": 2.0, "best": best});
+        std::fs::write(d.join("summary.json"), s.to_string()).expect("summary");
+        let reports = [(0, 0.25), (1, 0.75)].map(|(e, m)| {
+            serde_json::json!({"epoch": e, "trials": 2, "mean_reward": m, "best_reward": m, "predictor_mae": null,
+                "predictor_spearman": null, "metrics": {"entropy": 1.0}})
+            .to_string()
+        });
+        std::fs::write(d.join("controller.jsonl"), reports.join("\n")).expect("controller");
+        assert!(is_finished(&d));
+        let m = RunData::load(&d, 0).expect("readable").expect("journal").metrics();
+        assert!(m.finished && m.wall_from_summary);
+        assert_eq!(m.test_acc, Some(0.75));
+        assert_eq!(m.epoch_mean_rewards, vec![0.25, 0.75]);
+        assert_eq!(m.archs_per_second, Some(2.0));
+        assert_eq!(m.predictor_mae, None);
+        assert!(RunData::load(&d.join("absent"), 0).expect("no error").is_none());
+        assert!(!is_finished(&d.join("absent")));
+    }
+}
