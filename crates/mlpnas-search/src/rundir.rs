@@ -71,6 +71,9 @@ pub struct Checkpoint {
     pub store: Option<String>,
 }
 
+/// A checkpoint with its controller state and, for in-memory stores, the store snapshot.
+pub type CheckpointState = (Checkpoint, Vec<u8>, Option<Vec<u8>>);
+
 /// The run directory's checkpoint, pending-weights and report files.
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -169,7 +172,7 @@ impl RunDir {
     }
 
     /// The latest checkpoint, if any, with its controller state and store snapshot.
-    pub fn read_checkpoint(&self) -> Result<Option<(Checkpoint, Vec<u8>, Option<Vec<u8>>)>, SearchError> {
+    pub fn read_checkpoint(&self) -> Result<Option<CheckpointState>, SearchError> {
         let dir = self.root.join(CHECKPOINT_DIR);
         let latest = dir.join(LATEST);
         if !latest.exists() {

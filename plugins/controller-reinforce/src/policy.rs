@@ -20,6 +20,8 @@ use mlpnas_core::{ControllerError, SearchSpace, Token, TokenId};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+/// One gradient per parameter tensor (`None` where a tensor got no gradient).
+type Gradients = Vec<Option<Vec<f32>>>;
 /// Added to the logit of a token that is not allowed (finite, so that `0 * masked` stays 0).
 const MASKED: f32 = -1.0e9;
 
@@ -346,7 +348,7 @@ impl Params {
         device: &Device,
         space: &dyn SearchSpace,
         input: &LossInput<'_>,
-    ) -> Result<(Vec<Option<Vec<f32>>>, LossParts), ControllerError> {
+    ) -> Result<(Gradients, LossParts), ControllerError> {
         let ad = device.clone().autodiff();
         let net = Net::new(self, &ad, true);
         let rows = input.seqs.len();
