@@ -20,6 +20,7 @@ pub mod arch;
 pub mod controller;
 pub mod data;
 pub mod error;
+pub mod sampling;
 pub mod seed;
 pub mod space;
 pub mod stats;

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::arch::BigramKey;
+
 /// A dense f32 tensor in row-major order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostTensor {
@@ -54,6 +56,36 @@ impl LayerWeights {
     /// Whether both tensors are consistent (see [`HostTensor::is_consistent`]).
     pub fn is_consistent(&self) -> bool {
         self.kernel.is_consistent() && self.bias.is_consistent()
+    }
+    /// Why these weights cannot be stored under `key`, if they cannot: inconsistent (shape and
+    /// data disagree, or a value is not finite) or not fitting the key's kernel and bias shapes.
+    /// The rule every [`crate::WeightStore`]'s `put` applies.
+    pub fn refusal(&self, key: &BigramKey) -> Option<String> {
+        if !self.is_consistent() {
+            let why = |t: &HostTensor, name: &str| {
+                let n: usize = t.shape.iter().product();
+                if n != t.data.len() {
+                    Some(format!("{name} shape {:?} holds {n} values but {} were given", t.shape, t.data.len()))
+                } else if t.data.iter().any(|v| !v.is_finite()) {
+                    Some(format!("{name} holds a NaN or infinite value"))
+                } else {
+                    None
+                }
+            };
+            return Some(
+                why(&self.kernel, "kernel")
+                    .or_else(|| why(&self.bias, "bias"))
+                    .unwrap_or_else(|| "inconsistent weights".to_string()),
+            );
+        }
+        let [input, output] = key.kernel_shape();
+        if !self.fits(input, output) {
+            return Some(format!(
+                "kernel {:?} and bias {:?} do not fit the key (expected [{input}, {output}] and [{output}])",
+                self.kernel.shape, self.bias.shape
+            ));
+        }
+        None
     }
     /// Size of the values in bytes.
     pub fn byte_len(&self) -> usize {

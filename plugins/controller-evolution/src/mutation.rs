@@ -190,7 +190,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::evolution::sample_uniform;
+    use mlpnas_core::sampling::sample_uniform;
 
     fn space(units: &[u32], activations: &[Activation], max_len: usize) -> MlpSpace {
         MlpSpaceConfig { units: units.to_vec(), activations: activations.to_vec(), max_len, ..Default::default() }

@@ -2,14 +2,13 @@
 
 use std::collections::HashSet;
 
-use mlpnas_core::{
-    Controller, ControllerContext, ControllerError, Proposal, SearchSpace, Token, TokenId, TrialRecord, UpdateReport,
-};
+use mlpnas_core::{Controller, ControllerContext, ControllerError, Proposal, TokenId, TrialRecord, UpdateReport};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::config::RandomControllerConfig;
+use mlpnas_core::sampling::{enumerate, sample_uniform};
 
 /// Largest space (in valid sequences) that the controller enumerates when rejection sampling
 /// cannot find an untried sequence; beyond it, it reports [`ControllerError::NoUntried`].
@@ -39,68 +38,6 @@ impl RandomController {
     pub fn config(&self) -> &RandomControllerConfig {
         &self.cfg
     }
-}
-
-/// Whether `prefix` is a complete sequence (it ends with the output token).
-fn is_complete(space: &dyn SearchSpace, prefix: &[TokenId]) -> bool {
-    prefix.last().is_some_and(|&t| space.token(t) == Some(Token::Output))
-}
-
-/// One sequence drawn uniformly among the valid sequences of `space`: each next token is chosen
-/// with probability proportional to its number of completions.
-fn sample_uniform(space: &dyn SearchSpace, rng: &mut ChaCha8Rng) -> Result<Vec<TokenId>, ControllerError> {
-    let mut prefix: Vec<TokenId> = Vec::with_capacity(space.max_len());
-    while !is_complete(space, &prefix) {
-        let mut weighted: Vec<(TokenId, u128)> = Vec::new();
-        let mut total: u128 = 0;
-        for t in space.allowed_next(&prefix) {
-            prefix.push(t);
-            let w = space.completions(&prefix);
-            prefix.pop();
-            if w > 0 {
-                total = total.saturating_add(w);
-                weighted.push((t, w));
-            }
-        }
-        if total == 0 {
-            return Err(ControllerError::Other(format!("the search space has no valid sequence extending {prefix:?}")));
-        }
-        let mut r = rng.random_range(0..total);
-        let mut chosen = None;
-        for &(t, w) in &weighted {
-            if r < w {
-                chosen = Some(t);
-                break;
-            }
-            r -= w;
-        }
-        // `chosen` is only `None` when the total saturated at `u128::MAX`: take the last token.
-        let Some(t) = chosen.or_else(|| weighted.last().map(|&(t, _)| t)) else {
-            return Err(ControllerError::Other(format!("no token to draw after {prefix:?}")));
-        };
-        prefix.push(t);
-    }
-    Ok(prefix)
-}
-
-/// Every valid sequence of `space`, in depth-first (token id) order.
-fn enumerate(space: &dyn SearchSpace) -> Vec<Vec<TokenId>> {
-    fn walk(space: &dyn SearchSpace, prefix: &mut Vec<TokenId>, out: &mut Vec<Vec<TokenId>>) {
-        if is_complete(space, prefix) {
-            out.push(prefix.clone());
-            return;
-        }
-        for t in space.allowed_next(prefix) {
-            prefix.push(t);
-            if space.completions(prefix) > 0 {
-                walk(space, prefix, out);
-            }
-            prefix.pop();
-        }
-    }
-    let mut out = Vec::new();
-    walk(space, &mut Vec::with_capacity(space.max_len()), &mut out);
-    out
 }
 
 impl Controller for RandomController {
@@ -189,7 +126,8 @@ impl Controller for RandomController {
 mod tests {
     use std::collections::HashMap;
 
-    use mlpnas_core::{Activation, MlpSpace, MlpSpaceConfig};
+    use mlpnas_core::sampling::enumerate;
+    use mlpnas_core::{Activation, MlpSpace, MlpSpaceConfig, SearchSpace};
 
     use super::*;
 

@@ -204,40 +204,11 @@ impl DiskStore {
         };
         let weights = codec::decode(text, guard.value())
             .map_err(|reason| corrupt(&self.path, format!("value of {key}: {reason}")))?;
-        if let Some(reason) = refusal(key, &weights) {
+        if let Some(reason) = weights.refusal(key) {
             return Err(corrupt(&self.path, format!("value of {key}: {reason}")));
         }
         Ok(Some(weights))
     }
-}
-
-/// Why `weights` cannot be stored under `key`, if they cannot (the memory store's rule).
-fn refusal(key: &BigramKey, weights: &LayerWeights) -> Option<String> {
-    if !weights.is_consistent() {
-        let why = |t: &mlpnas_core::HostTensor, name: &str| {
-            let n: usize = t.shape.iter().product();
-            if n != t.data.len() {
-                Some(format!("{name} shape {:?} holds {n} values but {} were given", t.shape, t.data.len()))
-            } else if t.data.iter().any(|v| !v.is_finite()) {
-                Some(format!("{name} holds a NaN or infinite value"))
-            } else {
-                None
-            }
-        };
-        return Some(
-            why(&weights.kernel, "kernel")
-                .or_else(|| why(&weights.bias, "bias"))
-                .unwrap_or_else(|| "inconsistent weights".to_string()),
-        );
-    }
-    let [input, output] = key.kernel_shape();
-    if !weights.fits(input, output) {
-        return Some(format!(
-            "kernel {:?} and bias {:?} do not fit the key (expected [{input}, {output}] and [{output}])",
-            weights.kernel.shape, weights.bias.shape
-        ));
-    }
-    None
 }
 
 impl WeightStore for DiskStore {
@@ -256,7 +227,7 @@ impl WeightStore for DiskStore {
     }
 
     fn put(&mut self, key: BigramKey, weights: LayerWeights) -> Result<(), StoreError> {
-        if let Some(reason) = refusal(&key, &weights) {
+        if let Some(reason) = weights.refusal(&key) {
             return Err(StoreError::Invalid { key: key.to_string(), reason });
         }
         let text = codec::key_text(&key);

@@ -55,42 +55,13 @@ impl MemoryStore {
     }
 }
 
-/// Why `weights` cannot be stored under `key`, if they cannot.
-fn refusal(key: &BigramKey, weights: &LayerWeights) -> Option<String> {
-    if !weights.is_consistent() {
-        let why = |t: &mlpnas_core::HostTensor, name: &str| {
-            let n: usize = t.shape.iter().product();
-            if n != t.data.len() {
-                Some(format!("{name} shape {:?} holds {n} values but {} were given", t.shape, t.data.len()))
-            } else if t.data.iter().any(|v| !v.is_finite()) {
-                Some(format!("{name} holds a NaN or infinite value"))
-            } else {
-                None
-            }
-        };
-        return Some(
-            why(&weights.kernel, "kernel")
-                .or_else(|| why(&weights.bias, "bias"))
-                .unwrap_or_else(|| "inconsistent weights".to_string()),
-        );
-    }
-    let [input, output] = key.kernel_shape();
-    if !weights.fits(input, output) {
-        return Some(format!(
-            "kernel {:?} and bias {:?} do not fit the key (expected [{input}, {output}] and [{output}])",
-            weights.kernel.shape, weights.bias.shape
-        ));
-    }
-    None
-}
-
 impl WeightStore for MemoryStore {
     fn get(&self, key: &BigramKey) -> Result<Option<LayerWeights>, StoreError> {
         Ok(self.map.get(key).cloned())
     }
 
     fn put(&mut self, key: BigramKey, weights: LayerWeights) -> Result<(), StoreError> {
-        if let Some(reason) = refusal(&key, &weights) {
+        if let Some(reason) = weights.refusal(&key) {
             return Err(StoreError::Invalid { key: key.to_string(), reason });
         }
         self.map.insert(key, weights);
