@@ -28,10 +28,24 @@ fn store_from_toml(config: &str) -> Box<dyn WeightStore> {
     cfg.build(&fresh_run_dir()).expect("store builds")
 }
 
-/// A fresh controller built from its typetag config.
+/// `config` on the backend under test: `MLPNAS_TEST_BACKEND` (`.ci/run` sets `tch-cpu` for its
+/// LibTorch pass) becomes the `backend` of the controllers that run on Burn (`reinforce`).
+/// Stores hold host tensors only: they have no backend.
+fn on_test_backend(config: &str) -> String {
+    let mut table: toml::Table = toml::from_str(config).expect("controller config is TOML");
+    if let Ok(backend) = std::env::var("MLPNAS_TEST_BACKEND")
+        && table.get("type").and_then(toml::Value::as_str) == Some("reinforce")
+    {
+        table.insert("backend".into(), toml::Value::String(backend));
+    }
+    toml::to_string(&table).expect("TOML")
+}
+
+/// A fresh controller built from its typetag config (on the backend under test, if any).
 fn controller_from_toml(config: &str, space: &dyn SearchSpace, seed: u64) -> Box<dyn Controller> {
     mlpnas_link::link_all();
-    let cfg: Box<dyn ControllerConfig> = toml::from_str(config).expect("controller config deserializes");
+    let cfg: Box<dyn ControllerConfig> =
+        toml::from_str(&on_test_backend(config)).expect("controller config deserializes");
     cfg.validate().expect("controller config is valid");
     cfg.build(space, seed).expect("controller builds")
 }

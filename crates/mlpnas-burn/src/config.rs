@@ -22,7 +22,8 @@ pub enum OptimizerKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BurnTrainerConfig {
-    /// Backend name: `flex` (default) or `ndarray`.
+    /// Backend name: `flex` (default), `ndarray`, or with the `tch` feature `tch-cpu` /
+    /// `tch-cuda:N` (see [`Backend`]).
     pub backend: Backend,
     /// Passes over the training rows per architecture.
     pub epochs: usize,
@@ -55,6 +56,7 @@ impl Default for BurnTrainerConfig {
 #[typetag::serde(name = "burn")]
 impl TrainerConfig for BurnTrainerConfig {
     fn validate(&self) -> Result<(), ConfigError> {
+        self.backend.check().map_err(|e| ConfigError::new("trainer.backend", e))?;
         if self.epochs == 0 {
             return Err(ConfigError::new("trainer.epochs", "must be at least 1"));
         }

@@ -5,8 +5,9 @@
 //! dropout, trains it with Adam or SGD (Keras-style learning-rate decay) on the search's fixed
 //! training rows and scores it on the validation rows after every epoch.
 //!
-//! Backends are chosen at run time by name ([`Backend`]); `ndarray` (burn-ndarray, CPU) is
-//! always compiled in. Callers never name a Burn type: they see only the core traits.
+//! Backends are chosen at run time by name ([`Backend`]): `flex` and `ndarray` (pure-Rust CPU)
+//! are always compiled in; `tch-cpu` and `tch-cuda:N` (LibTorch) with the cargo feature `tch`.
+//! Callers never name a Burn type: they see only the core traits.
 
 mod backend;
 mod config;

@@ -113,7 +113,7 @@ impl ArchitectureTrainer for BurnTrainer {
     ) -> Result<TrainOutcome, TrainerError> {
         self.check_arch(arch, init)?;
         let cfg = &self.cfg;
-        let plain = cfg.backend.device();
+        let plain = cfg.backend.device().map_err(TrainerError::Other)?;
         let device = plain.clone().autodiff();
         // Initial weights and batch order from one stream, dropout masks from another.
         let mut rng = StdRng::seed_from_u64(seed);

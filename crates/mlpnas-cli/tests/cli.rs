@@ -55,6 +55,17 @@ fn journal(dir: &Path) -> Vec<TrialRecord> {
     text.lines().map(|l| serde_json::from_str(l).expect("record")).collect()
 }
 
+/// The backend under test, when `MLPNAS_TEST_BACKEND` names one (`.ci/run` sets `tch-cpu` for
+/// its LibTorch pass): searches and evaluations train on it.
+fn test_backend() -> Option<String> {
+    std::env::var("MLPNAS_TEST_BACKEND").ok()
+}
+
+/// `--set trainer.backend=...` for the backend under test (nothing without one).
+fn backend_args() -> Vec<String> {
+    test_backend().map(|b| vec!["--set".to_string(), format!("trainer.backend={b}")]).unwrap_or_default()
+}
+
 fn config() -> PathBuf {
     workspace().join("configs/random.toml")
 }
@@ -66,6 +77,7 @@ fn tiny_search(out: &Path, data: &str, epochs: usize, samples: usize, extra: &[&
     c.args(["--set", &format!("search.controller_epochs={epochs}")]);
     c.args(["--set", &format!("search.samples_per_epoch={samples}")]);
     c.args(["--set", "trainer.epochs=2", "--set", "space.units=[8, 16, 32]"]);
+    c.args(backend_args());
     c.args(extra);
     c
 }
@@ -171,7 +183,8 @@ fn an_existing_run_directory_is_never_overwritten() {
 fn eval_trains_one_architecture() {
     let out = ok(bin()
         .args(["eval", "--arch", "16:relu,dropout,8:tanh", "--data", "builtin:iris", "--json"])
-        .args(["--set", "trainer.epochs=3"]));
+        .args(["--set", "trainer.epochs=3"])
+        .args(backend_args()));
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
     assert_eq!(v["architecture"], "16:relu,dropout,8:tanh,3:softmax");
     assert_eq!(v["epochs"].as_array().map(Vec::len), Some(3));
@@ -230,6 +243,53 @@ fn bad_config_files_give_one_line_errors() {
     let p = file(&d, "t.toml", &base.replace("type = \"memory\"", "type = \"nope\""));
     let err = fails(bin().args(["search", "--config"]).arg(&p));
     assert!(err.contains("memory"), "{err}");
+}
+
+/// A backend this build or this machine lacks is a one-line config error naming the key and what
+/// to do, before anything runs: the LibTorch backends without the `tch` feature name the feature;
+/// a CUDA device LibTorch cannot find is refused (whatever LibTorch this build has).
+#[test]
+fn unavailable_backends_give_one_line_errors() {
+    let d = tmp("backend");
+    let mut cases = vec![("trainer.backend=tch-cuda:1000", "trainer.backend"), ("trainer.backend=tpu", "tpu")];
+    if !cfg!(feature = "tch") {
+        cases.push(("trainer.backend=tch-cpu", "--features tch"));
+        cases.push(("trainer.backend=tch-cuda:0", "--features tch"));
+    }
+    for (set, needle) in cases {
+        let mut c = bin();
+        c.args(["search", "--quiet", "--config"]).arg(config()).arg("--out").arg(d.join("run"));
+        let err = fails(c.args(["--set", set]));
+        assert!(err.contains("random.toml") && err.contains(needle), "{set}: {err}");
+        assert!(!d.join("run").exists(), "{set}: a run directory was created");
+    }
+    // The controller's backend is checked the same way.
+    let mut c = bin();
+    c.args(["search", "--quiet", "--config"]).arg(config()).arg("--out").arg(d.join("run"));
+    let err = fails(c.args(["--set", "controller={type = \"reinforce\", backend = \"tch-cuda:1000\"}"]));
+    assert!(err.contains("controller.backend") && err.contains("tch-cuda:1000"), "{err}");
+}
+
+/// Mixed backends: the REINFORCE controller on one backend while the architectures train on
+/// another (on a GPU machine, e.g. `controller.backend = "tch-cpu"`, `trainer.backend =
+/// "tch-cuda:0"`). Here: the backend under test (default `ndarray`) with `flex`, both ways round.
+#[test]
+fn controller_and_trainer_on_different_backends() {
+    let d = tmp("mixed");
+    let other = test_backend().unwrap_or_else(|| "ndarray".into());
+    for (i, (controller, trainer)) in [(other.as_str(), "flex"), ("flex", other.as_str())].into_iter().enumerate() {
+        let run_dir = d.join(format!("run{i}"));
+        let mut c = tiny_search(&run_dir, "builtin:iris", 2, 3, &[]);
+        c.args(["--set", &format!("controller={{type = \"reinforce\", hidden = 16, backend = \"{controller}\"}}")]);
+        c.args(["--set", &format!("trainer.backend={trainer}")]);
+        ok(&mut c);
+        let recs = journal(&run_dir);
+        assert_eq!(recs.len(), 6, "controller on {controller}, trainer on {trainer}");
+        assert!(recs.iter().all(|r| r.predicted.is_some()), "the predictor ran on {controller}");
+        let written = std::fs::read_to_string(run_dir.join("config.toml")).expect("config.toml");
+        assert!(written.contains(&format!("backend = \"{controller}\"")), "{written}");
+        assert!(written.contains(&format!("backend = \"{trainer}\"")), "{written}");
+    }
 }
 
 #[test]

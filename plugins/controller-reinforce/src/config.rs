@@ -98,6 +98,7 @@ fn non_negative(field: &str, v: f64) -> Result<(), ConfigError> {
 impl ReinforceConfig {
     /// Checks every field.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.backend.check().map_err(|e| ConfigError::new("controller.backend", e))?;
         for (field, v) in [("controller.hidden", self.hidden), ("controller.embedding", self.embedding)] {
             if !(1..=MAX_WIDTH).contains(&v) {
                 return Err(ConfigError::new(field, format!("{v} is not in 1..={MAX_WIDTH}")));

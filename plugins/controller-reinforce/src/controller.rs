@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use burn::tensor::Device;
 use mlpnas_core::{
     Controller, ControllerContext, ControllerError, Proposal, SearchSpace, TokenId, TrialRecord, UpdateReport,
 };
@@ -98,7 +99,13 @@ impl ReinforceController {
     /// `space` allows first. Meant for tests and diagnostics.
     pub fn first_token_probs(&self, space: &dyn SearchSpace) -> Result<Vec<(TokenId, f64)>, ControllerError> {
         self.check_space(space)?;
-        self.state.params.first_token_probs(&self.cfg.backend.device(), space)
+        self.state.params.first_token_probs(&self.device()?, space)
+    }
+
+    /// The configured backend's device (checked again: a config validated on another machine or
+    /// build could name a backend this one lacks).
+    fn device(&self) -> Result<Device, ControllerError> {
+        self.cfg.backend.device().map_err(ControllerError::Other)
     }
 
     fn check_space(&self, space: &dyn SearchSpace) -> Result<(), ControllerError> {
@@ -139,7 +146,7 @@ impl Controller for ReinforceController {
             return Err(ControllerError::Exhausted { size });
         }
         let want = usize::try_from(remaining).map_or(n, |r| r.min(n));
-        let device = self.cfg.backend.device();
+        let device = self.device()?;
         let mut batch: HashSet<Vec<TokenId>> = HashSet::with_capacity(want);
         let mut out: Vec<Proposal> = Vec::with_capacity(want);
         let mut failures = 0usize;
@@ -242,7 +249,7 @@ impl Controller for ReinforceController {
             predictor_weight: if cfg.use_predictor { cfg.predictor_weight } else { 0.0 },
         };
         let settings = AdamSettings { learning_rate: cfg.learning_rate, decay: cfg.decay, clip_norm: cfg.clip_norm };
-        let device = cfg.backend.device();
+        let device = self.device()?;
         let mut params = self.state.params.clone();
         let mut adam = self.state.adam.clone();
         let mut first: Option<(LossParts, f64)> = None;

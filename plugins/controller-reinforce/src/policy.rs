@@ -440,8 +440,12 @@ mod tests {
 
     use super::*;
 
+    /// The backend under test: `MLPNAS_TEST_BACKEND` (`.ci/run` sets `tch-cpu` for its LibTorch
+    /// pass), else ndarray.
     fn device() -> Device {
-        mlpnas_burn::Backend::Ndarray.device()
+        let backend = std::env::var("MLPNAS_TEST_BACKEND")
+            .map_or(mlpnas_burn::Backend::Ndarray, |b| b.parse().expect("MLPNAS_TEST_BACKEND is a backend name"));
+        backend.device().expect("the backend under test is available")
     }
 
     #[test]

@@ -14,6 +14,16 @@ use proptest::test_runner::{Config, RngSeed};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+/// The default settings on the backend under test: `MLPNAS_TEST_BACKEND` (`.ci/run` sets
+/// `tch-cpu` for its LibTorch pass), else the default (`ndarray`).
+fn base() -> ReinforceConfig {
+    let d = ReinforceConfig::default();
+    match std::env::var("MLPNAS_TEST_BACKEND") {
+        Ok(name) => ReinforceConfig { backend: name.parse().expect("MLPNAS_TEST_BACKEND is a backend name"), ..d },
+        Err(_) => d,
+    }
+}
+
 fn record(space: &dyn SearchSpace, trial: usize, p: &Proposal, reward: f64) -> Result<TrialRecord, ControllerError> {
     let arch = space.decode(&p.tokens, 4, 3).map_err(|e| ControllerError::Other(e.to_string()))?;
     Ok(TrialRecord {
@@ -72,8 +82,8 @@ fn learns_a_synthetic_reward_and_not_without_updates() -> TestResult {
     let target = space.hidden_id(64, Activation::Relu).ok_or("64:relu not in the space")?;
     let reward = |s: &[TokenId]| if s.first() == Some(&target) { 1.0 } else { 0.0 };
     for seed in [0, 1] {
-        let mut learner = ReinforceConfig::default().build(&space, seed)?;
-        let mut frozen = ReinforceConfig::default().build(&space, seed)?;
+        let mut learner = base().build(&space, seed)?;
+        let mut frozen = base().build(&space, seed)?;
         let p0 = prob_of(&learner, &space, target)?;
         assert!((0.02..0.06).contains(&p0), "initial probability {p0}");
         let mut hits = Vec::new();
@@ -102,7 +112,7 @@ fn zero_learning_rate_does_not_learn() -> TestResult {
     let space = MlpSpaceConfig::default().build()?;
     let target = space.hidden_id(64, Activation::Relu).ok_or("64:relu not in the space")?;
     let reward = |s: &[TokenId]| if s.first() == Some(&target) { 1.0 } else { 0.0 };
-    let mut c = ReinforceConfig { learning_rate: 0.0, ..Default::default() }.build(&space, 0)?;
+    let mut c = ReinforceConfig { learning_rate: 0.0, ..base() }.build(&space, 0)?;
     let p0 = prob_of(&c, &space, target)?;
     for _ in 0..5 {
         epoch(&mut c, &space, 10, true, &reward)?;
@@ -131,7 +141,7 @@ proptest! {
     #[test]
     fn every_sample_is_valid(cfg in space_config(), seed in 0u64..1000, hidden in prop::sample::select(vec![4usize, 100])) {
         let space = cfg.build().map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let mut c = ReinforceConfig { hidden, embedding: 4, train_epochs: 2, max_attempts: 5, ..Default::default() }
+        let mut c = ReinforceConfig { hidden, embedding: 4, train_epochs: 2, max_attempts: 5, ..base() }
             .build(&space, seed)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let mut tried: HashSet<Vec<TokenId>> = HashSet::new();
@@ -166,7 +176,7 @@ proptest! {
 #[test]
 fn predictor_loss_decreases_on_a_fixed_target() -> TestResult {
     let space = MlpSpaceConfig::default().build()?;
-    let mut c = ReinforceConfig { decay: 0.0, ..Default::default() }.build(&space, 3)?;
+    let mut c = ReinforceConfig { decay: 0.0, ..base() }.build(&space, 3)?;
     let tried = HashSet::new();
     let ctx = ControllerContext { space: &space, tried: &tried, epoch: 0 };
     let batch = c.propose(&ctx, 10)?;
@@ -190,7 +200,7 @@ fn predictor_loss_decreases_on_a_fixed_target() -> TestResult {
     assert!(again[0].predicted.is_some());
 
     // Switched off: no prediction, no predictor loss.
-    let mut off = ReinforceConfig { use_predictor: false, ..Default::default() }.build(&space, 3)?;
+    let mut off = ReinforceConfig { use_predictor: false, ..base() }.build(&space, 3)?;
     let batch = off.propose(&ctx, 4)?;
     assert!(batch.iter().all(|p| p.predicted.is_none()));
     let records = batch.iter().enumerate().map(|(i, p)| record(&space, i, p, 0.5)).collect::<Result<Vec<_>, _>>()?;
@@ -230,7 +240,7 @@ fn run(
 #[test]
 fn state_round_trips_with_the_optimizer() -> TestResult {
     let space = MlpSpaceConfig { max_len: 4, ..Default::default() }.build()?;
-    let cfg = ReinforceConfig { hidden: 32, ..Default::default() };
+    let cfg = ReinforceConfig { hidden: 32, ..base() };
     let mut a = cfg.build(&space, 11)?;
     let mut tried_a = HashSet::new();
     run(&mut a, &space, &mut tried_a, 2, 5)?;
@@ -258,7 +268,7 @@ fn state_round_trips_with_the_optimizer() -> TestResult {
         assert!(matches!(b.load_state(garbage), Err(ControllerError::State(_))), "{} bytes accepted", garbage.len());
     }
     // A state of another shape is refused with a message naming both.
-    let mut other = ReinforceConfig { hidden: 16, ..Default::default() }.build(&space, 0)?;
+    let mut other = ReinforceConfig { hidden: 16, ..base() }.build(&space, 0)?;
     let e = other.load_state(&saved).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("hidden 32") && e.contains("16"), "{e}");
     Ok(())
@@ -277,8 +287,7 @@ fn exhausts_the_space_then_reports_it() -> TestResult {
     .build()?;
     let size = space.size();
     assert_eq!(size, 4 + 16 + 4);
-    let mut c =
-        ReinforceConfig { hidden: 8, max_attempts: 1, train_epochs: 1, ..Default::default() }.build(&space, 5)?;
+    let mut c = ReinforceConfig { hidden: 8, max_attempts: 1, train_epochs: 1, ..base() }.build(&space, 5)?;
     let mut tried = HashSet::new();
     let all = run(&mut c, &space, &mut tried, 3, 10)?;
     assert_eq!(all.len() as u128, size);
@@ -288,7 +297,7 @@ fn exhausts_the_space_then_reports_it() -> TestResult {
     assert!(c.propose(&ctx, 0)?.is_empty());
 
     // The whole space in one batch, from scratch.
-    let mut d = ReinforceConfig { hidden: 8, max_attempts: 3, ..Default::default() }.build(&space, 6)?;
+    let mut d = ReinforceConfig { hidden: 8, max_attempts: 3, ..base() }.build(&space, 6)?;
     let none = HashSet::new();
     let batch = d.propose(&ControllerContext { space: &space, tried: &none, epoch: 0 }, 100)?;
     assert_eq!(batch.len() as u128, size);
@@ -302,7 +311,7 @@ fn exhausts_the_space_then_reports_it() -> TestResult {
 fn mismatched_inputs_are_errors() -> TestResult {
     let space = MlpSpaceConfig::default().build()?;
     let small = MlpSpaceConfig { units: vec![8], ..Default::default() }.build()?;
-    let mut c = ReinforceConfig { hidden: 8, ..Default::default() }.build(&space, 0)?;
+    let mut c = ReinforceConfig { hidden: 8, ..base() }.build(&space, 0)?;
     let tried = HashSet::new();
     let e = c.propose(&ControllerContext { space: &small, tried: &tried, epoch: 0 }, 1).err();
     assert!(matches!(e, Some(ControllerError::Other(ref m)) if m.contains("vocabulary")), "{e:?}");
