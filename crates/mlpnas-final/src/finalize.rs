@@ -59,7 +59,7 @@ pub struct LeaderboardEntry {
     pub metrics: FinalMetrics,
 }
 
-/// The result of [`finalize`] (`leaderboard.json`), best test accuracy first.
+/// The result of [`finalize`] (`leaderboard.json`), best validation accuracy first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Leaderboard {
     /// The run directory.
@@ -68,7 +68,8 @@ pub struct Leaderboard {
     pub data_source: String,
     /// Whether the test rows were carved out of the search's training rows (the run had no test part).
     pub test_carved_from_train: bool,
-    /// Models, best test accuracy first (ties: better search rank first).
+    /// Models, best validation accuracy first (ties: lower validation loss, then search rank);
+    /// the test accuracy is reported, never used to choose.
     pub entries: Vec<LeaderboardEntry>,
     /// The directory written.
     #[serde(skip)]
@@ -249,9 +250,13 @@ pub fn finalize(
             return Err(e);
         }
     };
-    board
-        .entries
-        .sort_by(|a, b| b.metrics.test_acc.total_cmp(&a.metrics.test_acc).then(a.metrics.rank.cmp(&b.metrics.rank)));
+    // Ordered by validation, never by test: choosing the winner on the test rows would bias the
+    // very estimate they exist to give.
+    board.entries.sort_by(|a, b| {
+        (b.metrics.val_acc.total_cmp(&a.metrics.val_acc))
+            .then(a.metrics.val_loss.total_cmp(&b.metrics.val_loss))
+            .then(a.metrics.rank.cmp(&b.metrics.rank))
+    });
     let json = serde_json::to_string_pretty(&board).map_err(|e| FinalError::file(&tmp, e))?;
     write(&tmp.join("leaderboard.json"), json.as_bytes())?;
     write(&tmp.join("leaderboard.md"), board.to_markdown().as_bytes())?;

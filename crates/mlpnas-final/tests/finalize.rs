@@ -69,7 +69,7 @@ fn exports_models_and_a_leaderboard() {
     ranks.sort_unstable();
     assert_eq!(ranks, [1, 2]);
     for w in board.entries.windows(2) {
-        assert!(w[0].metrics.test_acc >= w[1].metrics.test_acc, "sorted by test accuracy");
+        assert!(w[0].metrics.val_acc >= w[1].metrics.val_acc, "sorted by validation accuracy");
     }
     for e in &board.entries {
         assert!(md.contains(&e.architecture));
