@@ -242,9 +242,17 @@ fn load_config(path: Option<&Path>, d: &DataArgs) -> Result<SearchConfig> {
         Some(p) => SearchConfig::load(p, &sets)?,
         None => SearchConfig::from_toml(DEFAULT_CONFIG, "default config", Path::new(""), &sets)?,
     };
-    // Paths given on the command line are relative to the current directory.
+    // Paths given on the command line are relative to the current directory. The config's
+    // label and dropped columns describe the config's data, not this one: they are reset unless
+    // given again (`--data builtin:iris` on a config made for a CSV file just works).
     if d.data.is_some() {
         cfg.base_dir = std::env::current_dir().context("current directory")?;
+        if d.label.is_none() {
+            cfg.data.label = None;
+        }
+        if d.drop.is_none() {
+            cfg.data.drop.clear();
+        }
     }
     Ok(cfg)
 }

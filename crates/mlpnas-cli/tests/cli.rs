@@ -324,3 +324,22 @@ fn search_finalize_predict() {
     assert!(e.contains("--from-scratch"), "{e}");
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn seed_config_runs_on_a_builtin_set_with_predictions() {
+    // configs/seed-default.toml names a CSV label and dropped columns; `--data` replaces them.
+    let d = tmp("seed-builtin");
+    let run_dir = d.join("run");
+    ok(bin()
+        .args(["search", "-q", "--config"])
+        .arg(workspace().join("configs/seed-default.toml"))
+        .args(["--data", "builtin:iris", "--set", "search.controller_epochs=2", "--set", "search.samples_per_epoch=3"])
+        .args(["--set", "trainer.epochs=2", "--out"])
+        .arg(&run_dir));
+    let records = journal(&run_dir);
+    assert_eq!(records.len(), 6);
+    assert!(records.iter().all(|r| r.predicted.is_some_and(|p| (0.0..=1.0).contains(&p))), "{records:?}");
+    let cfg = std::fs::read_to_string(run_dir.join("config.toml")).expect("config");
+    assert!(!cfg.contains("quality_label"), "{cfg}");
+    std::fs::remove_dir_all(&d).ok();
+}
