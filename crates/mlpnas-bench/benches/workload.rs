@@ -314,7 +314,8 @@ fn step() -> Res<()> {
         "\n## step: 11-8-3 (8:relu), {} steps per epoch, 10 epochs, validation included; best of 5",
         steps_per_epoch
     );
-    for backend in [Backend::Flex, Backend::Ndarray] {
+    for name in env_or("MLPNAS_BENCH_BACKENDS", "flex,ndarray").split(',') {
+        let backend: Backend = name.trim().parse()?;
         let t = trainer(backend, &split)?;
         let a = Architecture::parse("8:relu", t.input_dim(), t.n_classes(), 0.2).map_err(|e| e.to_string())?;
         let mut best = f64::INFINITY;
