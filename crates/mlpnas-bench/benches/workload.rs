@@ -314,7 +314,8 @@ fn step() -> Res<()> {
         "\n## step: 11-8-3 (8:relu), {} steps per epoch, 10 epochs, validation included; best of 5",
         steps_per_epoch
     );
-    for backend in [Backend::Flex, Backend::Ndarray] {
+    for name in env_or("MLPNAS_BENCH_BACKENDS", "flex,ndarray").split(',') {
+        let backend: Backend = name.trim().parse()?;
         let t = trainer(backend, &split)?;
         let a = Architecture::parse("8:relu", t.input_dim(), t.n_classes(), 0.2).map_err(|e| e.to_string())?;
         let mut best = f64::INFINITY;
@@ -436,7 +437,9 @@ fn fill(store: &mut dyn WeightStore, n: usize) -> Res<()> {
 }
 
 fn store() -> Res<()> {
-    // A typical trial: 11 -> 64 relu -> 32 elu -> 3 softmax: three gets, three puts, one flush.
+    // A typical trial: 11 -> 64 relu -> 32 elu -> 3 softmax: three gets, three puts; and, as the
+    // search does at each controller-epoch boundary, one flush per `TRIALS_PER_EPOCH` trials.
+    const TRIALS_PER_EPOCH: u32 = 10;
     let keys = [
         BigramKey { prev: LayerKey::Input(11), cur: dense(64, Activation::Relu) },
         BigramKey { prev: dense(64, Activation::Relu), cur: dense(32, Activation::Elu) },
@@ -452,8 +455,9 @@ fn store() -> Res<()> {
         t0.elapsed().as_secs_f64()
     };
     println!(
-        "\n## store: get + put of a 3-layer trial (11-64-32-3) then flush, mean of 200 trials; \
-         one trial of that net trains in {trial_seconds:.3} s ({} backend)",
+        "\n## store: get + put of a 3-layer trial (11-64-32-3), one flush per {TRIALS_PER_EPOCH} trials \
+         (one controller epoch of the default configs), mean of 200 trials; one trial of that net \
+         trains in {trial_seconds:.3} s ({} backend)",
         Backend::default()
     );
     println!("| store | bigrams stored | us per trial | share of the trial |");
@@ -469,12 +473,14 @@ fn store() -> Res<()> {
             fill(s.as_mut(), n)?;
             let reps = 200;
             let t0 = Instant::now();
-            for _ in 0..reps {
+            for rep in 0..reps {
                 let got: Vec<_> = keys.iter().map(|k| s.get(k).map_err(|e| e.to_string())).collect::<Res<Vec<_>>>()?;
                 for (k, g) in keys.iter().zip(got) {
                     s.put(*k, g.unwrap_or_else(|| weights(k))).map_err(|e| e.to_string())?;
                 }
-                s.flush().map_err(|e| e.to_string())?;
+                if (rep + 1) % TRIALS_PER_EPOCH == 0 {
+                    s.flush().map_err(|e| e.to_string())?;
+                }
             }
             let per = t0.elapsed().as_secs_f64() / f64::from(reps);
             println!("| {kind} | {n} | {:.1} | {:.4}% |", per * 1e6, 100.0 * per / trial_seconds);

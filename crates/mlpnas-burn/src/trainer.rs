@@ -104,14 +104,118 @@ impl BurnTrainer {
     }
 }
 
-impl ArchitectureTrainer for BurnTrainer {
-    fn train(
+/// What a final training produced (see [`BurnTrainer::train_final`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinalOutcome {
+    /// One entry per epoch run.
+    pub epochs: Vec<EpochMetrics>,
+    /// 1-based epoch whose weights were kept (lowest validation loss); 0 when none finished.
+    pub best_epoch: usize,
+    /// Whether training stopped early because the validation loss stopped improving.
+    pub stopped_early: bool,
+    /// Whether a loss became NaN or infinite (training stops there; `weights` are the best
+    /// epoch's, if any finished).
+    pub diverged: bool,
+    /// Weights of the best epoch, one entry per dense layer (empty when no epoch finished).
+    pub weights: Vec<LayerWeights>,
+}
+
+impl FinalOutcome {
+    /// Metrics of the kept epoch.
+    pub fn best(&self) -> Option<&EpochMetrics> {
+        self.best_epoch.checked_sub(1).and_then(|i| self.epochs.get(i))
+    }
+}
+
+/// When to stop a training run.
+#[derive(Debug, Clone, Copy)]
+struct Stop {
+    /// Epochs at most.
+    max_epochs: usize,
+    /// Stop after this many epochs without a lower validation loss, and keep the best epoch's
+    /// weights; `None`: run every epoch and keep the last weights (the search's protocol).
+    patience: Option<usize>,
+}
+
+/// A validation loss counts as an improvement when it is lower than the best so far by more
+/// than this (absolute), so float noise on a plateau does not keep training alive.
+const MIN_DELTA: f64 = 1e-6;
+
+/// What [`BurnTrainer::fit`] returns.
+struct Fit {
+    epochs: Vec<EpochMetrics>,
+    diverged: bool,
+    stopped_early: bool,
+    best_epoch: usize,
+    weights: Vec<LayerWeights>,
+}
+
+impl BurnTrainer {
+    /// Final training of `arch` (`mlpnas finalize`): up to `max_epochs` epochs with early stopping
+    /// on the validation loss (stops after `patience` epochs without improvement) and the best
+    /// epoch's weights kept. Same optimizer, batch size, initialization and seeding as a search
+    /// trial; `init` as for [`ArchitectureTrainer::train`].
+    pub fn train_final(
         &self,
         arch: &Architecture,
         init: &[Option<LayerWeights>],
         seed: u64,
-    ) -> Result<TrainOutcome, TrainerError> {
+        max_epochs: usize,
+        patience: usize,
+    ) -> Result<FinalOutcome, TrainerError> {
+        if max_epochs == 0 {
+            return Err(TrainerError::Other("final training needs at least 1 epoch".into()));
+        }
         self.check_arch(arch, init)?;
+        let fit = self.fit(arch, init, seed, Stop { max_epochs, patience: Some(patience.max(1)) })?;
+        Ok(FinalOutcome {
+            epochs: fit.epochs,
+            best_epoch: fit.best_epoch,
+            stopped_early: fit.stopped_early,
+            diverged: fit.diverged,
+            weights: fit.weights,
+        })
+    }
+
+    /// Loss and accuracy of `arch` with `weights` on `part` (e.g. the test part).
+    pub fn score(
+        &self,
+        arch: &Architecture,
+        weights: &[LayerWeights],
+        part: &Dataset,
+    ) -> Result<(f64, f64), TrainerError> {
+        let init: Vec<Option<LayerWeights>> = weights.iter().cloned().map(Some).collect();
+        self.check_arch(arch, &init)?;
+        if weights.len() != arch.dense_shapes().len() {
+            return Err(TrainerError::Mismatch(format!(
+                "{} weight layers for {} dense layers",
+                weights.len(),
+                arch.dense_shapes().len()
+            )));
+        }
+        part.check().map_err(TrainerError::Mismatch)?;
+        if part.n_features() != self.input_dim() || part.n_classes() != self.n_classes() {
+            return Err(TrainerError::Mismatch("the scored part differs in shape from the training part".into()));
+        }
+        let device = self.cfg.backend.device().map_err(TrainerError::Other)?;
+        let plan = Plan::new(arch);
+        let data = DeviceData::new(part, plan.output, self.n_classes(), &device);
+        let mut rng = StdRng::seed_from_u64(0);
+        let model = build_layers(arch, &init, &mut rng, &device);
+        let logits = plan.forward(&model, data.x.clone(), None);
+        let loss = f64::from(plan.loss(logits.clone(), data.targets.clone()).into_scalar::<f32>());
+        let acc = plan.correct(logits, data.labels.clone()) as f64 / data.rows as f64;
+        Ok((loss, acc))
+    }
+
+    /// The training loop shared by search trials and final training.
+    fn fit(
+        &self,
+        arch: &Architecture,
+        init: &[Option<LayerWeights>],
+        seed: u64,
+        stop: Stop,
+    ) -> Result<Fit, TrainerError> {
         let cfg = &self.cfg;
         let plain = cfg.backend.device().map_err(TrainerError::Other)?;
         let device = plain.clone().autodiff();
@@ -134,10 +238,12 @@ impl ArchitectureTrainer for BurnTrainer {
         };
 
         let mut order: Vec<i64> = (0..train.rows as i64).collect();
-        let mut epochs = Vec::with_capacity(cfg.epochs);
+        let mut epochs = Vec::with_capacity(stop.max_epochs.min(1024));
         let mut step = 0u64;
         let mut diverged = false;
-        'epochs: for _ in 0..cfg.epochs {
+        let mut stopped_early = false;
+        let (mut best_loss, mut best_epoch, mut best_weights) = (f64::INFINITY, 0usize, Vec::new());
+        'epochs: for epoch in 1..=stop.max_epochs {
             order.shuffle(&mut rng);
             let perm = Tensor::<1, Int>::from_data(TensorData::new(order.clone(), [train.rows]), &device);
             let mut loss_sum = 0.0f64;
@@ -169,13 +275,40 @@ impl ArchitectureTrainer for BurnTrainer {
                 break;
             }
             epochs.push(EpochMetrics { train_loss: loss_sum / batches.max(1) as f64, val_loss, val_acc });
+            if let Some(patience) = stop.patience {
+                if val_loss < best_loss - MIN_DELTA {
+                    best_loss = val_loss;
+                    best_epoch = epoch;
+                    best_weights =
+                        eval.iter().map(export).collect::<Result<Vec<_>, _>>().map_err(TrainerError::Other)?;
+                } else if epoch - best_epoch >= patience {
+                    stopped_early = true;
+                    break;
+                }
+            }
         }
-        let weights = if diverged {
-            Vec::new()
-        } else {
-            model.iter().map(export).collect::<Result<Vec<_>, _>>().map_err(TrainerError::Other)?
+        let weights = match stop.patience {
+            Some(_) => best_weights,
+            None if diverged => Vec::new(),
+            None => {
+                best_epoch = epochs.len();
+                model.iter().map(export).collect::<Result<Vec<_>, _>>().map_err(TrainerError::Other)?
+            }
         };
-        Ok(TrainOutcome { epochs, diverged, weights })
+        Ok(Fit { epochs, diverged, stopped_early, best_epoch, weights })
+    }
+}
+
+impl ArchitectureTrainer for BurnTrainer {
+    fn train(
+        &self,
+        arch: &Architecture,
+        init: &[Option<LayerWeights>],
+        seed: u64,
+    ) -> Result<TrainOutcome, TrainerError> {
+        self.check_arch(arch, init)?;
+        let fit = self.fit(arch, init, seed, Stop { max_epochs: self.cfg.epochs, patience: None })?;
+        Ok(TrainOutcome { epochs: fit.epochs, diverged: fit.diverged, weights: fit.weights })
     }
 
     fn input_dim(&self) -> usize {

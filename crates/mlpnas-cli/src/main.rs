@@ -5,6 +5,8 @@
 //! * `mlpnas eval --arch "64:relu,dropout,32:elu" [--config FILE] [--data SPEC] .. [--json]`
 //! * `mlpnas space [--config FILE]`
 //! * `mlpnas report DIR [--top N] [--json]`
+//! * `mlpnas finalize DIR [--top K] [--epochs E] [--patience P] [--from-scratch|--from-shared] [--out DIR]`
+//! * `mlpnas predict MODEL_DIR --data FILE.csv [--out preds.csv] [--proba]`
 //!
 //! Errors print one line (`error: FILE: problem`) and exit with status 1; usage errors exit 2.
 
@@ -56,6 +58,63 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Retrain the best architectures of a run with early stopping, test and export them.
+    Finalize(FinalizeArgs),
+    /// Predict labels (and probabilities) with a model exported by `finalize`.
+    Predict(PredictArgs),
+}
+
+#[derive(Debug, Args)]
+struct FinalizeArgs {
+    /// Run directory of a search.
+    dir: PathBuf,
+    /// How many of the best architectures to retrain.
+    #[arg(long, default_value_t = 3)]
+    top: usize,
+    /// Epochs at most.
+    #[arg(long, default_value_t = 100)]
+    epochs: usize,
+    /// Stop after this many epochs without a lower validation loss (the best epoch's weights are kept).
+    #[arg(long, default_value_t = 10)]
+    patience: usize,
+    /// Start from fresh weights (the default).
+    #[arg(long, conflicts_with = "from_shared")]
+    from_scratch: bool,
+    /// Start from the run's shared weights where its store holds them.
+    #[arg(long)]
+    from_shared: bool,
+    /// Test share taken out of the training rows when the run's split has no test part.
+    #[arg(long, default_value_t = 0.1)]
+    test_fraction: f64,
+    /// Output directory (default: DIR/final); must not exist.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Retrain on this backend instead of the run's `trainer.backend` (flex, ndarray, and with
+    /// the `tch` feature tch-cpu, tch-cuda:N).
+    #[arg(long)]
+    backend: Option<mlpnas_final::Backend>,
+    /// Only the leaderboard, no progress lines.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct PredictArgs {
+    /// Model directory written by `finalize` (e.g. runs/x/final/model-1).
+    model: PathBuf,
+    /// Rows to predict: a CSV file with a header (columns matched by name), or `builtin:NAME`.
+    #[arg(long)]
+    data: String,
+    /// Write the predictions to this CSV file instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Add one probability column per class.
+    #[arg(long)]
+    proba: bool,
+    /// Predict on this backend instead of the one the model was trained on (flex, ndarray, and
+    /// with the `tch` feature tch-cpu, tch-cuda:N).
+    #[arg(long)]
+    backend: Option<mlpnas_final::Backend>,
 }
 
 /// Options shared by `search` and `eval` that override the config.
@@ -165,6 +224,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => eval(a),
         Command::Space { config } => space(config.as_deref()),
         Command::Report { dir, top, json } => report(&dir, top, json),
+        Command::Finalize(a) => finalize(a),
+        Command::Predict(a) => predict(a),
     }
 }
 
@@ -189,9 +250,17 @@ fn load_config(path: Option<&Path>, d: &DataArgs) -> Result<SearchConfig> {
         Some(p) => SearchConfig::load(p, &sets)?,
         None => SearchConfig::from_toml(DEFAULT_CONFIG, "default config", Path::new(""), &sets)?,
     };
-    // Paths given on the command line are relative to the current directory.
+    // Paths given on the command line are relative to the current directory. The config's
+    // label and dropped columns describe the config's data, not this one: they are reset unless
+    // given again (`--data builtin:iris` on a config made for a CSV file just works).
     if d.data.is_some() {
         cfg.base_dir = std::env::current_dir().context("current directory")?;
+        if d.label.is_none() {
+            cfg.data.label = None;
+        }
+        if d.drop.is_none() {
+            cfg.data.drop.clear();
+        }
     }
     Ok(cfg)
 }
@@ -351,6 +420,78 @@ fn report(dir: &Path, top: usize, json: bool) -> Result<()> {
         println!("{} trials", records.len());
     }
     Ok(())
+}
+
+fn finalize(a: FinalizeArgs) -> Result<()> {
+    let opts = mlpnas_final::FinalizeOptions {
+        top: a.top,
+        max_epochs: a.epochs,
+        patience: a.patience,
+        init: if a.from_shared { mlpnas_final::Init::Shared } else { mlpnas_final::Init::Scratch },
+        test_fraction: a.test_fraction,
+        out: a.out.clone(),
+        backend: a.backend,
+    };
+    let quiet = a.quiet;
+    let board = mlpnas_final::finalize(&a.dir, &opts, &mut |line: &str| {
+        if !quiet || line.starts_with("warning") {
+            eprintln!("{line}");
+        }
+    })?;
+    println!("{}", board.to_markdown());
+    println!("models and leaderboard: {}", board.dir.display());
+    if let Some(best) = board.entries.first() {
+        println!("predict with: mlpnas predict {} --data FILE.csv", board.dir.join(&best.model_dir).display());
+    }
+    Ok(())
+}
+
+fn predict(a: PredictArgs) -> Result<()> {
+    let predictor = mlpnas_final::Predictor::load_on(&a.model, a.backend)?;
+    let cwd = std::env::current_dir().context("current directory")?;
+    let p = predictor.predict_source(&a.data, &cwd)?;
+    let names = &predictor.card().class_names;
+    let mut out = String::new();
+    out.push_str("prediction");
+    if a.proba {
+        for n in names {
+            out.push(',');
+            out.push_str(&csv_field(&format!("p_{n}")));
+        }
+    }
+    out.push('\n');
+    for (i, &c) in p.classes.iter().enumerate() {
+        out.push_str(&csv_field(&names[c]));
+        if a.proba {
+            for v in &p.proba[i * p.n_classes..(i + 1) * p.n_classes] {
+                out.push(',');
+                out.push_str(&v.to_string());
+            }
+        }
+        out.push('\n');
+    }
+    match &a.out {
+        Some(path) => {
+            let tmp = path.with_file_name(format!(
+                ".{}.tmp-{}",
+                path.file_name().map_or("preds".into(), |n| n.to_string_lossy().into_owned()),
+                std::process::id()
+            ));
+            std::fs::write(&tmp, &out).with_context(|| tmp.display().to_string())?;
+            std::fs::rename(&tmp, path).with_context(|| path.display().to_string())?;
+            eprintln!("{} predictions -> {}", p.classes.len(), path.display());
+        }
+        None => print!("{out}"),
+    }
+    if let Some(acc) = p.accuracy(names) {
+        eprintln!("accuracy {acc:.4} on {} labelled rows", p.classes.len());
+    }
+    Ok(())
+}
+
+/// A CSV field, quoted when needed.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
 /// Progress display implements the search's observer.

@@ -314,3 +314,118 @@ fn bad_data_gives_one_line_errors() {
     let err = fails(bin().args(["eval", "--arch", "8:relu", "--data", "builtin:nope"]));
     assert!(err.contains("iris"), "{err}");
 }
+
+#[test]
+fn search_finalize_predict() {
+    let d = tmp("final");
+    let cfg = d.join("iris.toml");
+    std::fs::write(
+        &cfg,
+        "seed = 5\n[data]\nsource = \"builtin:iris\"\nvalid_fraction = 0.2\n[space]\nunits = [8, 16]\nmax_len = 3\n\
+         [search]\ncontroller_epochs = 2\nsamples_per_epoch = 3\n[controller]\ntype = \"random\"\n\
+         [trainer]\ntype = \"burn\"\nepochs = 3\n[store]\ntype = \"memory\"\n",
+    )
+    .expect("config");
+    let run_dir = d.join("run");
+    ok(bin().args(["search", "-q", "--config"]).arg(&cfg).arg("--out").arg(&run_dir).args(backend_args()));
+    let out = ok(bin().args(["finalize", "-q", "--top", "2", "--epochs", "30", "--patience", "5"]).arg(&run_dir));
+    assert!(out.contains("| 1 |") && out.contains("| 2 |"), "{out}");
+    let model = run_dir.join("final/model-1");
+    assert!(model.join("model.bpk").is_file() && model.join("model.json").is_file());
+
+    // New rows in a CSV with the feature columns in another order and an extra column.
+    let predictor = mlpnas_final::Predictor::load(&model).expect("load in process");
+    let names = predictor.card().feature_names.clone();
+    let mut csv = format!("note,{}\n", names.iter().rev().cloned().collect::<Vec<_>>().join(","));
+    let mut raw = Vec::new();
+    for i in 0..6 {
+        let row: Vec<f32> = (0..names.len()).map(|j| 0.5 + 0.37 * (i * names.len() + j) as f32).collect();
+        csv.push_str(&format!("r{i},{}\n", row.iter().rev().map(f32::to_string).collect::<Vec<_>>().join(",")));
+        raw.extend(row);
+    }
+    let new = d.join("new.csv");
+    std::fs::write(&new, csv).expect("csv");
+    let first = ok(bin().args(["predict", "--proba", "--data"]).arg(&new).arg(&model));
+    let second = ok(bin().args(["predict", "--proba", "--data"]).arg(&new).arg(&model));
+    assert_eq!(first, second);
+    // The new process predicts exactly what the model in this process predicts.
+    let expected = predictor.predict_raw(&raw, 6).expect("predict");
+    let lines: Vec<&str> = first.lines().collect();
+    assert_eq!(lines.len(), 7, "{first}");
+    let classes = &predictor.card().class_names;
+    assert_eq!(
+        lines[0],
+        format!("prediction,{}", classes.iter().map(|c| format!("p_{c}")).collect::<Vec<_>>().join(","))
+    );
+    for (i, line) in lines[1..].iter().enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[0], classes[expected.classes[i]]);
+        let probs: Vec<String> = expected.proba[i * 3..(i + 1) * 3].iter().map(f32::to_string).collect();
+        assert_eq!(cells[1..], probs[..], "row {i}");
+    }
+
+    // On another backend (`--backend`): the same classes, probabilities equal up to rounding.
+    let trained_on = test_backend().unwrap_or_else(|| "flex".into());
+    assert_eq!(predictor.card().backend.to_string(), trained_on);
+    let other = if trained_on == "flex" { "ndarray" } else { "flex" };
+    let there = ok(bin().args(["predict", "--proba", "--backend", other, "--data"]).arg(&new).arg(&model));
+    for (i, (a, b)) in first.lines().zip(there.lines()).enumerate().skip(1) {
+        let (a, b): (Vec<&str>, Vec<&str>) = (a.split(',').collect(), b.split(',').collect());
+        assert_eq!(a[0], b[0], "row {i}: {trained_on} vs {other}");
+        for (x, y) in a[1..].iter().zip(&b[1..]) {
+            let (x, y): (f32, f32) = (x.parse().expect("p"), y.parse().expect("p"));
+            assert!((x - y).abs() < 1e-5, "row {i}: {x} on {trained_on}, {y} on {other}");
+        }
+    }
+    if !cfg!(feature = "tch") {
+        let e = fails(bin().args(["predict", "--backend", "tch-cpu", "--data", "builtin:iris"]).arg(&model));
+        assert!(e.contains("--features tch"), "{e}");
+    }
+    // Finalized on another backend than the search's: the card says which.
+    let elsewhere = d.join("final-elsewhere");
+    ok(bin()
+        .args(["finalize", "-q", "--top", "1", "--epochs", "3", "--backend", other, "--out"])
+        .arg(&elsewhere)
+        .arg(&run_dir));
+    let card = std::fs::read_to_string(elsewhere.join("model-1/model.json")).expect("card");
+    assert!(card.contains(&format!("\"backend\": \"{other}\"")), "{card}");
+
+    // A built-in set with its labels: predictions to a file, accuracy on stderr.
+    let preds = d.join("preds.csv");
+    let o = run(bin().args(["predict", "--data", "builtin:iris", "--out"]).arg(&preds).arg(&model));
+    assert!(o.status.success());
+    assert_eq!(std::fs::read_to_string(&preds).expect("preds").lines().count(), 151);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("accuracy"), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // Bad input: one line naming the file.
+    let partial = d.join("partial.csv");
+    std::fs::write(&partial, format!("{}\n1\n", names[0])).expect("csv");
+    let e = fails(bin().args(["predict", "--data"]).arg(&partial).arg(&model));
+    assert!(e.contains("partial.csv") && e.contains("missing feature column"), "{e}");
+    let e = fails(bin().args(["predict", "--data", "builtin:iris"]).arg(&run_dir));
+    assert!(e.contains("model.json"), "{e}");
+    let e = fails(bin().args(["finalize", "-q"]).arg(&run_dir));
+    assert!(e.contains("already exists"), "{e}");
+    let e = fails(bin().args(["finalize", "-q", "--from-shared", "--out"]).arg(d.join("f2")).arg(&run_dir));
+    assert!(e.contains("--from-scratch"), "{e}");
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn seed_config_runs_on_a_builtin_set_with_predictions() {
+    // configs/seed-default.toml names a CSV label and dropped columns; `--data` replaces them.
+    let d = tmp("seed-builtin");
+    let run_dir = d.join("run");
+    ok(bin()
+        .args(["search", "-q", "--config"])
+        .arg(workspace().join("configs/seed-default.toml"))
+        .args(["--data", "builtin:iris", "--set", "search.controller_epochs=2", "--set", "search.samples_per_epoch=3"])
+        .args(["--set", "trainer.epochs=2", "--out"])
+        .arg(&run_dir));
+    let records = journal(&run_dir);
+    assert_eq!(records.len(), 6);
+    assert!(records.iter().all(|r| r.predicted.is_some_and(|p| (0.0..=1.0).contains(&p))), "{records:?}");
+    let cfg = std::fs::read_to_string(run_dir.join("config.toml")).expect("config");
+    assert!(!cfg.contains("quality_label"), "{cfg}");
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -208,3 +208,96 @@ pub(crate) fn load_csv(path: &Path, label: Option<&str>, drop: &[String]) -> Res
     data.check().map_err(|reason| DataError::invalid(file, reason))?;
     Ok(data)
 }
+
+/// The columns `names` of CSV file `path` (matched by header name, in that order) as row-major
+/// features, and the `label` column's cells when `label` is given and the file has it. Other
+/// columns are ignored; a missing feature column is an error that lists what is missing.
+pub(crate) fn load_named_columns(
+    path: &Path,
+    names: &[String],
+    label: Option<&str>,
+) -> Result<crate::Features, DataError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(&file, e))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(DataError::invalid(&file, "the file is empty (a header row is required)"));
+    }
+    let mut reader = ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(Trim::All)
+        .delimiter(sniff_delimiter(path, &bytes))
+        .from_reader(bytes.as_slice());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| DataError::invalid(&file, format!("cannot read the header row: {e}")))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let n_cols = headers.len();
+    let mut cols = Vec::with_capacity(names.len());
+    let mut missing = Vec::new();
+    for name in names {
+        match find_columns(&headers, name)[..] {
+            [j] => cols.push(j),
+            [] => missing.push(format!("\"{name}\"")),
+            _ => {
+                return Err(DataError::invalid(
+                    &file,
+                    format!("column \"{name}\" appears more than once in the header"),
+                ));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(MAX_LISTED_COLUMNS).cloned().collect();
+        let more = if missing.len() > MAX_LISTED_COLUMNS {
+            format!(" and {} more", missing.len() - MAX_LISTED_COLUMNS)
+        } else {
+            String::new()
+        };
+        return Err(DataError::invalid(
+            &file,
+            format!(
+                "missing feature column{} {}{more} (the model needs {} columns; the file has: {})",
+                if missing.len() == 1 { "" } else { "s" },
+                shown.join(", "),
+                names.len(),
+                column_list(&headers)
+            ),
+        ));
+    }
+    let label_col = label.and_then(|l| match find_columns(&headers, l)[..] {
+        [j] => Some(j),
+        _ => None,
+    });
+    let mut values = Vec::new();
+    let mut labels = label_col.map(|_| Vec::new());
+    let mut rows = 0usize;
+    let mut record = StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(DataError::invalid(&file, e.to_string())),
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() != n_cols {
+            return Err(DataError::Ragged { file, line, found: record.len(), expected: n_cols });
+        }
+        for &j in &cols {
+            let v = parse_cell(&record[j]).map_err(|problem| {
+                DataError::invalid(&file, format!("line {line}, column \"{}\": {problem}", column_ref(&headers, j)))
+            })?;
+            values.push(v);
+        }
+        if let (Some(j), Some(l)) = (label_col, labels.as_mut()) {
+            l.push(record[j].to_string());
+        }
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(DataError::invalid(file, "no data rows after the header"));
+    }
+    Ok(crate::Features { values, rows, labels })
+}

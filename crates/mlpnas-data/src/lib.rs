@@ -81,3 +81,56 @@ pub fn load(cfg: &DataConfig, base_dir: &Path) -> Result<Dataset, DataError> {
 
 #[cfg(test)]
 mod tests;
+
+/// Feature values read for prediction by [`load_features`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Features {
+    /// `rows * names.len()` values, row-major, in the order of the requested names.
+    pub values: Vec<f32>,
+    /// Number of rows.
+    pub rows: usize,
+    /// The label of each row, as written, when the source has the label column.
+    pub labels: Option<Vec<String>>,
+}
+
+/// Reads the feature columns `names` (by name, in that order) from `source` for prediction:
+/// a CSV file (other columns are ignored; `label`, if given and present, is returned too) or a
+/// `builtin:NAME` data set. A missing column is an error naming the file and the column.
+pub fn load_features(
+    source: &str,
+    base_dir: &Path,
+    names: &[String],
+    label: Option<&str>,
+) -> Result<Features, DataError> {
+    let spec: DataSpec = source.parse()?;
+    match spec.resolve(base_dir) {
+        DataSpec::Csv(path) => csv_load::load_named_columns(&path, names, label),
+        DataSpec::Builtin(name) => {
+            let data = builtin::load_builtin(&name)?;
+            let origin = format!("builtin:{name}");
+            let mut cols = Vec::with_capacity(names.len());
+            for n in names {
+                match data.feature_names.iter().position(|f| f == n) {
+                    Some(j) => cols.push(j),
+                    None => {
+                        return Err(DataError::invalid(
+                            origin,
+                            format!("has no feature column \"{n}\" (the model was trained on other data)"),
+                        ));
+                    }
+                }
+            }
+            let w = data.n_features();
+            let mut values = Vec::with_capacity(data.n_rows() * cols.len());
+            for row in data.features.chunks_exact(w) {
+                values.extend(cols.iter().map(|&j| row[j]));
+            }
+            let labels = data.labels.iter().map(|&l| data.class_names[l as usize].clone()).collect();
+            Ok(Features { values, rows: data.n_rows(), labels: Some(labels) })
+        }
+        DataSpec::Npy { .. } => Err(DataError::invalid(
+            source,
+            "prediction reads a CSV file with named columns or builtin:NAME, not .npy arrays",
+        )),
+    }
+}

@@ -535,3 +535,43 @@ fn prepare_rejects_bad_config_and_data() {
     let e = prepare(&split_cfg(0.1, 0.0, true), d, 1).expect_err("should fail").to_string();
     assert!(e.starts_with("builtin:iris: "), "{e}");
 }
+
+#[test]
+fn adding_a_test_part_keeps_the_validation_rows() {
+    // `mlpnas finalize` relies on this: re-splitting a run's data with a test part takes the test
+    // rows out of the training rows and leaves the validation rows the search scored on alone.
+    let ids = |d: &Dataset| {
+        let mut v: Vec<f32> = d.features.iter().step_by(2).copied().collect();
+        v.sort_by(f32::total_cmp);
+        v
+    };
+    for seed in [1, 7, 42] {
+        let without = prepare(&split_cfg(0.2, 0.0, false), toy(), seed).expect("split");
+        let with = prepare(&split_cfg(0.2, 0.1, false), toy(), seed).expect("split");
+        assert_eq!(ids(&without.split.valid), ids(&with.split.valid), "seed {seed}");
+        let train: std::collections::HashSet<u32> = ids(&without.split.train).iter().map(|v| v.to_bits()).collect();
+        let test = with.split.test.as_ref().expect("test part");
+        assert_eq!(test.n_rows(), 10);
+        assert!(ids(test).iter().all(|v| train.contains(&v.to_bits())), "seed {seed}");
+    }
+}
+
+#[test]
+fn features_for_prediction_are_matched_by_name() {
+    let dir = temp_dir("features");
+    write(&dir, "new.csv", "id,b,a,label\n1,2.5,1.5,x\n2,4,3,y\n");
+    let names = vec!["a".to_string(), "b".to_string()];
+    let f = load_features("new.csv", &dir, &names, Some("label")).expect("features");
+    assert_eq!(f.rows, 2);
+    assert_eq!(f.values, [1.5, 2.5, 3.0, 4.0]);
+    assert_eq!(f.labels, Some(vec!["x".to_string(), "y".to_string()]));
+    let f = load_features("new.csv", &dir, &names, Some("absent")).expect("features");
+    assert_eq!(f.labels, None);
+    let e = load_features("new.csv", &dir, &["a".into(), "zz".into()], None).expect_err("missing").to_string();
+    assert!(e.contains("new.csv") && e.contains("\"zz\"") && !e.contains('\n'), "{e}");
+    write(&dir, "bad.csv", "a,b\n1,x\n");
+    let e = load_features("bad.csv", &dir, &names, None).expect_err("not numeric").to_string();
+    assert!(e.contains("bad.csv") && e.contains("line 2") && e.contains("\"b\""), "{e}");
+    let e = load_features("x.npy:y.npy", &dir, &names, None).expect_err("npy").to_string();
+    assert!(e.contains("CSV"), "{e}");
+}

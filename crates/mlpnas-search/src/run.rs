@@ -297,14 +297,14 @@ impl Search {
                     let best = top_n(&self.records, 1)[0];
                     observer.trial(&self.records[d.record.trial], best);
                 }
-                // Store writes after the batch, in trial order.
+                // Store writes after the batch, in trial order. They are made durable at the
+                // epoch's checkpoint, not here: until then `pending/` holds them for a resume.
                 if let Some(s) = self.store.as_mut() {
                     for d in dones {
                         for (k, w) in d.puts {
                             s.put(k, w)?;
                         }
                     }
-                    s.flush()?;
                 }
             }
             let ctx = ControllerContext { space: &self.space, tried: &tried, epoch };
@@ -313,6 +313,10 @@ impl Search {
             self.epoch += 1;
             self.trials_before = self.records.len();
             let state = self.controller.save_state()?;
+            // A persistent store must hold every put before the checkpoint prunes `pending/`.
+            if let Some(s) = self.store.as_mut() {
+                s.flush()?;
+            }
             let snapshot = match self.store.as_ref() {
                 Some(s) => s.snapshot()?,
                 None => None,

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use mlpnas_core::{BigramKey, LayerWeights, StoreError, WeightStore};
+use mlpnas_core::{BigramKey, HostTensor, LayerWeights, StoreError, WeightStore};
 
 /// What [`MemoryStore::from_bytes`] reports as the path of a corrupt snapshot.
 const SNAPSHOT_PATH: &str = "<memory store snapshot>";
@@ -39,20 +39,95 @@ impl MemoryStore {
         Ok(store)
     }
 
-    /// The snapshot as JSON bytes (keys sorted, so equal stores give equal bytes).
+    /// The snapshot as bytes (keys sorted, so equal stores give equal bytes): [`MAGIC`], then per
+    /// entry the key as length-prefixed JSON and the kernel and bias as `ndim, dims.., f32 data`,
+    /// all little-endian. Binary, not JSON text: 4 bytes per weight instead of ~11, and written
+    /// straight from the map without cloning it (the checkpoint's peak memory is the store plus
+    /// one buffer of its size).
     pub fn to_bytes(&self) -> Result<Vec<u8>, StoreError> {
-        serde_json::to_vec(&self.snapshot())
-            .map_err(|e| StoreError::Other(format!("cannot serialize the memory store: {e}")))
+        let mut keys: Vec<&BigramKey> = self.map.keys().collect();
+        keys.sort_unstable();
+        let floats: usize = self.map.values().map(|w| w.kernel.data.len() + w.bias.data.len()).sum();
+        let mut out = Vec::with_capacity(MAGIC.len() + 8 + 4 * floats + 128 * keys.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(keys.len() as u64).to_le_bytes());
+        for key in keys {
+            let k = serde_json::to_vec(key).map_err(|e| StoreError::Other(format!("cannot serialize a key: {e}")))?;
+            out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+            out.extend_from_slice(&k);
+            let w = &self.map[key];
+            for t in [&w.kernel, &w.bias] {
+                out.extend_from_slice(&(t.shape.len() as u32).to_le_bytes());
+                for &d in &t.shape {
+                    out.extend_from_slice(&(d as u64).to_le_bytes());
+                }
+                for v in &t.data {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+        Ok(out)
     }
 
-    /// Restores a store written by [`MemoryStore::to_bytes`]; malformed bytes or entries that
-    /// `put` would refuse give [`StoreError::Corrupt`].
+    /// Restores a store written by [`MemoryStore::to_bytes`] (or by earlier versions, which wrote
+    /// JSON); malformed bytes or entries that `put` would refuse give [`StoreError::Corrupt`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
         let corrupt = |reason: String| StoreError::Corrupt { path: SNAPSHOT_PATH.to_string(), reason };
-        let entries: Vec<(BigramKey, LayerWeights)> =
-            serde_json::from_slice(bytes).map_err(|e| corrupt(format!("not a memory store snapshot: {e}")))?;
+        let entries: Vec<(BigramKey, LayerWeights)> = match bytes.strip_prefix(MAGIC) {
+            Some(body) => decode(body).map_err(|r| corrupt(format!("not a memory store snapshot: {r}")))?,
+            None => serde_json::from_slice(bytes).map_err(|e| corrupt(format!("not a memory store snapshot: {e}")))?,
+        };
         Self::from_snapshot(entries).map_err(|e| corrupt(e.to_string()))
     }
+}
+
+/// First bytes of a binary snapshot.
+const MAGIC: &[u8] = b"mlpnas-memory-store/2\n";
+
+/// Reads the entries of a binary snapshot (after [`MAGIC`]).
+fn decode(mut b: &[u8]) -> Result<Vec<(BigramKey, LayerWeights)>, String> {
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
+        if b.len() < n {
+            return Err("truncated".into());
+        }
+        let (head, rest) = b.split_at(n);
+        *b = rest;
+        Ok(head)
+    }
+    fn u32_(b: &mut &[u8]) -> Result<u32, String> {
+        let mut a = [0u8; 4];
+        a.copy_from_slice(take(b, 4)?);
+        Ok(u32::from_le_bytes(a))
+    }
+    fn u64_(b: &mut &[u8]) -> Result<u64, String> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(take(b, 8)?);
+        Ok(u64::from_le_bytes(a))
+    }
+    fn tensor(b: &mut &[u8]) -> Result<HostTensor, String> {
+        let ndim = u32_(b)? as usize;
+        if ndim > 8 {
+            return Err(format!("a tensor of rank {ndim}"));
+        }
+        let shape = (0..ndim).map(|_| u64_(b).map(|d| d as usize)).collect::<Result<Vec<_>, _>>()?;
+        let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or("shape overflows")?;
+        let raw = take(b, n.checked_mul(4).ok_or("shape overflows")?)?;
+        let data = raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        Ok(HostTensor { shape, data })
+    }
+    let count = u64_(&mut b)?;
+    let mut entries = Vec::new();
+    for _ in 0..count {
+        let len = u32_(&mut b)? as usize;
+        let key: BigramKey = serde_json::from_slice(take(&mut b, len)?).map_err(|e| format!("bad key: {e}"))?;
+        let kernel = tensor(&mut b)?;
+        let bias = tensor(&mut b)?;
+        entries.push((key, LayerWeights { kernel, bias }));
+    }
+    if !b.is_empty() {
+        return Err(format!("{} bytes after the last entry", b.len()));
+    }
+    Ok(entries)
 }
 
 impl WeightStore for MemoryStore {
@@ -166,13 +241,33 @@ mod tests {
         assert!(matches!(MemoryStore::from_bytes(b"not json"), Err(StoreError::Corrupt { .. })));
         let mut s = MemoryStore::new();
         s.put(key(3, 2), weights(3, 2, 1.0))?;
-        let text = String::from_utf8(s.to_bytes()?).map_err(|e| StoreError::Other(e.to_string()))?;
-        // Shape [3, 2] claimed but the shape now says [4, 2]: refused like a bad put.
-        let bad = text.replacen("[3,2]", "[4,2]", 1);
+        let bytes = s.to_bytes()?;
+        // Truncated anywhere, or with bytes appended: refused.
+        for cut in [MAGIC.len() + 3, bytes.len() / 2, bytes.len() - 1] {
+            assert!(matches!(MemoryStore::from_bytes(&bytes[..cut]), Err(StoreError::Corrupt { .. })), "cut {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(MemoryStore::from_bytes(&longer), Err(StoreError::Corrupt { .. })));
+        // The earlier JSON format still loads, and a shape that does not fit is refused like a bad put.
+        let json = serde_json::to_string(&s.snapshot()).map_err(|e| StoreError::Other(e.to_string()))?;
+        assert_eq!(MemoryStore::from_bytes(json.as_bytes())?, s);
+        let bad = json.replacen("[3,2]", "[4,2]", 1);
         match MemoryStore::from_bytes(bad.as_bytes()) {
             Err(StoreError::Corrupt { reason, .. }) => assert!(reason.contains("holds 8 values"), "{reason}"),
             other => panic!("expected Corrupt, got {other:?}"),
         }
+        Ok(())
+    }
+
+    #[test]
+    fn binary_snapshot_is_four_bytes_per_weight() -> Result<(), StoreError> {
+        let mut s = MemoryStore::new();
+        s.put(key(64, 32), weights(64, 32, 0.123_456_78))?;
+        let bytes = s.to_bytes()?;
+        let weights_bytes = 4 * (64 * 32 + 32);
+        assert!(bytes.len() < weights_bytes + 200, "{} bytes for {weights_bytes} bytes of weights", bytes.len());
+        assert_eq!(MemoryStore::from_bytes(&bytes)?, s);
         Ok(())
     }
 }

@@ -1,0 +1,129 @@
+//! [`BurnModel`]: a trained architecture for inference, saved to and loaded from a Burn record
+//! file (burnpack), and its class probabilities.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::activation::{sigmoid, softmax};
+use burn::tensor::{Device, Tensor, TensorData};
+use mlpnas_core::{Architecture, LayerWeights, OutputKind, TrainerError};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::backend::Backend;
+use crate::model::{Plan, build_layers, export};
+
+/// A trained architecture on a (non-autodiff) device, ready to predict.
+///
+/// The record file holds the dense layers' parameters only; the architecture that gives them
+/// their structure is kept beside it by the caller (e.g. `model.json` of `mlpnas finalize`), and
+/// [`BurnModel::load`] rebuilds the layers from it before reading the record, so a record that
+/// does not match the architecture is an error, not a silent partial load.
+#[derive(Debug)]
+pub struct BurnModel {
+    arch: Architecture,
+    plan: Plan,
+    layers: Vec<Linear>,
+    device: Device,
+}
+
+impl BurnModel {
+    /// The model of `arch` with trained `weights` (one per dense layer) on `backend`.
+    pub fn new(arch: &Architecture, weights: &[LayerWeights], backend: Backend) -> Result<Self, TrainerError> {
+        let shapes = arch.dense_shapes();
+        if weights.len() != shapes.len() {
+            return Err(TrainerError::Mismatch(format!(
+                "{} weight layers for the {} dense layers of {arch}",
+                weights.len(),
+                shapes.len()
+            )));
+        }
+        for (i, (w, &(inp, out, _))) in weights.iter().zip(shapes.iter()).enumerate() {
+            if !w.fits(inp, out) {
+                return Err(TrainerError::WeightShape {
+                    layer: i,
+                    got: w.kernel.shape.clone(),
+                    expected: vec![inp, out],
+                });
+            }
+        }
+        let device = backend.device().map_err(TrainerError::Other)?;
+        let init: Vec<Option<LayerWeights>> = weights.iter().cloned().map(Some).collect();
+        let layers = build_layers(arch, &init, &mut StdRng::seed_from_u64(0), &device);
+        Ok(Self { arch: arch.clone(), plan: Plan::new(arch), layers, device })
+    }
+
+    /// Reads the record at `path`, written by [`BurnModel::save`] for `arch`.
+    pub fn load(arch: &Architecture, path: &Path, backend: Backend) -> Result<Self, TrainerError> {
+        let device = backend.device().map_err(TrainerError::Other)?;
+        // Placeholder parameters of the right shapes; the record replaces every one of them.
+        let layers = build_layers(arch, &[], &mut StdRng::seed_from_u64(0), &device);
+        let layers = layers
+            .try_load_file(path)
+            .map_err(|e| TrainerError::Other(format!("{}: cannot load the model record: {e}", path.display())))?;
+        let model = Self { arch: arch.clone(), plan: Plan::new(arch), layers, device };
+        // A record of other shapes must not load silently.
+        for (i, (w, &(inp, out, _))) in model.weights()?.iter().zip(arch.dense_shapes().iter()).enumerate() {
+            if !w.fits(inp, out) {
+                return Err(TrainerError::Other(format!(
+                    "{}: layer {i} has shape {:?}, the architecture {arch} needs [{inp}, {out}]",
+                    path.display(),
+                    w.kernel.shape
+                )));
+            }
+        }
+        Ok(model)
+    }
+
+    /// Writes the parameters as a Burn record (burnpack) to `path`.
+    pub fn save(&self, path: &Path) -> Result<(), TrainerError> {
+        self.layers
+            .clone()
+            .save_file(path)
+            .map_err(|e| TrainerError::Other(format!("{}: cannot save the model record: {e}", path.display())))
+    }
+
+    /// Its architecture.
+    pub fn architecture(&self) -> &Architecture {
+        &self.arch
+    }
+
+    /// The parameters, copied to the host, one entry per dense layer.
+    pub fn weights(&self) -> Result<Vec<LayerWeights>, TrainerError> {
+        self.layers.iter().map(export).collect::<Result<Vec<_>, _>>().map_err(TrainerError::Other)
+    }
+
+    /// Number of classes it predicts.
+    pub fn n_classes(&self) -> usize {
+        match self.plan.output {
+            OutputKind::Softmax => self.arch.dense_shapes().last().map_or(0, |s| s.1),
+            OutputKind::Sigmoid => 2,
+        }
+    }
+
+    /// Class probabilities of `rows` examples (`features` row-major, already preprocessed), as
+    /// `rows * n_classes` values; a one-unit sigmoid output gives `[1 - p, p]` per row.
+    pub fn predict_proba(&self, features: &[f32], rows: usize) -> Result<Vec<f32>, TrainerError> {
+        let width = self.arch.input_dim;
+        if features.len() != rows * width {
+            return Err(TrainerError::Mismatch(format!(
+                "{} values for {rows} rows of {width} features",
+                features.len()
+            )));
+        }
+        if rows == 0 {
+            return Ok(Vec::new());
+        }
+        let x = Tensor::<2>::from_data(TensorData::new(features.to_vec(), [rows, width]), &self.device);
+        let logits = self.plan.forward(&self.layers, x, None);
+        let probs = match self.plan.output {
+            OutputKind::Softmax => softmax(logits, 1),
+            OutputKind::Sigmoid => {
+                let p = sigmoid(logits);
+                Tensor::cat(vec![p.clone().neg().add_scalar(1.0), p], 1)
+            }
+        };
+        probs.into_data().try_to_vec::<f32>().map_err(|e| TrainerError::Other(format!("{e:?}")))
+    }
+}

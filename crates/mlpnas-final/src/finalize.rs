@@ -1,0 +1,387 @@
+//! [`finalize`]: retrain the top architectures of a run, score them on the test part, export them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use mlpnas_burn::{Backend, BurnModel, BurnTrainer, BurnTrainerConfig};
+use mlpnas_core::seed::derive;
+use mlpnas_core::{Architecture, LayerWeights, TrialRecord, TrialStatus, WeightStore};
+use mlpnas_search::rundir::{JOURNAL, RunDir};
+use mlpnas_search::{SearchConfig, prepare_data, read_journal, resume_config, top_n};
+use serde::{Deserialize, Serialize};
+
+use crate::card::{CARD_FORMAT, FinalMetrics, ModelCard};
+use crate::error::FinalError;
+use crate::{MODEL_CARD, MODEL_RECORD};
+
+/// Where the final training of each architecture starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    /// Fresh Glorot-uniform weights (seeded).
+    Scratch,
+    /// The run's shared weights for every bigram the store holds, fresh weights for the rest.
+    Shared,
+}
+
+/// Settings of [`finalize`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinalizeOptions {
+    /// How many of the best architectures to retrain.
+    pub top: usize,
+    /// Epochs at most.
+    pub max_epochs: usize,
+    /// Early stopping: epochs without a lower validation loss before stopping.
+    pub patience: usize,
+    /// Where training starts.
+    pub init: Init,
+    /// Test share carved out of the training rows when the run's split has no test part.
+    pub test_fraction: f64,
+    /// Output directory (default `RUN_DIR/final`); must not exist yet.
+    pub out: Option<PathBuf>,
+    /// Backend to retrain on instead of the run's `trainer.backend` (e.g. a search on a GPU,
+    /// finalized on a CPU).
+    pub backend: Option<Backend>,
+}
+
+impl Default for FinalizeOptions {
+    fn default() -> Self {
+        Self {
+            top: 3,
+            max_epochs: 100,
+            patience: 10,
+            init: Init::Scratch,
+            test_fraction: 0.1,
+            out: None,
+            backend: None,
+        }
+    }
+}
+
+/// One finalized model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaderboardEntry {
+    /// Architecture text.
+    pub architecture: String,
+    /// Model directory, relative to the leaderboard's directory.
+    pub model_dir: String,
+    /// Scores and training facts.
+    pub metrics: FinalMetrics,
+}
+
+/// The result of [`finalize`] (`leaderboard.json`), best validation accuracy first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Leaderboard {
+    /// The run directory.
+    pub run_dir: String,
+    /// Data source.
+    pub data_source: String,
+    /// Whether the test rows were carved out of the search's training rows (the run had no test part).
+    pub test_carved_from_train: bool,
+    /// Models, best validation accuracy first (ties: lower validation loss, then search rank);
+    /// the test accuracy is reported, never used to choose.
+    pub entries: Vec<LeaderboardEntry>,
+    /// The directory written.
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+impl Leaderboard {
+    /// The leaderboard as a markdown table.
+    pub fn to_markdown(&self) -> String {
+        let mut s = format!(
+            "# Final models of {}\n\nData: {}; test rows {}.\n\n",
+            self.run_dir,
+            self.data_source,
+            if self.test_carved_from_train {
+                "carved out of the search's training rows (never used to select or train the final models)"
+            } else {
+                "held out by the run's own split"
+            }
+        );
+        s.push_str(
+            "| # | architecture | search rank | search reward | init | epochs (best) | val acc | test acc | model |\n",
+        );
+        s.push_str("|---|---|---|---|---|---|---|---|---|\n");
+        for (i, e) in self.entries.iter().enumerate() {
+            let m = &e.metrics;
+            s.push_str(&format!(
+                "| {} | `{}` | {} | {:.4} | {} | {} ({}) | {:.4} | {:.4} | {} |\n",
+                i + 1,
+                e.architecture,
+                m.rank,
+                m.search_reward,
+                m.init,
+                m.epochs_run,
+                m.best_epoch,
+                m.val_acc,
+                m.test_acc,
+                e.model_dir
+            ));
+        }
+        s
+    }
+}
+
+/// The run's Burn trainer settings (finalize needs `[trainer] type = "burn"`).
+fn burn_config(cfg: &SearchConfig, config_path: &Path) -> Result<BurnTrainerConfig, FinalError> {
+    let value = serde_json::to_value(&cfg.trainer).map_err(|e| FinalError::file(config_path, e))?;
+    let mut table = match value {
+        serde_json::Value::Object(t) => t,
+        _ => return Err(FinalError::file(config_path, "[trainer] is not a table")),
+    };
+    match table.remove("type") {
+        Some(serde_json::Value::String(t)) if t == "burn" => {}
+        other => {
+            return Err(FinalError::file(
+                config_path,
+                format!("finalize needs [trainer] type = \"burn\", this run used {other:?}"),
+            ));
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(table)).map_err(|e| FinalError::file(config_path, e))
+}
+
+/// Opens the run's weight store as the search left it: the last checkpoint's snapshot (for
+/// in-memory stores) plus the puts of the trials journaled after it.
+fn open_store(cfg: &SearchConfig, run_dir: &Path, trials: usize) -> Result<Box<dyn WeightStore>, FinalError> {
+    let store_cfg = match (&cfg.store, cfg.search.one_shot) {
+        (Some(s), true) => s,
+        _ => {
+            return Err(FinalError::Invalid(format!(
+                "{}: the search shared no weights (one_shot off or no [store]); use --from-scratch",
+                run_dir.display()
+            )));
+        }
+    };
+    let mut store = store_cfg.build(run_dir)?;
+    let dir = RunDir::new(run_dir);
+    let after = match dir.read_checkpoint()? {
+        Some((ck, _, snapshot)) => {
+            if let Some(bytes) = snapshot {
+                store.restore(&bytes)?;
+            }
+            ck.trials
+        }
+        None => 0,
+    };
+    for trial in after..trials {
+        for (key, w) in dir.read_pending(trial)? {
+            store.put(key, w)?;
+        }
+    }
+    Ok(store)
+}
+
+/// Retrains the `opts.top` best trials of `run_dir` and writes the models and the leaderboard
+/// into `opts.out` (default `run_dir/final`), which must not exist: everything is written to a
+/// temporary sibling first and renamed at the end, so an interrupted finalize leaves nothing
+/// half-written behind. `progress` receives one line per step.
+pub fn finalize(
+    run_dir: &Path,
+    opts: &FinalizeOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Leaderboard, FinalError> {
+    if opts.top == 0 || opts.max_epochs == 0 || opts.patience == 0 {
+        return Err(FinalError::Invalid("--top, --epochs and --patience must be at least 1".into()));
+    }
+    if !(opts.test_fraction > 0.0 && opts.test_fraction < 1.0) {
+        return Err(FinalError::Invalid(format!("--test-fraction must be in (0, 1), got {}", opts.test_fraction)));
+    }
+    let out = opts.out.clone().unwrap_or_else(|| run_dir.join("final"));
+    if out.exists() {
+        return Err(FinalError::file(&out, "already exists; remove it or choose another --out"));
+    }
+    let journal_path = run_dir.join(JOURNAL);
+    if !journal_path.exists() {
+        return Err(FinalError::file(run_dir, "no journal.jsonl here; is it a run directory?"));
+    }
+    let (mut cfg, _) = resume_config(run_dir, &[])?;
+    let config_path = run_dir.join("config.toml");
+    let mut trainer_cfg = burn_config(&cfg, &config_path)?;
+    if let Some(backend) = opts.backend {
+        backend.check().map_err(FinalError::Invalid)?;
+        trainer_cfg.backend = backend;
+    }
+    let (records, warnings) = read_journal(&journal_path)?;
+    for w in warnings {
+        progress(&format!("warning: {w}"));
+    }
+    let ok: Vec<TrialRecord> = records.iter().filter(|r| r.status == TrialStatus::Ok).cloned().collect();
+    if ok.is_empty() {
+        return Err(FinalError::file(&journal_path, "holds no successfully trained architecture"));
+    }
+    let carved = cfg.data.test_fraction == 0.0;
+    if carved {
+        if opts.init == Init::Shared {
+            return Err(FinalError::Invalid(format!(
+                "{}: the run's split has no test part, so its shared weights were trained on every non-validation row; \
+                 --from-shared would leak them into the test score (use --from-scratch, or search with data.test_fraction > 0)",
+                run_dir.display()
+            )));
+        }
+        cfg.data.test_fraction = opts.test_fraction;
+    }
+    let data = prepare_data(&cfg)?;
+    let test = match data.split.test.as_ref() {
+        Some(t) => t.clone(),
+        None => return Err(FinalError::Invalid("the split has no test part".into())),
+    };
+    let split = Arc::clone(&data.split);
+    progress(&format!(
+        "data: {} train / {} valid / {} test rows{}",
+        split.train.n_rows(),
+        split.valid.n_rows(),
+        test.n_rows(),
+        if carved { " (test rows carved out of the search's training rows)" } else { "" }
+    ));
+    let trainer = BurnTrainer::new(trainer_cfg.clone(), Arc::clone(&split))?;
+    let store = match opts.init {
+        Init::Shared => Some(open_store(&cfg, run_dir, records.len())?),
+        Init::Scratch => None,
+    };
+
+    let tmp = out.with_file_name(format!(
+        ".{}.tmp-{}",
+        out.file_name().map_or("final".into(), |n| n.to_string_lossy().into_owned()),
+        std::process::id()
+    ));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| FinalError::file(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| FinalError::file(&tmp, e))?;
+    let result = train_all(&cfg, &trainer, &trainer_cfg, store.as_deref(), &ok, opts, &tmp, &test, &data, progress);
+    let mut board = match result {
+        Ok(entries) => Leaderboard {
+            run_dir: run_dir.display().to_string(),
+            data_source: cfg.data.source.clone(),
+            test_carved_from_train: carved,
+            entries,
+            dir: out.clone(),
+        },
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    // Ordered by validation, never by test: choosing the winner on the test rows would bias the
+    // very estimate they exist to give.
+    board.entries.sort_by(|a, b| {
+        (b.metrics.val_acc.total_cmp(&a.metrics.val_acc))
+            .then(a.metrics.val_loss.total_cmp(&b.metrics.val_loss))
+            .then(a.metrics.rank.cmp(&b.metrics.rank))
+    });
+    let json = serde_json::to_string_pretty(&board).map_err(|e| FinalError::file(&tmp, e))?;
+    write(&tmp.join("leaderboard.json"), json.as_bytes())?;
+    write(&tmp.join("leaderboard.md"), board.to_markdown().as_bytes())?;
+    std::fs::rename(&tmp, &out).map_err(|e| FinalError::file(&out, e))?;
+    Ok(board)
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), FinalError> {
+    std::fs::write(path, bytes).map_err(|e| FinalError::file(path, e))
+}
+
+/// Trains, scores and exports each of the top trials into `dir`.
+#[allow(clippy::too_many_arguments)]
+fn train_all(
+    cfg: &SearchConfig,
+    trainer: &BurnTrainer,
+    trainer_cfg: &BurnTrainerConfig,
+    store: Option<&dyn WeightStore>,
+    ok: &[TrialRecord],
+    opts: &FinalizeOptions,
+    dir: &Path,
+    test: &mlpnas_core::Dataset,
+    data: &mlpnas_search::Prepared,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<LeaderboardEntry>, FinalError> {
+    let split = &data.split;
+    let best = top_n(ok, opts.top);
+    let mut entries = Vec::with_capacity(best.len());
+    for (i, rec) in best.iter().enumerate() {
+        let rank = i + 1;
+        let arch = Architecture::parse(
+            &rec.architecture,
+            split.train.n_features(),
+            split.train.n_classes(),
+            cfg.space.dropout,
+        )?;
+        let mut init: Vec<Option<LayerWeights>> = vec![None; arch.dense_shapes().len()];
+        if let Some(s) = store {
+            for (slot, (key, &(inp, out, _))) in
+                init.iter_mut().zip(arch.bigram_keys().iter().zip(arch.dense_shapes().iter()))
+            {
+                *slot = s.get(key)?.filter(|w| w.fits(inp, out));
+            }
+        }
+        let transfers = init.iter().filter(|w| w.is_some()).count();
+        progress(&format!("[{rank}/{}] {} (search reward {:.4}) ...", best.len(), rec.architecture, rec.reward));
+        let t0 = Instant::now();
+        let fin = trainer.train_final(
+            &arch,
+            &init,
+            derive(cfg.seed, "final", rank as u64),
+            opts.max_epochs,
+            opts.patience,
+        )?;
+        let seconds = t0.elapsed().as_secs_f64();
+        let Some(kept) = fin.best().copied() else {
+            progress(&format!("[{rank}/{}] {}: diverged in the first epoch, skipped", best.len(), rec.architecture));
+            continue;
+        };
+        let (test_loss, test_acc) = trainer.score(&arch, &fin.weights, test)?;
+        let metrics = FinalMetrics {
+            rank,
+            trial: rec.trial,
+            search_reward: rec.reward,
+            init: if store.is_some() { "shared" } else { "scratch" }.into(),
+            transfers,
+            epochs_run: fin.epochs.len(),
+            best_epoch: fin.best_epoch,
+            stopped_early: fin.stopped_early,
+            val_loss: kept.val_loss,
+            val_acc: kept.val_acc,
+            test_loss,
+            test_acc,
+            rows: [split.train.n_rows(), split.valid.n_rows(), test.n_rows()],
+            seconds,
+        };
+        let name = format!("model-{rank}");
+        let model_dir = dir.join(&name);
+        std::fs::create_dir_all(&model_dir).map_err(|e| FinalError::file(&model_dir, e))?;
+        let model = BurnModel::new(&arch, &fin.weights, trainer_cfg.backend)?;
+        model.save(&model_dir.join(MODEL_RECORD))?;
+        let card = ModelCard {
+            format: CARD_FORMAT.into(),
+            architecture: arch.to_string(),
+            dropout: cfg.space.dropout,
+            backend: trainer_cfg.backend,
+            feature_names: split.train.feature_names.clone(),
+            sample_shape: split.train.sample_shape.clone(),
+            class_names: split.train.class_names.clone(),
+            label_column: cfg.data.label.clone(),
+            standardizer: data.standardizer.clone(),
+            data_source: cfg.data.source.clone(),
+            metrics: metrics.clone(),
+        };
+        let json = serde_json::to_string_pretty(&card).map_err(|e| FinalError::file(&model_dir, e))?;
+        write(&model_dir.join(MODEL_CARD), json.as_bytes())?;
+        progress(&format!(
+            "[{rank}/{}] {}: {} epochs (best {}{}), val acc {:.4}, test acc {:.4}, {seconds:.1} s",
+            best.len(),
+            rec.architecture,
+            metrics.epochs_run,
+            metrics.best_epoch,
+            if metrics.stopped_early { ", stopped early" } else { "" },
+            metrics.val_acc,
+            metrics.test_acc
+        ));
+        entries.push(LeaderboardEntry { architecture: arch.to_string(), model_dir: name, metrics });
+    }
+    if entries.is_empty() {
+        return Err(FinalError::Invalid("every final training diverged; nothing to export".into()));
+    }
+    Ok(entries)
+}

@@ -1,0 +1,141 @@
+//! [`Predictor`]: an exported model directory loaded for prediction.
+
+use std::path::{Path, PathBuf};
+
+use mlpnas_burn::{Backend, BurnModel};
+use mlpnas_core::Architecture;
+
+use crate::card::{CARD_FORMAT, ModelCard};
+use crate::error::FinalError;
+use crate::{MODEL_CARD, MODEL_RECORD};
+
+/// A loaded model with its preprocessing.
+#[derive(Debug)]
+pub struct Predictor {
+    card: ModelCard,
+    model: BurnModel,
+    dir: PathBuf,
+}
+
+/// Predictions for a set of rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    /// Predicted class index of each row.
+    pub classes: Vec<usize>,
+    /// `rows * n_classes` probabilities, row-major.
+    pub proba: Vec<f32>,
+    /// Number of classes.
+    pub n_classes: usize,
+    /// The rows' true labels, when the input had the label column.
+    pub truth: Option<Vec<String>>,
+}
+
+impl Predictions {
+    /// Share of rows whose predicted class name equals the true label (when known).
+    pub fn accuracy(&self, class_names: &[String]) -> Option<f64> {
+        let truth = self.truth.as_ref()?;
+        if truth.is_empty() {
+            return None;
+        }
+        let hits = self.classes.iter().zip(truth).filter(|(c, t)| class_names[**c] == **t).count();
+        Some(hits as f64 / truth.len() as f64)
+    }
+}
+
+impl Predictor {
+    /// Loads the model directory `dir` (`model.json` and `model.bpk`) on the backend it was
+    /// trained on.
+    pub fn load(dir: &Path) -> Result<Self, FinalError> {
+        Self::load_on(dir, None)
+    }
+
+    /// Loads the model directory `dir` on `backend`, or on the backend it was trained on (the
+    /// card's) when `None`. The record holds host values, so any backend loads it: e.g. a model
+    /// trained on `tch-cuda:0` predicts on `flex` in a build without LibTorch.
+    pub fn load_on(dir: &Path, backend: Option<Backend>) -> Result<Self, FinalError> {
+        let card_path = dir.join(MODEL_CARD);
+        let text = std::fs::read_to_string(&card_path).map_err(|e| {
+            FinalError::file(&card_path, format!("cannot read ({e}); is {} a model directory?", dir.display()))
+        })?;
+        let card: ModelCard =
+            serde_json::from_str(&text).map_err(|e| FinalError::file(&card_path, format!("not a model card: {e}")))?;
+        if card.format != CARD_FORMAT {
+            return Err(FinalError::file(&card_path, format!("format {:?} is not {CARD_FORMAT:?}", card.format)));
+        }
+        let width: usize = card.sample_shape.iter().product();
+        if width != card.feature_names.len() {
+            return Err(FinalError::file(&card_path, "sample_shape and feature_names disagree"));
+        }
+        if let Some(s) = &card.standardizer
+            && (s.mean.len() != width || s.std.len() != width)
+        {
+            return Err(FinalError::file(&card_path, "the standardizer does not match the features"));
+        }
+        let arch = Architecture::parse(&card.architecture, width, card.class_names.len(), card.dropout)
+            .map_err(|e| FinalError::file(&card_path, e))?;
+        let record = dir.join(MODEL_RECORD);
+        if !record.exists() {
+            return Err(FinalError::file(&record, "missing"));
+        }
+        let model = BurnModel::load(&arch, &record, backend.unwrap_or(card.backend))?;
+        Ok(Self { card, model, dir: dir.to_path_buf() })
+    }
+
+    /// Its card.
+    pub fn card(&self) -> &ModelCard {
+        &self.card
+    }
+
+    /// The directory it was loaded from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The underlying model.
+    pub fn model(&self) -> &BurnModel {
+        &self.model
+    }
+
+    /// Predicts raw (not yet standardized) rows: `features` row-major in the card's feature order.
+    pub fn predict_raw(&self, features: &[f32], rows: usize) -> Result<Predictions, FinalError> {
+        let width = self.card.feature_names.len();
+        let mut x = features.to_vec();
+        if x.len() != rows * width {
+            return Err(FinalError::Invalid(format!("{} values for {rows} rows of {width} features", x.len())));
+        }
+        if let Some(s) = &self.card.standardizer
+            && width > 0
+        {
+            for row in x.chunks_exact_mut(width) {
+                s.apply_row(row);
+            }
+        }
+        let proba = self.model.predict_proba(&x, rows)?;
+        let n_classes = self.model.n_classes();
+        let classes = proba
+            .chunks_exact(n_classes)
+            .map(|p| {
+                // First maximum, as argmax.
+                let mut best = 0;
+                for (j, &v) in p.iter().enumerate() {
+                    if v > p[best] {
+                        best = j;
+                    }
+                }
+                best
+            })
+            .collect();
+        Ok(Predictions { classes, proba, n_classes, truth: None })
+    }
+
+    /// Reads `source` (a CSV file with a header, columns matched by name, or `builtin:NAME`)
+    /// relative to `base_dir` and predicts every row. The true labels come along when the source
+    /// has the training label column.
+    pub fn predict_source(&self, source: &str, base_dir: &Path) -> Result<Predictions, FinalError> {
+        let f =
+            mlpnas_data::load_features(source, base_dir, &self.card.feature_names, self.card.label_column.as_deref())?;
+        let mut p = self.predict_raw(&f.values, f.rows)?;
+        p.truth = f.labels;
+        Ok(p)
+    }
+}
