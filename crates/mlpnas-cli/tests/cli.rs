@@ -390,6 +390,35 @@ fn search_finalize_predict() {
     let card = std::fs::read_to_string(elsewhere.join("model-1/model.json")).expect("card");
     assert!(card.contains(&format!("\"backend\": \"{other}\"")), "{card}");
 
+    // A run or model made on a backend this build or machine lacks (a GPU run brought to a CPU
+    // machine): finalize and predict say so in one line and name `--backend`, which works.
+    let unavailable = "tch-cuda:1000";
+    let gpu_run = d.join("gpu-run");
+    std::fs::create_dir_all(&gpu_run).expect("dir");
+    for f in ["journal.jsonl", "summary.json", "controller.jsonl"] {
+        std::fs::copy(run_dir.join(f), gpu_run.join(f)).expect("copy");
+    }
+    let text = std::fs::read_to_string(run_dir.join("config.toml")).expect("config");
+    let text = text.replace("[trainer]\n", &format!("[trainer]\nbackend = \"{unavailable}\"\n"));
+    let text = text.replace(&format!("backend = \"{trained_on}\"\n"), "");
+    std::fs::write(gpu_run.join("config.toml"), &text).expect("config");
+    assert!(text.contains(unavailable), "{text}");
+    let e = fails(bin().args(["finalize", "-q"]).arg(&gpu_run));
+    assert!(e.contains("trainer.backend") && e.contains("--backend flex"), "{e}");
+    ok(bin().args(["finalize", "-q", "--top", "1", "--epochs", "2", "--backend", other]).arg(&gpu_run));
+    let card = std::fs::read_to_string(gpu_run.join("final/model-1/model.json")).expect("card");
+    assert!(card.contains(&format!("\"backend\": \"{other}\"")), "{card}");
+    let gpu_model = d.join("gpu-model");
+    std::fs::create_dir_all(&gpu_model).expect("dir");
+    std::fs::copy(model.join("model.bpk"), gpu_model.join("model.bpk")).expect("copy");
+    let card = std::fs::read_to_string(model.join("model.json")).expect("card");
+    let card = card.replace(&format!("\"backend\": \"{trained_on}\""), &format!("\"backend\": \"{unavailable}\""));
+    std::fs::write(gpu_model.join("model.json"), card).expect("card");
+    let e = fails(bin().args(["predict", "--data"]).arg(&new).arg(&gpu_model));
+    assert!(e.contains("model.json") && e.contains(unavailable) && e.contains("--backend flex"), "{e}");
+    let moved = ok(bin().args(["predict", "--proba", "--backend", other, "--data"]).arg(&new).arg(&gpu_model));
+    assert_eq!(moved, there);
+
     // A built-in set with its labels: predictions to a file, accuracy on stderr.
     let preds = d.join("preds.csv");
     let o = run(bin().args(["predict", "--data", "builtin:iris", "--out"]).arg(&preds).arg(&model));

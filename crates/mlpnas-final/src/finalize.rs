@@ -8,7 +8,7 @@ use mlpnas_burn::{Backend, BurnModel, BurnTrainer, BurnTrainerConfig};
 use mlpnas_core::seed::derive;
 use mlpnas_core::{Architecture, LayerWeights, TrialRecord, TrialStatus, WeightStore};
 use mlpnas_search::rundir::{JOURNAL, RunDir};
-use mlpnas_search::{SearchConfig, prepare_data, read_journal, resume_config, top_n};
+use mlpnas_search::{SearchConfig, SearchError, prepare_data, read_journal, run_config, top_n};
 use serde::{Deserialize, Serialize};
 
 use crate::card::{CARD_FORMAT, FinalMetrics, ModelCard};
@@ -197,13 +197,19 @@ pub fn finalize(
     if !journal_path.exists() {
         return Err(FinalError::file(run_dir, "no journal.jsonl here; is it a run directory?"));
     }
-    let (mut cfg, _) = resume_config(run_dir, &[])?;
-    let config_path = run_dir.join("config.toml");
-    let mut trainer_cfg = burn_config(&cfg, &config_path)?;
     if let Some(backend) = opts.backend {
         backend.check().map_err(FinalError::Invalid)?;
-        trainer_cfg.backend = backend;
     }
+    // With --backend, the run's backends are replaced before validation: a search made on a
+    // backend this build or machine lacks (tch-cuda:0, say) can be finalized here.
+    let mut cfg = run_config(run_dir, opts.backend.map(|b| b.to_string()).as_deref()).map_err(|e| match e {
+        SearchError::Config { ref source, .. } if source.field.ends_with(".backend") => {
+            FinalError::Invalid(format!("{e}; `--backend flex` finalizes on another backend"))
+        }
+        e => e.into(),
+    })?;
+    let config_path = run_dir.join("config.toml");
+    let trainer_cfg = burn_config(&cfg, &config_path)?;
     let (records, warnings) = read_journal(&journal_path)?;
     for w in warnings {
         progress(&format!("warning: {w}"));

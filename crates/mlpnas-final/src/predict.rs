@@ -77,7 +77,16 @@ impl Predictor {
         if !record.exists() {
             return Err(FinalError::file(&record, "missing"));
         }
-        let model = BurnModel::load(&arch, &record, backend.unwrap_or(card.backend))?;
+        let backend = match backend {
+            Some(b) => b,
+            None => {
+                card.backend.check().map_err(|e| {
+                    FinalError::file(&card_path, format!("{e}; `--backend flex` predicts on another backend"))
+                })?;
+                card.backend
+            }
+        };
+        let model = BurnModel::load(&arch, &record, backend)?;
         Ok(Self { card, model, dir: dir.to_path_buf() })
     }
 

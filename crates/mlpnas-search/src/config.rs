@@ -175,6 +175,30 @@ pub fn resume_config(run_dir: &Path, overrides: &[String]) -> Result<(SearchConf
     Ok((cfg, !changed.is_empty()))
 }
 
+/// Loads the resolved config of run directory `run_dir` for tools that read a run without
+/// continuing it (`finalize`). With `backend`, every section that names a `backend` (the
+/// trainer's; a REINFORCE controller's) is switched to it before validation, so that a run made
+/// on a backend this build or machine lacks (e.g. `tch-cuda:0`) can be read here.
+pub fn run_config(run_dir: &Path, backend: Option<&str>) -> Result<SearchConfig, SearchError> {
+    let path = run_dir.join("config.toml");
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(&path).map_err(|e| SearchError::ConfigFile {
+        path: shown.clone(),
+        message: format!("cannot read ({e}); is {} a run directory?", run_dir.display()),
+    })?;
+    let mut overrides = Vec::new();
+    if let Some(backend) = backend {
+        let table: toml::Table = toml::from_str(&text)
+            .map_err(|e| SearchError::ConfigFile { path: shown.clone(), message: toml_message(&e, &text) })?;
+        for (section, value) in &table {
+            if value.as_table().is_some_and(|t| t.contains_key("backend")) {
+                overrides.push(format!("{section}.backend={backend}"));
+            }
+        }
+    }
+    SearchConfig::from_toml(&text, &shown, run_dir, &overrides)
+}
+
 /// Dotted paths whose values differ between `a` and `b`.
 fn diff_tables(a: &toml::Table, b: &toml::Table, prefix: &str, out: &mut Vec<String>) {
     let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();

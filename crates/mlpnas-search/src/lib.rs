@@ -16,7 +16,7 @@ pub mod journal;
 pub mod run;
 pub mod rundir;
 
-pub use config::{LoopConfig, RESUMABLE_CHANGES, SearchConfig, resume_config};
+pub use config::{LoopConfig, RESUMABLE_CHANGES, SearchConfig, resume_config, run_config};
 pub use error::SearchError;
 pub use journal::{Journal, read_journal, top_n};
 pub use run::{Observer, Prepared, Search, SearchSummary, evaluate, prepare_data};
