@@ -96,15 +96,18 @@ mod libtorch {
 
     /// Whether CUDA device `index` is usable, with the reason when it is not.
     pub(super) fn check_cuda(index: usize) -> Result<(), String> {
-        if !tch::utils::has_cuda() {
+        // hasCUDART: this LibTorch was built with CUDA (ATen's CUDA hooks are linked in); hasCUDA
+        // also needs a driver and a device (a CUDA LibTorch on a machine without a GPU has the
+        // first and not the second; measured with the `--full` install).
+        if !tch::utils::has_cudart() {
             return Err("this LibTorch has no CUDA support (a CPU-only build); build against a CUDA LibTorch: \
                  `scripts/setup-libtorch --full`, or TORCH_CUDA_VERSION=cu128 with internet (README, \
                  \"LibTorch backend\")"
                 .into());
         }
-        let count = usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
+        let count = if tch::utils::has_cuda() { usize::try_from(tch::Cuda::device_count()).unwrap_or(0) } else { 0 };
         if count == 0 {
-            return Err("LibTorch finds no CUDA device (no GPU, or no NVIDIA driver)".into());
+            return Err("this LibTorch has CUDA support but finds no CUDA device (no GPU, or no NVIDIA driver)".into());
         }
         if index >= count {
             return Err(format!(
