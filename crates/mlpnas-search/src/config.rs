@@ -144,12 +144,7 @@ pub const RESUMABLE_CHANGES: &[&str] = &["search.controller_epochs", "search.top
 /// Loads the resolved config of run directory `run_dir` with `overrides` applied, for resuming;
 /// refuses changes other than [`RESUMABLE_CHANGES`]. Returns the config and whether it changed.
 pub fn resume_config(run_dir: &Path, overrides: &[String]) -> Result<(SearchConfig, bool), SearchError> {
-    let path = run_dir.join("config.toml");
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|e| SearchError::ConfigFile {
-        path: shown.clone(),
-        message: format!("cannot read ({e}); is {} a run directory?", run_dir.display()),
-    })?;
+    let (text, shown) = read_run_config(run_dir)?;
     let cfg = SearchConfig::from_toml(&text, &shown, run_dir, overrides)?;
     let file_err = |message: String| SearchError::ConfigFile { path: shown.clone(), message };
     let saved: toml::Table = toml::from_str(&text).map_err(|e| file_err(toml_message(&e, &text)))?;
@@ -180,12 +175,7 @@ pub fn resume_config(run_dir: &Path, overrides: &[String]) -> Result<(SearchConf
 /// trainer's; a REINFORCE controller's) is switched to it before validation, so that a run made
 /// on a backend this build or machine lacks (e.g. `tch-cuda:0`) can be read here.
 pub fn run_config(run_dir: &Path, backend: Option<&str>) -> Result<SearchConfig, SearchError> {
-    let path = run_dir.join("config.toml");
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|e| SearchError::ConfigFile {
-        path: shown.clone(),
-        message: format!("cannot read ({e}); is {} a run directory?", run_dir.display()),
-    })?;
+    let (text, shown) = read_run_config(run_dir)?;
     let mut overrides = Vec::new();
     if let Some(backend) = backend {
         let table: toml::Table = toml::from_str(&text)
@@ -197,6 +187,17 @@ pub fn run_config(run_dir: &Path, backend: Option<&str>) -> Result<SearchConfig,
         }
     }
     SearchConfig::from_toml(&text, &shown, run_dir, &overrides)
+}
+
+/// The text of `run_dir/config.toml` and the path to name in errors.
+fn read_run_config(run_dir: &Path) -> Result<(String, String), SearchError> {
+    let path = run_dir.join("config.toml");
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(&path).map_err(|e| SearchError::ConfigFile {
+        path: shown.clone(),
+        message: format!("cannot read ({e}); is {} a run directory?", run_dir.display()),
+    })?;
+    Ok((text, shown))
 }
 
 /// Dotted paths whose values differ between `a` and `b`.
