@@ -1,14 +1,17 @@
-//! Runs the conformance suites against every store and controller, each built only from its
-//! typetag config (a TOML string) after `mlpnas_link::link_all()`: this also proves that every
-//! plugin is registered and linked.
+//! Runs the conformance suites against every store, controller and trainer, each built only from
+//! its typetag config (a TOML string) after `mlpnas_link::link_all()`: this also proves that every
+//! plugin is registered and linked. Trainers run on every backend of the build, or on the one
+//! `MLPNAS_TEST_BACKEND` names (`Backend::for_suites`, the one place tests choose backends).
 //!
-//! Adding an implementation is one line: `store_suite!(name, "type = \"...\"");` or
-//! `controller_suite!(name, "type = \"...\"");` at the bottom.
+//! Adding an implementation is one line: `store_suite!(name, "type = \"...\"");`,
+//! `controller_suite!(name, "type = \"...\"");` or `trainer_suite!(name, "type = \"...\"");` at
+//! the bottom.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mlpnas_core::{Controller, ControllerConfig, SearchSpace, StoreConfig, WeightStore};
+use mlpnas_backend::Backend;
+use mlpnas_core::{Controller, ControllerConfig, SearchSpace, StoreConfig, TrainerConfig, WeightStore};
 
 /// A fresh run directory for a store under cargo's per-target temporary directory.
 fn fresh_run_dir() -> PathBuf {
@@ -28,24 +31,17 @@ fn store_from_toml(config: &str) -> Box<dyn WeightStore> {
     cfg.build(&fresh_run_dir()).expect("store builds")
 }
 
-/// `config` on the backend under test: `MLPNAS_TEST_BACKEND` (`.ci/run` sets `tch-cpu` for its
-/// LibTorch pass) becomes the `backend` of the controllers that run on Burn (`reinforce`).
-/// Stores hold host tensors only: they have no backend.
-fn on_test_backend(config: &str) -> String {
-    let mut table: toml::Table = toml::from_str(config).expect("controller config is TOML");
-    if let Ok(backend) = std::env::var("MLPNAS_TEST_BACKEND")
-        && table.get("type").and_then(toml::Value::as_str) == Some("reinforce")
-    {
-        table.insert("backend".into(), toml::Value::String(backend));
-    }
-    toml::to_string(&table).expect("TOML")
-}
-
-/// A fresh controller built from its typetag config (on the backend under test, if any).
+/// A fresh controller built from its typetag config, on the backend under test
+/// (`Backend::under_test`) for the controllers that run on one (`reinforce`). Stores hold host
+/// tensors only: they have no backend.
 fn controller_from_toml(config: &str, space: &dyn SearchSpace, seed: u64) -> Box<dyn Controller> {
     mlpnas_link::link_all();
-    let cfg: Box<dyn ControllerConfig> =
-        toml::from_str(&on_test_backend(config)).expect("controller config deserializes");
+    let mut cfg: Box<dyn ControllerConfig> = toml::from_str(config).expect("controller config deserializes");
+    if let Some(b) = Backend::under_test()
+        && cfg.backend().is_some()
+    {
+        cfg.set_backend(&b.to_string()).expect("the backend under test is available");
+    }
     cfg.validate().expect("controller config is valid");
     cfg.build(space, seed).expect("controller builds")
 }
@@ -73,6 +69,34 @@ macro_rules! controller_suite {
         }
     };
 }
+
+/// A trainer config from its typetag TOML, validated.
+fn trainer_from_toml(config: &str) -> Box<dyn TrainerConfig> {
+    mlpnas_link::link_all();
+    let cfg: Box<dyn TrainerConfig> = toml::from_str(config).expect("trainer config deserializes");
+    cfg.validate().expect("trainer config is valid");
+    cfg
+}
+
+/// The backends trainers run the suite on.
+fn suite_backends() -> Vec<String> {
+    Backend::for_suites().iter().map(Backend::to_string).collect()
+}
+
+/// `trainer_suite!(module_name, "toml config");` runs the trainer suite on that trainer.
+macro_rules! trainer_suite {
+    ($name:ident, $config:expr) => {
+        mod $name {
+            fn config() -> Box<dyn mlpnas_core::TrainerConfig> {
+                super::trainer_from_toml($config)
+            }
+            tests::trainer_conformance_tests!(config, super::suite_backends);
+        }
+    };
+}
+
+// Every trainer (small epochs: the suite trains a few dozen tiny nets per backend).
+trainer_suite!(burn, "type = \"burn\"\nepochs = 8\nbatch_size = 16\n");
 
 // Every store.
 store_suite!(memory, r#"type = "memory""#);

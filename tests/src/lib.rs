@@ -4,7 +4,10 @@
 //! implementation must pass:
 //!
 //! * [`store_conformance`] for every [`WeightStore`](mlpnas_core::WeightStore);
-//! * [`controller_conformance`] for every [`Controller`](mlpnas_core::Controller).
+//! * [`controller_conformance`] for every [`Controller`](mlpnas_core::Controller);
+//! * [`trainer_conformance`] for every trainer ([`TrainerConfig`](mlpnas_core::TrainerConfig),
+//!   its [`ArchitectureTrainer`](mlpnas_core::ArchitectureTrainer) and
+//!   [`Model`](mlpnas_core::Model)), on every backend of the build.
 //!
 //! The integration tests of this package (`conformance.rs`, `space.rs`) run them against every
 //! implementation, built only through its typetag config after `mlpnas_link::link_all()`, so they
@@ -14,6 +17,7 @@
 
 pub mod controller_conformance;
 pub mod store_conformance;
+pub mod trainer_conformance;
 
 /// The error type of every check (`anyhow`), re-exported for the test macros.
 pub use anyhow::Error;

@@ -10,12 +10,13 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mlpnas_burn::{Backend, BurnTrainerConfig};
+use mlpnas_backend::Backend;
 use mlpnas_core::{
     Activation, Architecture, ArchitectureTrainer, BigramKey, DataSplit, HostTensor, LayerKey, LayerWeights,
     OutputKind, TrainerConfig, WeightStore,
 };
-use mlpnas_search::{Search, SearchConfig, prepare_data};
+use mlpnas_search::{CheckedConfig, Run, RunDir, Search, SearchConfig, prepare_data};
+use trainer_burn::BurnTrainerConfig;
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
@@ -93,7 +94,7 @@ fn standardize() -> bool {
 
 /// A search config on wine-quality as the reference scripts read it; `search` holds `[search]`
 /// keys, `store` is the store's type, `overrides` are `--set` style (`trainer.epochs=2`).
-fn config(search: &str, store: &str, overrides: &[String]) -> Res<SearchConfig> {
+fn config(search: &str, store: &str, overrides: &[String]) -> Res<CheckedConfig> {
     let data = data_path();
     let data = data.canonicalize().map_err(|e| format!("{}: {e}", data.display()))?;
     let text = format!(
@@ -124,7 +125,9 @@ type = {store:?}
         source = data.display().to_string(),
         std = standardize(),
     );
-    SearchConfig::from_toml(&text, "bench.toml", Path::new("."), overrides).map_err(|e| e.to_string())
+    SearchConfig::from_toml(&text, "bench.toml", Path::new("."), overrides)
+        .and_then(SearchConfig::check)
+        .map_err(|e| e.to_string())
 }
 
 fn split() -> Res<Arc<DataSplit>> {
@@ -344,7 +347,10 @@ fn search(trials: usize, workers: usize, overrides: &[String]) -> Res<(f64, usiz
     let dir = std::env::temp_dir().join(format!("mlpnas-bench-{}-{trials}-{workers}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let t0 = Instant::now();
-    let summary = Search::new(cfg, &data, &dir).and_then(|s| s.run(&mut ())).map_err(|e| e.to_string())?;
+    let summary = Run::create(Box::new(RunDir::new(&dir)), cfg)
+        .and_then(|run| Search::new(run, &data))
+        .and_then(|s| s.run(&mut ()))
+        .map_err(|e| e.to_string())?;
     let wall = t0.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
     let n = summary.records.len();

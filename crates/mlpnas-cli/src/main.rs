@@ -17,9 +17,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use mlpnas_core::SearchSpace;
+use mlpnas_core::{RunStorage, SearchSpace};
+use mlpnas_data::DataSpec;
 use mlpnas_search::{
-    Observer, RESUMABLE_CHANGES, Search, SearchConfig, evaluate, prepare_data, read_journal, resume_config, top_n,
+    CheckedConfig, Observer, RESUMABLE_CHANGES, Run, RunDir, Search, SearchConfig, evaluate, prepare_data, top_n,
 };
 
 /// mimalloc instead of glibc's malloc: Burn's per-step buffers made glibc churn mmap/munmap
@@ -92,7 +93,7 @@ struct FinalizeArgs {
     /// Retrain on this backend instead of the run's `trainer.backend` (flex, ndarray, and with
     /// the `tch` feature tch-cpu, tch-cuda:N).
     #[arg(long)]
-    backend: Option<mlpnas_final::Backend>,
+    backend: Option<String>,
     /// Only the leaderboard, no progress lines.
     #[arg(long, short)]
     quiet: bool,
@@ -104,7 +105,7 @@ struct PredictArgs {
     model: PathBuf,
     /// Rows to predict: a CSV file with a header (columns matched by name), or `builtin:NAME`.
     #[arg(long)]
-    data: String,
+    data: DataSpec,
     /// Write the predictions to this CSV file instead of standard output.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -114,7 +115,7 @@ struct PredictArgs {
     /// Predict on this backend instead of the one the model was trained on (flex, ndarray, and
     /// with the `tch` feature tch-cpu, tch-cuda:N).
     #[arg(long)]
-    backend: Option<mlpnas_final::Backend>,
+    backend: Option<String>,
 }
 
 /// Options shared by `search` and `eval` that override the config.
@@ -122,7 +123,7 @@ struct PredictArgs {
 struct DataArgs {
     /// Data: `builtin:NAME` (iris, winequality-red, digits, breast-cancer), `FILE.csv`, or `X.npy:Y.npy`.
     #[arg(long)]
-    data: Option<String>,
+    data: Option<DataSpec>,
     /// Label column of a CSV (default: the last column).
     #[arg(long)]
     label: Option<String>,
@@ -229,48 +230,38 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Loads `path` (or the default config) with the command-line overrides applied.
-fn load_config(path: Option<&Path>, d: &DataArgs) -> Result<SearchConfig> {
-    let mut sets = Vec::new();
-    if let Some(s) = &d.data {
-        sets.push(format!("data.source={}", toml_string(s)));
-    }
-    if let Some(l) = &d.label {
-        sets.push(format!("data.label={}", toml_string(l)));
-    }
-    if let Some(cols) = &d.drop {
-        let list: Vec<String> = cols.iter().map(|c| toml_string(c)).collect();
-        sets.push(format!("data.drop=[{}]", list.join(", ")));
-    }
-    if let Some(s) = d.seed {
-        sets.push(format!("seed={s}"));
-    }
-    sets.extend(d.set.iter().cloned());
+/// Loads `path` (or the default config) with `--set` applied, sets the typed command-line
+/// options on it, and checks it once.
+fn load_config(path: Option<&Path>, d: &DataArgs) -> Result<CheckedConfig> {
     let mut cfg = match path {
-        Some(p) => SearchConfig::load(p, &sets)?,
-        None => SearchConfig::from_toml(DEFAULT_CONFIG, "default config", Path::new(""), &sets)?,
+        Some(p) => SearchConfig::load(p, &d.set)?,
+        None => SearchConfig::from_toml(DEFAULT_CONFIG, "default config", Path::new(""), &d.set)?,
     };
     // Paths given on the command line are relative to the current directory. The config's
     // label and dropped columns describe the config's data, not this one: they are reset unless
     // given again (`--data builtin:iris` on a config made for a CSV file just works).
-    if d.data.is_some() {
-        cfg.base_dir = std::env::current_dir().context("current directory")?;
-        if d.label.is_none() {
-            cfg.data.label = None;
-        }
-        if d.drop.is_none() {
-            cfg.data.drop.clear();
-        }
+    if let Some(spec) = &d.data {
+        cfg.data.source = spec.absolute(&std::env::current_dir().context("current directory")?);
+        cfg.data.label = None;
+        cfg.data.drop.clear();
     }
-    Ok(cfg)
-}
-
-fn toml_string(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    if let Some(l) = &d.label {
+        cfg.data.label = Some(l.clone());
+    }
+    if let Some(cols) = &d.drop {
+        cfg.data.drop = cols.clone();
+    }
+    if let Some(s) = d.seed {
+        cfg.seed = s;
+    }
+    Ok(cfg.check()?)
 }
 
 fn search(a: SearchArgs) -> Result<()> {
-    let (cfg, run_dir, resume) = match (&a.resume, &a.config) {
+    // A resumed run is taken (locked) before anything else: a second writer is refused at once.
+    // A new run is created only once its config and data are good, so that a mistake leaves no
+    // run directory behind.
+    let (run, data, run_dir) = match (&a.resume, &a.config) {
         (Some(dir), _) => {
             let d = &a.data;
             if d.data.is_some() || d.label.is_some() || d.drop.is_some() || d.seed.is_some() {
@@ -280,8 +271,9 @@ fn search(a: SearchArgs) -> Result<()> {
                     RESUMABLE_CHANGES.join("=.., ")
                 );
             }
-            let (cfg, changed) = resume_config(dir, &d.set)?;
-            (cfg, dir.clone(), Some(changed))
+            let run = Run::resume(Box::new(RunDir::new(dir)), &d.set)?;
+            let data = prepare_data(run.config())?;
+            (run, data, dir.clone())
         }
         (None, Some(config)) => {
             let cfg = load_config(Some(config), &a.data)?;
@@ -292,12 +284,20 @@ fn search(a: SearchArgs) -> Result<()> {
                     PathBuf::from("runs").join(format!("{stem}-{}", output::utc_stamp()))
                 }
             };
-            (cfg, run_dir, None)
+            let journal = run_dir.join(mlpnas_search::rundir::JOURNAL);
+            if journal.exists() {
+                bail!(
+                    "{}: this run directory already holds a search; choose another --out, or continue it with --resume",
+                    journal.display()
+                );
+            }
+            let data = prepare_data(&cfg)?;
+            (Run::create(Box::new(RunDir::new(&run_dir)), cfg)?, data, run_dir)
         }
         (None, None) => bail!("give --config FILE or --resume DIR"),
     };
+    let cfg = run.config();
     let top = cfg.search.top;
-    let data = prepare_data(&cfg)?;
     if !a.quiet {
         eprintln!(
             "mlpnas: {} ({} train / {} valid rows, {} features, {} classes) -> {}",
@@ -309,10 +309,7 @@ fn search(a: SearchArgs) -> Result<()> {
             run_dir.display()
         );
     }
-    let search = match resume {
-        Some(changed) => Search::resume(cfg, &data, &run_dir, changed)?,
-        None => Search::new(cfg, &data, &run_dir)?,
-    };
+    let search = Search::new(run, &data)?;
     on_interrupt(&run_dir);
     let mut progress = output::Progress::new(a.quiet);
     let summary = search.run(&mut progress)?;
@@ -323,7 +320,7 @@ fn search(a: SearchArgs) -> Result<()> {
         "{} trials in {:.1} s; journal: {}",
         summary.records.len(),
         summary.wall_seconds,
-        summary.run_dir.join("journal.jsonl").display()
+        Path::new(&summary.location).join("journal.jsonl").display()
     );
     Ok(())
 }
@@ -391,7 +388,8 @@ fn space(config: Option<&Path>) -> Result<()> {
     let cfg = match config {
         Some(p) => SearchConfig::load(p, &[])?,
         None => SearchConfig::from_toml(DEFAULT_CONFIG, "default config", Path::new(""), &[])?,
-    };
+    }
+    .check()?;
     let space = cfg.space.build()?;
     println!("{:>4}  token", "id");
     for id in 1..space.vocab_size() as u32 {
@@ -404,11 +402,9 @@ fn space(config: Option<&Path>) -> Result<()> {
 }
 
 fn report(dir: &Path, top: usize, json: bool) -> Result<()> {
-    let path = dir.join("journal.jsonl");
-    if !path.exists() {
-        bail!("{}: no journal.jsonl here; is it a run directory?", dir.display());
-    }
-    let (records, warnings) = read_journal(&path)?;
+    // Read-only: no lock, so a report works while the search writes.
+    let log = RunDir::new(dir).read_trials()?;
+    let (records, warnings) = (log.records, log.warnings);
     for w in warnings {
         eprintln!("warning: {w}");
     }
@@ -447,7 +443,7 @@ fn finalize(a: FinalizeArgs) -> Result<()> {
 }
 
 fn predict(a: PredictArgs) -> Result<()> {
-    let predictor = mlpnas_final::Predictor::load_on(&a.model, a.backend)?;
+    let predictor = mlpnas_final::Predictor::load_on(&a.model, a.backend.as_deref())?;
     let cwd = std::env::current_dir().context("current directory")?;
     let p = predictor.predict_source(&a.data, &cwd)?;
     let names = &predictor.card().class_names;

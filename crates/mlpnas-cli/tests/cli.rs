@@ -317,6 +317,8 @@ fn bad_data_gives_one_line_errors() {
 
 #[test]
 fn search_finalize_predict() {
+    // The model is also loaded in this process (its trainer plugin through typetag).
+    mlpnas_link::link_all();
     let d = tmp("final");
     let cfg = d.join("iris.toml");
     std::fs::write(
@@ -331,7 +333,7 @@ fn search_finalize_predict() {
     let out = ok(bin().args(["finalize", "-q", "--top", "2", "--epochs", "30", "--patience", "5"]).arg(&run_dir));
     assert!(out.contains("| 1 |") && out.contains("| 2 |"), "{out}");
     let model = run_dir.join("final/model-1");
-    assert!(model.join("model.bpk").is_file() && model.join("model.json").is_file());
+    assert!(model.join("model.safetensors").is_file() && model.join("model.json").is_file());
 
     // New rows in a CSV with the feature columns in another order and an extra column.
     let predictor = mlpnas_final::Predictor::load(&model).expect("load in process");
@@ -366,7 +368,7 @@ fn search_finalize_predict() {
 
     // On another backend (`--backend`): the same classes, probabilities equal up to rounding.
     let trained_on = test_backend().unwrap_or_else(|| "flex".into());
-    assert_eq!(predictor.card().backend.to_string(), trained_on);
+    assert_eq!(predictor.card().trainer.backend(), Some(trained_on.clone()));
     let other = if trained_on == "flex" { "ndarray" } else { "flex" };
     let there = ok(bin().args(["predict", "--proba", "--backend", other, "--data"]).arg(&new).arg(&model));
     for (i, (a, b)) in first.lines().zip(there.lines()).enumerate().skip(1) {
@@ -410,7 +412,7 @@ fn search_finalize_predict() {
     assert!(card.contains(&format!("\"backend\": \"{other}\"")), "{card}");
     let gpu_model = d.join("gpu-model");
     std::fs::create_dir_all(&gpu_model).expect("dir");
-    std::fs::copy(model.join("model.bpk"), gpu_model.join("model.bpk")).expect("copy");
+    std::fs::copy(model.join("model.safetensors"), gpu_model.join("model.safetensors")).expect("copy");
     let card = std::fs::read_to_string(model.join("model.json")).expect("card");
     let card = card.replace(&format!("\"backend\": \"{trained_on}\""), &format!("\"backend\": \"{unavailable}\""));
     std::fs::write(gpu_model.join("model.json"), card).expect("card");

@@ -73,4 +73,13 @@ pub trait ControllerConfig: fmt::Debug + Send + Sync {
     fn validate(&self) -> Result<(), ConfigError>;
     /// Validates, then builds the controller for `space`, seeded with `seed`.
     fn build(&self, space: &dyn SearchSpace, seed: u64) -> Result<Box<dyn Controller>, ControllerError>;
+    /// The backend it runs on, for controllers that have one (the REINFORCE policy's).
+    fn backend(&self) -> Option<String> {
+        None
+    }
+    /// Runs on `backend` instead (`finalize --backend` on a run made elsewhere). Controllers
+    /// without backends refuse.
+    fn set_backend(&mut self, backend: &str) -> Result<(), ConfigError> {
+        Err(ConfigError::new("backend", format!("this controller has no backends (asked for {backend:?})")))
+    }
 }

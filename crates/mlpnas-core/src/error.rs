@@ -56,6 +56,13 @@ impl ConfigError {
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self { field: field.into(), reason: reason.into() }
     }
+
+    /// The same error seen from the host that mounts the section at `section`: a plugin names
+    /// `epochs`, the host reports `trainer.epochs`.
+    pub fn within(mut self, section: &str) -> Self {
+        self.field = if self.field.is_empty() { section.to_string() } else { format!("{section}.{}", self.field) };
+        self
+    }
 }
 
 /// Errors raised by controllers.
@@ -145,4 +152,37 @@ pub enum StoreError {
     /// Anything else, with a message.
     #[error("{0}")]
     Other(String),
+}
+
+/// A weights buffer ([`crate::codec`]) that cannot be written or read back.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{0}")]
+pub struct CodecError(pub String);
+
+/// Errors of a run's storage ([`crate::storage::RunStorage`]).
+#[derive(Debug, Error)]
+pub enum StorageError {
+    /// Another process holds the run for writing.
+    #[error("{run}: this run is in use by another process ({holder}); wait for it to end, or stop it first")]
+    Locked {
+        /// The run (directory or name).
+        run: String,
+        /// Who holds it: pid, host and start time, as the holder recorded them.
+        holder: String,
+    },
+    /// A file (or row) of the run cannot be read or written, or holds something unexpected.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file (or table and key).
+        path: String,
+        /// What went wrong, one line.
+        message: String,
+    },
+}
+
+impl StorageError {
+    /// An I/O error on `path`.
+    pub fn io(path: &std::path::Path, e: impl std::fmt::Display) -> Self {
+        Self::Io { path: path.display().to_string(), message: e.to_string() }
+    }
 }

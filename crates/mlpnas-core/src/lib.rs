@@ -5,18 +5,22 @@
 //! * [`space`]: the [`SearchSpace`] trait and the default [`MlpSpace`] (tokens, validity, encode/decode);
 //! * [`arch`]: decoded architectures ([`Architecture`], [`Layer`]) and the one-shot
 //!   [`BigramKey`] of each dense layer;
-//! * [`tensor`]: backend-agnostic weights ([`HostTensor`], [`LayerWeights`]);
+//! * [`tensor`]: backend-agnostic weights ([`HostTensor`], [`LayerWeights`]), and [`codec`], the
+//!   one format they are written in (safetensors);
 //! * [`data`]: the in-memory data set handed to trainers ([`Dataset`], [`DataSplit`]);
 //! * the three extension points, each a small trait with a serializable, typetag-registered
 //!   config that validates itself and then builds it: [`Controller`] / [`ControllerConfig`],
-//!   [`ArchitectureTrainer`] / [`TrainerConfig`], [`WeightStore`] / [`StoreConfig`];
+//!   [`ArchitectureTrainer`] / [`TrainerConfig`] (with [`Model`]), [`WeightStore`] / [`StoreConfig`];
 //! * [`trial`]: the journal record of one trained architecture and the per-epoch report;
+//! * [`storage`]: [`RunStorage`], where a run's state lives (a run directory today; a database
+//!   can implement it too);
 //! * [`stats`]: the few statistics the search reports (mean, MAE, Spearman's rank correlation).
 //!
 //! Architecture invariant: this crate depends on no deep-learning framework, no CLI library and
 //! no plugin. Plugins depend on it, never the other way round.
 
 pub mod arch;
+pub mod codec;
 pub mod controller;
 pub mod data;
 pub mod error;
@@ -24,6 +28,7 @@ pub mod sampling;
 pub mod seed;
 pub mod space;
 pub mod stats;
+pub mod storage;
 pub mod store;
 pub mod tensor;
 pub mod trainer;
@@ -32,9 +37,12 @@ pub mod trial;
 pub use arch::{Activation, Architecture, BigramKey, Layer, LayerKey, OutputKind};
 pub use controller::{Controller, ControllerConfig, ControllerContext, Proposal, UpdateReport};
 pub use data::{DataSplit, Dataset};
-pub use error::{ConfigError, ControllerError, SpaceError, StoreError, TrainerError};
+pub use error::{CodecError, ConfigError, ControllerError, SpaceError, StorageError, StoreError, TrainerError};
 pub use space::{MlpSpace, MlpSpaceConfig, SearchSpace, Token, TokenId};
+pub use storage::{Checkpoint, CheckpointState, RunStorage, Summary, TrialLog};
 pub use store::{StoreConfig, WeightStore};
 pub use tensor::{HostTensor, LayerWeights};
-pub use trainer::{ArchitectureTrainer, EpochMetrics, TrainOutcome, TrainerConfig};
+pub use trainer::{
+    ArchitectureTrainer, EarlyStopping, EpochMetrics, FitOutcome, Model, Score, TrainOutcome, TrainerConfig,
+};
 pub use trial::{EpochReport, TrialRecord, TrialStatus};

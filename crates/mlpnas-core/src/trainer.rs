@@ -1,12 +1,20 @@
-//! The trainer extension point: builds an architecture as a model, trains it and scores it.
+//! The trainer extension point: the whole life of a model, from a search trial to a prediction.
+//!
+//! [`ArchitectureTrainer`] trains a search trial ([`ArchitectureTrainer::train`]), fits a chosen
+//! architecture with early stopping ([`ArchitectureTrainer::fit`], `mlpnas finalize`) and scores
+//! weights on a data part ([`ArchitectureTrainer::score`]); [`TrainerConfig::model`] turns
+//! weights into a [`Model`] that predicts class probabilities (`mlpnas predict`). Weights cross
+//! this boundary only as [`LayerWeights`], so an exported model is written in the one weights
+//! format ([`crate::codec`]) by the caller, whatever the trainer.
 
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::arch::Architecture;
-use crate::data::DataSplit;
+use crate::data::{DataSplit, Dataset};
 use crate::error::{ConfigError, TrainerError};
 use crate::tensor::LayerWeights;
 
@@ -52,6 +60,48 @@ impl TrainOutcome {
     }
 }
 
+/// When a [`ArchitectureTrainer::fit`] stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EarlyStopping {
+    /// Epochs at most (at least 1).
+    pub max_epochs: usize,
+    /// Stop after this many epochs without a lower validation loss (at least 1); the best
+    /// epoch's weights are kept.
+    pub patience: usize,
+}
+
+/// What a fit with early stopping produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitOutcome {
+    /// One entry per epoch run.
+    pub epochs: Vec<EpochMetrics>,
+    /// 1-based epoch whose weights were kept (lowest validation loss); 0 when none finished.
+    pub best_epoch: usize,
+    /// Whether training stopped early because the validation loss stopped improving.
+    pub stopped_early: bool,
+    /// Whether a loss became NaN or infinite (training stops there; `weights` are the best
+    /// epoch's, if any finished).
+    pub diverged: bool,
+    /// Weights of the best epoch, one entry per dense layer (empty when no epoch finished).
+    pub weights: Vec<LayerWeights>,
+}
+
+impl FitOutcome {
+    /// Metrics of the kept epoch.
+    pub fn best(&self) -> Option<&EpochMetrics> {
+        self.best_epoch.checked_sub(1).and_then(|i| self.epochs.get(i))
+    }
+}
+
+/// Loss and accuracy of weights on a data part.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    /// Mean loss.
+    pub loss: f64,
+    /// Share of rows classified correctly.
+    pub accuracy: f64,
+}
+
 /// Trains architectures on one fixed data split.
 ///
 /// # Design
@@ -72,19 +122,71 @@ pub trait ArchitectureTrainer: Send + Sync + fmt::Debug {
         init: &[Option<LayerWeights>],
         seed: u64,
     ) -> Result<TrainOutcome, TrainerError>;
+    /// Final training of `arch` (`mlpnas finalize`): up to `stop.max_epochs` epochs with early
+    /// stopping on the validation loss and the best epoch's weights kept; the same optimizer,
+    /// batch size, initialization and seeding as a search trial, `init` as for `train`.
+    fn fit(
+        &self,
+        arch: &Architecture,
+        init: &[Option<LayerWeights>],
+        seed: u64,
+        stop: EarlyStopping,
+    ) -> Result<FitOutcome, TrainerError>;
+    /// Loss and accuracy of `arch` with `weights` (one per dense layer) on `part` (e.g. the
+    /// test part), which must have the training part's width and classes.
+    fn score(&self, arch: &Architecture, weights: &[LayerWeights], part: &Dataset) -> Result<Score, TrainerError>;
     /// Width of the flattened input.
     fn input_dim(&self) -> usize;
     /// Number of classes of the task.
     fn n_classes(&self) -> usize;
 }
 
+/// A trained architecture, ready to predict (`mlpnas predict`).
+///
+/// # Design
+///
+/// Built by [`TrainerConfig::model`] from plain [`LayerWeights`], so a model exported by one
+/// trainer on one backend is loaded by any process: the weights file is the caller's, in the
+/// one weights format. Inputs are already preprocessed (standardized) rows.
+pub trait Model: Send + Sync + fmt::Debug {
+    /// Its architecture.
+    fn architecture(&self) -> &Architecture;
+    /// Number of classes it predicts.
+    fn n_classes(&self) -> usize;
+    /// Class probabilities of `rows` examples (`features` row-major), as `rows * n_classes`
+    /// values; a one-unit sigmoid output gives `[1 - p, p]` per row.
+    fn predict_proba(&self, features: &[f32], rows: usize) -> Result<Vec<f32>, TrainerError>;
+}
+
 /// Serializable settings that build an [`ArchitectureTrainer`] (`[trainer]`, `type = "..."`).
+///
+/// Errors name fields relative to the section (`epochs`, not `trainer.epochs`): the host that
+/// mounts the section adds its path ([`ConfigError::within`]).
 #[typetag::serde(tag = "type")]
 pub trait TrainerConfig: fmt::Debug + Send + Sync {
-    /// Checks every field.
+    /// Checks every field (called once, when the config is loaded).
     fn validate(&self) -> Result<(), ConfigError>;
-    /// Validates, then builds a trainer over `data`.
+    /// Builds a trainer over `data` from a validated config.
     fn build(&self, data: Arc<DataSplit>) -> Result<Box<dyn ArchitectureTrainer>, TrainerError>;
+    /// The inference model of `arch` with trained `weights` (one per dense layer).
+    fn model(&self, arch: &Architecture, weights: &[LayerWeights]) -> Result<Box<dyn Model>, TrainerError>;
+    /// A copy, boxed (model cards keep the config a model was trained with).
+    fn boxed_clone(&self) -> Box<dyn TrainerConfig>;
+    /// The backend it runs on, for trainers that have one (shown in model cards).
+    fn backend(&self) -> Option<String> {
+        None
+    }
+    /// Runs on `backend` instead (`finalize --backend`, `predict --backend`); the name is
+    /// checked like the config's own. Trainers without backends refuse.
+    fn set_backend(&mut self, backend: &str) -> Result<(), ConfigError> {
+        Err(ConfigError::new("backend", format!("this trainer has no backends (asked for {backend:?})")))
+    }
+    /// Reads the weights of a model file written by an earlier release in this trainer's own
+    /// format (before models were exported in the one weights format).
+    fn import_legacy_model(&self, arch: &Architecture, path: &Path) -> Result<Vec<LayerWeights>, TrainerError> {
+        let _ = arch;
+        Err(TrainerError::Other(format!("{}: this trainer cannot read this model file", path.display())))
+    }
 }
 
 #[cfg(test)]

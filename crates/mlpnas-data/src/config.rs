@@ -20,7 +20,7 @@ use crate::spec::DataSpec;
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
     /// The data spec: `builtin:NAME`, `path/to/file.csv` or `x.npy:y.npy` (see [`DataSpec`]).
-    pub source: String,
+    pub source: DataSpec,
     /// Label column of a CSV file, by name or `#N` position; `None` means the last column.
     pub label: Option<String>,
     /// CSV columns to ignore, by name or `#N` position (an unnamed column is also `""`).
@@ -36,7 +36,7 @@ pub struct DataConfig {
 impl Default for DataConfig {
     fn default() -> Self {
         Self {
-            source: "builtin:iris".into(),
+            source: DataSpec::default(),
             label: None,
             drop: Vec::new(),
             valid_fraction: 0.1,
@@ -47,11 +47,8 @@ impl Default for DataConfig {
 }
 
 impl DataConfig {
-    /// Checks the fractions and that `source` is a well-formed data spec.
+    /// Checks the fractions (`source` is a [`DataSpec`], well-formed by construction).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if let Err(e) = self.source.parse::<DataSpec>() {
-            return Err(ConfigError::new("data.source", e.to_string()));
-        }
         let v = self.valid_fraction;
         if !(v.is_finite() && v > 0.0 && v < 1.0) {
             return Err(ConfigError::new(

@@ -22,6 +22,24 @@ fn drop_hint(headers: &[String], j: usize) -> String {
     if r.chars().all(|c| c.is_alphanumeric() || "_-.#".contains(c)) { r } else { format!("\"{r}\"") }
 }
 
+/// Refuses a file that is not text (an image, an archive, a NumPy array given as CSV): a NUL
+/// byte, invalid UTF-8 or many control characters in its first 64 KiB. Without this, its bytes
+/// would be read as a header of garbage column names.
+pub(crate) fn check_text(file: &str, bytes: &[u8]) -> Result<(), DataError> {
+    let head = &bytes[..bytes.len().min(64 * 1024)];
+    let utf8 = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        // A multi-byte character cut by the 64 KiB window is still text.
+        Err(e) => e.error_len().is_none(),
+    };
+    let control = head.iter().filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c)).count();
+    if head.contains(&0) || !utf8 || control * 100 > head.len().max(1) {
+        let hint = if head.starts_with(b"\x93NUMPY") { " (a NumPy array: give it as X.npy:Y.npy)" } else { "" };
+        return Err(DataError::invalid(file, format!("not a text CSV file (binary content){hint}")));
+    }
+    Ok(())
+}
+
 /// The header's columns for an error message, shortened when long.
 fn column_list(headers: &[String]) -> String {
     let mut list: Vec<String> = (0..headers.len().min(MAX_LISTED_COLUMNS)).map(|j| column_ref(headers, j)).collect();
@@ -79,6 +97,7 @@ fn parse_cell(cell: &str) -> Result<f32, String> {
 pub(crate) fn load_csv(path: &Path, label: Option<&str>, drop: &[String]) -> Result<Dataset, DataError> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| DataError::io(&file, e))?;
+    check_text(&file, &bytes)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(DataError::invalid(&file, "the file is empty (a header row is required)"));
     }
@@ -219,6 +238,7 @@ pub(crate) fn load_named_columns(
 ) -> Result<crate::Features, DataError> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| DataError::io(&file, e))?;
+    check_text(&file, &bytes)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(DataError::invalid(&file, "the file is empty (a header row is required)"));
     }

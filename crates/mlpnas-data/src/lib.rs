@@ -58,8 +58,7 @@ pub use spec::DataSpec;
 /// `cfg.label` and `cfg.drop` apply to CSV files only; setting them for another source is an
 /// error. The result has passed [`Dataset::check`].
 pub fn load(cfg: &DataConfig, base_dir: &Path) -> Result<Dataset, DataError> {
-    let spec: DataSpec = cfg.source.parse()?;
-    let spec = spec.resolve(base_dir);
+    let spec = cfg.source.resolve(base_dir);
     if !matches!(spec, DataSpec::Csv(_)) {
         let origin = spec.to_string();
         if let Some(label) = &cfg.label {
@@ -97,13 +96,12 @@ pub struct Features {
 /// a CSV file (other columns are ignored; `label`, if given and present, is returned too) or a
 /// `builtin:NAME` data set. A missing column is an error naming the file and the column.
 pub fn load_features(
-    source: &str,
+    source: &DataSpec,
     base_dir: &Path,
     names: &[String],
     label: Option<&str>,
 ) -> Result<Features, DataError> {
-    let spec: DataSpec = source.parse()?;
-    match spec.resolve(base_dir) {
+    match source.resolve(base_dir) {
         DataSpec::Csv(path) => csv_load::load_named_columns(&path, names, label),
         DataSpec::Builtin(name) => {
             let data = builtin::load_builtin(&name)?;
@@ -129,7 +127,7 @@ pub fn load_features(
             Ok(Features { values, rows: data.n_rows(), labels: Some(labels) })
         }
         DataSpec::Npy { .. } => Err(DataError::invalid(
-            source,
+            source.to_string(),
             "prediction reads a CSV file with named columns or builtin:NAME, not .npy arrays",
         )),
     }

@@ -2,8 +2,6 @@
 //! fitted on the training part.
 
 use mlpnas_core::{DataSplit, Dataset};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
@@ -139,7 +137,8 @@ fn allocate_part(avail: &[usize], fraction: f64, total: usize) -> Vec<usize> {
 /// proportion to their sizes; the same data and seed always give the same split.
 pub fn prepare(cfg: &DataConfig, data: Dataset, seed: u64) -> Result<Prepared, DataError> {
     cfg.validate()?;
-    let origin = cfg.source.trim();
+    let origin = cfg.source.to_string();
+    let origin = origin.as_str();
     data.check().map_err(|reason| DataError::invalid(origin, reason))?;
 
     let n = data.n_rows();
@@ -147,7 +146,7 @@ pub fn prepare(cfg: &DataConfig, data: Dataset, seed: u64) -> Result<Prepared, D
     for (i, &l) in data.labels.iter().enumerate() {
         by_class[l as usize].push(i);
     }
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = mlpnas_core::seed::rng(seed);
     for rows in &mut by_class {
         rows.shuffle(&mut rng);
     }
@@ -183,6 +182,31 @@ pub fn prepare(cfg: &DataConfig, data: Dataset, seed: u64) -> Result<Prepared, D
     }
     if train.is_empty() {
         return Err(DataError::invalid(origin, format!("{n} rows leave none to train on")));
+    }
+    // Every class must be learned and scored: a class without a training row cannot be
+    // predicted, and one without a validation row makes the reward blind to it.
+    let per_class_needed = ((1.0 / cfg.valid_fraction).ceil() as usize).max(2) + usize::from(cfg.test_fraction > 0.0);
+    for (c, &size) in sizes.iter().enumerate() {
+        let (v, t) = (valid_per_class[c], test_per_class[c]);
+        let missing = if size - v - t == 0 {
+            Some("training")
+        } else if v == 0 {
+            Some("validation")
+        } else {
+            None
+        };
+        if let Some(part) = missing {
+            let name = data.class_names.get(c).cloned().unwrap_or_else(|| c.to_string());
+            return Err(DataError::invalid(
+                origin,
+                format!(
+                    "class \"{name}\" has {size} row{} and the split (valid_fraction {}) leaves it no {part} row; \
+                     every class needs at least {per_class_needed} rows (or merge rare classes into others)",
+                    if size == 1 { "" } else { "s" },
+                    cfg.valid_fraction
+                ),
+            ));
+        }
     }
     // Mix classes within each part (the stratified order groups them).
     train.shuffle(&mut rng);

@@ -17,7 +17,11 @@ use crate::error::DataError;
 /// * anything else — a CSV file with a header row (`,`, `;` or tab separated).
 ///
 /// Relative paths are resolved against a base directory with [`DataSpec::resolve`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// In a config it is the string form (`source = "wine.csv"`), parsed once when the config is
+/// read: a malformed spec is a config error with its line.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum DataSpec {
     /// A built-in data set, by name.
     Builtin(String),
@@ -91,7 +95,41 @@ fn resolve_path(path: &Path, base: &Path) -> PathBuf {
     }
 }
 
+impl TryFrom<String> for DataSpec {
+    type Error = DataError;
+    fn try_from(s: String) -> Result<Self, DataError> {
+        s.parse()
+    }
+}
+
+impl From<DataSpec> for String {
+    fn from(s: DataSpec) -> String {
+        s.to_string()
+    }
+}
+
+impl Default for DataSpec {
+    /// `builtin:iris`.
+    fn default() -> Self {
+        Self::Builtin("iris".into())
+    }
+}
+
 impl DataSpec {
+    /// The same spec with file paths made absolute against `base_dir` (what a run directory
+    /// records, so that the run reads the same files from anywhere).
+    pub fn absolute(&self, base_dir: &Path) -> DataSpec {
+        let abs = |p: &Path| {
+            let joined = if p.is_absolute() { p.to_path_buf() } else { base_dir.join(p) };
+            std::path::absolute(&joined).unwrap_or(joined)
+        };
+        match self {
+            Self::Builtin(name) => Self::Builtin(name.clone()),
+            Self::Csv(p) => Self::Csv(abs(p)),
+            Self::Npy { x, y } => Self::Npy { x: abs(x), y: abs(y) },
+        }
+    }
+
     /// The same spec with relative file paths resolved against `base_dir` (e.g. the directory of
     /// the config file that names them).
     pub fn resolve(&self, base_dir: &Path) -> DataSpec {

@@ -1,15 +1,18 @@
 //! [`ModelCard`]: everything besides the weights that a model directory needs to predict, and
 //! how the model was made (`model.json`).
 
-use mlpnas_burn::Backend;
+use mlpnas_core::TrainerConfig;
 use mlpnas_data::Standardizer;
 use serde::{Deserialize, Serialize};
 
 /// Format tag of [`ModelCard::format`].
-pub const CARD_FORMAT: &str = "mlpnas-model/1";
+pub const CARD_FORMAT: &str = "mlpnas-model/2";
+/// Format tag of the cards of earlier releases: `backend` instead of `trainer`, weights in a
+/// Burn record (`model.bpk`); still read.
+pub const LEGACY_CARD_FORMAT: &str = "mlpnas-model/1";
 
-/// The description of an exported model (`model.json` beside the Burn record).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The description of an exported model (`model.json` beside the weights, `model.safetensors`).
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelCard {
     /// Always [`CARD_FORMAT`].
@@ -18,15 +21,16 @@ pub struct ModelCard {
     pub architecture: String,
     /// Rate of the `dropout` tokens (inactive at prediction; needed to rebuild the structure).
     pub dropout: f64,
-    /// Backend to load the record on.
-    pub backend: Backend,
+    /// The trainer settings it was trained with: its `type` names the plugin that rebuilds the
+    /// model for prediction, its `backend` (if any) where it runs.
+    pub trainer: Box<dyn TrainerConfig>,
     /// Names of the (flattened) input features, in the order the model takes them.
     pub feature_names: Vec<String>,
     /// Shape of one example before flattening (e.g. `[8, 8]`).
     pub sample_shape: Vec<usize>,
     /// Class names, indexed by the model's output.
     pub class_names: Vec<String>,
-    /// Label column of the training CSV, if one was named (lets `predict` report accuracy).
+    /// Label column of the training data (lets `predict` report accuracy on labelled rows).
     pub label_column: Option<String>,
     /// Standardization applied to inputs before the model (fitted on the training rows).
     pub standardizer: Option<Standardizer>,
@@ -34,6 +38,43 @@ pub struct ModelCard {
     pub data_source: String,
     /// How it was trained and how well it does.
     pub metrics: FinalMetrics,
+}
+
+impl Clone for ModelCard {
+    fn clone(&self) -> Self {
+        Self {
+            format: self.format.clone(),
+            architecture: self.architecture.clone(),
+            dropout: self.dropout,
+            trainer: self.trainer.boxed_clone(),
+            feature_names: self.feature_names.clone(),
+            sample_shape: self.sample_shape.clone(),
+            class_names: self.class_names.clone(),
+            label_column: self.label_column.clone(),
+            standardizer: self.standardizer.clone(),
+            data_source: self.data_source.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+impl ModelCard {
+    /// Parses a card, current or of an earlier release (whose `backend` becomes the settings of
+    /// the Burn trainer, the only one then).
+    pub fn parse(text: &str) -> Result<(Self, bool), String> {
+        let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not a model card: {e}"))?;
+        let format = v.get("format").and_then(|f| f.as_str()).unwrap_or_default().to_string();
+        let legacy = format == LEGACY_CARD_FORMAT;
+        if legacy && let Some(obj) = v.as_object_mut() {
+            let backend = obj.remove("backend").unwrap_or_else(|| serde_json::Value::String("flex".into()));
+            obj.insert("trainer".into(), serde_json::json!({ "type": "burn", "backend": backend }));
+            obj.insert("format".into(), serde_json::Value::String(CARD_FORMAT.into()));
+        } else if format != CARD_FORMAT {
+            return Err(format!("format {format:?} is not {CARD_FORMAT:?}"));
+        }
+        let card: ModelCard = serde_json::from_value(v).map_err(|e| format!("not a model card: {e}"))?;
+        Ok((card, legacy))
+    }
 }
 
 /// Training facts and scores of a finalized model.

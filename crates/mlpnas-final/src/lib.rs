@@ -3,14 +3,15 @@
 //! * [`finalize`]: retrains the best architectures of a finished (or interrupted) run directory
 //!   on the training part, from scratch or warm-started from the run's shared weights, with early
 //!   stopping on the validation loss; scores each on a test part the search never scored on; and
-//!   exports each as a model directory ([`MODEL_RECORD`] = a Burn record of the weights,
-//!   [`MODEL_CARD`] = its [`ModelCard`]: architecture, preprocessing, metrics) plus a leaderboard
+//!   exports each as a model directory ([`MODEL_WEIGHTS`] = the weights in the one weights format,
+//!   [`MODEL_CARD`] = its [`ModelCard`]: architecture, trainer, preprocessing, metrics) plus a leaderboard
 //!   (`leaderboard.md`, `leaderboard.json`);
 //! * [`Predictor`]: loads a model directory and predicts labels and class probabilities for new
 //!   rows, matching feature columns by name and applying the saved standardization.
 //!
-//! Final training and export use the Burn trainer (`[trainer] type = "burn"`), the only trainer
-//! that exists; a run made with another trainer is refused with a clear error.
+//! Final training, scoring and prediction go through the trainer plugin the run was made with,
+//! through the core traits only ([`mlpnas_core::ArchitectureTrainer`], [`mlpnas_core::Model`]):
+//! this crate names no framework type.
 //!
 //! # The test part
 //!
@@ -26,14 +27,14 @@ mod error;
 mod finalize;
 mod predict;
 
-pub use card::{FinalMetrics, ModelCard};
+pub use card::{CARD_FORMAT, FinalMetrics, LEGACY_CARD_FORMAT, ModelCard};
 pub use error::FinalError;
 pub use finalize::{FinalizeOptions, Init, Leaderboard, LeaderboardEntry, finalize};
-/// Backend names (`flex`, `ndarray`, `tch-cpu`, `tch-cuda:N`), for the `backend` overrides.
-pub use mlpnas_burn::Backend;
 pub use predict::{Predictions, Predictor};
 
-/// File name of the Burn record in a model directory.
-pub const MODEL_RECORD: &str = "model.bpk";
+/// File name of the weights in a model directory (safetensors, [`mlpnas_core::codec`]).
+pub const MODEL_WEIGHTS: &str = "model.safetensors";
+/// File name of the weights in model directories of earlier releases (a Burn record).
+pub const LEGACY_MODEL_RECORD: &str = "model.bpk";
 /// File name of the model card in a model directory.
 pub const MODEL_CARD: &str = "model.json";

@@ -2,18 +2,18 @@
 
 use std::path::{Path, PathBuf};
 
-use mlpnas_burn::{Backend, BurnModel};
-use mlpnas_core::Architecture;
+use mlpnas_core::{Architecture, Model, codec};
+use mlpnas_data::DataSpec;
 
-use crate::card::{CARD_FORMAT, ModelCard};
+use crate::card::ModelCard;
 use crate::error::FinalError;
-use crate::{MODEL_CARD, MODEL_RECORD};
+use crate::{LEGACY_MODEL_RECORD, MODEL_CARD, MODEL_WEIGHTS};
 
 /// A loaded model with its preprocessing.
 #[derive(Debug)]
 pub struct Predictor {
     card: ModelCard,
-    model: BurnModel,
+    model: Box<dyn Model>,
     dir: PathBuf,
 }
 
@@ -43,25 +43,22 @@ impl Predictions {
 }
 
 impl Predictor {
-    /// Loads the model directory `dir` (`model.json` and `model.bpk`) on the backend it was
-    /// trained on.
+    /// Loads the model directory `dir` (`model.json` and `model.safetensors`) on the backend it
+    /// was trained on.
     pub fn load(dir: &Path) -> Result<Self, FinalError> {
         Self::load_on(dir, None)
     }
 
     /// Loads the model directory `dir` on `backend`, or on the backend it was trained on (the
-    /// card's) when `None`. The record holds host values, so any backend loads it: e.g. a model
-    /// trained on `tch-cuda:0` predicts on `flex` in a build without LibTorch.
-    pub fn load_on(dir: &Path, backend: Option<Backend>) -> Result<Self, FinalError> {
+    /// card's) when `None`. The weights are plain values, so any backend loads them: e.g. a
+    /// model trained on `tch-cuda:0` predicts on `flex` in a build without LibTorch. Model
+    /// directories of earlier releases (`model.bpk`, a Burn record) still load.
+    pub fn load_on(dir: &Path, backend: Option<&str>) -> Result<Self, FinalError> {
         let card_path = dir.join(MODEL_CARD);
         let text = std::fs::read_to_string(&card_path).map_err(|e| {
             FinalError::file(&card_path, format!("cannot read ({e}); is {} a model directory?", dir.display()))
         })?;
-        let card: ModelCard =
-            serde_json::from_str(&text).map_err(|e| FinalError::file(&card_path, format!("not a model card: {e}")))?;
-        if card.format != CARD_FORMAT {
-            return Err(FinalError::file(&card_path, format!("format {:?} is not {CARD_FORMAT:?}", card.format)));
-        }
+        let (mut card, legacy) = ModelCard::parse(&text).map_err(|e| FinalError::file(&card_path, e))?;
         let width: usize = card.sample_shape.iter().product();
         if width != card.feature_names.len() {
             return Err(FinalError::file(&card_path, "sample_shape and feature_names disagree"));
@@ -73,20 +70,36 @@ impl Predictor {
         }
         let arch = Architecture::parse(&card.architecture, width, card.class_names.len(), card.dropout)
             .map_err(|e| FinalError::file(&card_path, e))?;
-        let record = dir.join(MODEL_RECORD);
-        if !record.exists() {
-            return Err(FinalError::file(&record, "missing"));
-        }
-        let backend = match backend {
-            Some(b) => b,
-            None => {
-                card.backend.check().map_err(|e| {
-                    FinalError::file(&card_path, format!("{e}; `--backend flex` predicts on another backend"))
-                })?;
-                card.backend
+        match backend {
+            Some(b) => {
+                card.trainer.set_backend(b).map_err(|e| FinalError::Invalid(e.within("--backend").to_string()))?
             }
+            None => card.trainer.validate().map_err(|e| {
+                FinalError::file(
+                    &card_path,
+                    format!("{}; `--backend flex` predicts on another backend", e.within("trainer")),
+                )
+            })?,
+        }
+        let weights = if legacy {
+            let record = dir.join(LEGACY_MODEL_RECORD);
+            if !record.exists() {
+                return Err(FinalError::file(&record, "missing"));
+            }
+            card.trainer.import_legacy_model(&arch, &record)?
+        } else {
+            let path = dir.join(MODEL_WEIGHTS);
+            let bytes = std::fs::read(&path).map_err(|e| FinalError::file(&path, format!("cannot read: {e}")))?;
+            codec::decode_layers(&bytes).map_err(|e| FinalError::file(&path, e))?
         };
-        let model = BurnModel::load(&arch, &record, backend)?;
+        let shapes = arch.dense_shapes();
+        if weights.len() != shapes.len() || weights.iter().zip(&shapes).any(|(w, &(inp, out, _))| !w.fits(inp, out)) {
+            return Err(FinalError::file(
+                &dir.join(MODEL_WEIGHTS),
+                format!("the weights do not fit the architecture {arch} of {}", card_path.display()),
+            ));
+        }
+        let model = card.trainer.model(&arch, &weights)?;
         Ok(Self { card, model, dir: dir.to_path_buf() })
     }
 
@@ -101,8 +114,8 @@ impl Predictor {
     }
 
     /// The underlying model.
-    pub fn model(&self) -> &BurnModel {
-        &self.model
+    pub fn model(&self) -> &dyn Model {
+        self.model.as_ref()
     }
 
     /// Predicts raw (not yet standardized) rows: `features` row-major in the card's feature order.
@@ -140,7 +153,7 @@ impl Predictor {
     /// Reads `source` (a CSV file with a header, columns matched by name, or `builtin:NAME`)
     /// relative to `base_dir` and predicts every row. The true labels come along when the source
     /// has the training label column.
-    pub fn predict_source(&self, source: &str, base_dir: &Path) -> Result<Predictions, FinalError> {
+    pub fn predict_source(&self, source: &DataSpec, base_dir: &Path) -> Result<Predictions, FinalError> {
         let f =
             mlpnas_data::load_features(source, base_dir, &self.card.feature_names, self.card.label_column.as_deref())?;
         let mut p = self.predict_raw(&f.values, f.rows)?;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use mlpnas_final::{FinalizeOptions, Init, Predictor, finalize};
-use mlpnas_search::{Search, SearchConfig, prepare_data};
+use mlpnas_search::{Run, RunDir, Search, SearchConfig, prepare_data};
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("mlpnas-final-{}-{name}", std::process::id()));
@@ -38,10 +38,12 @@ epochs = 3
 type = "{store}"
 "#
     );
-    let cfg = SearchConfig::from_toml(&text, "test", Path::new("."), &[]).expect("config");
+    let cfg =
+        SearchConfig::from_toml(&text, "test", Path::new("."), &[]).and_then(SearchConfig::check).expect("config");
     let data = prepare_data(&cfg).expect("data");
     let dir = tmp(name);
-    Search::new(cfg, &data, &dir).expect("search").run(&mut ()).expect("run");
+    let run = Run::create(Box::new(RunDir::new(&dir)), cfg).expect("run");
+    Search::new(run, &data).expect("search").run(&mut ()).expect("run");
     dir
 }
 
@@ -87,7 +89,7 @@ fn exports_models_and_a_leaderboard() {
         assert_eq!(p.card().architecture, e.architecture);
         assert_eq!(p.card().metrics, *m);
         assert!(p.card().standardizer.is_some());
-        let preds = p.predict_source("builtin:iris", Path::new(".")).expect("predict");
+        let preds = p.predict_source(&"builtin:iris".parse().expect("spec"), Path::new(".")).expect("predict");
         assert_eq!(preds.classes.len(), 150);
         let acc = preds.accuracy(&p.card().class_names).expect("labels known");
         assert!(acc > 0.6, "{acc}");

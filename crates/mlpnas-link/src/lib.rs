@@ -13,8 +13,7 @@
 //!
 //! # Rule: every new plugin crate must be added here
 //!
-//! A new crate under `plugins/` (or a crate such as `mlpnas-burn` that registers a typetag
-//! impl) needs two lines in this crate: a `[dependencies]` entry in its `Cargo.toml` and a
+//! A new crate under `plugins/` (anything that registers a typetag impl) needs two lines in this crate: a `[dependencies]` entry in its `Cargo.toml` and a
 //! `use <crate> as _;` below. The conformance suites in the workspace `tests` package build
 //! every implementation through its typetag name after calling only [`link_all`], so a plugin
 //! missing here fails them.
@@ -34,9 +33,9 @@
 use controller_evolution as _;
 use controller_random as _;
 use controller_reinforce as _;
-use mlpnas_burn as _;
 use store_disk as _;
 use store_memory as _;
+use trainer_burn as _;
 
 /// Makes sure every plugin crate is linked into the binary that calls it, so that typetag finds
 /// each registered config (stores, controllers, trainers). Call it once, early (e.g. at the top of

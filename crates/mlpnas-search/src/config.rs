@@ -5,7 +5,14 @@
 //! chosen by `type`: `[controller]`, `[trainer]`, `[store]` (optional; needed for one-shot).
 //! Overrides (`--set search.one_shot=false`) are applied to the TOML tree before it is
 //! deserialized, so they are checked exactly like the file.
+//!
+//! A config is parsed into a [`SearchConfig`] (typed values: a bad data spec or backend name is a
+//! parse error with its line), which may still be changed in code (the CLI's typed flags), and
+//! then checked once into a [`CheckedConfig`], the only form that runs: the linfa `ParamGuard`
+//! pattern. Plugins report errors relative to their own section; [`SearchConfig::check`] adds
+//! the section's path.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use mlpnas_core::{ConfigError, ControllerConfig, MlpSpaceConfig, StoreConfig, TrainerConfig};
@@ -65,10 +72,31 @@ pub struct SearchConfig {
     /// Directory relative data paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// What to name in errors: the config file, or `default config`.
+    #[serde(skip)]
+    pub origin: String,
+}
+
+/// A [`SearchConfig`] that passed [`SearchConfig::check`]: what searches, finalize and eval run.
+#[derive(Debug)]
+pub struct CheckedConfig(SearchConfig);
+
+impl Deref for CheckedConfig {
+    type Target = SearchConfig;
+    fn deref(&self) -> &SearchConfig {
+        &self.0
+    }
+}
+
+impl CheckedConfig {
+    /// Back to an unchecked config, to change it (it must be checked again to run).
+    pub fn into_unchecked(self) -> SearchConfig {
+        self.0
+    }
 }
 
 impl SearchConfig {
-    /// Reads `path`, applies `overrides` (`key.path=value`), deserializes and validates.
+    /// Reads `path`, applies `overrides` (`key.path=value`) and deserializes (not yet checked).
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, SearchError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path)
@@ -77,8 +105,8 @@ impl SearchConfig {
         Self::from_toml(&text, &shown, &base, overrides)
     }
 
-    /// Parses config `text` (named `name` in errors), applies `overrides`, deserializes and
-    /// validates; relative data paths resolve against `base_dir`.
+    /// Parses config `text` (named `name` in errors), applies `overrides` and deserializes (not
+    /// yet checked); relative data paths resolve against `base_dir`.
     pub fn from_toml(text: &str, name: &str, base_dir: &Path, overrides: &[String]) -> Result<Self, SearchError> {
         let file_err = |message: String| SearchError::ConfigFile { path: name.to_string(), message };
         let mut cfg: SearchConfig = if overrides.is_empty() {
@@ -96,12 +124,32 @@ impl SearchConfig {
             })?
         };
         cfg.base_dir = base_dir.to_path_buf();
-        cfg.validate().map_err(|source| SearchError::Config { path: name.to_string(), source })?;
+        cfg.origin = name.to_string();
         Ok(cfg)
     }
 
-    /// Checks every section.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks every section once: the only way to a [`CheckedConfig`].
+    pub fn check(self) -> Result<CheckedConfig, SearchError> {
+        match self.validate() {
+            Ok(()) => Ok(CheckedConfig(self)),
+            Err(source) => Err(SearchError::Config { path: self.origin.clone(), source }),
+        }
+    }
+
+    /// Switches every component that runs on a backend (the trainer; a REINFORCE controller) to
+    /// `backend`, e.g. to finalize on a CPU a run made on a GPU.
+    pub fn set_backend(&mut self, backend: &str) -> Result<(), SearchError> {
+        let err = |source: ConfigError| SearchError::Config { path: self.origin.clone(), source };
+        if self.trainer.backend().is_some() {
+            self.trainer.set_backend(backend).map_err(|e| err(e.within("trainer")))?;
+        }
+        if self.controller.backend().is_some() {
+            self.controller.set_backend(backend).map_err(|e| err(e.within("controller")))?;
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
         self.data.validate()?;
         self.space.validate()?;
         if self.search.controller_epochs == 0 {
@@ -119,10 +167,10 @@ impl SearchConfig {
                 "one-shot weight sharing needs a [store] section (e.g. type = \"memory\")",
             ));
         }
-        self.controller.validate()?;
-        self.trainer.validate()?;
+        self.controller.validate().map_err(|e| e.within("controller"))?;
+        self.trainer.validate().map_err(|e| e.within("trainer"))?;
         if let Some(s) = &self.store {
-            s.validate()?;
+            s.validate().map_err(|e| e.within("store"))?;
         }
         Ok(())
     }
@@ -130,7 +178,7 @@ impl SearchConfig {
     /// The config as TOML, data paths made absolute (written to the run directory).
     pub fn to_toml(&self) -> Result<String, String> {
         let mut data = self.data.clone();
-        data.source = resolve_source(&data.source, &self.base_dir);
+        data.source = data.source.absolute(&self.base_dir);
         let mut table = toml::Table::try_from(self).map_err(|e| e.to_string())?;
         table.insert("data".into(), toml::Value::try_from(&data).map_err(|e| e.to_string())?);
         toml::to_string_pretty(&table).map_err(|e| e.to_string())
@@ -141,13 +189,18 @@ impl SearchConfig {
 /// parallelism can change. Everything else would make the finished trials incomparable.
 pub const RESUMABLE_CHANGES: &[&str] = &["search.controller_epochs", "search.top", "search.workers"];
 
-/// Loads the resolved config of run directory `run_dir` with `overrides` applied, for resuming;
-/// refuses changes other than [`RESUMABLE_CHANGES`]. Returns the config and whether it changed.
-pub fn resume_config(run_dir: &Path, overrides: &[String]) -> Result<(SearchConfig, bool), SearchError> {
-    let (text, shown) = read_run_config(run_dir)?;
-    let cfg = SearchConfig::from_toml(&text, &shown, run_dir, overrides)?;
-    let file_err = |message: String| SearchError::ConfigFile { path: shown.clone(), message };
-    let saved: toml::Table = toml::from_str(&text).map_err(|e| file_err(toml_message(&e, &text)))?;
+/// The resolved config `text` of a run (named `shown` in errors, relative paths against
+/// `base_dir`) with `overrides` applied, for resuming; refuses changes other than
+/// [`RESUMABLE_CHANGES`]. Returns the checked config and whether it changed.
+pub fn resume_config(
+    text: &str,
+    shown: &str,
+    base_dir: &Path,
+    overrides: &[String],
+) -> Result<(CheckedConfig, bool), SearchError> {
+    let cfg = SearchConfig::from_toml(text, shown, base_dir, overrides)?.check()?;
+    let file_err = |message: String| SearchError::ConfigFile { path: shown.to_string(), message };
+    let saved: toml::Table = toml::from_str(text).map_err(|e| file_err(toml_message(&e, text)))?;
     let now: toml::Table = toml::from_str(&cfg.to_toml().map_err(&file_err)?).map_err(|e| file_err(e.to_string()))?;
     let mut changed = Vec::new();
     diff_tables(&saved, &now, "", &mut changed);
@@ -170,36 +223,6 @@ pub fn resume_config(run_dir: &Path, overrides: &[String]) -> Result<(SearchConf
     Ok((cfg, !changed.is_empty()))
 }
 
-/// Loads the resolved config of run directory `run_dir` for tools that read a run without
-/// continuing it (`finalize`). With `backend`, every section that names a `backend` (the
-/// trainer's; a REINFORCE controller's) is switched to it before validation, so that a run made
-/// on a backend this build or machine lacks (e.g. `tch-cuda:0`) can be read here.
-pub fn run_config(run_dir: &Path, backend: Option<&str>) -> Result<SearchConfig, SearchError> {
-    let (text, shown) = read_run_config(run_dir)?;
-    let mut overrides = Vec::new();
-    if let Some(backend) = backend {
-        let table: toml::Table = toml::from_str(&text)
-            .map_err(|e| SearchError::ConfigFile { path: shown.clone(), message: toml_message(&e, &text) })?;
-        for (section, value) in &table {
-            if value.as_table().is_some_and(|t| t.contains_key("backend")) {
-                overrides.push(format!("{section}.backend={backend}"));
-            }
-        }
-    }
-    SearchConfig::from_toml(&text, &shown, run_dir, &overrides)
-}
-
-/// The text of `run_dir/config.toml` and the path to name in errors.
-fn read_run_config(run_dir: &Path) -> Result<(String, String), SearchError> {
-    let path = run_dir.join("config.toml");
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|e| SearchError::ConfigFile {
-        path: shown.clone(),
-        message: format!("cannot read ({e}); is {} a run directory?", run_dir.display()),
-    })?;
-    Ok((text, shown))
-}
-
 /// Dotted paths whose values differ between `a` and `b`.
 fn diff_tables(a: &toml::Table, b: &toml::Table, prefix: &str, out: &mut Vec<String>) {
     let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
@@ -212,22 +235,6 @@ fn diff_tables(a: &toml::Table, b: &toml::Table, prefix: &str, out: &mut Vec<Str
             (x, y) if x != y => out.push(path),
             _ => {}
         }
-    }
-}
-
-/// Makes the file paths of a data SPEC absolute against `base` (built-ins are left alone).
-pub fn resolve_source(source: &str, base: &Path) -> String {
-    if source.starts_with("builtin:") {
-        return source.to_string();
-    }
-    let abs = |p: &str| -> String {
-        let p = Path::new(p);
-        let joined = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
-        std::path::absolute(&joined).unwrap_or(joined).display().to_string()
-    };
-    match source.split_once(".npy:") {
-        Some((x, y)) => format!("{}:{}", abs(&format!("{x}.npy")), abs(y)),
-        None => abs(source),
     }
 }
 
@@ -287,11 +294,12 @@ mod tests {
     }
 
     #[test]
-    fn resolves_relative_data_paths() {
-        let base = Path::new("/data/cfg");
-        assert_eq!(resolve_source("builtin:iris", base), "builtin:iris");
-        assert_eq!(resolve_source("w.csv", base), "/data/cfg/w.csv");
-        assert_eq!(resolve_source("/abs/w.csv", base), "/abs/w.csv");
-        assert_eq!(resolve_source("x.npy:y.npy", base), "/data/cfg/x.npy:/data/cfg/y.npy");
+    fn the_resolved_config_has_absolute_data_paths() {
+        let text = "[data]\nsource = \"x.npy:y.npy\"\n[controller]\ntype = \"random\"\n[trainer]\ntype = \"burn\"\n";
+        // No plugin is linked into this unit test: only the data section is looked at.
+        let table: toml::Table = toml::from_str(text).expect("toml");
+        let data: mlpnas_data::DataConfig = table["data"].clone().try_into().expect("data");
+        assert_eq!(data.source.absolute(Path::new("/data/cfg")).to_string(), "/data/cfg/x.npy:/data/cfg/y.npy");
+        assert_eq!(data.source.absolute(Path::new("/elsewhere")).to_string(), "/elsewhere/x.npy:/elsewhere/y.npy");
     }
 }

@@ -1,6 +1,6 @@
 //! [`SearchError`]: everything that can stop a search, each with a one-line message.
 
-use mlpnas_core::{ConfigError, ControllerError, SpaceError, StoreError, TrainerError};
+use mlpnas_core::{ConfigError, ControllerError, SpaceError, StorageError, StoreError, TrainerError};
 use thiserror::Error;
 
 /// Why a search (or an evaluation) could not run or finish.
@@ -37,7 +37,11 @@ pub enum SearchError {
     /// The weight store failed.
     #[error("weight store: {0}")]
     Store(#[from] StoreError),
-    /// A file of the run directory cannot be read or written.
+    /// The run's storage refused or failed (another writer holds the run, a file cannot be
+    /// read or written).
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Something about the run cannot be read or is inconsistent.
     #[error("{path}: {message}")]
     Io {
         /// The file.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use mlpnas_core::TrialRecord;
 
-use crate::error::SearchError;
+use mlpnas_core::StorageError;
 
 /// An open journal, appending.
 #[derive(Debug)]
@@ -21,15 +21,15 @@ pub struct Journal {
 
 impl Journal {
     /// Creates a new journal; fails if `path` exists (a run directory is never overwritten).
-    pub fn create(path: &Path) -> Result<Self, SearchError> {
-        let file = OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| SearchError::io(path, e))?;
+    pub fn create(path: &Path) -> Result<Self, StorageError> {
+        let file = OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| StorageError::io(path, e))?;
         Ok(Self { path: path.to_path_buf(), file })
     }
 
-    /// Reopens the journal of an interrupted search for appending: returns it with its records
-    /// and warnings; a half-written last line is cut off the file (it is the trial that was in
+    /// Reopens the journal of an interrupted search for appending: returns it with the warnings
+    /// of the repair; a half-written last line is cut off the file (it is the trial that was in
     /// flight, which will be trained again).
-    pub fn resume(path: &Path) -> Result<(Self, Vec<TrialRecord>, Vec<String>), SearchError> {
+    pub fn reopen(path: &Path) -> Result<(Self, Vec<String>), StorageError> {
         let (mut records, mut warnings, valid_len) = scan(path)?;
         if let Some(last) = records.last()
             && records.len() > complete_lines(path, valid_len)?
@@ -41,22 +41,22 @@ impl Journal {
             ));
             records.pop();
         }
-        let file = OpenOptions::new().write(true).open(path).map_err(|e| SearchError::io(path, e))?;
-        let len = file.metadata().map_err(|e| SearchError::io(path, e))?.len();
+        let file = OpenOptions::new().write(true).open(path).map_err(|e| StorageError::io(path, e))?;
+        let len = file.metadata().map_err(|e| StorageError::io(path, e))?.len();
         if len != valid_len {
-            file.set_len(valid_len).map_err(|e| SearchError::io(path, e))?;
-            file.sync_all().map_err(|e| SearchError::io(path, e))?;
+            file.set_len(valid_len).map_err(|e| StorageError::io(path, e))?;
+            file.sync_all().map_err(|e| StorageError::io(path, e))?;
         }
-        let file = OpenOptions::new().append(true).open(path).map_err(|e| SearchError::io(path, e))?;
-        Ok((Self { path: path.to_path_buf(), file }, records, warnings))
+        let file = OpenOptions::new().append(true).open(path).map_err(|e| StorageError::io(path, e))?;
+        Ok((Self { path: path.to_path_buf(), file }, warnings))
     }
 
     /// Appends one record as a line and syncs it to disk.
-    pub fn append(&mut self, record: &TrialRecord) -> Result<(), SearchError> {
-        let mut line = serde_json::to_string(record).map_err(|e| SearchError::io(&self.path, e))?;
+    pub fn append(&mut self, record: &TrialRecord) -> Result<(), StorageError> {
+        let mut line = serde_json::to_string(record).map_err(|e| StorageError::io(&self.path, e))?;
         line.push('\n');
-        self.file.write_all(line.as_bytes()).map_err(|e| SearchError::io(&self.path, e))?;
-        self.file.sync_data().map_err(|e| SearchError::io(&self.path, e))
+        self.file.write_all(line.as_bytes()).map_err(|e| StorageError::io(&self.path, e))?;
+        self.file.sync_data().map_err(|e| StorageError::io(&self.path, e))
     }
 
     /// Its path.
@@ -68,20 +68,20 @@ impl Journal {
 /// Reads every record of a journal. A last line without its newline that does not parse is a
 /// crash's half-written line: it is dropped and reported in the returned warnings. Any other bad
 /// line is an error naming the file and line.
-pub fn read_journal(path: &Path) -> Result<(Vec<TrialRecord>, Vec<String>), SearchError> {
+pub fn read_journal(path: &Path) -> Result<(Vec<TrialRecord>, Vec<String>), StorageError> {
     scan(path).map(|(r, w, _)| (r, w))
 }
 
 /// Records on the first `valid_len` bytes (complete lines).
-fn complete_lines(path: &Path, valid_len: u64) -> Result<usize, SearchError> {
-    let bytes = std::fs::read(path).map_err(|e| SearchError::io(path, e))?;
+fn complete_lines(path: &Path, valid_len: u64) -> Result<usize, StorageError> {
+    let bytes = std::fs::read(path).map_err(|e| StorageError::io(path, e))?;
     let head = &bytes[..(valid_len as usize).min(bytes.len())];
     Ok(head.split(|&b| b == b'\n').filter(|l| l.iter().any(|b| !b.is_ascii_whitespace())).count())
 }
 
 /// [`read_journal`] plus the length in bytes of the complete lines.
-fn scan(path: &Path) -> Result<(Vec<TrialRecord>, Vec<String>, u64), SearchError> {
-    let file = File::open(path).map_err(|e| SearchError::io(path, e))?;
+pub(crate) fn scan(path: &Path) -> Result<(Vec<TrialRecord>, Vec<String>, u64), StorageError> {
+    let file = File::open(path).map_err(|e| StorageError::io(path, e))?;
     let mut reader = BufReader::new(file);
     let mut records = Vec::new();
     let mut warnings = Vec::new();
@@ -90,7 +90,7 @@ fn scan(path: &Path) -> Result<(Vec<TrialRecord>, Vec<String>, u64), SearchError
     let mut valid_len = 0u64;
     loop {
         buf.clear();
-        let n = reader.read_line(&mut buf).map_err(|e| SearchError::io(path, e))?;
+        let n = reader.read_line(&mut buf).map_err(|e| StorageError::io(path, e))?;
         if n == 0 {
             break;
         }
@@ -115,7 +115,7 @@ fn scan(path: &Path) -> Result<(Vec<TrialRecord>, Vec<String>, u64), SearchError
                 warnings.push(format!("{}: line {line_no} is incomplete (interrupted write); dropped", path.display()));
             }
             Err(e) => {
-                return Err(SearchError::Io {
+                return Err(StorageError::Io {
                     path: path.display().to_string(),
                     message: format!("line {line_no}: {e}"),
                 });

@@ -2,10 +2,12 @@
 //!
 //! * [`config`]: the search config file (`[data]`, `[space]`, `[search]`, `[controller]`,
 //!   `[trainer]`, `[store]`), `--set key.path=value` overrides, one-line errors naming the file;
-//! * [`run`]: the search loop ([`Search`]) and single-architecture evaluation ([`evaluate`]);
-//! * [`journal`]: the append-only `journal.jsonl` of a run directory, and the top-N summary;
-//! * [`rundir`]: the other files of a run directory (checkpoints, pending weights, per-epoch
-//!   reports, summary) and how they are written crash-safely.
+//! * [`run`]: [`Run`], the one owner of a run's state (config, trials, epochs, checkpoint,
+//!   summary) over a [`mlpnas_core::RunStorage`], and the one replay of its weight store;
+//! * [`search`]: the search loop ([`Search`]) and single-architecture evaluation ([`evaluate`]);
+//! * [`rundir`]: [`RunDir`], the run directory (the embedded storage): its files, its lock, how
+//!   each is written crash-safely;
+//! * [`journal`]: the append-only `journal.jsonl` of a run directory, and the top-N summary.
 //!
 //! This crate knows the core traits only; which controller, trainer and store run is decided by
 //! the config through typetag, so the binary must link every plugin (see `mlpnas-link`).
@@ -15,9 +17,11 @@ pub mod error;
 pub mod journal;
 pub mod run;
 pub mod rundir;
+pub mod search;
 
-pub use config::{LoopConfig, RESUMABLE_CHANGES, SearchConfig, resume_config, run_config};
+pub use config::{CheckedConfig, LoopConfig, RESUMABLE_CHANGES, SearchConfig, resume_config};
 pub use error::SearchError;
 pub use journal::{Journal, read_journal, top_n};
-pub use run::{Observer, Prepared, Search, SearchSummary, evaluate, prepare_data};
-pub use rundir::{RunDir, SummaryFile};
+pub use run::Run;
+pub use rundir::RunDir;
+pub use search::{Observer, Prepared, Search, SearchSummary, evaluate, prepare_data};

@@ -1,27 +1,33 @@
-//! The run directory's files besides the journal: checkpoints, pending trial weights, the
-//! per-epoch report and the final summary, all written so that a crash at any instant leaves
-//! either the old or the new version of each file (write to a temporary, sync, rename, sync the
-//! directory).
+//! [`RunDir`]: the run directory, the embedded [`RunStorage`]. Every file is written so that a
+//! crash at any instant leaves either the old or the new version of it (write to a temporary,
+//! sync, rename, sync the directory), or, for the append-only files, at most a half-written last
+//! line that readers drop.
 //!
 //! Layout of a run directory:
 //!
+//! * `lock`: held (an OS file lock) by the one process writing the run; it holds that process's
+//!   pid, host and start time, which a refused second writer shows;
 //! * `config.toml`: the resolved config;
 //! * `journal.jsonl`: one trial per line (see [`crate::journal`]), the commit point of a trial;
-//! * `pending/trial-NNNNNN.json`: the weights a trial puts into the store, written before its
-//!   journal line and deleted once a checkpoint covers the trial;
+//! * `pending/trial-NNNNNN.safetensors`: the weights a trial puts into the store (the one weights
+//!   format, [`mlpnas_core::codec`]), written before its journal line and deleted once a
+//!   checkpoint covers the trial (`.json` files of earlier releases are still read);
 //! * `checkpoint/latest.json` + `checkpoint/epoch-NNNN.controller` (+ `.store`): the state at the
 //!   start of a controller epoch (controller state, in-memory store snapshot);
 //! * `controller.jsonl`: one [`EpochReport`] per finished controller epoch;
 //! * `summary.json`: written last, when the search finished.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use mlpnas_core::{BigramKey, EpochReport, LayerWeights, TrialRecord};
-use serde::{Deserialize, Serialize};
+use mlpnas_core::codec;
+use mlpnas_core::{
+    BigramKey, Checkpoint, CheckpointState, EpochReport, LayerWeights, RunStorage, StorageError, Summary, TrialLog,
+    TrialRecord,
+};
 
-use crate::error::SearchError;
+use crate::journal::{Journal, scan};
 
 /// The journal's file name.
 pub const JOURNAL: &str = "journal.jsonl";
@@ -31,59 +37,59 @@ pub const CONFIG: &str = "config.toml";
 pub const EPOCHS: &str = "controller.jsonl";
 /// The final summary's file name.
 pub const SUMMARY: &str = "summary.json";
+/// The lock file's name.
+pub const LOCK: &str = "lock";
 const CHECKPOINT_DIR: &str = "checkpoint";
 const PENDING_DIR: &str = "pending";
 const LATEST: &str = "latest.json";
 
 /// Writes `bytes` to `path` atomically and durably: a crash leaves the old or the new content.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), SearchError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+/// The temporary file is `.NAME.tmp` beside it (one writer per run: the lock), so one left by a
+/// crash is simply overwritten next time; on failure it is removed.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), std::io::Error> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = File::create(&tmp).map_err(|e| SearchError::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| SearchError::io(&tmp, e))?;
-    f.sync_all().map_err(|e| SearchError::io(&tmp, e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| SearchError::io(path, e))?;
-    sync_dir(dir)
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Syncs a directory so that renames and creations in it are durable.
-fn sync_dir(dir: &Path) -> Result<(), SearchError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| SearchError::io(dir, e))
+fn sync_dir(dir: &Path) -> Result<(), std::io::Error> {
+    File::open(dir).and_then(|d| d.sync_all())
 }
 
-/// Where a checkpoint stands: the state at the start of controller epoch `epoch`, when `trials`
-/// trials were journaled.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    /// Format version.
-    pub version: u32,
-    /// The next controller epoch.
-    pub epoch: usize,
-    /// Trials journaled before it.
-    pub trials: usize,
-    /// Wall time of the search so far.
-    pub wall_seconds: f64,
-    /// File (in `checkpoint/`) holding the controller's state.
-    pub controller: String,
-    /// File holding the store's snapshot, for stores that take one.
-    pub store: Option<String>,
+fn io(path: &Path, e: impl std::fmt::Display) -> StorageError {
+    StorageError::io(path, e)
 }
 
-/// A checkpoint with its controller state and, for in-memory stores, the store snapshot.
-pub type CheckpointState = (Checkpoint, Vec<u8>, Option<Vec<u8>>);
-
-/// The run directory's checkpoint, pending-weights and report files.
-#[derive(Debug, Clone)]
+/// A run directory (see the module documentation for its files).
+#[derive(Debug)]
 pub struct RunDir {
     root: PathBuf,
+    /// The lock file, held while this value lives (after [`RunStorage::lock`]).
+    lock: Option<File>,
+    /// The journal, open for appending (after [`RunStorage::lock`] or [`RunStorage::create`]).
+    journal: Option<Journal>,
 }
 
 impl RunDir {
-    /// The files of run directory `root` (nothing is created yet).
+    /// The run directory `root`, opened for reading (nothing is created or locked).
     pub fn new(root: &Path) -> Self {
-        Self { root: root.to_path_buf() }
+        Self { root: root.to_path_buf(), lock: None, journal: None }
     }
 
     /// A file of the run directory.
@@ -91,118 +97,238 @@ impl RunDir {
         self.root.join(name)
     }
 
-    /// Creates the sub-directories.
-    pub fn create_dirs(&self) -> Result<(), SearchError> {
-        for d in [CHECKPOINT_DIR, PENDING_DIR] {
-            let p = self.root.join(d);
-            std::fs::create_dir_all(&p).map_err(|e| SearchError::io(&p, e))?;
+    /// Its directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn need_lock(&self) -> Result<(), StorageError> {
+        if self.lock.is_none() {
+            return Err(StorageError::Io {
+                path: self.root.display().to_string(),
+                message: "opened for reading only (internal error: write without the run's lock)".into(),
+            });
         }
         Ok(())
     }
 
     fn pending_path(&self, trial: usize) -> PathBuf {
+        self.root.join(PENDING_DIR).join(format!("trial-{trial:06}.safetensors"))
+    }
+
+    /// The JSON file of an earlier release.
+    fn legacy_pending_path(&self, trial: usize) -> PathBuf {
         self.root.join(PENDING_DIR).join(format!("trial-{trial:06}.json"))
     }
 
-    /// Records the puts of `trial` durably (before its journal line is written).
-    pub fn write_pending(&self, trial: usize, puts: &[(BigramKey, LayerWeights)]) -> Result<(), SearchError> {
-        let path = self.pending_path(trial);
-        let bytes = serde_json::to_vec(puts).map_err(|e| SearchError::io(&path, e))?;
-        atomic_write(&path, &bytes)
-    }
-
-    /// The puts of a journaled `trial` not yet covered by a checkpoint.
-    pub fn read_pending(&self, trial: usize) -> Result<Vec<(BigramKey, LayerWeights)>, SearchError> {
-        let path = self.pending_path(trial);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            SearchError::io(&path, format!("cannot read the weights of journaled trial {trial} ({e}); cannot resume"))
-        })?;
-        serde_json::from_slice(&bytes).map_err(|e| SearchError::io(&path, format!("corrupt: {e}")))
-    }
-
     /// Deletes pending files of trials before `trials` (a checkpoint covers them).
-    fn prune_pending(&self, trials: usize) -> Result<(), SearchError> {
+    fn prune_pending(&self, trials: usize) -> Result<(), StorageError> {
         let dir = self.root.join(PENDING_DIR);
-        let entries = std::fs::read_dir(&dir).map_err(|e| SearchError::io(&dir, e))?;
+        let entries = std::fs::read_dir(&dir).map_err(|e| io(&dir, e))?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let n = name.strip_prefix("trial-").and_then(|s| s.strip_suffix(".json")).and_then(|s| s.parse().ok());
+            let n = name
+                .strip_prefix("trial-")
+                .and_then(|s| s.strip_suffix(".safetensors").or_else(|| s.strip_suffix(".json")))
+                .and_then(|s| s.parse().ok());
             if n.is_some_and(|n: usize| n < trials) {
-                std::fs::remove_file(entry.path()).map_err(|e| SearchError::io(&entry.path(), e))?;
+                std::fs::remove_file(entry.path()).map_err(|e| io(&entry.path(), e))?;
             }
         }
         Ok(())
     }
 
-    /// Writes the state at the start of `epoch` and makes it the latest checkpoint, then drops
-    /// what it supersedes (older checkpoint files, pending weights it covers).
-    pub fn write_checkpoint(
-        &self,
-        epoch: usize,
-        trials: usize,
-        wall_seconds: f64,
-        controller: &[u8],
-        store: Option<&[u8]>,
-    ) -> Result<(), SearchError> {
-        let dir = self.root.join(CHECKPOINT_DIR);
-        let cname = format!("epoch-{epoch:04}.controller");
-        atomic_write(&dir.join(&cname), controller)?;
-        let sname = match store {
-            Some(bytes) => {
-                let n = format!("epoch-{epoch:04}.store");
-                atomic_write(&dir.join(&n), bytes)?;
-                Some(n)
+    fn write(&self, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
+        let path = self.root.join(name);
+        atomic_write(&path, bytes).map_err(|e| io(&path, e))
+    }
+}
+
+/// Who holds a lock: one line written into the lock file by its holder.
+fn holder_line() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown host".into());
+    format!("pid {} on {host}, since {}", std::process::id(), utc_now())
+}
+
+/// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+impl RunStorage for RunDir {
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn local_dir(&self) -> Option<&Path> {
+        Some(&self.root)
+    }
+
+    fn exists(&self) -> Result<bool, StorageError> {
+        Ok(self.root.join(JOURNAL).exists())
+    }
+
+    fn lock(&mut self) -> Result<Vec<String>, StorageError> {
+        if self.lock.is_some() {
+            return Ok(Vec::new());
+        }
+        std::fs::create_dir_all(&self.root).map_err(|e| io(&self.root, e))?;
+        let path = self.root.join(LOCK);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(StorageError::Locked {
+                    run: self.location(),
+                    holder: if holder.is_empty() { "holder unknown".into() } else { holder.to_string() },
+                });
             }
-            None => None,
-        };
-        let ck = Checkpoint { version: 1, epoch, trials, wall_seconds, controller: cname, store: sname };
-        let meta = serde_json::to_vec_pretty(&ck).map_err(|e| SearchError::io(&dir.join(LATEST), e))?;
-        atomic_write(&dir.join(LATEST), &meta)?;
-        // Superseded files.
-        let keep = [ck.controller.as_str(), ck.store.as_deref().unwrap_or(""), LATEST];
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with("epoch-") && !keep.contains(&name.as_str()) {
-                    let _ = std::fs::remove_file(entry.path());
+            Err(TryLockError::Error(e)) => return Err(io(&path, format!("cannot lock: {e}"))),
+        }
+        let line = format!("{}\n", holder_line());
+        (|| {
+            file.set_len(0)?;
+            file.rewind()?;
+            file.write_all(line.as_bytes())?;
+            file.sync_data()
+        })()
+        .map_err(|e| io(&path, e))?;
+        self.lock = Some(file);
+        let journal = self.root.join(JOURNAL);
+        let mut warnings = Vec::new();
+        if journal.exists() {
+            for d in [CHECKPOINT_DIR, PENDING_DIR] {
+                let p = self.root.join(d);
+                std::fs::create_dir_all(&p).map_err(|e| io(&p, e))?;
+            }
+            let (j, w) = Journal::reopen(&journal)?;
+            self.journal = Some(j);
+            warnings = w;
+        }
+        Ok(warnings)
+    }
+
+    fn create(&mut self, config: &str) -> Result<(), StorageError> {
+        self.need_lock()?;
+        let journal = self.root.join(JOURNAL);
+        if journal.exists() {
+            return Err(io(
+                &journal,
+                "this run directory already holds a search; choose another --out, or continue it with --resume",
+            ));
+        }
+        for d in [CHECKPOINT_DIR, PENDING_DIR] {
+            let p = self.root.join(d);
+            std::fs::create_dir_all(&p).map_err(|e| io(&p, e))?;
+        }
+        self.write(CONFIG, config.as_bytes())?;
+        self.journal = Some(Journal::create(&journal)?);
+        Ok(())
+    }
+
+    fn read_config(&self) -> Result<String, StorageError> {
+        let path = self.root.join(CONFIG);
+        std::fs::read_to_string(&path)
+            .map_err(|e| io(&path, format!("cannot read ({e}); is {} a run directory?", self.root.display())))
+    }
+
+    fn write_config(&mut self, config: &str) -> Result<(), StorageError> {
+        self.need_lock()?;
+        self.write(CONFIG, config.as_bytes())
+    }
+
+    fn read_trials(&self) -> Result<TrialLog, StorageError> {
+        let path = self.root.join(JOURNAL);
+        if !path.exists() {
+            return Err(io(&self.root, "no journal.jsonl here; is it a run directory?"));
+        }
+        let (records, warnings, _) = scan(&path)?;
+        Ok(TrialLog { records, warnings })
+    }
+
+    fn append_trial(
+        &mut self,
+        record: &TrialRecord,
+        puts: Option<&[(BigramKey, LayerWeights)]>,
+    ) -> Result<(), StorageError> {
+        self.need_lock()?;
+        if let Some(puts) = puts {
+            let path = self.pending_path(record.trial);
+            let bytes = codec::encode_puts(puts.iter().map(|(k, w)| (k, w))).map_err(|e| io(&path, e))?;
+            atomic_write(&path, &bytes).map_err(|e| io(&path, e))?;
+        }
+        match self.journal.as_mut() {
+            Some(j) => j.append(record),
+            None => Err(io(&self.root.join(JOURNAL), "not open for appending")),
+        }
+    }
+
+    fn read_puts(&self, trial: usize) -> Result<Vec<(BigramKey, LayerWeights)>, StorageError> {
+        let path = self.pending_path(trial);
+        match std::fs::read(&path) {
+            Ok(bytes) => codec::decode_puts(&bytes).map_err(|e| io(&path, format!("corrupt: {e}"))),
+            Err(e) => {
+                // Run directories of earlier releases wrote JSON.
+                let legacy = self.legacy_pending_path(trial);
+                match std::fs::read(&legacy) {
+                    Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| io(&legacy, format!("corrupt: {e}"))),
+                    Err(_) => Err(io(
+                        &path,
+                        format!("cannot read the weights of journaled trial {trial} ({e}); cannot resume"),
+                    )),
                 }
             }
         }
-        self.prune_pending(trials)
     }
 
-    /// The latest checkpoint, if any, with its controller state and store snapshot.
-    pub fn read_checkpoint(&self) -> Result<Option<CheckpointState>, SearchError> {
-        let dir = self.root.join(CHECKPOINT_DIR);
-        let latest = dir.join(LATEST);
-        if !latest.exists() {
-            return Ok(None);
-        }
-        let text = std::fs::read(&latest).map_err(|e| SearchError::io(&latest, e))?;
-        let ck: Checkpoint =
-            serde_json::from_slice(&text).map_err(|e| SearchError::io(&latest, format!("corrupt: {e}")))?;
-        let read = |name: &str| {
-            let p = dir.join(name);
-            std::fs::read(&p).map_err(|e| SearchError::io(&p, e))
-        };
-        let controller = read(&ck.controller)?;
-        let store = ck.store.as_deref().map(read).transpose()?;
-        Ok(Some((ck, controller, store)))
-    }
-
-    /// Appends one epoch report to `controller.jsonl` (synced).
-    pub fn append_epoch(&self, report: &EpochReport) -> Result<(), SearchError> {
+    fn append_epoch(&mut self, report: &EpochReport) -> Result<(), StorageError> {
+        self.need_lock()?;
         let path = self.root.join(EPOCHS);
-        let mut line = serde_json::to_string(report).map_err(|e| SearchError::io(&path, e))?;
+        let mut line = serde_json::to_string(report).map_err(|e| io(&path, e))?;
         line.push('\n');
-        let mut f = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| SearchError::io(&path, e))?;
-        f.write_all(line.as_bytes()).map_err(|e| SearchError::io(&path, e))?;
-        f.sync_data().map_err(|e| SearchError::io(&path, e))
+        let mut f = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io(&path, e))?;
+        f.write_all(line.as_bytes()).map_err(|e| io(&path, e))?;
+        f.sync_data().map_err(|e| io(&path, e))
     }
 
-    /// Epoch reports of epochs before `epoch` (later ones, written after the last checkpoint, are
-    /// rewritten when the epoch is replayed); rewrites the file when it held more.
-    pub fn keep_epochs_before(&self, epoch: usize) -> Result<(), SearchError> {
+    fn read_epochs(&self) -> Result<Vec<EpochReport>, StorageError> {
+        let path = self.root.join(EPOCHS);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(Vec::new());
+        };
+        // A half-written last line (a crash, or a writer right now) is skipped.
+        Ok(text.lines().filter_map(|l| serde_json::from_str::<EpochReport>(l).ok()).collect())
+    }
+
+    fn keep_epochs_before(&mut self, epoch: usize) -> Result<(), StorageError> {
+        self.need_lock()?;
         let path = self.root.join(EPOCHS);
         let Ok(text) = std::fs::read_to_string(&path) else {
             return Ok(());
@@ -213,38 +339,124 @@ impl RunDir {
         if !out.is_empty() {
             out.push('\n');
         }
-        if out != text { atomic_write(&path, out.as_bytes()) } else { Ok(()) }
+        if out != text { self.write(EPOCHS, out.as_bytes()) } else { Ok(()) }
     }
 
-    /// Writes `summary.json`.
-    pub fn write_summary(&self, summary: &SummaryFile) -> Result<(), SearchError> {
-        let path = self.root.join(SUMMARY);
-        let bytes = serde_json::to_vec_pretty(summary).map_err(|e| SearchError::io(&path, e))?;
-        atomic_write(&path, &bytes)
+    fn write_checkpoint(
+        &mut self,
+        checkpoint: &Checkpoint,
+        controller: &[u8],
+        store: Option<&[u8]>,
+    ) -> Result<(), StorageError> {
+        self.need_lock()?;
+        let dir = self.root.join(CHECKPOINT_DIR);
+        let epoch = checkpoint.epoch;
+        let cname = format!("epoch-{epoch:04}.controller");
+        let put = |name: &str, bytes: &[u8]| {
+            let p = dir.join(name);
+            atomic_write(&p, bytes).map_err(|e| io(&p, e))
+        };
+        put(&cname, controller)?;
+        let sname = match store {
+            Some(bytes) => {
+                let n = format!("epoch-{epoch:04}.store");
+                put(&n, bytes)?;
+                Some(n)
+            }
+            None => None,
+        };
+        let ck = Checkpoint { version: 1, controller: cname, store: sname, ..checkpoint.clone() };
+        let meta = serde_json::to_vec_pretty(&ck).map_err(|e| io(&dir.join(LATEST), e))?;
+        put(LATEST, &meta)?;
+        // Superseded files.
+        let keep = [ck.controller.as_str(), ck.store.as_deref().unwrap_or(""), LATEST];
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with("epoch-") && !keep.contains(&name.as_str()) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        self.prune_pending(ck.trials)
     }
 
-    /// Reads `summary.json` if the search finished.
-    pub fn read_summary(&self) -> Result<Option<SummaryFile>, SearchError> {
+    fn read_checkpoint(&self) -> Result<Option<CheckpointState>, StorageError> {
+        let dir = self.root.join(CHECKPOINT_DIR);
+        let latest = dir.join(LATEST);
+        if !latest.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read(&latest).map_err(|e| io(&latest, e))?;
+        let ck: Checkpoint = serde_json::from_slice(&text).map_err(|e| io(&latest, format!("corrupt: {e}")))?;
+        let read = |name: &str| {
+            let p = dir.join(name);
+            std::fs::read(&p).map_err(|e| io(&p, e))
+        };
+        let controller = read(&ck.controller)?;
+        let store = ck.store.as_deref().map(read).transpose()?;
+        Ok(Some((ck, controller, store)))
+    }
+
+    fn write_summary(&mut self, summary: &Summary) -> Result<(), StorageError> {
+        self.need_lock()?;
+        let bytes = serde_json::to_vec_pretty(summary).map_err(|e| io(&self.root.join(SUMMARY), e))?;
+        self.write(SUMMARY, &bytes)
+    }
+
+    fn read_summary(&self) -> Result<Option<Summary>, StorageError> {
         let path = self.root.join(SUMMARY);
         if !path.exists() {
             return Ok(None);
         }
-        let bytes = std::fs::read(&path).map_err(|e| SearchError::io(&path, e))?;
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| SearchError::io(&path, format!("corrupt: {e}")))
+        let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| io(&path, format!("corrupt: {e}")))
+    }
+
+    fn clear_summary(&mut self) -> Result<(), StorageError> {
+        self.need_lock()?;
+        let path = self.root.join(SUMMARY);
+        if path.exists() {
+            std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+        }
+        Ok(())
     }
 }
 
-/// `summary.json`: written when a search has finished.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SummaryFile {
-    /// Always true (the file exists only for finished searches).
-    pub finished: bool,
-    /// Trials journaled.
-    pub trials: usize,
-    /// Whether the space ran out of untried architectures.
-    pub exhausted: bool,
-    /// Wall time of the whole search (all sessions, if resumed).
-    pub wall_seconds: f64,
-    /// The best trial.
-    pub best: Option<TrialRecord>,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("mlpnas-rundir-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_and_named_and_writes_nothing() {
+        let d = tmp("lock");
+        let mut first = RunDir::new(&d);
+        first.lock().expect("lock");
+        first.create("seed = 1\n").expect("create");
+        let before = std::fs::read(d.join(CONFIG)).expect("config");
+        let mut second = RunDir::new(&d);
+        let e = second.lock().expect_err("second writer");
+        let text = e.to_string();
+        assert!(matches!(e, StorageError::Locked { .. }), "{text}");
+        assert!(text.contains(&format!("pid {}", std::process::id())) && text.contains("since "), "{text}");
+        assert!(second.write_config("x").is_err(), "an unlocked storage writes nothing");
+        assert_eq!(std::fs::read(d.join(CONFIG)).expect("config"), before);
+        // Reading needs no lock.
+        assert_eq!(second.read_config().expect("read"), "seed = 1\n");
+        drop(first);
+        assert!(second.lock().is_ok(), "the lock goes with its holder");
+    }
+
+    #[test]
+    fn utc_now_is_a_timestamp() {
+        let t = utc_now();
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z') && t.as_bytes()[10] == b'T', "{t}");
+    }
 }

@@ -7,10 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use mlpnas_core::{
-    Architecture, ArchitectureTrainer, BigramKey, ConfigError, DataSplit, EpochMetrics, HostTensor, Layer,
-    LayerWeights, TrainOutcome, TrainerConfig, TrainerError, TrialStatus,
+    Architecture, ArchitectureTrainer, BigramKey, ConfigError, DataSplit, Dataset, EarlyStopping, EpochMetrics,
+    FitOutcome, HostTensor, Layer, LayerWeights, Model, Score, TrainOutcome, TrainerConfig, TrainerError, TrialStatus,
 };
-use mlpnas_search::{Search, SearchConfig, prepare_data, read_journal};
+use mlpnas_search::{CheckedConfig, Run, RunDir, Search, SearchConfig, prepare_data, read_journal};
 use serde::{Deserialize, Serialize};
 
 /// Scores an architecture by its width; "diverges" on any tanh layer. Its trained weights are
@@ -31,6 +31,12 @@ impl TrainerConfig for FakeConfig {
     }
     fn build(&self, data: Arc<DataSplit>) -> Result<Box<dyn ArchitectureTrainer>, TrainerError> {
         Ok(Box::new(Fake { input_dim: data.train.n_features(), n_classes: data.train.n_classes() }))
+    }
+    fn model(&self, _: &Architecture, _: &[LayerWeights]) -> Result<Box<dyn Model>, TrainerError> {
+        Err(TrainerError::Other("the fake trainer predicts nothing".into()))
+    }
+    fn boxed_clone(&self) -> Box<dyn TrainerConfig> {
+        Box::new(self.clone())
     }
 }
 
@@ -66,6 +72,18 @@ impl ArchitectureTrainer for Fake {
             TrainOutcome { epochs: vec![m, m], diverged, weights }
         })
     }
+    fn fit(
+        &self,
+        _: &Architecture,
+        _: &[Option<LayerWeights>],
+        _: u64,
+        _: EarlyStopping,
+    ) -> Result<FitOutcome, TrainerError> {
+        Err(TrainerError::Other("the fake trainer does not fit".into()))
+    }
+    fn score(&self, _: &Architecture, _: &[LayerWeights], _: &Dataset) -> Result<Score, TrainerError> {
+        Err(TrainerError::Other("the fake trainer does not score".into()))
+    }
     fn input_dim(&self) -> usize {
         self.input_dim
     }
@@ -74,7 +92,7 @@ impl ArchitectureTrainer for Fake {
     }
 }
 
-fn config(one_shot: bool) -> SearchConfig {
+fn config(one_shot: bool) -> CheckedConfig {
     mlpnas_link::link_all();
     let text = format!(
         r#"
@@ -96,7 +114,12 @@ type = "fake"
 type = "memory"
 "#
     );
-    SearchConfig::from_toml(&text, "test", Path::new("."), &[]).expect("config")
+    SearchConfig::from_toml(&text, "test", Path::new("."), &[]).and_then(SearchConfig::check).expect("config")
+}
+
+fn search(cfg: CheckedConfig, data: &mlpnas_search::Prepared, dir: &Path) -> Search {
+    let run = Run::create(Box::new(RunDir::new(dir)), cfg).expect("run");
+    Search::new(run, data).expect("search")
 }
 
 fn run_dir(name: &str) -> std::path::PathBuf {
@@ -110,7 +133,7 @@ fn one_shot_transfers_follow_the_store_history() {
     let cfg = config(true);
     let data = prepare_data(&cfg).expect("data");
     let dir = run_dir("oneshot");
-    let summary = Search::new(cfg, &data, &dir).expect("search").run(&mut ()).expect("run");
+    let summary = search(cfg, &data, &dir).run(&mut ()).expect("run");
     assert_eq!(summary.records.len(), 20);
     let (journal, warnings) = read_journal(&dir.join("journal.jsonl")).expect("journal");
     assert!(warnings.is_empty());
@@ -141,6 +164,6 @@ fn one_shot_transfers_follow_the_store_history() {
 fn without_one_shot_nothing_transfers() {
     let cfg = config(false);
     let data = prepare_data(&cfg).expect("data");
-    let summary = Search::new(cfg, &data, &run_dir("off")).expect("search").run(&mut ()).expect("run");
+    let summary = search(cfg, &data, &run_dir("off")).run(&mut ()).expect("run");
     assert!(summary.records.iter().all(|r| r.transfers == 0));
 }

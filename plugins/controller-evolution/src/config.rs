@@ -78,13 +78,13 @@ impl MutationWeights {
             let w = self.weight(m);
             if !w.is_finite() || w < 0.0 {
                 return Err(ConfigError::new(
-                    format!("controller.mutation.{}", m.name()),
+                    format!("mutation.{}", m.name()),
                     format!("{w} is not a finite weight >= 0"),
                 ));
             }
         }
         if Mutation::ALL.iter().all(|&m| self.weight(m) == 0.0) {
-            return Err(ConfigError::new("controller.mutation", "at least one mutation weight must be positive"));
+            return Err(ConfigError::new("mutation", "at least one mutation weight must be positive"));
         }
         Ok(())
     }
@@ -94,16 +94,16 @@ impl EvolutionControllerConfig {
     /// Checks every field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.population == 0 {
-            return Err(ConfigError::new("controller.population", "must be at least 1"));
+            return Err(ConfigError::new("population", "must be at least 1"));
         }
         if self.sample_size == 0 || self.sample_size > self.population {
             return Err(ConfigError::new(
-                "controller.sample_size",
+                "sample_size",
                 format!("{} is not in 1..={} (the population)", self.sample_size, self.population),
             ));
         }
         if self.max_attempts == 0 {
-            return Err(ConfigError::new("controller.max_attempts", "must be at least 1"));
+            return Err(ConfigError::new("max_attempts", "must be at least 1"));
         }
         self.mutation.validate()
     }
@@ -181,15 +181,15 @@ mod tests {
             EvolutionControllerConfig { mutation: m, ..d() }
         };
         for (cfg, field) in [
-            (EvolutionControllerConfig { population: 0, ..d() }, "controller.population"),
-            (EvolutionControllerConfig { sample_size: 0, ..d() }, "controller.sample_size"),
-            (EvolutionControllerConfig { sample_size: 21, ..d() }, "controller.sample_size"),
-            (EvolutionControllerConfig { max_attempts: 0, ..d() }, "controller.max_attempts"),
-            (w(|m| m.insert = -1.0), "controller.mutation.insert"),
-            (w(|m| m.units = f64::NAN), "controller.mutation.units"),
+            (EvolutionControllerConfig { population: 0, ..d() }, "population"),
+            (EvolutionControllerConfig { sample_size: 0, ..d() }, "sample_size"),
+            (EvolutionControllerConfig { sample_size: 21, ..d() }, "sample_size"),
+            (EvolutionControllerConfig { max_attempts: 0, ..d() }, "max_attempts"),
+            (w(|m| m.insert = -1.0), "mutation.insert"),
+            (w(|m| m.units = f64::NAN), "mutation.units"),
             (
                 w(|m| *m = MutationWeights { units: 0.0, activation: 0.0, insert: 0.0, remove: 0.0, dropout: 0.0 }),
-                "controller.mutation",
+                "mutation",
             ),
         ] {
             let e = cfg.validate().expect_err("invalid");

@@ -26,7 +26,7 @@ impl RandomControllerConfig {
     /// Checks every field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_attempts == 0 {
-            return Err(ConfigError::new("controller.max_attempts", "must be at least 1"));
+            return Err(ConfigError::new("max_attempts", "must be at least 1"));
         }
         Ok(())
     }
@@ -73,7 +73,7 @@ mod tests {
         assert!(toml::from_str::<Box<dyn ControllerConfig>>("type = \"random\"\nlr = 0.1\n").is_err());
         let zero = RandomControllerConfig { max_attempts: 0, ..Default::default() };
         let e = zero.validate().err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(e.contains("controller.max_attempts"), "{e}");
+        assert!(e.contains("max_attempts"), "{e}");
         assert!(zero.build(0).is_err());
     }
 }

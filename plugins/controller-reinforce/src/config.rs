@@ -1,6 +1,6 @@
 //! Configuration of the REINFORCE controller (`[controller]`, `type = "reinforce"`).
 
-use mlpnas_burn::Backend;
+use mlpnas_backend::Backend;
 use mlpnas_core::{ConfigError, Controller, ControllerConfig, ControllerError, SearchSpace};
 use serde::{Deserialize, Serialize};
 
@@ -98,33 +98,33 @@ fn non_negative(field: &str, v: f64) -> Result<(), ConfigError> {
 impl ReinforceConfig {
     /// Checks every field.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.backend.check().map_err(|e| ConfigError::new("controller.backend", e))?;
-        for (field, v) in [("controller.hidden", self.hidden), ("controller.embedding", self.embedding)] {
+        self.backend.check().map_err(|e| ConfigError::new("backend", e))?;
+        for (field, v) in [("hidden", self.hidden), ("embedding", self.embedding)] {
             if !(1..=MAX_WIDTH).contains(&v) {
                 return Err(ConfigError::new(field, format!("{v} is not in 1..={MAX_WIDTH}")));
             }
         }
-        non_negative("controller.learning_rate", self.learning_rate)?;
-        non_negative("controller.decay", self.decay)?;
-        non_negative("controller.clip_norm", self.clip_norm)?;
-        non_negative("controller.entropy_weight", self.entropy_weight)?;
-        non_negative("controller.predictor_weight", self.predictor_weight)?;
+        non_negative("learning_rate", self.learning_rate)?;
+        non_negative("decay", self.decay)?;
+        non_negative("clip_norm", self.clip_norm)?;
+        non_negative("entropy_weight", self.entropy_weight)?;
+        non_negative("predictor_weight", self.predictor_weight)?;
         if self.train_epochs == 0 {
-            return Err(ConfigError::new("controller.train_epochs", "must be at least 1"));
+            return Err(ConfigError::new("train_epochs", "must be at least 1"));
         }
         if !(0.0..1.0).contains(&self.ema_decay) {
-            return Err(ConfigError::new("controller.ema_decay", format!("{} is not in [0, 1)", self.ema_decay)));
+            return Err(ConfigError::new("ema_decay", format!("{} is not in [0, 1)", self.ema_decay)));
         }
         if !self.baseline_value.is_finite() {
-            return Err(ConfigError::new("controller.baseline_value", "must be a finite number"));
+            return Err(ConfigError::new("baseline_value", "must be a finite number"));
         }
         if let Some(a) = self.alpha
             && !(a > 0.0 && a <= 1.0)
         {
-            return Err(ConfigError::new("controller.alpha", format!("{a} is not in (0, 1]")));
+            return Err(ConfigError::new("alpha", format!("{a} is not in (0, 1]")));
         }
         if self.max_attempts == 0 {
-            return Err(ConfigError::new("controller.max_attempts", "must be at least 1"));
+            return Err(ConfigError::new("max_attempts", "must be at least 1"));
         }
         Ok(())
     }
@@ -146,7 +146,18 @@ impl ControllerConfig for ReinforceConfig {
         if space.size() == 0 {
             return Err(ControllerError::Exhausted { size: 0 });
         }
-        Ok(Box::new(ReinforceConfig::build(self, space, seed)?))
+        Ok(Box::new(ReinforceController::new(self.clone(), space, seed)?))
+    }
+
+    fn backend(&self) -> Option<String> {
+        Some(self.backend.to_string())
+    }
+
+    fn set_backend(&mut self, backend: &str) -> Result<(), ConfigError> {
+        let b: Backend = backend.parse().map_err(|e: String| ConfigError::new("backend", e))?;
+        b.check().map_err(|e| ConfigError::new("backend", e))?;
+        self.backend = b;
+        Ok(())
     }
 }
 
@@ -179,19 +190,19 @@ mod tests {
         assert!(toml::from_str::<Box<dyn ControllerConfig>>("type = \"reinforce\"\nbackend = \"tpu\"\n").is_err());
         let d = ReinforceConfig::default;
         for (cfg, field) in [
-            (ReinforceConfig { hidden: 0, ..d() }, "controller.hidden"),
-            (ReinforceConfig { embedding: 0, ..d() }, "controller.embedding"),
-            (ReinforceConfig { learning_rate: -1.0, ..d() }, "controller.learning_rate"),
-            (ReinforceConfig { decay: f64::NAN, ..d() }, "controller.decay"),
-            (ReinforceConfig { clip_norm: f64::INFINITY, ..d() }, "controller.clip_norm"),
-            (ReinforceConfig { train_epochs: 0, ..d() }, "controller.train_epochs"),
-            (ReinforceConfig { ema_decay: 1.0, ..d() }, "controller.ema_decay"),
-            (ReinforceConfig { baseline_value: f64::NAN, ..d() }, "controller.baseline_value"),
-            (ReinforceConfig { alpha: Some(0.0), ..d() }, "controller.alpha"),
-            (ReinforceConfig { alpha: Some(1.5), ..d() }, "controller.alpha"),
-            (ReinforceConfig { entropy_weight: -0.1, ..d() }, "controller.entropy_weight"),
-            (ReinforceConfig { predictor_weight: -0.1, ..d() }, "controller.predictor_weight"),
-            (ReinforceConfig { max_attempts: 0, ..d() }, "controller.max_attempts"),
+            (ReinforceConfig { hidden: 0, ..d() }, "hidden"),
+            (ReinforceConfig { embedding: 0, ..d() }, "embedding"),
+            (ReinforceConfig { learning_rate: -1.0, ..d() }, "learning_rate"),
+            (ReinforceConfig { decay: f64::NAN, ..d() }, "decay"),
+            (ReinforceConfig { clip_norm: f64::INFINITY, ..d() }, "clip_norm"),
+            (ReinforceConfig { train_epochs: 0, ..d() }, "train_epochs"),
+            (ReinforceConfig { ema_decay: 1.0, ..d() }, "ema_decay"),
+            (ReinforceConfig { baseline_value: f64::NAN, ..d() }, "baseline_value"),
+            (ReinforceConfig { alpha: Some(0.0), ..d() }, "alpha"),
+            (ReinforceConfig { alpha: Some(1.5), ..d() }, "alpha"),
+            (ReinforceConfig { entropy_weight: -0.1, ..d() }, "entropy_weight"),
+            (ReinforceConfig { predictor_weight: -0.1, ..d() }, "predictor_weight"),
+            (ReinforceConfig { max_attempts: 0, ..d() }, "max_attempts"),
         ] {
             match cfg.validate() {
                 Err(e) => assert_eq!(e.field, field, "{e}"),

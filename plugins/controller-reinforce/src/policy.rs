@@ -440,11 +440,10 @@ mod tests {
 
     use super::*;
 
-    /// The backend under test: `MLPNAS_TEST_BACKEND` (`.ci/run` sets `tch-cpu` for its LibTorch
-    /// pass), else ndarray.
+    /// The backend under test (`mlpnas_backend::Backend::under_test`), else the controller's
+    /// default (ndarray).
     fn device() -> Device {
-        let backend = std::env::var("MLPNAS_TEST_BACKEND")
-            .map_or(mlpnas_burn::Backend::Ndarray, |b| b.parse().expect("MLPNAS_TEST_BACKEND is a backend name"));
+        let backend = mlpnas_backend::Backend::under_test().unwrap_or(mlpnas_backend::Backend::Ndarray);
         backend.device().expect("the backend under test is available")
     }
 

@@ -14,13 +14,13 @@ use proptest::test_runner::{Config, RngSeed};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// The default settings on the backend under test: `MLPNAS_TEST_BACKEND` (`.ci/run` sets
-/// `tch-cpu` for its LibTorch pass), else the default (`ndarray`).
+/// The default settings on the backend under test (`Backend::under_test`), else the default
+/// (`ndarray`).
 fn base() -> ReinforceConfig {
     let d = ReinforceConfig::default();
-    match std::env::var("MLPNAS_TEST_BACKEND") {
-        Ok(name) => ReinforceConfig { backend: name.parse().expect("MLPNAS_TEST_BACKEND is a backend name"), ..d },
-        Err(_) => d,
+    match mlpnas_backend::Backend::under_test() {
+        Some(backend) => ReinforceConfig { backend, ..d },
+        None => d,
     }
 }
 

@@ -36,16 +36,16 @@ impl DiskStoreConfig {
     /// Checks every field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.path.as_os_str().is_empty() {
-            return Err(ConfigError::new("store.path", "must name a file, e.g. \"weights.redb\""));
+            return Err(ConfigError::new("path", "must name a file, e.g. \"weights.redb\""));
         }
         if self.path.file_name().is_none() || self.path.as_os_str().to_string_lossy().ends_with(['/', '\\']) {
             return Err(ConfigError::new(
-                "store.path",
+                "path",
                 format!("{:?} names a directory, not a file (e.g. \"weights.redb\")", self.path),
             ));
         }
         if self.max_bytes == Some(0) {
-            return Err(ConfigError::new("store.max_bytes", "must be at least 1 (leave it out for no cap)"));
+            return Err(ConfigError::new("max_bytes", "must be at least 1 (leave it out for no cap)"));
         }
         Ok(())
     }
@@ -107,10 +107,10 @@ mod tests {
     #[test]
     fn validation_names_the_field() {
         for (cfg, field, needle) in [
-            (DiskStoreConfig { path: PathBuf::new(), max_bytes: None }, "store.path", "must name a file"),
-            (DiskStoreConfig { path: PathBuf::from("runs/"), max_bytes: None }, "store.path", "directory"),
-            (DiskStoreConfig { path: PathBuf::from("a/.."), max_bytes: None }, "store.path", "directory"),
-            (DiskStoreConfig { max_bytes: Some(0), ..DiskStoreConfig::default() }, "store.max_bytes", "at least 1"),
+            (DiskStoreConfig { path: PathBuf::new(), max_bytes: None }, "path", "must name a file"),
+            (DiskStoreConfig { path: PathBuf::from("runs/"), max_bytes: None }, "path", "directory"),
+            (DiskStoreConfig { path: PathBuf::from("a/.."), max_bytes: None }, "path", "directory"),
+            (DiskStoreConfig { max_bytes: Some(0), ..DiskStoreConfig::default() }, "max_bytes", "at least 1"),
         ] {
             let e = cfg.validate().expect_err("invalid");
             assert_eq!(e.field, field);

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use mlpnas_core::{BigramKey, HostTensor, LayerWeights, StoreError, WeightStore};
+use mlpnas_core::{BigramKey, HostTensor, LayerWeights, StoreError, WeightStore, codec};
 
 /// What [`MemoryStore::from_bytes`] reports as the path of a corrupt snapshot.
 const SNAPSHOT_PATH: &str = "<memory store snapshot>";
@@ -39,49 +39,37 @@ impl MemoryStore {
         Ok(store)
     }
 
-    /// The snapshot as bytes (keys sorted, so equal stores give equal bytes): [`MAGIC`], then per
-    /// entry the key as length-prefixed JSON and the kernel and bias as `ndim, dims.., f32 data`,
-    /// all little-endian. Binary, not JSON text: 4 bytes per weight instead of ~11, and written
-    /// straight from the map without cloning it (the checkpoint's peak memory is the store plus
-    /// one buffer of its size).
+    /// The snapshot as bytes, in the one weights format (safetensors, `mlpnas_core::codec`),
+    /// keys sorted so that equal stores give equal bytes: 4 bytes per weight, encoded straight
+    /// from the map one tensor at a time (the checkpoint's peak memory is the store plus one
+    /// buffer of its size).
     pub fn to_bytes(&self) -> Result<Vec<u8>, StoreError> {
         let mut keys: Vec<&BigramKey> = self.map.keys().collect();
         keys.sort_unstable();
-        let floats: usize = self.map.values().map(|w| w.kernel.data.len() + w.bias.data.len()).sum();
-        let mut out = Vec::with_capacity(MAGIC.len() + 8 + 4 * floats + 128 * keys.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(keys.len() as u64).to_le_bytes());
-        for key in keys {
-            let k = serde_json::to_vec(key).map_err(|e| StoreError::Other(format!("cannot serialize a key: {e}")))?;
-            out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-            out.extend_from_slice(&k);
-            let w = &self.map[key];
-            for t in [&w.kernel, &w.bias] {
-                out.extend_from_slice(&(t.shape.len() as u32).to_le_bytes());
-                for &d in &t.shape {
-                    out.extend_from_slice(&(d as u64).to_le_bytes());
-                }
-                for v in &t.data {
-                    out.extend_from_slice(&v.to_le_bytes());
-                }
-            }
-        }
-        Ok(out)
+        codec::encode_puts(keys.into_iter().map(|k| (k, &self.map[k])))
+            .map_err(|e| StoreError::Other(format!("cannot encode the snapshot: {e}")))
     }
 
-    /// Restores a store written by [`MemoryStore::to_bytes`] (or by earlier versions, which wrote
-    /// JSON); malformed bytes or entries that `put` would refuse give [`StoreError::Corrupt`].
+    /// Restores a store written by [`MemoryStore::to_bytes`] (or by earlier versions: their
+    /// binary format after [`MAGIC`], or JSON); malformed bytes or entries that `put` would
+    /// refuse give [`StoreError::Corrupt`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
         let corrupt = |reason: String| StoreError::Corrupt { path: SNAPSHOT_PATH.to_string(), reason };
-        let entries: Vec<(BigramKey, LayerWeights)> = match bytes.strip_prefix(MAGIC) {
-            Some(body) => decode(body).map_err(|r| corrupt(format!("not a memory store snapshot: {r}")))?,
-            None => serde_json::from_slice(bytes).map_err(|e| corrupt(format!("not a memory store snapshot: {e}")))?,
+        let entries: Vec<(BigramKey, LayerWeights)> = if codec::is_safetensors(bytes) {
+            codec::decode_puts(bytes).map_err(|r| corrupt(format!("not a memory store snapshot: {r}")))?
+        } else {
+            match bytes.strip_prefix(MAGIC) {
+                Some(body) => decode(body).map_err(|r| corrupt(format!("not a memory store snapshot: {r}")))?,
+                None => {
+                    serde_json::from_slice(bytes).map_err(|e| corrupt(format!("not a memory store snapshot: {e}")))?
+                }
+            }
         };
         Self::from_snapshot(entries).map_err(|e| corrupt(e.to_string()))
     }
 }
 
-/// First bytes of a binary snapshot.
+/// First bytes of a binary snapshot of earlier releases (still read).
 const MAGIC: &[u8] = b"mlpnas-memory-store/2\n";
 
 /// Reads the entries of a binary snapshot (after [`MAGIC`]).
@@ -243,7 +231,7 @@ mod tests {
         s.put(key(3, 2), weights(3, 2, 1.0))?;
         let bytes = s.to_bytes()?;
         // Truncated anywhere, or with bytes appended: refused.
-        for cut in [MAGIC.len() + 3, bytes.len() / 2, bytes.len() - 1] {
+        for cut in [3, bytes.len() / 2, bytes.len() - 1] {
             assert!(matches!(MemoryStore::from_bytes(&bytes[..cut]), Err(StoreError::Corrupt { .. })), "cut {cut}");
         }
         let mut longer = bytes.clone();
@@ -266,7 +254,7 @@ mod tests {
         s.put(key(64, 32), weights(64, 32, 0.123_456_78))?;
         let bytes = s.to_bytes()?;
         let weights_bytes = 4 * (64 * 32 + 32);
-        assert!(bytes.len() < weights_bytes + 200, "{} bytes for {weights_bytes} bytes of weights", bytes.len());
+        assert!(bytes.len() < weights_bytes + 512, "{} bytes for {weights_bytes} bytes of weights", bytes.len());
         assert_eq!(MemoryStore::from_bytes(&bytes)?, s);
         Ok(())
     }

@@ -5,9 +5,9 @@ use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::activation::{log_softmax, relu, sigmoid, tanh};
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use mlpnas_core::seed::SeedRng;
 use mlpnas_core::{Activation, Architecture, HostTensor, Layer, LayerWeights, OutputKind};
 use rand::Rng;
-use rand::rngs::StdRng;
 
 /// One step of the forward pass.
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +52,7 @@ impl Plan {
     /// Logits of `x` (`[batch, in]`). Dropout is applied only when `masks` is given: its masks
     /// are drawn from that per-trial RNG on the host, not from Burn's global backend RNG, so
     /// trials running at the same time in other threads cannot change each other's masks.
-    pub fn forward(&self, layers: &[Linear], mut x: Tensor<2>, mut masks: Option<&mut StdRng>) -> Tensor<2> {
+    pub fn forward(&self, layers: &[Linear], mut x: Tensor<2>, mut masks: Option<&mut SeedRng>) -> Tensor<2> {
         for step in &self.steps {
             x = match *step {
                 Step::Dense(i, act) => {
@@ -122,7 +122,7 @@ fn param<const D: usize>(t: &HostTensor, shape: [usize; D], device: &Device) -> 
 pub(crate) fn build_layers(
     arch: &Architecture,
     init: &[Option<LayerWeights>],
-    rng: &mut StdRng,
+    rng: &mut SeedRng,
     device: &Device,
 ) -> Vec<Linear> {
     arch.dense_shapes()
@@ -139,7 +139,7 @@ pub(crate) fn build_layers(
 }
 
 /// Glorot-uniform kernel `[inp, out]`, zero bias.
-pub(crate) fn glorot(inp: usize, out: usize, rng: &mut StdRng) -> LayerWeights {
+pub(crate) fn glorot(inp: usize, out: usize, rng: &mut SeedRng) -> LayerWeights {
     let limit = (6.0 / (inp + out) as f64).sqrt() as f32;
     let data = (0..inp * out).map(|_| rng.random_range(-limit..=limit)).collect();
     LayerWeights {
@@ -163,4 +163,22 @@ pub(crate) fn export(layer: &Linear) -> Result<LayerWeights, String> {
         None => HostTensor { shape: vec![kernel.shape[1]], data: vec![0.0; kernel.shape[1]] },
     };
     Ok(LayerWeights { kernel, bias })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first initial weights of trial seed 0 are pinned (Glorot-uniform from the trial's
+    /// ChaCha12 stream, `mlpnas_core::seed`): if this fails, every initial weight of every run
+    /// changed, and runs made before can no longer resume exactly.
+    #[test]
+    fn pinned_seed_0_initial_weights() {
+        let w = glorot(11, 8, &mut mlpnas_core::seed::rng(0));
+        let first: Vec<f32> = w.kernel.data[..4].to_vec();
+        assert_eq!(first, PINNED, "the first initial weights of seed 0 changed");
+        assert!(w.bias.data.iter().all(|&b| b == 0.0));
+    }
+
+    const PINNED: [f32; 4] = [0.338_810_86, 0.259_748_94, 0.062_139_213, 0.307_342_65];
 }

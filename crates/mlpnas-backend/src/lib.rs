@@ -1,4 +1,7 @@
-//! Backend selection by name: the only place that creates Burn devices.
+//! mlpnas-backend: Burn backends selected by name, the only place that creates Burn devices.
+//!
+//! Shared by the trainer plugin (`trainer-burn`) and the REINFORCE controller, which both run on
+//! a backend named in config; neither names a Burn device type in its config.
 
 use std::fmt;
 use std::str::FromStr;
@@ -30,6 +33,10 @@ pub enum Backend {
     TchCuda(usize),
 }
 
+/// The environment variable that names the backend the test suites run on (`.ci/run` sets
+/// `tch-cpu` for its LibTorch stage). Read only here: [`Backend::under_test`].
+pub const TEST_BACKEND_VAR: &str = "MLPNAS_TEST_BACKEND";
+
 /// What a build without the `tch` feature says about a LibTorch backend.
 const REBUILD: &str = "needs LibTorch, and this mlpnas was built without it: rebuild with `--features tch` \
      (README, \"LibTorch backend\")";
@@ -40,6 +47,36 @@ impl Backend {
 
     /// Whether this build has the LibTorch backends (cargo feature `tch`).
     pub const HAS_LIBTORCH: bool = cfg!(feature = "tch");
+
+    /// Every backend this build has, for suites that run on all of them: `flex`, `ndarray`, and
+    /// `tch-cpu` with the feature `tch` (CUDA devices are machine-specific and never listed).
+    pub fn compiled() -> Vec<Backend> {
+        let mut v = vec![Backend::Flex, Backend::Ndarray];
+        if Self::HAS_LIBTORCH {
+            v.push(Backend::TchCpu);
+        }
+        v
+    }
+
+    /// The backend the test suites are asked to run on ([`TEST_BACKEND_VAR`]), if any; `None`
+    /// leaves each component on its own default. The one place tests choose a backend.
+    ///
+    /// # Panics
+    ///
+    /// When the variable holds no backend name (a test setup error, said as such).
+    pub fn under_test() -> Option<Backend> {
+        let name = std::env::var(TEST_BACKEND_VAR).ok()?;
+        match name.parse() {
+            Ok(b) => Some(b),
+            Err(e) => panic!("{TEST_BACKEND_VAR}={name:?}: {e}"),
+        }
+    }
+
+    /// The backends a conformance suite runs on: the one under test when one is named, else
+    /// every backend of this build ([`Backend::compiled`]).
+    pub fn for_suites() -> Vec<Backend> {
+        Self::under_test().map_or_else(Self::compiled, |b| vec![b])
+    }
 
     /// Whether this backend runs on LibTorch.
     pub fn is_libtorch(self) -> bool {

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use mlpnas_burn::{Backend, BurnTrainerConfig};
 use mlpnas_core::{Architecture, ArchitectureTrainer, DataSplit, Dataset, TrainerConfig, TrainerError};
+use trainer_burn::{Backend, BurnTrainerConfig};
 
 /// Two well-separated blobs per class in 2-D (`classes` classes), `n` rows per class.
 fn blobs(classes: usize, n: usize, scale: f32) -> Dataset {
@@ -32,7 +32,7 @@ fn blobs(classes: usize, n: usize, scale: f32) -> Dataset {
 /// The backend under test: `MLPNAS_TEST_BACKEND` (`.ci/run` sets `tch-cpu` for its LibTorch
 /// pass), else the default (`flex`).
 fn test_backend() -> Backend {
-    std::env::var("MLPNAS_TEST_BACKEND").map_or(Backend::default(), |b| b.parse().expect("a backend name"))
+    Backend::under_test().unwrap_or_default()
 }
 
 /// A trainer on the backend under test (unless `cfg` names one) over `classes` blobs.
@@ -125,10 +125,10 @@ fn misfits_are_errors() {
 #[test]
 fn bad_settings_are_rejected() {
     for (text, field) in [
-        ("epochs = 0", "trainer.epochs"),
-        ("batch_size = 0", "trainer.batch_size"),
-        ("learning_rate = -1.0", "trainer.learning_rate"),
-        ("momentum = 0.9", "trainer.momentum"),
+        ("epochs = 0", "epochs"),
+        ("batch_size = 0", "batch_size"),
+        ("learning_rate = -1.0", "learning_rate"),
+        ("momentum = 0.9", "momentum"),
     ] {
         let cfg: BurnTrainerConfig = toml::from_str(text).expect("parses");
         let e = cfg.validate().expect_err(text);
@@ -173,7 +173,10 @@ fn other_backend() -> Backend {
 /// The built-in winequality-red (6 classes), split and standardized as a search does (seed 0):
 /// 1,439 training and 160 validation rows, a task where accuracy stays far from 1.
 fn wine() -> Arc<DataSplit> {
-    let cfg = mlpnas_data::DataConfig { source: "builtin:winequality-red".into(), ..Default::default() };
+    let cfg = mlpnas_data::DataConfig {
+        source: mlpnas_data::DataSpec::Builtin("winequality-red".into()),
+        ..Default::default()
+    };
     let data = mlpnas_data::load(&cfg, Path::new(".")).expect("built-in data");
     Arc::new(mlpnas_data::prepare(&cfg, data, 0).expect("split").split)
 }

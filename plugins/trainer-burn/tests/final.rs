@@ -1,11 +1,12 @@
 //! Final training and export: early stopping stops on a plateau and keeps the best epoch, a model
-//! trained to convergence on separable data predicts it perfectly, and a saved record loads back
-//! to bit-identical probabilities (and refuses an architecture it does not fit).
+//! trained to convergence on separable data predicts it perfectly, and a Burn record (what
+//! earlier releases exported) loads back to bit-identical probabilities (and refuses an
+//! architecture it does not fit).
 
 use std::sync::Arc;
 
-use mlpnas_burn::{Backend, BurnModel, BurnTrainer, BurnTrainerConfig};
-use mlpnas_core::{Architecture, ArchitectureTrainer, DataSplit, Dataset};
+use mlpnas_core::{Architecture, ArchitectureTrainer, DataSplit, Dataset, EarlyStopping, Model, Score};
+use trainer_burn::{Backend, BurnModel, BurnTrainer, BurnTrainerConfig};
 
 /// `classes` well-separated blobs in 2-D, `n` rows each.
 fn blobs(classes: usize, n: usize) -> Dataset {
@@ -32,7 +33,7 @@ fn blobs(classes: usize, n: usize) -> Dataset {
 /// The backend under test: `MLPNAS_TEST_BACKEND` (`.ci/run` sets `tch-cpu` for its LibTorch
 /// pass), else the default (`flex`).
 fn test_backend() -> Backend {
-    std::env::var("MLPNAS_TEST_BACKEND").map_or(Backend::default(), |b| b.parse().expect("a backend name"))
+    Backend::under_test().unwrap_or_default()
 }
 
 /// A final trainer on the backend under test over `classes` blobs.
@@ -54,13 +55,13 @@ fn early_stopping_stops_on_a_plateau() {
     // first epoch, so training must stop after exactly 1 + patience epochs and keep epoch 1.
     let (t, _) = trainer(3, "learning_rate = 1e-12");
     let a = arch("16:relu", &t);
-    let f = t.train_final(&a, &[], 7, 200, 4).expect("train");
+    let f = t.fit(&a, &[], 7, EarlyStopping { max_epochs: 200, patience: 4 }).expect("train");
     assert!(f.stopped_early);
     assert_eq!(f.epochs.len(), 5, "{:?}", f.epochs);
     assert_eq!(f.best_epoch, 1);
     // Without a plateau (a real learning rate) it keeps improving past 1 + patience epochs.
     let (t, _) = trainer(3, "learning_rate = 0.01");
-    let f = t.train_final(&a, &[], 7, 12, 4).expect("train");
+    let f = t.fit(&a, &[], 7, EarlyStopping { max_epochs: 12, patience: 4 }).expect("train");
     assert!(f.epochs.len() > 5);
     assert!(f.best_epoch > 1);
 }
@@ -69,12 +70,12 @@ fn early_stopping_stops_on_a_plateau() {
 fn kept_weights_are_the_best_epochs() {
     let (t, d) = trainer(3, "learning_rate = 0.05");
     let a = arch("32:tanh,dropout,16:relu", &t);
-    let f = t.train_final(&a, &[], 3, 25, 3).expect("train");
+    let f = t.fit(&a, &[], 3, EarlyStopping { max_epochs: 25, patience: 3 }).expect("train");
     let best = f.best().copied().expect("an epoch");
     let min = f.epochs.iter().map(|e| e.val_loss).fold(f64::INFINITY, f64::min);
     // The kept epoch is the lowest loss, up to the 1e-6 that counts as no improvement.
     assert!(best.val_loss <= min + 1e-6, "{} vs {min}", best.val_loss);
-    let (loss, acc) = t.score(&a, &f.weights, &d).expect("score");
+    let Score { loss, accuracy: acc } = t.score(&a, &f.weights, &d).expect("score");
     assert!((loss - best.val_loss).abs() < 1e-5, "{loss} vs {}", best.val_loss);
     assert!((acc - best.val_acc).abs() < 1e-12);
 }
@@ -84,7 +85,7 @@ fn converged_model_predicts_separable_data_perfectly() {
     for (classes, text) in [(3, "32:relu"), (2, "16:tanh")] {
         let (t, d) = trainer(classes, "learning_rate = 0.01");
         let a = arch(text, &t);
-        let f = t.train_final(&a, &[], 11, 60, 10).expect("train");
+        let f = t.fit(&a, &[], 11, EarlyStopping { max_epochs: 60, patience: 10 }).expect("train");
         let m = BurnModel::new(&a, &f.weights, test_backend()).expect("model");
         assert_eq!(m.n_classes(), classes);
         let p = m.predict_proba(&d.features, d.n_rows()).expect("predict");
@@ -102,7 +103,7 @@ fn converged_model_predicts_separable_data_perfectly() {
 fn saved_record_loads_to_identical_probabilities() {
     let (t, d) = trainer(3, "learning_rate = 0.01");
     let a = arch("64:elu,dropout,8:sigmoid", &t);
-    let f = t.train_final(&a, &[], 5, 5, 2).expect("train");
+    let f = t.fit(&a, &[], 5, EarlyStopping { max_epochs: 5, patience: 2 }).expect("train");
     let dir = std::env::temp_dir().join(format!("mlpnas-burn-export-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("model.bpk");

@@ -5,12 +5,11 @@ use std::sync::Arc;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, SgdConfig, momentum::MomentumConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use mlpnas_core::seed::rng;
 use mlpnas_core::{
-    Architecture, ArchitectureTrainer, DataSplit, Dataset, EpochMetrics, LayerWeights, OutputKind, TrainOutcome,
-    TrainerError,
+    Architecture, ArchitectureTrainer, DataSplit, Dataset, EarlyStopping, EpochMetrics, FitOutcome, LayerWeights,
+    OutputKind, Score, TrainOutcome, TrainerError,
 };
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::config::{BurnTrainerConfig, OptimizerKind};
@@ -104,29 +103,6 @@ impl BurnTrainer {
     }
 }
 
-/// What a final training produced (see [`BurnTrainer::train_final`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FinalOutcome {
-    /// One entry per epoch run.
-    pub epochs: Vec<EpochMetrics>,
-    /// 1-based epoch whose weights were kept (lowest validation loss); 0 when none finished.
-    pub best_epoch: usize,
-    /// Whether training stopped early because the validation loss stopped improving.
-    pub stopped_early: bool,
-    /// Whether a loss became NaN or infinite (training stops there; `weights` are the best
-    /// epoch's, if any finished).
-    pub diverged: bool,
-    /// Weights of the best epoch, one entry per dense layer (empty when no epoch finished).
-    pub weights: Vec<LayerWeights>,
-}
-
-impl FinalOutcome {
-    /// Metrics of the kept epoch.
-    pub fn best(&self) -> Option<&EpochMetrics> {
-        self.best_epoch.checked_sub(1).and_then(|i| self.epochs.get(i))
-    }
-}
-
 /// When to stop a training run.
 #[derive(Debug, Clone, Copy)]
 struct Stop {
@@ -141,7 +117,7 @@ struct Stop {
 /// than this (absolute), so float noise on a plateau does not keep training alive.
 const MIN_DELTA: f64 = 1e-6;
 
-/// What [`BurnTrainer::fit`] returns.
+/// What [`BurnTrainer::run_epochs`] returns.
 struct Fit {
     epochs: Vec<EpochMetrics>,
     diverged: bool,
@@ -151,65 +127,8 @@ struct Fit {
 }
 
 impl BurnTrainer {
-    /// Final training of `arch` (`mlpnas finalize`): up to `max_epochs` epochs with early stopping
-    /// on the validation loss (stops after `patience` epochs without improvement) and the best
-    /// epoch's weights kept. Same optimizer, batch size, initialization and seeding as a search
-    /// trial; `init` as for [`ArchitectureTrainer::train`].
-    pub fn train_final(
-        &self,
-        arch: &Architecture,
-        init: &[Option<LayerWeights>],
-        seed: u64,
-        max_epochs: usize,
-        patience: usize,
-    ) -> Result<FinalOutcome, TrainerError> {
-        if max_epochs == 0 {
-            return Err(TrainerError::Other("final training needs at least 1 epoch".into()));
-        }
-        self.check_arch(arch, init)?;
-        let fit = self.fit(arch, init, seed, Stop { max_epochs, patience: Some(patience.max(1)) })?;
-        Ok(FinalOutcome {
-            epochs: fit.epochs,
-            best_epoch: fit.best_epoch,
-            stopped_early: fit.stopped_early,
-            diverged: fit.diverged,
-            weights: fit.weights,
-        })
-    }
-
-    /// Loss and accuracy of `arch` with `weights` on `part` (e.g. the test part).
-    pub fn score(
-        &self,
-        arch: &Architecture,
-        weights: &[LayerWeights],
-        part: &Dataset,
-    ) -> Result<(f64, f64), TrainerError> {
-        let init: Vec<Option<LayerWeights>> = weights.iter().cloned().map(Some).collect();
-        self.check_arch(arch, &init)?;
-        if weights.len() != arch.dense_shapes().len() {
-            return Err(TrainerError::Mismatch(format!(
-                "{} weight layers for {} dense layers",
-                weights.len(),
-                arch.dense_shapes().len()
-            )));
-        }
-        part.check().map_err(TrainerError::Mismatch)?;
-        if part.n_features() != self.input_dim() || part.n_classes() != self.n_classes() {
-            return Err(TrainerError::Mismatch("the scored part differs in shape from the training part".into()));
-        }
-        let device = self.cfg.backend.device().map_err(TrainerError::Other)?;
-        let plan = Plan::new(arch);
-        let data = DeviceData::new(part, plan.output, self.n_classes(), &device);
-        let mut rng = StdRng::seed_from_u64(0);
-        let model = build_layers(arch, &init, &mut rng, &device);
-        let logits = plan.forward(&model, data.x.clone(), None);
-        let loss = f64::from(plan.loss(logits.clone(), data.targets.clone()).into_scalar::<f32>());
-        let acc = plan.correct(logits, data.labels.clone()) as f64 / data.rows as f64;
-        Ok((loss, acc))
-    }
-
     /// The training loop shared by search trials and final training.
-    fn fit(
+    fn run_epochs(
         &self,
         arch: &Architecture,
         init: &[Option<LayerWeights>],
@@ -220,8 +139,8 @@ impl BurnTrainer {
         let plain = cfg.backend.device().map_err(TrainerError::Other)?;
         let device = plain.clone().autodiff();
         // Initial weights and batch order from one stream, dropout masks from another.
-        let mut rng = StdRng::seed_from_u64(seed);
-        let mut masks = StdRng::seed_from_u64(mlpnas_core::seed::derive(seed, "dropout", 0));
+        let mut rng = rng(seed);
+        let mut masks = mlpnas_core::seed::rng(mlpnas_core::seed::derive(seed, "dropout", 0));
 
         let plan = Plan::new(arch);
         let n_classes = self.n_classes();
@@ -307,8 +226,58 @@ impl ArchitectureTrainer for BurnTrainer {
         seed: u64,
     ) -> Result<TrainOutcome, TrainerError> {
         self.check_arch(arch, init)?;
-        let fit = self.fit(arch, init, seed, Stop { max_epochs: self.cfg.epochs, patience: None })?;
+        let fit = self.run_epochs(arch, init, seed, Stop { max_epochs: self.cfg.epochs, patience: None })?;
         Ok(TrainOutcome { epochs: fit.epochs, diverged: fit.diverged, weights: fit.weights })
+    }
+
+    fn fit(
+        &self,
+        arch: &Architecture,
+        init: &[Option<LayerWeights>],
+        seed: u64,
+        stop: EarlyStopping,
+    ) -> Result<FitOutcome, TrainerError> {
+        if stop.max_epochs == 0 {
+            return Err(TrainerError::Other("final training needs at least 1 epoch".into()));
+        }
+        self.check_arch(arch, init)?;
+        let fit = self.run_epochs(
+            arch,
+            init,
+            seed,
+            Stop { max_epochs: stop.max_epochs, patience: Some(stop.patience.max(1)) },
+        )?;
+        Ok(FitOutcome {
+            epochs: fit.epochs,
+            best_epoch: fit.best_epoch,
+            stopped_early: fit.stopped_early,
+            diverged: fit.diverged,
+            weights: fit.weights,
+        })
+    }
+
+    fn score(&self, arch: &Architecture, weights: &[LayerWeights], part: &Dataset) -> Result<Score, TrainerError> {
+        let init: Vec<Option<LayerWeights>> = weights.iter().cloned().map(Some).collect();
+        self.check_arch(arch, &init)?;
+        if weights.len() != arch.dense_shapes().len() {
+            return Err(TrainerError::Mismatch(format!(
+                "{} weight layers for {} dense layers",
+                weights.len(),
+                arch.dense_shapes().len()
+            )));
+        }
+        part.check().map_err(TrainerError::Mismatch)?;
+        if part.n_features() != self.input_dim() || part.n_classes() != self.n_classes() {
+            return Err(TrainerError::Mismatch("the scored part differs in shape from the training part".into()));
+        }
+        let device = self.cfg.backend.device().map_err(TrainerError::Other)?;
+        let plan = Plan::new(arch);
+        let data = DeviceData::new(part, plan.output, self.n_classes(), &device);
+        let model = build_layers(arch, &init, &mut rng(0), &device);
+        let logits = plan.forward(&model, data.x.clone(), None);
+        let loss = f64::from(plan.loss(logits.clone(), data.targets.clone()).into_scalar::<f32>());
+        let accuracy = plan.correct(logits, data.labels.clone()) as f64 / data.rows as f64;
+        Ok(Score { loss, accuracy })
     }
 
     fn input_dim(&self) -> usize {

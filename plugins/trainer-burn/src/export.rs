@@ -1,5 +1,5 @@
-//! [`BurnModel`]: a trained architecture for inference, saved to and loaded from a Burn record
-//! file (burnpack), and its class probabilities.
+//! [`BurnModel`]: a trained architecture for inference ([`mlpnas_core::Model`]) and its class
+//! probabilities; reads the Burn record files (burnpack) that earlier releases exported.
 
 use std::path::Path;
 
@@ -7,19 +7,18 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
-use mlpnas_core::{Architecture, LayerWeights, OutputKind, TrainerError};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use mlpnas_backend::Backend;
+use mlpnas_core::seed::rng;
+use mlpnas_core::{Architecture, LayerWeights, Model, OutputKind, TrainerError};
 
-use crate::backend::Backend;
 use crate::model::{Plan, build_layers, export};
 
 /// A trained architecture on a (non-autodiff) device, ready to predict.
 ///
-/// The record file holds the dense layers' parameters only; the architecture that gives them
-/// their structure is kept beside it by the caller (e.g. `model.json` of `mlpnas finalize`), and
-/// [`BurnModel::load`] rebuilds the layers from it before reading the record, so a record that
-/// does not match the architecture is an error, not a silent partial load.
+/// Models are exported in the one weights format by the caller (`mlpnas finalize`); a Burn record
+/// file of an earlier release holds the dense layers' parameters only, and [`BurnModel::load`]
+/// rebuilds the layers from the architecture before reading it, so a record that does not match
+/// the architecture is an error, not a silent partial load.
 #[derive(Debug)]
 pub struct BurnModel {
     arch: Architecture,
@@ -50,7 +49,7 @@ impl BurnModel {
         }
         let device = backend.device().map_err(TrainerError::Other)?;
         let init: Vec<Option<LayerWeights>> = weights.iter().cloned().map(Some).collect();
-        let layers = build_layers(arch, &init, &mut StdRng::seed_from_u64(0), &device);
+        let layers = build_layers(arch, &init, &mut rng(0), &device);
         Ok(Self { arch: arch.clone(), plan: Plan::new(arch), layers, device })
     }
 
@@ -58,7 +57,7 @@ impl BurnModel {
     pub fn load(arch: &Architecture, path: &Path, backend: Backend) -> Result<Self, TrainerError> {
         let device = backend.device().map_err(TrainerError::Other)?;
         // Placeholder parameters of the right shapes; the record replaces every one of them.
-        let layers = build_layers(arch, &[], &mut StdRng::seed_from_u64(0), &device);
+        let layers = build_layers(arch, &[], &mut rng(0), &device);
         let layers = layers
             .try_load_file(path)
             .map_err(|e| TrainerError::Other(format!("{}: cannot load the model record: {e}", path.display())))?;
@@ -84,27 +83,25 @@ impl BurnModel {
             .map_err(|e| TrainerError::Other(format!("{}: cannot save the model record: {e}", path.display())))
     }
 
-    /// Its architecture.
-    pub fn architecture(&self) -> &Architecture {
-        &self.arch
-    }
-
     /// The parameters, copied to the host, one entry per dense layer.
     pub fn weights(&self) -> Result<Vec<LayerWeights>, TrainerError> {
         self.layers.iter().map(export).collect::<Result<Vec<_>, _>>().map_err(TrainerError::Other)
     }
+}
 
-    /// Number of classes it predicts.
-    pub fn n_classes(&self) -> usize {
+impl Model for BurnModel {
+    fn architecture(&self) -> &Architecture {
+        &self.arch
+    }
+
+    fn n_classes(&self) -> usize {
         match self.plan.output {
             OutputKind::Softmax => self.arch.dense_shapes().last().map_or(0, |s| s.1),
             OutputKind::Sigmoid => 2,
         }
     }
 
-    /// Class probabilities of `rows` examples (`features` row-major, already preprocessed), as
-    /// `rows * n_classes` values; a one-unit sigmoid output gives `[1 - p, p]` per row.
-    pub fn predict_proba(&self, features: &[f32], rows: usize) -> Result<Vec<f32>, TrainerError> {
+    fn predict_proba(&self, features: &[f32], rows: usize) -> Result<Vec<f32>, TrainerError> {
         let width = self.arch.input_dim;
         if features.len() != rows * width {
             return Err(TrainerError::Mismatch(format!(

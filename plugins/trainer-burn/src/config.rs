@@ -1,11 +1,15 @@
 //! `[trainer] type = "burn"`: training settings, validated, then built into a [`BurnTrainer`].
 
+use std::path::Path;
 use std::sync::Arc;
 
-use mlpnas_core::{ArchitectureTrainer, ConfigError, DataSplit, TrainerConfig, TrainerError};
+use mlpnas_backend::Backend;
+use mlpnas_core::{
+    Architecture, ArchitectureTrainer, ConfigError, DataSplit, LayerWeights, Model, TrainerConfig, TrainerError,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::Backend;
+use crate::export::BurnModel;
 use crate::trainer::BurnTrainer;
 
 /// Optimizer of architecture training.
@@ -56,33 +60,52 @@ impl Default for BurnTrainerConfig {
 #[typetag::serde(name = "burn")]
 impl TrainerConfig for BurnTrainerConfig {
     fn validate(&self) -> Result<(), ConfigError> {
-        self.backend.check().map_err(|e| ConfigError::new("trainer.backend", e))?;
+        self.backend.check().map_err(|e| ConfigError::new("backend", e))?;
         if self.epochs == 0 {
-            return Err(ConfigError::new("trainer.epochs", "must be at least 1"));
+            return Err(ConfigError::new("epochs", "must be at least 1"));
         }
         if self.batch_size == 0 {
-            return Err(ConfigError::new("trainer.batch_size", "must be at least 1"));
+            return Err(ConfigError::new("batch_size", "must be at least 1"));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(ConfigError::new(
-                "trainer.learning_rate",
-                format!("{} is not a positive number", self.learning_rate),
-            ));
+            return Err(ConfigError::new("learning_rate", format!("{} is not a positive number", self.learning_rate)));
         }
         if !(self.decay.is_finite() && self.decay >= 0.0) {
-            return Err(ConfigError::new("trainer.decay", format!("{} is not a non-negative number", self.decay)));
+            return Err(ConfigError::new("decay", format!("{} is not a non-negative number", self.decay)));
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return Err(ConfigError::new("trainer.momentum", format!("{} is not in [0, 1)", self.momentum)));
+            return Err(ConfigError::new("momentum", format!("{} is not in [0, 1)", self.momentum)));
         }
         if self.momentum > 0.0 && self.optimizer != OptimizerKind::Sgd {
-            return Err(ConfigError::new("trainer.momentum", "only applies to optimizer = \"sgd\""));
+            return Err(ConfigError::new("momentum", "only applies to optimizer = \"sgd\""));
         }
         Ok(())
     }
 
     fn build(&self, data: Arc<DataSplit>) -> Result<Box<dyn ArchitectureTrainer>, TrainerError> {
-        self.validate().map_err(|e| TrainerError::Other(e.to_string()))?;
         Ok(Box::new(BurnTrainer::new(self.clone(), data)?))
+    }
+
+    fn model(&self, arch: &Architecture, weights: &[LayerWeights]) -> Result<Box<dyn Model>, TrainerError> {
+        Ok(Box::new(BurnModel::new(arch, weights, self.backend)?))
+    }
+
+    fn boxed_clone(&self) -> Box<dyn TrainerConfig> {
+        Box::new(self.clone())
+    }
+
+    fn backend(&self) -> Option<String> {
+        Some(self.backend.to_string())
+    }
+
+    fn set_backend(&mut self, backend: &str) -> Result<(), ConfigError> {
+        let b: Backend = backend.parse().map_err(|e: String| ConfigError::new("backend", e))?;
+        b.check().map_err(|e| ConfigError::new("backend", e))?;
+        self.backend = b;
+        Ok(())
+    }
+
+    fn import_legacy_model(&self, arch: &Architecture, path: &Path) -> Result<Vec<LayerWeights>, TrainerError> {
+        BurnModel::load(arch, path, self.backend)?.weights()
     }
 }

@@ -1,0 +1,281 @@
+//! The one weights format of mlpnas: [safetensors](https://github.com/huggingface/safetensors).
+//!
+//! Everything that writes weights goes through this module: the pending puts of a trial, the
+//! in-memory store's checkpoint snapshot and an exported model. A file is a safetensors buffer
+//! of little-endian `f32` tensors whose metadata holds `format` (what the file is, with a
+//! version, e.g. `mlpnas/puts/1`) and whatever the kind needs besides tensors (bigram keys).
+//! Any safetensors reader (Python's `safetensors`, PyTorch, NumPy) opens them.
+//!
+//! The metadata is stored as one safetensors metadata entry, [`META`], holding a JSON object
+//! with sorted keys: safetensors keeps metadata in a hash map, whose order would make equal
+//! contents give different bytes.
+//!
+//! Tensor names are zero-padded indices (`0000.kernel`), so the file's name order is the
+//! sequence order.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use safetensors::tensor::{Dtype, SafeTensors, View};
+
+use crate::arch::BigramKey;
+use crate::error::CodecError;
+use crate::tensor::{HostTensor, LayerWeights};
+
+/// The one safetensors metadata entry: a JSON object of this module's metadata.
+pub const META: &str = "mlpnas";
+/// Metadata key naming what a buffer holds.
+pub const FORMAT: &str = "format";
+/// `format` of a list of dense layers ([`encode_layers`]).
+pub const LAYERS_FORMAT: &str = "mlpnas/layers/1";
+/// `format` of a list of (bigram key, weights) pairs ([`encode_puts`]).
+pub const PUTS_FORMAT: &str = "mlpnas/puts/1";
+
+/// A decoded buffer: its metadata and its tensors by name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tensors {
+    /// String metadata (always holds [`FORMAT`] for buffers written by mlpnas).
+    pub metadata: BTreeMap<String, String>,
+    /// Tensors by name.
+    pub tensors: BTreeMap<String, HostTensor>,
+}
+
+impl Tensors {
+    /// An empty set of kind `format`.
+    pub fn new(format: &str) -> Self {
+        let mut metadata = BTreeMap::new();
+        metadata.insert(FORMAT.to_string(), format.to_string());
+        Self { metadata, tensors: BTreeMap::new() }
+    }
+
+    /// The `format` metadata, if any.
+    pub fn format(&self) -> Option<&str> {
+        self.metadata.get(FORMAT).map(String::as_str)
+    }
+
+    /// Fails unless the buffer is of kind `format`.
+    pub fn expect_format(&self, format: &str) -> Result<(), CodecError> {
+        match self.format() {
+            Some(f) if f == format => Ok(()),
+            Some(f) => Err(CodecError(format!("holds {f:?}, expected {format:?}"))),
+            None => Err(CodecError(format!("has no format tag, expected {format:?}"))),
+        }
+    }
+
+    /// The tensor `name`, removed from the set.
+    pub fn take(&mut self, name: &str) -> Result<HostTensor, CodecError> {
+        self.tensors.remove(name).ok_or_else(|| CodecError(format!("tensor {name:?} is missing")))
+    }
+
+    /// The metadata entry `key`.
+    pub fn meta(&self, key: &str) -> Result<&str, CodecError> {
+        self.metadata.get(key).map(String::as_str).ok_or_else(|| CodecError(format!("metadata {key:?} is missing")))
+    }
+
+    /// The safetensors bytes.
+    pub fn encode(&self) -> Result<Vec<u8>, CodecError> {
+        encode_views(self.tensors.iter().map(|(n, t)| (n.clone(), t)), &self.metadata)
+    }
+
+    /// Parses safetensors bytes (every tensor must be `f32`).
+    pub fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
+        let st = SafeTensors::deserialize(bytes).map_err(err)?;
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(err)?;
+        let raw: BTreeMap<String, String> = header.metadata().clone().unwrap_or_default().into_iter().collect();
+        let metadata = match raw.get(META) {
+            Some(json) => serde_json::from_str(json).map_err(|e| CodecError(format!("metadata: {e}")))?,
+            None => raw,
+        };
+        let mut tensors = BTreeMap::new();
+        for (name, view) in st.tensors() {
+            if view.dtype() != Dtype::F32 {
+                return Err(CodecError(format!("tensor {name:?} is {:?}, expected F32", view.dtype())));
+            }
+            let data = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            tensors.insert(name, HostTensor { shape: view.shape().to_vec(), data });
+        }
+        Ok(Self { metadata, tensors })
+    }
+}
+
+/// A borrowed `f32` tensor as safetensors sees it: its bytes are made when the serializer asks
+/// for them, one tensor at a time, so encoding holds the output buffer and one tensor's bytes,
+/// never a second copy of everything.
+struct F32View<'a>(&'a HostTensor);
+
+impl View for F32View<'_> {
+    fn dtype(&self) -> Dtype {
+        Dtype::F32
+    }
+    fn shape(&self) -> &[usize] {
+        &self.0.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(self.0.data.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+    fn data_len(&self) -> usize {
+        self.0.data.len() * 4
+    }
+}
+
+/// Encodes borrowed tensors with `metadata`; each tensor must be consistent (shape and data
+/// agree).
+fn encode_views<'a>(
+    tensors: impl IntoIterator<Item = (String, &'a HostTensor)>,
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, CodecError> {
+    let views = tensors
+        .into_iter()
+        .map(|(name, t)| {
+            if t.shape.iter().product::<usize>() != t.data.len() {
+                return Err(CodecError(format!(
+                    "tensor {name:?}: shape {:?} and {} values disagree",
+                    t.shape,
+                    t.len()
+                )));
+            }
+            Ok((name, F32View(t)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let json = serde_json::to_string(metadata).map_err(|e| CodecError(e.to_string()))?;
+    let meta: HashMap<String, String> = HashMap::from([(META.to_string(), json)]);
+    safetensors::serialize(views, Some(meta)).map_err(err)
+}
+
+fn err(e: impl std::fmt::Display) -> CodecError {
+    CodecError(format!("not a valid safetensors buffer: {e}"))
+}
+
+/// Whether `bytes` look like a safetensors buffer (8-byte little-endian header length, then a
+/// JSON object): tells the current format from the older ones when reading old run directories.
+pub fn is_safetensors(bytes: &[u8]) -> bool {
+    if bytes.len() < 10 {
+        return false;
+    }
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&bytes[..8]);
+    let n = u64::from_le_bytes(n);
+    n >= 2 && n <= (bytes.len() - 8) as u64 && bytes[8] == b'{'
+}
+
+fn index(i: usize) -> String {
+    format!("{i:04}")
+}
+
+fn take_layer(t: &mut Tensors, prefix: &str) -> Result<LayerWeights, CodecError> {
+    let w = LayerWeights { kernel: t.take(&format!("{prefix}.kernel"))?, bias: t.take(&format!("{prefix}.bias"))? };
+    if !w.is_consistent() {
+        return Err(CodecError(format!("layer {prefix}: inconsistent or non-finite weights")));
+    }
+    Ok(w)
+}
+
+/// The dense layers of one model, in order (format [`LAYERS_FORMAT`]; `extra` metadata beside).
+pub fn encode_layers(layers: &[LayerWeights], extra: &[(&str, String)]) -> Result<Vec<u8>, CodecError> {
+    let mut meta = Tensors::new(LAYERS_FORMAT).metadata;
+    meta.insert("layers".into(), layers.len().to_string());
+    for (k, v) in extra {
+        meta.insert((*k).to_string(), v.clone());
+    }
+    let tensors = layers
+        .iter()
+        .enumerate()
+        .flat_map(|(i, w)| [(format!("{}.kernel", index(i)), &w.kernel), (format!("{}.bias", index(i)), &w.bias)]);
+    encode_views(tensors, &meta)
+}
+
+/// Reads what [`encode_layers`] wrote.
+pub fn decode_layers(bytes: &[u8]) -> Result<Vec<LayerWeights>, CodecError> {
+    let mut t = Tensors::decode(bytes)?;
+    t.expect_format(LAYERS_FORMAT)?;
+    let n: usize = t.meta("layers")?.parse().map_err(|_| CodecError("metadata \"layers\" is not a count".into()))?;
+    let layers = (0..n).map(|i| take_layer(&mut t, &index(i))).collect::<Result<Vec<_>, _>>()?;
+    if let Some(extra) = t.tensors.keys().next() {
+        return Err(CodecError(format!("unexpected tensor {extra:?}")));
+    }
+    Ok(layers)
+}
+
+/// Weights keyed by bigram, in order (format [`PUTS_FORMAT`]): a trial's store puts, or a
+/// whole in-memory store. Each key is kept as JSON in the metadata under its index.
+pub fn encode_puts<'a>(
+    puts: impl IntoIterator<Item = (&'a BigramKey, &'a LayerWeights)>,
+) -> Result<Vec<u8>, CodecError> {
+    let puts: Vec<(&BigramKey, &LayerWeights)> = puts.into_iter().collect();
+    let mut meta = Tensors::new(PUTS_FORMAT).metadata;
+    meta.insert("puts".into(), puts.len().to_string());
+    for (i, (k, _)) in puts.iter().enumerate() {
+        let key = serde_json::to_string(k).map_err(|e| CodecError(e.to_string()))?;
+        meta.insert(format!("key.{}", index(i)), key);
+    }
+    let tensors = puts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, w))| [(format!("{}.kernel", index(i)), &w.kernel), (format!("{}.bias", index(i)), &w.bias)]);
+    encode_views(tensors, &meta)
+}
+
+/// Reads what [`encode_puts`] wrote.
+pub fn decode_puts(bytes: &[u8]) -> Result<Vec<(BigramKey, LayerWeights)>, CodecError> {
+    let mut t = Tensors::decode(bytes)?;
+    t.expect_format(PUTS_FORMAT)?;
+    let n: usize = t.meta("puts")?.parse().map_err(|_| CodecError("metadata \"puts\" is not a count".into()))?;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let key: BigramKey = serde_json::from_str(t.meta(&format!("key.{}", index(i)))?)
+            .map_err(|e| CodecError(format!("key {i}: {e}")))?;
+        out.push((key, take_layer(&mut t, &index(i))?));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::{Activation, LayerKey, OutputKind};
+
+    fn w(i: usize, o: usize, v: f32) -> LayerWeights {
+        LayerWeights {
+            kernel: HostTensor { shape: vec![i, o], data: (0..i * o).map(|k| v + k as f32 * 0.5).collect() },
+            bias: HostTensor { shape: vec![o], data: vec![-v; o] },
+        }
+    }
+
+    #[test]
+    fn layers_round_trip_bit_exactly_in_order() {
+        // More than 10 layers: the order must not be the text order of "10" < "2".
+        let layers: Vec<LayerWeights> = (0..12).map(|i| w(i + 1, 3, i as f32 * 1e-7 + 0.1)).collect();
+        let bytes = encode_layers(&layers, &[("architecture", "x".into())]).expect("encode");
+        assert!(is_safetensors(&bytes));
+        assert_eq!(decode_layers(&bytes).expect("decode"), layers);
+        let t = Tensors::decode(&bytes).expect("decode");
+        assert_eq!(t.meta("architecture").expect("meta"), "x");
+    }
+
+    #[test]
+    fn puts_round_trip_with_their_keys() {
+        let k =
+            |u| BigramKey { prev: LayerKey::Input(4), cur: LayerKey::Dense { units: u, activation: Activation::Relu } };
+        let out = BigramKey {
+            prev: LayerKey::Dense { units: 8, activation: Activation::Elu },
+            cur: LayerKey::Output { units: 3, output: OutputKind::Softmax },
+        };
+        let puts = vec![(k(8), w(4, 8, 1.0)), (out, w(8, 3, 2.0)), (k(16), w(4, 16, f32::MIN_POSITIVE))];
+        let bytes = encode_puts(puts.iter().map(|(k, w)| (k, w))).expect("encode");
+        assert_eq!(decode_puts(&bytes).expect("decode"), puts);
+        // Equal contents, equal bytes (the metadata order is fixed).
+        for _ in 0..8 {
+            assert_eq!(encode_puts(puts.iter().map(|(k, w)| (k, w))).expect("encode"), bytes);
+        }
+        assert_eq!(decode_puts(&encode_puts([]).expect("encode")).expect("decode"), vec![]);
+    }
+
+    #[test]
+    fn wrong_kind_truncation_and_garbage_are_errors() {
+        let bytes = encode_layers(&[w(2, 2, 1.0)], &[]).expect("encode");
+        assert!(decode_puts(&bytes).expect_err("kind").to_string().contains("mlpnas/layers/1"));
+        assert!(decode_layers(&bytes[..bytes.len() - 3]).is_err());
+        assert!(decode_layers(b"[{\"not\": 1}]").is_err());
+        assert!(!is_safetensors(b"[{\"not\": 1}]"));
+    }
+}

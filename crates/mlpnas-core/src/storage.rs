@@ -1,0 +1,131 @@
+//! The run storage extension point: where a run's state lives.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::arch::BigramKey;
+use crate::error::StorageError;
+use crate::tensor::LayerWeights;
+use crate::trial::{EpochReport, TrialRecord};
+
+/// Where a checkpoint stands: the state at the start of controller epoch `epoch`, when `trials`
+/// trials were journaled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Format version.
+    pub version: u32,
+    /// The next controller epoch.
+    pub epoch: usize,
+    /// Trials journaled before it.
+    pub trials: usize,
+    /// Wall time of the search so far.
+    pub wall_seconds: f64,
+    /// Name of the controller's state (a file of the checkpoint, for a run directory).
+    pub controller: String,
+    /// Name of the store's snapshot, for stores that take one.
+    pub store: Option<String>,
+}
+
+/// A checkpoint with its controller state and, for in-memory stores, the store snapshot.
+pub type CheckpointState = (Checkpoint, Vec<u8>, Option<Vec<u8>>);
+
+/// The end of a finished search (`summary.json` of a run directory).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Always true (a summary exists only for finished searches).
+    pub finished: bool,
+    /// Trials journaled.
+    pub trials: usize,
+    /// Whether the space ran out of untried architectures.
+    pub exhausted: bool,
+    /// Wall time of the whole search (all sessions, if resumed).
+    pub wall_seconds: f64,
+    /// The best trial.
+    pub best: Option<TrialRecord>,
+}
+
+/// The trials of a run as read back, with what was noticed while reading.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrialLog {
+    /// Every readable trial, in order.
+    pub records: Vec<TrialRecord>,
+    /// Things dropped or repaired (a half-written last trial), one line each.
+    pub warnings: Vec<String>,
+}
+
+/// Where one run's state lives: its config, its trial journal with each trial's store puts, the
+/// controller epochs, the latest checkpoint and the summary.
+///
+/// # Design
+///
+/// One run has one owner. Opening a storage for reading is free and never blocks (`report`, a
+/// dashboard, `finalize` read while a search writes, and tolerate a trial being written right
+/// then); writing needs [`RunStorage::lock`] first, which takes the run for the life of the
+/// value and refuses a second writer with [`StorageError::Locked`] naming the holder, before
+/// anything is written. Every write method of an unlocked storage fails.
+///
+/// The trial is the unit of durability: [`RunStorage::append_trial`] makes the trial's store
+/// puts durable *before* its record, and the record is the commit point (a crash between the two
+/// leaves puts of an uncommitted trial, which are overwritten when it is trained again). A
+/// checkpoint covers every trial before it, so a storage may drop the puts of those trials when
+/// one is written. The search loop (`mlpnas-search`'s `Run`) is the only writer and holds the
+/// replay logic; a storage only keeps and returns what it was given, in order.
+///
+/// The run directory (`mlpnas-search`'s `RunDir`) implements it with files; a database can
+/// implement it with rows (as Optuna's RDB and journal storages implement one interface).
+pub trait RunStorage: Send + fmt::Debug {
+    /// Where the run lives, for messages (a directory, or a database URL and run name).
+    fn location(&self) -> String;
+    /// A local directory where components may keep files of their own (a disk weight store);
+    /// `None` for storages without one.
+    fn local_dir(&self) -> Option<&Path>;
+    /// Whether the storage holds a run (a journal, even an empty one).
+    fn exists(&self) -> Result<bool, StorageError>;
+    /// Takes the run for writing for the life of this value: refuses, with
+    /// [`StorageError::Locked`] and without writing anything, when another process holds it.
+    /// Repairs what a crash of the previous writer left (a half-written last trial is dropped)
+    /// and returns what it repaired, one line each.
+    fn lock(&mut self) -> Result<Vec<String>, StorageError>;
+    /// Starts a new run: fails if the storage already holds one. Needs the lock.
+    fn create(&mut self, config: &str) -> Result<(), StorageError>;
+    /// The run's resolved config (TOML).
+    fn read_config(&self) -> Result<String, StorageError>;
+    /// Replaces the run's config (a resume that raised the budget). Needs the lock.
+    fn write_config(&mut self, config: &str) -> Result<(), StorageError>;
+    /// Every committed trial in order (and, when not locked, a last one being written if whole).
+    fn read_trials(&self) -> Result<TrialLog, StorageError>;
+    /// Commits one trial: its store `puts` (when the run shares weights) durably, then its
+    /// record. Needs the lock.
+    fn append_trial(
+        &mut self,
+        record: &TrialRecord,
+        puts: Option<&[(BigramKey, LayerWeights)]>,
+    ) -> Result<(), StorageError>;
+    /// The store puts of committed `trial`, if no checkpoint has covered it yet.
+    fn read_puts(&self, trial: usize) -> Result<Vec<(BigramKey, LayerWeights)>, StorageError>;
+    /// Appends the report of a finished controller epoch. Needs the lock.
+    fn append_epoch(&mut self, report: &EpochReport) -> Result<(), StorageError>;
+    /// The reports of finished controller epochs.
+    fn read_epochs(&self) -> Result<Vec<EpochReport>, StorageError>;
+    /// Drops the reports of epochs `epoch` and later (they are written again when the epoch is
+    /// replayed after a crash). Needs the lock.
+    fn keep_epochs_before(&mut self, epoch: usize) -> Result<(), StorageError>;
+    /// Makes `checkpoint` (with the controller's state and, for in-memory stores, the store's
+    /// snapshot) the latest one; the puts of the trials it covers may be dropped. Needs the lock.
+    fn write_checkpoint(
+        &mut self,
+        checkpoint: &Checkpoint,
+        controller: &[u8],
+        store: Option<&[u8]>,
+    ) -> Result<(), StorageError>;
+    /// The latest checkpoint, if any.
+    fn read_checkpoint(&self) -> Result<Option<CheckpointState>, StorageError>;
+    /// Marks the run finished. Needs the lock.
+    fn write_summary(&mut self, summary: &Summary) -> Result<(), StorageError>;
+    /// The summary, if the run finished.
+    fn read_summary(&self) -> Result<Option<Summary>, StorageError>;
+    /// Marks a finished run unfinished again (it is being continued). Needs the lock.
+    fn clear_summary(&mut self) -> Result<(), StorageError>;
+}

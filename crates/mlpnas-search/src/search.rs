@@ -1,0 +1,402 @@
+//! The search loop ([`Search`]) and single-architecture evaluation ([`evaluate`]).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use mlpnas_core::seed::derive;
+use mlpnas_core::{
+    Architecture, ArchitectureTrainer, BigramKey, Controller, ControllerContext, ControllerError, DataSplit,
+    EpochReport, LayerWeights, MlpSpace, Proposal, RunStorage, SearchSpace, Summary, TokenId, TrainOutcome,
+    TrainerError, TrialRecord, TrialStatus, WeightStore,
+};
+
+use crate::config::{CheckedConfig, SearchConfig};
+use crate::error::SearchError;
+use crate::journal::top_n;
+use crate::run::Run;
+
+/// Hooks for progress display; every method has a no-op default.
+pub trait Observer {
+    /// The search starts with this many trials planned.
+    fn start(&mut self, _planned: usize) {}
+    /// A trial finished; `best` is the best so far (this one included).
+    fn trial(&mut self, _record: &TrialRecord, _best: &TrialRecord) {}
+    /// A notice worth showing (e.g. the space is exhausted, or a resumed search's warnings).
+    fn notice(&mut self, _message: &str) {}
+    /// Something the user must see even when progress is hidden (e.g. a dropped journal line).
+    fn warning(&mut self, message: &str) {
+        self.notice(message);
+    }
+}
+
+impl Observer for () {}
+
+/// Loaded, split and standardized data, ready for a trainer.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The fixed split.
+    pub split: Arc<DataSplit>,
+    /// Standardization fitted on the training part, if on.
+    pub standardizer: Option<mlpnas_data::Standardizer>,
+}
+
+/// Loads the config's data and splits it with the config's seed.
+pub fn prepare_data(cfg: &SearchConfig) -> Result<Prepared, SearchError> {
+    let data = mlpnas_data::load(&cfg.data, &cfg.base_dir)?;
+    let p = mlpnas_data::prepare(&cfg.data, data, derive(cfg.seed, "split", 0))?;
+    Ok(Prepared { split: Arc::new(p.split), standardizer: p.standardizer })
+}
+
+/// What a finished search returns.
+#[derive(Debug)]
+pub struct SearchSummary {
+    /// Every trial in order (those of earlier sessions too, when resumed).
+    pub records: Vec<TrialRecord>,
+    /// Where the run lives (its directory).
+    pub location: String,
+    /// Whether it ended early because the space ran out of untried architectures.
+    pub exhausted: bool,
+    /// Wall time of the whole search (all sessions).
+    pub wall_seconds: f64,
+}
+
+impl SearchSummary {
+    /// The `n` best trials.
+    pub fn top(&self, n: usize) -> Vec<&TrialRecord> {
+        top_n(&self.records, n)
+    }
+}
+
+/// A search being run: the components built from a run's config, and its history.
+///
+/// Crash safety: a trial is committed by its record in the run's storage; its store puts are
+/// made durable before that record and applied to the store after its batch; at each
+/// controller-epoch boundary the controller state and (for in-memory stores) a store snapshot
+/// are checkpointed. A search of a run with a checkpoint restores it and replays the epoch from
+/// there: the controller proposes the same batch again, committed trials are taken from the
+/// storage instead of being trained, so a search killed at any instant and resumed ends with the
+/// journal of an uninterrupted one.
+pub struct Search {
+    cfg: CheckedConfig,
+    space: MlpSpace,
+    controller: Box<dyn Controller>,
+    trainer: Box<dyn ArchitectureTrainer>,
+    store: Option<Box<dyn WeightStore>>,
+    storage: Box<dyn RunStorage>,
+    records: Vec<TrialRecord>,
+    /// Where the controller and store stand: start of this epoch, with this many trials before it.
+    epoch: usize,
+    trials_before: usize,
+    wall_before: f64,
+    notices: Vec<String>,
+}
+
+/// One trial's result before it is committed.
+struct Done {
+    record: TrialRecord,
+    puts: Vec<(BigramKey, LayerWeights)>,
+}
+
+impl Search {
+    /// Builds every component of `run` (a run opened for writing: [`Run::create`] or
+    /// [`Run::resume`]) over `data`. A run with a checkpoint continues from it: the controller
+    /// state and the weight store are restored, and the trials committed since are replayed
+    /// rather than trained again. A finished run is refused unless its budget was raised.
+    pub fn new(run: Run, data: &Prepared) -> Result<Self, SearchError> {
+        let checkpoint = run.checkpoint()?;
+        let summary = run.summary()?;
+        // The store as of the checkpoint; the trials committed since are replayed by the loop,
+        // batch by batch, as they were applied the first time.
+        let store = run.weight_store(checkpoint.as_ref(), checkpoint.as_ref().map_or(0, |c| c.0.trials))?;
+        let (mut storage, cfg, records, notices) = run.into_parts()?;
+        if let Some(s) = summary
+            && s.finished
+            && cfg.search.controller_epochs * cfg.search.samples_per_epoch <= s.trials
+        {
+            return Err(SearchError::Io {
+                path: storage.location(),
+                message: format!(
+                    "this search already finished ({} trials); raise the budget to continue it, e.g. --set search.controller_epochs={}",
+                    s.trials,
+                    cfg.search.controller_epochs + 10
+                ),
+            });
+        }
+        let space = cfg.space.build().map_err(|source| SearchError::Config { path: "space".into(), source })?;
+        let mut controller = cfg.controller.build(&space, derive(cfg.seed, "controller", 0))?;
+        let trainer = cfg.trainer.build(Arc::clone(&data.split))?;
+        let (epoch, trials_before, wall_before) = match checkpoint {
+            Some((ck, state, _)) => {
+                controller.load_state(&state)?;
+                (ck.epoch, ck.trials, ck.wall_seconds)
+            }
+            None => (0, 0, 0.0),
+        };
+        if records.len() < trials_before {
+            return Err(SearchError::Io {
+                path: storage.location(),
+                message: format!(
+                    "holds {} trials but the checkpoint covers {trials_before}; the run is damaged",
+                    records.len()
+                ),
+            });
+        }
+        if records.iter().enumerate().any(|(i, r)| r.trial != i) {
+            return Err(SearchError::Io {
+                path: storage.location(),
+                message: "trial numbers are not consecutive; the run is damaged".into(),
+            });
+        }
+        storage.keep_epochs_before(epoch)?;
+        storage.clear_summary()?;
+        Ok(Self {
+            cfg,
+            space,
+            controller,
+            trainer,
+            store,
+            storage,
+            records,
+            epoch,
+            trials_before,
+            wall_before,
+            notices,
+        })
+    }
+
+    /// Trials already journaled (from an earlier session, when resumed).
+    pub fn done(&self) -> usize {
+        self.records.len()
+    }
+
+    /// The config it runs.
+    pub fn config(&self) -> &CheckedConfig {
+        &self.cfg
+    }
+
+    /// Runs every controller epoch, journaling each trial; ends early (with a notice) if the space
+    /// runs out of untried architectures.
+    pub fn run(mut self, observer: &mut dyn Observer) -> Result<SearchSummary, SearchError> {
+        let t0 = Instant::now();
+        let lc = self.cfg.search.clone();
+        observer.start(lc.controller_epochs * lc.samples_per_epoch);
+        for n in std::mem::take(&mut self.notices) {
+            observer.warning(&n);
+        }
+        if !self.records.is_empty() {
+            observer.notice(&format!("resuming after {} journaled trials", self.records.len()));
+            let mut best = 0;
+            for (i, r) in self.records.iter().enumerate() {
+                if r.reward > self.records[best].reward {
+                    best = i;
+                }
+                observer.trial(r, &self.records[best]);
+            }
+        }
+        let mut exhausted = false;
+        let mut tried: HashSet<Vec<TokenId>> =
+            self.records[..self.trials_before].iter().map(|r| r.tokens.clone()).collect();
+        while self.epoch < lc.controller_epochs {
+            let epoch = self.epoch;
+            let first = self.trials_before;
+            let ctx = ControllerContext { space: &self.space, tried: &tried, epoch };
+            let proposals = match self.controller.propose(&ctx, lc.samples_per_epoch) {
+                Ok(p) => p,
+                Err(e @ ControllerError::Exhausted { .. }) if !self.records.is_empty() => {
+                    observer.notice(&format!("stopping early: {e}"));
+                    exhausted = true;
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if proposals.len() < lc.samples_per_epoch {
+                observer.notice(&format!(
+                    "only {} untried architecture(s) left in the space; this is the last epoch",
+                    proposals.len()
+                ));
+                exhausted = true;
+            }
+            // Journaled trials of this epoch (when resuming) must be what the controller proposes.
+            for (p, r) in proposals.iter().zip(&self.records[first..]) {
+                if p.tokens != r.tokens {
+                    return Err(SearchError::Io {
+                        path: self.storage.location(),
+                        message: format!(
+                            "trial {} ({}) is not what the restored controller proposes; the run cannot be resumed exactly",
+                            r.trial, r.architecture
+                        ),
+                    });
+                }
+            }
+            let indexed: Vec<(usize, Proposal)> =
+                proposals.into_iter().enumerate().map(|(i, p)| (first + i, p)).collect();
+            for chunk in indexed.chunks(lc.workers) {
+                let dones = self.batch(epoch, chunk)?;
+                for d in &dones {
+                    tried.insert(d.record.tokens.clone());
+                    let best = top_n(&self.records, 1)[0];
+                    observer.trial(&self.records[d.record.trial], best);
+                }
+                // Store writes after the batch, in trial order. They are made durable at the
+                // epoch's checkpoint, not here: until then `pending/` holds them for a resume.
+                if let Some(s) = self.store.as_mut() {
+                    for d in dones {
+                        for (k, w) in d.puts {
+                            s.put(k, w)?;
+                        }
+                    }
+                }
+            }
+            let ctx = ControllerContext { space: &self.space, tried: &tried, epoch };
+            let report = self.controller.update(&ctx, &self.records[first..])?;
+            self.storage.append_epoch(&EpochReport::new(epoch, &self.records[first..], report.metrics))?;
+            self.epoch += 1;
+            self.trials_before = self.records.len();
+            let state = self.controller.save_state()?;
+            // A persistent store must hold every put before the checkpoint prunes `pending/`.
+            if let Some(s) = self.store.as_mut() {
+                s.flush()?;
+            }
+            let snapshot = match self.store.as_ref() {
+                Some(s) => s.snapshot()?,
+                None => None,
+            };
+            let wall = self.wall_before + t0.elapsed().as_secs_f64();
+            let ck = mlpnas_core::Checkpoint {
+                version: 1,
+                epoch: self.epoch,
+                trials: self.trials_before,
+                wall_seconds: wall,
+                controller: String::new(),
+                store: None,
+            };
+            self.storage.write_checkpoint(&ck, &state, snapshot.as_deref())?;
+            if exhausted {
+                break;
+            }
+        }
+        let wall_seconds = self.wall_before + t0.elapsed().as_secs_f64();
+        let best = top_n(&self.records, 1).first().map(|r| (*r).clone());
+        self.storage.write_summary(&Summary {
+            finished: true,
+            trials: self.records.len(),
+            exhausted,
+            wall_seconds,
+            best,
+        })?;
+        Ok(SearchSummary { records: self.records, location: self.storage.location(), exhausted, wall_seconds })
+    }
+
+    /// Runs one batch of trials (the journaled ones are read back instead of trained), commits
+    /// the new ones in trial order and returns every trial's result with its store puts.
+    fn batch(&mut self, epoch: usize, chunk: &[(usize, Proposal)]) -> Result<Vec<Done>, SearchError> {
+        let (input_dim, n_classes) = (self.trainer.input_dim(), self.trainer.n_classes());
+        // Plan every new trial against the store as it is now (the batch's start).
+        let mut jobs = Vec::new();
+        for (index, p) in chunk {
+            if *index < self.records.len() {
+                continue;
+            }
+            let arch = self.space.decode(&p.tokens, input_dim, n_classes)?;
+            let keys = arch.bigram_keys();
+            let mut init: Vec<Option<LayerWeights>> = Vec::with_capacity(keys.len());
+            for (k, &(i, o, _)) in keys.iter().zip(&arch.dense_shapes()) {
+                let w = match self.store.as_ref() {
+                    Some(s) => s.get(k)?.filter(|w| w.fits(i, o)),
+                    None => None,
+                };
+                init.push(w);
+            }
+            jobs.push((*index, p.clone(), arch, keys, init));
+        }
+        let seed = self.cfg.seed;
+        let trainer: &dyn ArchitectureTrainer = self.trainer.as_ref();
+        let train =
+            |(index, _, arch, _, init): &(usize, Proposal, Architecture, Vec<BigramKey>, Vec<Option<LayerWeights>>)| {
+                let t0 = Instant::now();
+                let o = trainer.train(arch, init, derive(seed, "trial", *index as u64));
+                (o, t0.elapsed().as_secs_f64())
+            };
+        let outcomes: Vec<(Result<TrainOutcome, TrainerError>, f64)> = if jobs.len() <= 1 {
+            jobs.iter().map(train).collect()
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = jobs.iter().map(|j| s.spawn(move || train(j))).collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| (Err(TrainerError::Other("a worker thread panicked".into())), 0.0))
+                    })
+                    .collect()
+            })
+        };
+        let mut new = jobs.into_iter().zip(outcomes);
+        let mut dones = Vec::with_capacity(chunk.len());
+        for (index, p) in chunk {
+            if *index < self.records.len() {
+                let record = self.records[*index].clone();
+                let puts = if self.store.is_some() { self.storage.read_puts(*index)? } else { Vec::new() };
+                dones.push(Done { record, puts });
+                continue;
+            }
+            let Some(((_, _, arch, keys, init), (outcome, seconds))) = new.next() else {
+                return Err(SearchError::Io {
+                    path: self.storage.location(),
+                    message: format!("trial {index} was not run"),
+                });
+            };
+            let outcome = outcome?;
+            let transfers = init.iter().filter(|w| w.is_some()).count();
+            let puts: Vec<(BigramKey, LayerWeights)> = if self.store.is_some() && !outcome.diverged {
+                keys.into_iter().zip(outcome.weights.iter().cloned()).collect()
+            } else {
+                Vec::new()
+            };
+            let record = record(*index, epoch, p.clone(), &arch, &outcome, transfers, seconds);
+            self.storage.append_trial(&record, self.store.is_some().then_some(&puts[..]))?;
+            self.records.push(record.clone());
+            dones.push(Done { record, puts });
+        }
+        Ok(dones)
+    }
+}
+
+fn record(
+    trial: usize,
+    epoch: usize,
+    p: Proposal,
+    arch: &Architecture,
+    o: &TrainOutcome,
+    transfers: usize,
+    seconds: f64,
+) -> TrialRecord {
+    TrialRecord {
+        trial,
+        epoch,
+        architecture: arch.to_string(),
+        tokens: p.tokens,
+        reward: o.reward(),
+        val_acc_last: o.val_acc_last(),
+        predicted: p.predicted,
+        transfers,
+        params: arch.param_count(),
+        seconds,
+        status: if o.diverged { TrialStatus::Diverged } else { TrialStatus::Ok },
+        epochs: o.epochs.clone(),
+    }
+}
+
+/// Trains one architecture given as text (`64:relu,dropout,32:elu`) with the config's data and
+/// trainer, without a weight store; returns the parsed architecture and its outcome.
+pub fn evaluate(
+    cfg: &CheckedConfig,
+    data: &Prepared,
+    text: &str,
+) -> Result<(Architecture, TrainOutcome, f64), SearchError> {
+    let trainer = cfg.trainer.build(Arc::clone(&data.split))?;
+    let arch = Architecture::parse(text, trainer.input_dim(), trainer.n_classes(), cfg.space.dropout)?;
+    let t0 = Instant::now();
+    let outcome = trainer.train(&arch, &[], derive(cfg.seed, "trial", 0))?;
+    Ok((arch, outcome, t0.elapsed().as_secs_f64()))
+}

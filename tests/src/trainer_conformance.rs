@@ -1,0 +1,197 @@
+//! Conformance suite of trainers ([`TrainerConfig`] -> [`ArchitectureTrainer`] -> [`Model`]), the
+//! whole model lifecycle: a search trial, a fit with early stopping, scoring, and a model
+//! exported in the one weights format and loaded back.
+//!
+//! Each check takes a factory that returns the trainer's config (already on the backend under
+//! test) and trains on small synthetic blobs. [`trainer_conformance_tests!`](crate::trainer_conformance_tests)
+//! turns the whole suite into `#[test]` functions.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, ensure};
+use mlpnas_core::{Architecture, ArchitectureTrainer, DataSplit, Dataset, EarlyStopping, TrainerConfig, codec};
+
+/// Builds a fresh trainer config (validated, on the backend under test).
+pub type TrainerFactory<'a> = &'a dyn Fn() -> Box<dyn TrainerConfig>;
+
+/// `classes` well-separated blobs in 2-D, `n` rows each (deterministic jitter).
+pub fn blobs(classes: usize, n: usize) -> Dataset {
+    let mut features = Vec::new();
+    let mut labels = Vec::new();
+    for c in 0..classes {
+        let angle = c as f32 * std::f32::consts::TAU / classes as f32;
+        for i in 0..n {
+            let jitter = ((i * 7919 + c * 104_729) % 100) as f32 / 100.0 - 0.5;
+            features.push(3.0 * angle.cos() + 0.3 * jitter);
+            features.push(3.0 * angle.sin() - 0.3 * jitter);
+            labels.push(c as u32);
+        }
+    }
+    Dataset {
+        features,
+        sample_shape: vec![2],
+        labels,
+        class_names: (0..classes).map(|c| format!("c{c}")).collect(),
+        feature_names: vec!["x".into(), "y".into()],
+    }
+}
+
+fn trainer(factory: TrainerFactory<'_>, classes: usize) -> Result<(Box<dyn ArchitectureTrainer>, Dataset)> {
+    let d = blobs(classes, 30);
+    let split = DataSplit { train: d.clone(), valid: d.clone(), test: None };
+    let t = factory().build(Arc::new(split)).context("build")?;
+    ensure!(t.input_dim() == 2 && t.n_classes() == classes, "input_dim / n_classes do not describe the data");
+    Ok((t, d))
+}
+
+fn arch(text: &str, t: &dyn ArchitectureTrainer) -> Result<Architecture> {
+    Architecture::parse(text, t.input_dim(), t.n_classes(), 0.2).with_context(|| format!("architecture {text}"))
+}
+
+/// A search trial learns separable blobs (softmax and sigmoid outputs), reports one metric
+/// entry per configured epoch and one weight pair of the right shape per dense layer.
+pub fn trial_learns_and_returns_fitting_weights(factory: TrainerFactory<'_>) -> Result<()> {
+    for (classes, text) in [(3, "16:relu,dropout,8:tanh"), (2, "8:elu")] {
+        let (t, _) = trainer(factory, classes)?;
+        let a = arch(text, t.as_ref())?;
+        let o = t.train(&a, &[], 1).context("train")?;
+        ensure!(!o.diverged, "{text} diverged on separable data");
+        ensure!(!o.epochs.is_empty(), "no epoch reported");
+        ensure!(o.val_acc_last() > 0.9, "{text}: val acc {} on separable data", o.val_acc_last());
+        let shapes = a.dense_shapes();
+        ensure!(o.weights.len() == shapes.len(), "{} weight layers for {} dense layers", o.weights.len(), shapes.len());
+        for (w, &(i, out, _)) in o.weights.iter().zip(&shapes) {
+            ensure!(w.fits(i, out), "weights {:?} do not fit [{i}, {out}]", w.kernel.shape);
+        }
+    }
+    Ok(())
+}
+
+/// The same seed, architecture and initial weights give the same outcome; another seed another.
+pub fn same_seed_same_outcome(factory: TrainerFactory<'_>) -> Result<()> {
+    let (t, _) = trainer(factory, 3)?;
+    let a = arch("8:sigmoid,dropout,8:relu", t.as_ref())?;
+    let x = t.train(&a, &[], 5)?;
+    let y = t.train(&a, &[], 5)?;
+    ensure!(x == y, "the same seed gave two outcomes");
+    let z = t.train(&a, &[], 6)?;
+    ensure!(x.weights != z.weights, "another seed gave the same weights");
+    Ok(())
+}
+
+/// Initial weights are used: handing a trial's trained weights to the same architecture starts
+/// it where the first one ended (its first-epoch loss is lower than from scratch).
+pub fn initial_weights_are_used(factory: TrainerFactory<'_>) -> Result<()> {
+    let (t, _) = trainer(factory, 3)?;
+    let a = arch("16:relu", t.as_ref())?;
+    let trained = t.train(&a, &[], 2)?;
+    let init: Vec<_> = trained.weights.iter().cloned().map(Some).collect();
+    let warm = t.train(&a, &init, 2)?;
+    let cold = t.train(&a, &[], 2)?;
+    ensure!(
+        warm.epochs[0].train_loss < cold.epochs[0].train_loss,
+        "warm start loss {} is not below cold start {}",
+        warm.epochs[0].train_loss,
+        cold.epochs[0].train_loss
+    );
+    Ok(())
+}
+
+/// An architecture for other data, or initial weights of the wrong shape, are errors.
+pub fn misfits_are_errors(factory: TrainerFactory<'_>) -> Result<()> {
+    let (t, _) = trainer(factory, 3)?;
+    let wrong_input = Architecture::parse("8:relu", 5, 3, 0.2)?;
+    ensure!(t.train(&wrong_input, &[], 1).is_err(), "an architecture with 5 inputs trained on 2");
+    let a = arch("8:relu", t.as_ref())?;
+    let other = arch("4:relu", t.as_ref())?;
+    let w = t.train(&other, &[], 1)?.weights;
+    ensure!(t.train(&a, &[Some(w[0].clone())], 1).is_err(), "weights of a 4-unit layer went into an 8-unit one");
+    Ok(())
+}
+
+/// A fit keeps the best epoch's weights, whose score on the validation rows is that epoch's.
+pub fn fit_keeps_the_best_epoch_and_scores_it(factory: TrainerFactory<'_>) -> Result<()> {
+    let (t, d) = trainer(factory, 3)?;
+    let a = arch("16:tanh,dropout,8:relu", t.as_ref())?;
+    let f = t.fit(&a, &[], 3, EarlyStopping { max_epochs: 12, patience: 3 })?;
+    let best = f.best().copied().context("no epoch kept")?;
+    ensure!(f.epochs.len() <= 12, "{} epochs for a maximum of 12", f.epochs.len());
+    let min = f.epochs.iter().map(|e| e.val_loss).fold(f64::INFINITY, f64::min);
+    ensure!(best.val_loss <= min + 1e-6, "kept epoch loss {} is not the lowest {min}", best.val_loss);
+    let s = t.score(&a, &f.weights, &d)?;
+    ensure!((s.loss - best.val_loss).abs() < 1e-4, "score loss {} vs the kept epoch's {}", s.loss, best.val_loss);
+    ensure!((s.accuracy - best.val_acc).abs() < 1e-9, "score accuracy {} vs {}", s.accuracy, best.val_acc);
+    Ok(())
+}
+
+/// A model exported in the one weights format and loaded back predicts the same probabilities
+/// (rows sum to 1), and its argmax agrees with the scored accuracy.
+pub fn exported_model_predicts_the_same(factory: TrainerFactory<'_>) -> Result<()> {
+    for classes in [3, 2] {
+        let (t, d) = trainer(factory, classes)?;
+        let a = arch("16:relu,dropout,8:elu", t.as_ref())?;
+        let f = t.fit(&a, &[], 4, EarlyStopping { max_epochs: 10, patience: 3 })?;
+        let cfg = factory();
+        let m = cfg.model(&a, &f.weights)?;
+        ensure!(m.n_classes() == classes, "model predicts {} classes, not {classes}", m.n_classes());
+        ensure!(m.architecture() == &a, "model architecture differs");
+        let p = m.predict_proba(&d.features, d.n_rows())?;
+        ensure!(p.len() == d.n_rows() * classes, "{} probabilities", p.len());
+        let mut hits = 0;
+        for (probs, &label) in p.chunks_exact(classes).zip(&d.labels) {
+            let sum: f32 = probs.iter().sum();
+            ensure!((sum - 1.0).abs() < 1e-4, "a row's probabilities sum to {sum}");
+            let argmax = (0..classes).fold(0, |b, j| if probs[j] > probs[b] { j } else { b });
+            hits += usize::from(argmax as u32 == label);
+        }
+        let acc = hits as f64 / d.n_rows() as f64;
+        let s = t.score(&a, &f.weights, &d)?;
+        ensure!((acc - s.accuracy).abs() < 0.02, "model accuracy {acc} vs scored {}", s.accuracy);
+        let bytes = codec::encode_layers(&f.weights, &[])?;
+        let back = codec::decode_layers(&bytes)?;
+        ensure!(back == f.weights, "the weights did not round-trip bit-exactly");
+        let loaded = factory().model(&a, &back)?;
+        ensure!(loaded.predict_proba(&d.features, d.n_rows())? == p, "a reloaded model predicts otherwise");
+        ensure!(cfg.model(&arch("4:relu", t.as_ref())?, &f.weights).is_err(), "weights of other shapes made a model");
+    }
+    Ok(())
+}
+
+/// One check of the suite.
+pub type Check = fn(TrainerFactory<'_>) -> Result<()>;
+
+/// Runs `check` on the trainer `config` builds, once per backend in `backends` for a trainer
+/// that runs on backends (each a fresh config switched with `set_backend`), once otherwise.
+pub fn on_backends(config: fn() -> Box<dyn TrainerConfig>, backends: &[String], check: Check) -> Result<()> {
+    if config().backend().is_none() {
+        return check(&config);
+    }
+    for b in backends {
+        let factory = || {
+            let mut c = config();
+            c.set_backend(b).unwrap_or_else(|e| panic!("backend {b}: {e}"));
+            c
+        };
+        check(&factory).with_context(|| format!("on backend {b}"))?;
+    }
+    Ok(())
+}
+
+/// `mod`-level `#[test]` functions running each check against `$config`, a path to a
+/// `fn() -> Box<dyn TrainerConfig>`, on every backend `$backends` (a `fn() -> Vec<String>`) lists.
+#[macro_export]
+macro_rules! trainer_conformance_tests {
+    ($config:path, $backends:path) => {
+        $crate::trainer_conformance_tests!(@tests $config, $backends;
+            trial_learns_and_returns_fitting_weights, same_seed_same_outcome, initial_weights_are_used,
+            misfits_are_errors, fit_keeps_the_best_epoch_and_scores_it, exported_model_predicts_the_same);
+    };
+    (@tests $config:path, $backends:path; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() -> ::std::result::Result<(), $crate::Error> {
+                $crate::trainer_conformance::on_backends($config, &$backends(), $crate::trainer_conformance::$check)
+            }
+        )*
+    };
+}
