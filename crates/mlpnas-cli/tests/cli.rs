@@ -55,10 +55,10 @@ fn journal(dir: &Path) -> Vec<TrialRecord> {
     text.lines().map(|l| serde_json::from_str(l).expect("record")).collect()
 }
 
-/// The backend under test, when `MLPNAS_TEST_BACKEND` names one (`.ci/run` sets `tch-cpu` for
-/// its LibTorch pass): searches and evaluations train on it.
+/// The backend under test, when one is named (`mlpnas_backend::Backend::under_test`; `.ci/run`
+/// sets `tch-cpu` for its LibTorch pass): searches and evaluations train on it.
 fn test_backend() -> Option<String> {
-    std::env::var("MLPNAS_TEST_BACKEND").ok()
+    mlpnas_backend::Backend::under_test().map(|b| b.to_string())
 }
 
 /// `--set trainer.backend=...` for the backend under test (nothing without one).
@@ -459,4 +459,30 @@ fn seed_config_runs_on_a_builtin_set_with_predictions() {
     let cfg = std::fs::read_to_string(run_dir.join("config.toml")).expect("config");
     assert!(!cfg.contains("quality_label"), "{cfg}");
     std::fs::remove_dir_all(&d).ok();
+}
+
+/// Data that is not a CSV file, or too small to give every class a training and a validation
+/// row: one line naming the file and the problem, no run directory.
+#[test]
+fn binary_files_and_classes_without_rows_are_refused() {
+    let d = tmp("bad-data");
+    let binary = d.join("photo.csv");
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    bytes.extend((0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8));
+    std::fs::write(&binary, bytes).expect("write");
+    let out = d.join("run-binary");
+    let e =
+        fails(bin().args(["search", "-q", "--config"]).arg(config()).arg("--data").arg(&binary).arg("--out").arg(&out));
+    assert!(e.contains("photo.csv") && e.contains("not a text CSV file"), "{e}");
+    assert!(e.len() < 200, "{e}");
+    assert!(!out.exists(), "a refused search left a run directory");
+    let two = d.join("two.csv");
+    std::fs::write(&two, "x,label\n1.0,yes\n2.0,no\n").expect("write");
+    let out = d.join("run-two");
+    let e =
+        fails(bin().args(["search", "-q", "--config"]).arg(config()).arg("--data").arg(&two).arg("--out").arg(&out));
+    assert!(e.contains("two.csv") && e.contains("every class needs at least"), "{e}");
+    assert!(!out.exists(), "a refused search left a run directory");
+    let e = fails(bin().args(["eval", "--arch", "8:relu", "--data"]).arg(&two));
+    assert!(e.contains("every class needs at least"), "{e}");
 }

@@ -225,3 +225,89 @@ fn resume_refuses_unsafe_changes_and_continues_a_finished_run_with_more_epochs()
     let cfg = std::fs::read_to_string(dir.join("config.toml")).expect("config");
     assert!(cfg.contains("controller_epochs = 8"), "{cfg}");
 }
+
+/// One writer per run: a second `search --resume` on a run being searched is refused in one
+/// line naming the holder (pid, host, start time), writes nothing, and the first search ends
+/// with a journal that `report` reads.
+#[test]
+fn a_second_writer_is_refused_and_changes_nothing() {
+    let root = tmp("two-writers");
+    let dir = root.join("run");
+    let mut first = search(&dir, "memory", &["--set", "search.controller_epochs=30"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let journal_path = dir.join("journal.jsonl");
+    let t0 = Instant::now();
+    while lines(&journal_path) < 2 && t0.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let out = resume(&dir).output().expect("run mlpnas");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("in use by another process") && err.contains(&format!("pid {} on ", first.id())), "{err}");
+    assert!(err.contains("since 20"), "the holder's start time: {err}");
+    let status = first.wait().expect("wait");
+    assert!(status.success(), "the first search was disturbed");
+    assert_eq!(journal(&dir).len(), 120);
+    let report = bin().args(["report", "--top", "3"]).arg(&dir).output().expect("report");
+    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+
+    // The same against a holder that is this test process: the journal stays byte-identical.
+    let mut held = mlpnas_search::RunDir::new(&dir);
+    mlpnas_core::RunStorage::lock(&mut held).expect("lock");
+    let before = std::fs::read(&journal_path).expect("journal");
+    let controller_before = std::fs::read(dir.join("controller.jsonl")).expect("epochs");
+    let out = resume(&dir).args(["--set", "search.controller_epochs=40"]).output().expect("run mlpnas");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("pid {} on ", std::process::id())), "{err}");
+    assert_eq!(std::fs::read(&journal_path).expect("journal"), before, "the refused writer wrote");
+    assert_eq!(std::fs::read(dir.join("controller.jsonl")).expect("epochs"), controller_before);
+    assert!(std::fs::read_to_string(dir.join("config.toml")).expect("config").contains("controller_epochs = 30"));
+    // Readers need no lock.
+    let report = bin().args(["report", "--json"]).arg(&dir).output().expect("report");
+    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    drop(held);
+    succeed(&mut resume(&dir).args(["--set", "search.controller_epochs=31"]));
+    assert_eq!(journal(&dir).len(), 124);
+}
+
+/// A run directory written by the previous release (0.1.0: JSON pending weights, the binary
+/// memory-store snapshot of then, `StdRng` streams), interrupted after 6 of 12 trials, resumes to
+/// exactly the journal that release wrote without interruption.
+#[test]
+fn a_run_directory_of_the_previous_release_resumes_exactly() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = tmp("previous-release").join("run");
+    std::fs::create_dir_all(dir.join("checkpoint")).expect("dir");
+    std::fs::create_dir_all(dir.join("pending")).expect("dir");
+    for entry in walk(&fixtures.join("run-0.1.0")) {
+        let rel = entry.strip_prefix(fixtures.join("run-0.1.0")).expect("inside");
+        std::fs::copy(&entry, dir.join(rel)).expect("copy");
+    }
+    assert!(dir.join("pending/trial-000004.json").exists(), "the fixture holds JSON pending weights");
+    succeed(&mut resume(&dir));
+    let expected: Vec<String> =
+        journal_text(&fixtures.join("run-0.1.0.expected-journal.jsonl")).iter().map(essence).collect();
+    let got: Vec<String> = journal(&dir).iter().map(essence).collect();
+    assert_eq!(expected.len(), 12);
+    assert_eq!(got, expected, "the resumed journal differs from the previous release's uninterrupted one");
+}
+
+fn journal_text(path: &Path) -> Vec<TrialRecord> {
+    let text = std::fs::read_to_string(path).expect("journal");
+    text.lines().map(|l| serde_json::from_str(l).expect("record")).collect()
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("dir").flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
