@@ -15,7 +15,7 @@ use mlpnas_core::{
     Activation, Architecture, ArchitectureTrainer, BigramKey, DataSplit, HostTensor, LayerKey, LayerWeights,
     OutputKind, TrainerConfig, WeightStore,
 };
-use mlpnas_search::{CheckedConfig, Run, RunDir, Search, SearchConfig, prepare_data};
+use mlpnas_search::{CheckedConfig, RunDir, Search, SearchConfig, prepare_data};
 use trainer_burn::BurnTrainerConfig;
 
 #[cfg(feature = "mimalloc")]
@@ -131,7 +131,8 @@ type = {store:?}
 }
 
 fn split() -> Res<Arc<DataSplit>> {
-    Ok(prepare_data(&config("", "memory", &[])?).map_err(|e| e.to_string())?.split)
+    let cfg = config("", "memory", &[])?;
+    Ok(prepare_data(&cfg).map_err(|e| e.to_string())?.split)
 }
 
 fn trainer(backend: Backend, split: &Arc<DataSplit>) -> Res<Box<dyn ArchitectureTrainer>> {
@@ -347,7 +348,7 @@ fn search(trials: usize, workers: usize, overrides: &[String]) -> Res<(f64, usiz
     let dir = std::env::temp_dir().join(format!("mlpnas-bench-{}-{trials}-{workers}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let t0 = Instant::now();
-    let summary = Run::create(Box::new(RunDir::new(&dir)), cfg)
+    let summary = mlpnas_search::Run::create(Box::new(RunDir::new(&dir)), cfg)
         .and_then(|run| Search::new(run, &data))
         .and_then(|s| s.run(&mut ()))
         .map_err(|e| e.to_string())?;

@@ -271,7 +271,7 @@ fn a_second_writer_is_refused_and_changes_nothing() {
     let report = bin().args(["report", "--json"]).arg(&dir).output().expect("report");
     assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
     drop(held);
-    succeed(&mut resume(&dir).args(["--set", "search.controller_epochs=31"]));
+    succeed(resume(&dir).args(["--set", "search.controller_epochs=31"]));
     assert_eq!(journal(&dir).len(), 124);
 }
 

@@ -13,6 +13,10 @@ use mlpnas_core::{CheckpointState, RunStorage, Summary, TrialRecord, WeightStore
 use crate::config::{CheckedConfig, SearchConfig, resume_config};
 use crate::error::SearchError;
 
+/// What the search loop takes over from a [`Run`]: its storage (locked), config, trials and
+/// warnings.
+pub(crate) type RunParts = (Box<dyn RunStorage>, CheckedConfig, Vec<TrialRecord>, Vec<String>);
+
 /// A run and its storage (see the module documentation).
 #[derive(Debug)]
 pub struct Run {
@@ -160,9 +164,7 @@ impl Run {
     }
 
     /// The parts the search loop writes through (only a run opened for writing has them).
-    pub(crate) fn into_parts(
-        self,
-    ) -> Result<(Box<dyn RunStorage>, CheckedConfig, Vec<TrialRecord>, Vec<String>), SearchError> {
+    pub(crate) fn into_parts(self) -> Result<RunParts, SearchError> {
         if !self.writer {
             return Err(SearchError::Io {
                 path: self.storage.location(),
