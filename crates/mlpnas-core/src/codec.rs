@@ -1,7 +1,8 @@
 //! The one weights format of mlpnas: [safetensors](https://github.com/huggingface/safetensors).
 //!
 //! Everything that writes weights goes through this module: the pending puts of a trial, the
-//! in-memory store's checkpoint snapshot and an exported model. A file is a safetensors buffer
+//! in-memory store's checkpoint snapshot, each disk-store value, the REINFORCE policy's state
+//! and an exported model. A file is a safetensors buffer
 //! of little-endian `f32` tensors whose metadata holds `format` (what the file is, with a
 //! version, e.g. `mlpnas/puts/1`) and whatever the kind needs besides tensors (bigram keys).
 //! Any safetensors reader (Python's `safetensors`, PyTorch, NumPy) opens them.

@@ -4,7 +4,14 @@
 //! `dense64:relu>out3:softmax` (unlike [`BigramKey`]'s display form, it tells a hidden sigmoid
 //! layer from a sigmoid output layer).
 //!
-//! A value is, little-endian throughout:
+//! A value is the weights in the one weights format of mlpnas (`mlpnas_core::codec`, safetensors,
+//! one layer, the key text in its metadata) followed by a checksum, little-endian:
+//!
+//! ```text
+//! safetensors bytes | FNV-1a 64 of (key, 0xFF, the safetensors bytes) u64
+//! ```
+//!
+//! Stores written by release 0.1.0 hold values of an older layout, still read:
 //!
 //! ```text
 //! b"MLPW" | version u8 (1) | dtype length u8 | dtype ("f32")
@@ -16,9 +23,9 @@
 //! detects every change confined to one byte: each step (xor a byte, multiply by an odd prime)
 //! is a bijection of the state, so two inputs that differ in one byte differ in every state after it.
 
-use mlpnas_core::{BigramKey, HostTensor, LayerKey, LayerWeights, OutputKind};
+use mlpnas_core::{BigramKey, HostTensor, LayerKey, LayerWeights, OutputKind, codec};
 
-/// First bytes of every value.
+/// First bytes of every value of the 0.1.0 layout.
 pub const MAGIC: &[u8; 4] = b"MLPW";
 /// Version of the value layout.
 pub const VERSION: u8 = 1;
@@ -60,30 +67,13 @@ fn checksum(key: &str, body: &[u8]) -> u64 {
     fnv1a64(&[key.as_bytes(), &[0xFF], body])
 }
 
-fn put_tensor_header(out: &mut Vec<u8>, t: &HostTensor) {
-    // Ranks are 1 or 2 for weights that `put` accepted; the header bounds them anyway.
-    out.push(u8::try_from(t.shape.len()).unwrap_or(u8::MAX));
-    for &d in &t.shape {
-        out.extend_from_slice(&(d as u64).to_le_bytes());
-    }
-}
-
 /// The stored form of `weights` under the key text `key`.
-pub fn encode(key: &str, weights: &LayerWeights) -> Vec<u8> {
-    let n = weights.kernel.data.len() + weights.bias.data.len();
-    let mut out = Vec::with_capacity(64 + 4 * n);
-    out.extend_from_slice(MAGIC);
-    out.push(VERSION);
-    out.push(DTYPE.len() as u8);
-    out.extend_from_slice(DTYPE.as_bytes());
-    put_tensor_header(&mut out, &weights.kernel);
-    put_tensor_header(&mut out, &weights.bias);
-    for v in weights.kernel.data.iter().chain(&weights.bias.data) {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
+pub fn encode(key: &str, weights: &LayerWeights) -> Result<Vec<u8>, String> {
+    let mut out =
+        codec::encode_layers(std::slice::from_ref(weights), &[("key", key.to_string())]).map_err(|e| e.to_string())?;
     let sum = checksum(key, &out);
     out.extend_from_slice(&sum.to_le_bytes());
-    out
+    Ok(out)
 }
 
 /// Reads bytes off the front of a value, with the reason when it runs out.
@@ -143,6 +133,23 @@ pub fn decode(key: &str, bytes: &[u8]) -> Result<LayerWeights, String> {
     if stored != computed {
         return Err(format!("checksum mismatch (stored {stored:016x}, computed {computed:016x})"));
     }
+    if !body.starts_with(MAGIC) {
+        let layers = codec::decode_layers(body).map_err(|e| e.to_string())?;
+        let t = codec::Tensors::decode(body).map_err(|e| e.to_string())?;
+        let stored_key = t.meta("key").map_err(|e| e.to_string())?;
+        if stored_key != key {
+            return Err(format!("value of key {stored_key:?} found under {key:?}"));
+        }
+        return match <[LayerWeights; 1]>::try_from(layers) {
+            Ok([w]) => Ok(w),
+            Err(v) => Err(format!("value holds {} layers, expected 1", v.len())),
+        };
+    }
+    legacy(body)
+}
+
+/// A value body of the 0.1.0 layout (after its checksum was verified).
+fn legacy(body: &[u8]) -> Result<LayerWeights, String> {
     let mut r = Reader { rest: body };
     if r.take(MAGIC.len(), "header")? != MAGIC {
         return Err("value does not start with the weight-value marker".into());
@@ -198,10 +205,48 @@ mod tests {
         assert_eq!(fnv1a64(&[b"foo", b"bar"]), fnv1a64(&[b"foobar"]));
     }
 
+    /// A value of the 0.1.0 layout, as that release wrote it.
+    fn encode_legacy(key: &str, w: &LayerWeights) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.push(VERSION);
+        out.push(DTYPE.len() as u8);
+        out.extend_from_slice(DTYPE.as_bytes());
+        for t in [&w.kernel, &w.bias] {
+            out.push(t.shape.len() as u8);
+            for &d in &t.shape {
+                out.extend_from_slice(&(d as u64).to_le_bytes());
+            }
+        }
+        for v in w.kernel.data.iter().chain(&w.bias.data) {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        let sum = checksum(key, &out);
+        out.extend_from_slice(&sum.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn values_of_release_0_1_0_still_decode() -> Result<(), String> {
+        let w = weights();
+        let back = decode("k", &encode_legacy("k", &w))?;
+        assert_eq!(bits(&back), bits(&w));
+        assert!(decode("other", &encode_legacy("k", &w)).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn values_are_safetensors_with_a_checksum() -> Result<(), String> {
+        let bytes = encode("k", &weights())?;
+        let body = &bytes[..bytes.len() - 8];
+        assert!(codec::is_safetensors(body));
+        assert_eq!(codec::decode_layers(body).map_err(|e| e.to_string())?.len(), 1);
+        Ok(())
+    }
+
     #[test]
     fn round_trips_bit_for_bit() -> Result<(), String> {
         let w = weights();
-        let back = decode("k", &encode("k", &w))?;
+        let back = decode("k", &encode("k", &w)?)?;
         assert_eq!(back.kernel.shape, w.kernel.shape);
         assert_eq!(back.bias.shape, w.bias.shape);
         assert_eq!(bits(&back), bits(&w));
@@ -210,7 +255,7 @@ mod tests {
 
     #[test]
     fn every_flipped_byte_is_caught() {
-        let bytes = encode("k", &weights());
+        let bytes = encode("k", &weights()).expect("encode");
         for i in 0..bytes.len() {
             for mask in [0x01u8, 0x80, 0xFF] {
                 let mut bad = bytes.clone();
@@ -223,7 +268,7 @@ mod tests {
 
     #[test]
     fn truncation_and_other_keys_are_caught() {
-        let bytes = encode("k", &weights());
+        let bytes = encode("k", &weights()).expect("encode");
         for n in [0, 5, 11, bytes.len() - 1] {
             assert!(decode("k", &bytes[..n]).is_err(), "{n} bytes decoded");
         }

@@ -259,7 +259,8 @@ impl WeightStore for DiskStore {
                 meta.remove(key.as_str()).at(path)?;
             }
             for (key, w) in &self.pending {
-                weights.insert(key.as_str(), codec::encode(key, w).as_slice()).at(path)?;
+                let bytes = codec::encode(key, w).map_err(|reason| StoreError::Invalid { key: key.clone(), reason })?;
+                weights.insert(key.as_str(), bytes.as_slice()).at(path)?;
             }
             for key in index.touched.iter().chain(self.pending.keys()) {
                 if let Some(e) = index.entries.get(key) {
