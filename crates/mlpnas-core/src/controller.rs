@@ -69,9 +69,10 @@ pub trait Controller: Send + fmt::Debug {
 /// Serializable settings that build a [`Controller`] (`[controller]` in a config, `type = "..."`).
 #[typetag::serde(tag = "type")]
 pub trait ControllerConfig: fmt::Debug + Send + Sync {
-    /// Checks every field.
+    /// Checks every field (called once, when the config is loaded; fields are named relative to
+    /// the section, the host adds `controller.`).
     fn validate(&self) -> Result<(), ConfigError>;
-    /// Validates, then builds the controller for `space`, seeded with `seed`.
+    /// Builds the controller for `space`, seeded with `seed`, from a validated config.
     fn build(&self, space: &dyn SearchSpace, seed: u64) -> Result<Box<dyn Controller>, ControllerError>;
     /// The backend it runs on, for controllers that have one (the REINFORCE policy's).
     fn backend(&self) -> Option<String> {

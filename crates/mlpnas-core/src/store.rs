@@ -55,9 +55,10 @@ pub trait WeightStore: Send + fmt::Debug {
 /// Serializable settings that build a [`WeightStore`] (`[store]` in a config, `type = "..."`).
 #[typetag::serde(tag = "type")]
 pub trait StoreConfig: fmt::Debug + Send + Sync {
-    /// Checks every field.
+    /// Checks every field (called once, when the config is loaded; fields are named relative to
+    /// the section, the host adds `store.`).
     fn validate(&self) -> Result<(), ConfigError>;
-    /// Validates, then builds the store; `run_dir` is the search's run directory, where a
+    /// Builds the store from a validated config; `run_dir` is the search's run directory, where a
     /// persistent store may keep relative paths.
     fn build(&self, run_dir: &Path) -> Result<Box<dyn WeightStore>, StoreError>;
 }

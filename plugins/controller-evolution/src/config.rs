@@ -122,8 +122,8 @@ impl ControllerConfig for EvolutionControllerConfig {
     }
 
     fn build(&self, space: &dyn SearchSpace, seed: u64) -> Result<Box<dyn Controller>, ControllerError> {
-        let controller =
-            EvolutionControllerConfig::build(self, seed).map_err(|e| ControllerError::Other(e.to_string()))?;
+        // The host checked the config once, when it was loaded.
+        let controller = EvolutionController::new(self.clone(), seed);
         if space.size() == 0 {
             return Err(ControllerError::Exhausted { size: 0 });
         }

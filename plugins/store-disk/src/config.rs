@@ -69,7 +69,8 @@ impl StoreConfig for DiskStoreConfig {
     }
 
     fn build(&self, run_dir: &Path) -> Result<Box<dyn WeightStore>, StoreError> {
-        Ok(Box::new(DiskStoreConfig::build(self, run_dir)?))
+        // The host checked the config once, when it was loaded.
+        Ok(Box::new(DiskStore::open(&self.resolve(run_dir), self.max_bytes)?))
     }
 }
 
