@@ -48,6 +48,14 @@ impl Backend {
     /// Whether this build has the LibTorch backends (cargo feature `tch`).
     pub const HAS_LIBTORCH: bool = cfg!(feature = "tch");
 
+    /// Parses a backend name and checks that this build and machine can run it
+    /// ([`Backend::check`]): what a component's `set_backend` takes.
+    pub fn parse_available(name: &str) -> Result<Backend, String> {
+        let b: Backend = name.parse()?;
+        b.check()?;
+        Ok(b)
+    }
+
     /// Every backend this build has, for suites that run on all of them: `flex`, `ndarray`, and
     /// `tch-cpu` with the feature `tch` (CUDA devices are machine-specific and never listed).
     pub fn compiled() -> Vec<Backend> {

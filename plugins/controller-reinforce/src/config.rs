@@ -154,9 +154,7 @@ impl ControllerConfig for ReinforceConfig {
     }
 
     fn set_backend(&mut self, backend: &str) -> Result<(), ConfigError> {
-        let b: Backend = backend.parse().map_err(|e: String| ConfigError::new("backend", e))?;
-        b.check().map_err(|e| ConfigError::new("backend", e))?;
-        self.backend = b;
+        self.backend = Backend::parse_available(backend).map_err(|e| ConfigError::new("backend", e))?;
         Ok(())
     }
 }

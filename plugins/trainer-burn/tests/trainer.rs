@@ -1,11 +1,12 @@
-//! The Burn trainer on tiny synthetic data: it learns, it is reproducible, it uses the initial
-//! weights it is given, it reports divergence, and it rejects architectures that do not fit.
+//! The Burn trainer on tiny synthetic data, beyond the trainer conformance suite (`tests/`): it
+//! reports divergence, rejects bad settings, trains ELU on raw inputs, stops early on a plateau,
+//! agrees across backends, and reads the Burn records earlier releases exported.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use mlpnas_core::{Architecture, ArchitectureTrainer, DataSplit, Dataset, TrainerConfig, TrainerError};
-use trainer_burn::{Backend, BurnTrainerConfig};
+use mlpnas_core::{Architecture, ArchitectureTrainer, DataSplit, Dataset, EarlyStopping, Model, TrainerConfig};
+use trainer_burn::{Backend, BurnModel, BurnTrainerConfig};
 
 /// Two well-separated blobs per class in 2-D (`classes` classes), `n` rows per class.
 fn blobs(classes: usize, n: usize, scale: f32) -> Dataset {
@@ -51,50 +52,6 @@ fn arch(text: &str, t: &dyn ArchitectureTrainer) -> Architecture {
 }
 
 #[test]
-fn learns_separable_classes_softmax_and_sigmoid() {
-    for (classes, text) in [(3, "16:relu,dropout,16:tanh"), (2, "8:elu"), (4, "32:sigmoid")] {
-        let t = trainer(classes, "epochs = 15\nbatch_size = 16");
-        let a = arch(text, t.as_ref());
-        let o = t.train(&a, &[], 1).expect("train");
-        assert!(!o.diverged);
-        assert_eq!(o.epochs.len(), 15);
-        assert!(o.val_acc_last() > 0.95, "{classes} classes {text}: {:?}", o.epochs.last());
-        assert!(o.epochs.last().expect("epoch").train_loss < o.epochs[0].train_loss);
-        assert_eq!(o.weights.len(), a.dense_shapes().len());
-        for (w, (i, out, _)) in o.weights.iter().zip(a.dense_shapes()) {
-            assert!(w.fits(i, out));
-        }
-    }
-}
-
-#[test]
-fn same_seed_same_outcome_other_seed_differs() {
-    let t = trainer(3, "epochs = 3");
-    let a = arch("16:relu,dropout,8:elu", t.as_ref());
-    let x = t.train(&a, &[], 5).expect("train");
-    let y = t.train(&a, &[], 5).expect("train");
-    let z = t.train(&a, &[], 6).expect("train");
-    assert_eq!(x, y);
-    assert_ne!(x.weights, z.weights);
-}
-
-#[test]
-fn initial_weights_are_used_and_keep_training() {
-    let t = trainer(3, "epochs = 10");
-    let a = arch("16:tanh", t.as_ref());
-    let trained = t.train(&a, &[], 1).expect("train");
-    // Restarting from trained weights: accurate from the first epoch on, unlike a fresh start.
-    let init: Vec<_> = trained.weights.iter().cloned().map(Some).collect();
-    let t1 = trainer(3, "epochs = 1\nlearning_rate = 0.0001");
-    let warm = t1.train(&a, &init, 2).expect("train");
-    let cold = t1.train(&a, &[], 2).expect("train");
-    assert!(warm.epochs[0].val_acc > 0.95, "{:?}", warm.epochs);
-    assert!(warm.epochs[0].val_loss < cold.epochs[0].val_loss);
-    // And the parameters still move (they were set as trainable, not frozen).
-    assert_ne!(warm.weights, trained.weights);
-}
-
-#[test]
 fn sgd_with_momentum_and_decay_learns() {
     let t = trainer(3, "epochs = 15\noptimizer = \"sgd\"\nmomentum = 0.9\nlearning_rate = 0.05\ndecay = 0.001");
     let o = t.train(&arch("16:relu", t.as_ref()), &[], 3).expect("train");
@@ -109,17 +66,6 @@ fn overflowing_loss_is_reported_as_diverged() {
     assert!(o.diverged);
     assert_eq!(o.reward(), 0.0);
     assert!(o.weights.is_empty());
-}
-
-#[test]
-fn misfits_are_errors() {
-    let t = trainer(3, "");
-    let wrong_input = Architecture::parse("8:relu", 5, 3, 0.2).expect("arch");
-    assert!(matches!(t.train(&wrong_input, &[], 1), Err(TrainerError::Mismatch(_))));
-    let a = arch("8:relu", t.as_ref());
-    let other = arch("4:relu", t.as_ref());
-    let w = t.train(&other, &[], 1).expect("train").weights;
-    assert!(matches!(t.train(&a, &[Some(w[0].clone())], 1), Err(TrainerError::WeightShape { layer: 0, .. })));
 }
 
 #[test]
@@ -260,3 +206,65 @@ fn a_fixed_training_reaches_the_same_accuracy_on_every_backend() {
 /// epochs: at most 0.0022 in reward (0.0062 = 1 row in last-epoch accuracy). The seed-to-seed
 /// standard deviation of the reward of one architecture is 0.007 to 0.009.
 const ACCURACY_TOLERANCE: f64 = 0.01;
+
+#[test]
+fn early_stopping_stops_on_a_plateau() {
+    // A learning rate of 1e-12 moves no weight measurably: the validation loss is flat from the
+    // first epoch, so training must stop after exactly 1 + patience epochs and keep epoch 1.
+    let t = trainer(3, "learning_rate = 1e-12");
+    let a = arch("16:relu", t.as_ref());
+    let f = t.fit(&a, &[], 7, EarlyStopping { max_epochs: 200, patience: 4 }).expect("train");
+    assert!(f.stopped_early);
+    assert_eq!(f.epochs.len(), 5, "{:?}", f.epochs);
+    assert_eq!(f.best_epoch, 1);
+    // Without a plateau (a real learning rate) it keeps improving past 1 + patience epochs.
+    let t = trainer(3, "learning_rate = 0.01");
+    let f = t.fit(&a, &[], 7, EarlyStopping { max_epochs: 12, patience: 4 }).expect("train");
+    assert!(f.epochs.len() > 5);
+    assert!(f.best_epoch > 1);
+}
+
+#[test]
+fn burn_records_of_earlier_releases_load_to_identical_probabilities() {
+    // Models are exported in the one weights format now; release 0.1.0 wrote Burn records
+    // (burnpack), which `predict` still reads through `BurnModel::load`.
+    let t = trainer(3, "learning_rate = 0.01");
+    let d = blobs(3, 40, 1.0);
+    let a = arch("64:elu,dropout,8:sigmoid", t.as_ref());
+    let f = t.fit(&a, &[], 5, EarlyStopping { max_epochs: 5, patience: 2 }).expect("train");
+    let dir = std::env::temp_dir().join(format!("mlpnas-burn-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("model.bpk");
+    let mut backends = vec![Backend::Flex, Backend::Ndarray];
+    if !backends.contains(&test_backend()) {
+        backends.push(test_backend());
+    }
+    for &backend in &backends {
+        let m = BurnModel::new(&a, &f.weights, backend).expect("model");
+        m.save(&path).expect("save");
+        let loaded = BurnModel::load(&a, &path, backend).expect("load");
+        assert_eq!(loaded.weights().expect("weights"), f.weights);
+        let before = m.predict_proba(&d.features, d.n_rows()).expect("predict");
+        let after = loaded.predict_proba(&d.features, d.n_rows()).expect("predict");
+        assert_eq!(before, after, "{backend}");
+        // The record holds host values, not a backend: it loads on every other backend to the
+        // same weights, and probabilities that differ only by float rounding.
+        for &other in backends.iter().filter(|&&o| o != backend) {
+            let there = BurnModel::load(&a, &path, other).expect("load on another backend");
+            assert_eq!(there.weights().expect("weights"), f.weights, "{backend} -> {other}");
+            let p = there.predict_proba(&d.features, d.n_rows()).expect("predict");
+            let gap = p.iter().zip(&before).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+            assert!(gap < 1e-5, "{backend} -> {other}: probabilities differ by {gap}");
+        }
+    }
+    // A record does not load into an architecture of other shapes.
+    let other = arch("32:elu,dropout,8:sigmoid", t.as_ref());
+    let e = BurnModel::load(&other, &path, Backend::Flex).expect_err("shape mismatch");
+    assert!(e.to_string().contains("model.bpk"), "{e}");
+    let fewer = arch("64:elu", t.as_ref());
+    assert!(BurnModel::load(&fewer, &path, Backend::Flex).is_err());
+    // Nor does a file that is not a record.
+    std::fs::write(&path, b"not a record").expect("write");
+    assert!(BurnModel::load(&a, &path, Backend::Flex).is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}
