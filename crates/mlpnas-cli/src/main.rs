@@ -47,6 +47,9 @@ enum Command {
         /// Config whose [space] section to use (default space otherwise).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Override any config value: `--set space.max_len=4` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Print the best trials of a run directory.
     Report {
@@ -190,6 +193,11 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
+        // The reader of our output went away (`mlpnas report ... | head -1`): nothing is wrong,
+        // stop quietly as Unix tools do (std's print macros panic on EPIPE).
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
         let loc = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!("error: internal error{loc}: {}", msg.replace('\n', " "));
     }));
@@ -223,7 +231,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Search(a) => search(a),
         Command::Eval(a) => eval(a),
-        Command::Space { config } => space(config.as_deref()),
+        Command::Space { config, set } => space(config.as_deref(), &set),
         Command::Report { dir, top, json } => report(&dir, top, json),
         Command::Finalize(a) => finalize(a),
         Command::Predict(a) => predict(a),
@@ -277,21 +285,23 @@ fn search(a: SearchArgs) -> Result<()> {
         }
         (None, Some(config)) => {
             let cfg = load_config(Some(config), &a.data)?;
+            if let Some(d) = &a.out {
+                let journal = d.join(mlpnas_search::rundir::JOURNAL);
+                if journal.exists() {
+                    bail!(
+                        "{}: this run directory already holds a search; choose another --out, or continue it with --resume",
+                        journal.display()
+                    );
+                }
+            }
+            let data = prepare_data(&cfg)?;
             let run_dir = match &a.out {
                 Some(d) => d.clone(),
                 None => {
                     let stem = config.file_stem().map_or("search".into(), |s| s.to_string_lossy().into_owned());
-                    PathBuf::from("runs").join(format!("{stem}-{}", output::utc_stamp()))
+                    new_run_dir(&format!("{stem}-{}-s{}", output::utc_stamp(), cfg.seed))?
                 }
             };
-            let journal = run_dir.join(mlpnas_search::rundir::JOURNAL);
-            if journal.exists() {
-                bail!(
-                    "{}: this run directory already holds a search; choose another --out, or continue it with --resume",
-                    journal.display()
-                );
-            }
-            let data = prepare_data(&cfg)?;
             (Run::create(Box::new(RunDir::new(&run_dir)), cfg)?, data, run_dir)
         }
         (None, None) => bail!("give --config FILE or --resume DIR"),
@@ -325,6 +335,22 @@ fn search(a: SearchArgs) -> Result<()> {
     Ok(())
 }
 
+/// A new directory `runs/NAME`, or `runs/NAME-2`, `-3`, ... when taken: created atomically, so
+/// that searches started in the same second (a seed loop, parallel jobs) never share one.
+fn new_run_dir(name: &str) -> Result<PathBuf> {
+    let root = PathBuf::from("runs");
+    std::fs::create_dir_all(&root).with_context(|| root.display().to_string())?;
+    for n in 1..10_000 {
+        let dir = if n == 1 { root.join(name) } else { root.join(format!("{name}-{n}")) };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => bail!("{}: cannot create the run directory: {e}", dir.display()),
+        }
+    }
+    bail!("{}: no free run directory name left for {name}", root.display())
+}
+
 /// Ctrl-C (or SIGTERM) ends the search at once: the trial in flight is abandoned, every finished
 /// trial is already durable in the run directory, and the message says how to continue. Exiting
 /// from any point is safe by design (the same as a crash; see `Search`).
@@ -353,10 +379,21 @@ fn on_interrupt(_run_dir: &Path) {}
 fn eval(a: EvalArgs) -> Result<()> {
     let cfg = load_config(a.config.as_deref(), &a.data)?;
     let data = prepare_data(&cfg)?;
+    // What it trained on is part of the result (without --data: the config's source, or the
+    // default `builtin:iris`).
+    let source = format!(
+        "{} ({} train / {} valid rows, {} features, {} classes)",
+        cfg.data.source,
+        data.split.train.n_rows(),
+        data.split.valid.n_rows(),
+        data.split.train.n_features(),
+        data.split.train.n_classes()
+    );
     let (arch, outcome, seconds) = evaluate(&cfg, &data, &a.arch)?;
     if a.json {
         let v = serde_json::json!({
             "architecture": arch.to_string(),
+            "data": cfg.data.source.to_string(),
             "params": arch.param_count(),
             "reward": outcome.reward(),
             "val_acc_last": outcome.val_acc_last(),
@@ -366,6 +403,7 @@ fn eval(a: EvalArgs) -> Result<()> {
         });
         println!("{v}");
     } else {
+        println!("data          {source}");
         println!("architecture  {arch}");
         println!("parameters    {}", arch.param_count());
         println!("epoch  train_loss  val_loss  val_acc");
@@ -384,10 +422,10 @@ fn eval(a: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-fn space(config: Option<&Path>) -> Result<()> {
+fn space(config: Option<&Path>, set: &[String]) -> Result<()> {
     let cfg = match config {
-        Some(p) => SearchConfig::load(p, &[])?,
-        None => SearchConfig::from_toml(DEFAULT_CONFIG, "default config", Path::new(""), &[])?,
+        Some(p) => SearchConfig::load(p, set)?,
+        None => SearchConfig::from_toml(DEFAULT_CONFIG, "default config", Path::new(""), set)?,
     }
     .check()?;
     let space = cfg.space.build()?;

@@ -486,3 +486,73 @@ fn binary_files_and_classes_without_rows_are_refused() {
     let e = fails(bin().args(["eval", "--arch", "8:relu", "--data"]).arg(&two));
     assert!(e.contains("every class needs at least"), "{e}");
 }
+
+/// Default run directories never collide: a seed loop started within one second gets one
+/// directory per run (named with the seed, and a suffix when taken).
+#[test]
+fn default_run_names_never_collide() {
+    let d = tmp("names");
+    for seed in ["1", "2", "3", "3"] {
+        ok(bin()
+            .current_dir(&d)
+            .args(["search", "-q", "--config"])
+            .arg(config())
+            .args(["--data", "builtin:iris", "--seed", seed])
+            .args(["--set", "search.controller_epochs=1", "--set", "search.samples_per_epoch=2"])
+            .args(["--set", "trainer.epochs=1", "--set", "space.units=[8]"]));
+    }
+    let mut names: Vec<String> = std::fs::read_dir(d.join("runs"))
+        .expect("runs")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}");
+    for (name, seed) in names.iter().zip(["s1", "s2", "s3", "s3"]) {
+        assert!(name.starts_with("random-") && name.contains(seed), "{name}");
+        assert!(d.join("runs").join(name).join("journal.jsonl").exists(), "{name}");
+    }
+}
+
+/// `report | head -1`: the reader leaves early; mlpnas exits 0 without a word.
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    use std::io::Read;
+    let d = tmp("pipe");
+    let run_dir = d.join("run");
+    // 250 trials: `--top 250` prints ~100 KB, more than a pipe holds (64 KiB), so mlpnas is still
+    // writing when the reader goes away.
+    ok(&mut tiny_search(&run_dir, "builtin:iris", 25, 10, &[]));
+    let mut child = bin()
+        .args(["report", "--json", "--top", "250"])
+        .arg(&run_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = [0u8; 1];
+    child.stdout.as_mut().expect("stdout").read_exact(&mut first).expect("a first byte");
+    drop(child.stdout.take());
+    let mut err = String::new();
+    child.stderr.as_mut().expect("stderr").read_to_string(&mut err).expect("stderr");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
+}
+
+/// `eval` says what data it trained on (here the default, with no --data).
+#[test]
+fn eval_names_its_data() {
+    let out = ok(bin().args(["eval", "--arch", "8:relu", "--set", "trainer.epochs=1"]));
+    assert!(out.lines().any(|l| l.starts_with("data") && l.contains("builtin:iris")), "{out}");
+}
+
+/// `--set` with an unquoted list says how to quote it; `space` takes `--set` like the others.
+#[test]
+fn set_values_that_are_not_toml_say_how_to_quote_them() {
+    let e = fails(bin().args(["space", "--set", "space.activations=[relu,tanh]"]));
+    assert!(e.contains(r#"space.activations=["relu","tanh"]"#), "{e}");
+    let out = ok(bin().args(["space", "--set", "space.activations=[\"relu\"]", "--set", "space.units=[8]"]));
+    assert!(out.contains("8:relu") || out.contains("8 relu"), "{out}");
+    assert!(!out.contains("tanh"), "{out}");
+}

@@ -261,6 +261,18 @@ pub fn apply_override(table: &mut toml::Table, text: &str) -> Result<(), String>
     let raw = raw.trim();
     let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
         Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        // An array or table that is not TOML is a quoting mistake, not a string.
+        Err(_) if raw.starts_with('[') && raw.ends_with(']') => {
+            let items: Vec<String> =
+                raw[1..raw.len() - 1].split(',').map(|i| format!("\"{}\"", i.trim().trim_matches('"'))).collect();
+            return Err(format!(
+                "{raw} is not a TOML value: quote the strings in it, e.g. --set '{key}=[{}]'",
+                items.join(",")
+            ));
+        }
+        Err(e) if raw.starts_with('{') => {
+            return Err(format!("{raw} is not a TOML value: {}", e.message().trim().replace('\n', " ")));
+        }
         Err(_) => toml::Value::String(raw.to_string()),
     };
     let parts: Vec<&str> = key.split('.').collect();
@@ -290,6 +302,8 @@ mod tests {
         assert_eq!(t["trainer"]["backend"].as_str(), Some("ndarray"));
         assert_eq!(t["space"]["units"].as_array().map(Vec::len), Some(2));
         assert!(apply_override(&mut t, "search.top.x=1").is_err());
+        let e = apply_override(&mut t, "space.activations=[relu,tanh]").expect_err("not TOML");
+        assert!(e.contains(r#"--set 'space.activations=["relu","tanh"]'"#), "{e}");
         assert!(apply_override(&mut t, "novalue").is_err());
     }
 
