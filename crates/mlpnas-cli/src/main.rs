@@ -3,7 +3,7 @@
 //! * `mlpnas search --config FILE [--data SPEC] [--label COL] [--drop COL,..] [--seed N] [--out DIR] [--set k=v ..]`
 //! * `mlpnas search --resume DIR [--set search.controller_epochs=N ..]`
 //! * `mlpnas eval --arch "64:relu,dropout,32:elu" [--config FILE] [--data SPEC] .. [--json]`
-//! * `mlpnas space [--config FILE]`
+//! * `mlpnas space [--config FILE] [--set k=v ..]`
 //! * `mlpnas report DIR [--top N] [--json]`
 //! * `mlpnas finalize DIR [--top K] [--epochs E] [--patience P] [--from-scratch|--from-shared] [--out DIR]`
 //! * `mlpnas predict MODEL_DIR --data FILE.csv [--out preds.csv] [--proba]`
@@ -149,7 +149,7 @@ struct SearchArgs {
     /// Continue the interrupted (or finished, with a larger budget) search in this run directory.
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     resume: Option<PathBuf>,
-    /// Run directory (default: runs/<config name>-<UTC time>).
+    /// Run directory (default: runs/<config name>-<UTC time>-s<seed>, with -2, -3, ... when taken).
     #[arg(long)]
     out: Option<PathBuf>,
     /// No progress bar.
