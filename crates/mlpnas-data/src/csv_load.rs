@@ -22,6 +22,17 @@ fn drop_hint(headers: &[String], j: usize) -> String {
     if r.chars().all(|c| c.is_alphanumeric() || "_-.#".contains(c)) { r } else { format!("\"{r}\"") }
 }
 
+/// The 1-based physical line of the record at byte `offset`: the csv crate's own line count is off by one on
+/// CRLF files, so lines are counted here from the bytes.
+fn physical_line(bytes: &[u8], offset: u64) -> u64 {
+    let mut end = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+    // On CRLF files a record's position can stand on the `\n` that ends the line before it.
+    while end < bytes.len() && matches!(bytes[end], b'\r' | b'\n') {
+        end += 1;
+    }
+    bytes[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+}
+
 /// Refuses a file that is not text (an image, an archive, a NumPy array given as CSV): a NUL
 /// byte, invalid UTF-8 or many control characters in its first 64 KiB. Without this, its bytes
 /// would be read as a header of garbage column names.
@@ -189,7 +200,7 @@ pub(crate) fn load_csv(path: &Path, label: Option<&str>, drop: &[String]) -> Res
             Ok(false) => break,
             Err(e) => return Err(DataError::invalid(&file, e.to_string())),
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| physical_line(&bytes, p.byte()));
         if record.len() != n_cols {
             return Err(DataError::Ragged { file, line, found: record.len(), expected: n_cols });
         }
@@ -301,7 +312,7 @@ pub(crate) fn load_named_columns(
             Ok(false) => break,
             Err(e) => return Err(DataError::invalid(&file, e.to_string())),
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| physical_line(&bytes, p.byte()));
         if record.len() != n_cols {
             return Err(DataError::Ragged { file, line, found: record.len(), expected: n_cols });
         }

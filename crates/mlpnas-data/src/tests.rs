@@ -657,3 +657,20 @@ fn a_class_left_without_training_or_validation_rows_is_refused() {
     // The usual data sets pass.
     assert!(prepare(&split_cfg(0.1, 0.0, false), toy(), 0).is_ok());
 }
+
+#[test]
+fn error_lines_are_physical_lines_with_crlf_too() {
+    for eol in ["\n", "\r\n"] {
+        let mut text = format!("a,b,label{eol}");
+        for i in 0..40 {
+            let a = if i == 28 { "abc".to_string() } else { i.to_string() };
+            text.push_str(&format!("{a},1.5,{}{eol}", i % 2));
+        }
+        // Row 28 (0-based) stands on physical line 30: one header line before it.
+        let e = load_csv_text("crlf.csv", &text, None, &[]).expect_err("not a number").to_string();
+        assert!(e.contains("line 30,"), "{eol:?}: {e}");
+        let ragged = text.replacen("abc,1.5,0", "7,1.5", 1);
+        let e = load_csv_text("ragged.csv", &ragged, None, &[]).expect_err("ragged").to_string();
+        assert!(e.contains("line 30"), "{eol:?}: {e}");
+    }
+}
