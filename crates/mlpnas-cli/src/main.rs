@@ -152,9 +152,12 @@ struct SearchArgs {
     /// Run directory (default: runs/<config name>-<UTC time>-s<seed>, with -2, -3, ... when taken).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// No progress bar.
-    #[arg(long, short)]
+    /// No progress: errors and warnings only.
+    #[arg(long, short, conflicts_with = "verbose")]
     quiet: bool,
+    /// A line per trial (without a terminal; on one, the progress bar shows each trial).
+    #[arg(long, short)]
+    verbose: bool,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -321,7 +324,12 @@ fn search(a: SearchArgs) -> Result<()> {
     }
     let search = Search::new(run, &data)?;
     on_interrupt(&run_dir);
-    let mut progress = output::Progress::new(a.quiet);
+    let verbosity = match (a.quiet, a.verbose) {
+        (true, _) => output::Verbosity::Quiet,
+        (_, true) => output::Verbosity::Verbose,
+        _ => output::Verbosity::Normal,
+    };
+    let mut progress = output::Progress::new(verbosity);
     let summary = search.run(&mut progress)?;
     progress.finish();
     let best = summary.top(top);
@@ -535,6 +543,15 @@ impl Observer for output::Progress {
     }
     fn trial(&mut self, record: &mlpnas_core::TrialRecord, best: &mlpnas_core::TrialRecord) {
         self.step(record, best);
+    }
+    fn epoch(
+        &mut self,
+        report: &mlpnas_core::EpochReport,
+        trials: usize,
+        best: &mlpnas_core::TrialRecord,
+        seconds: f64,
+    ) {
+        output::Progress::epoch(self, report.epoch, trials, best, seconds);
     }
     fn notice(&mut self, message: &str) {
         self.println(message);

@@ -3,17 +3,49 @@
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mlpnas_core::{Token, TrialRecord};
 
-/// A progress bar with the best reward so far (hidden with `--quiet` or when not a terminal).
+/// How much a command says on stderr: `-q` (errors and warnings only), normal, `-v` (a line per
+/// trial).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// `--quiet`.
+    Quiet,
+    /// The default.
+    Normal,
+    /// `--verbose`.
+    Verbose,
+}
+
+/// A progress bar with the best reward so far on a terminal; without one (a log file, CI,
+/// nohup) one line per finished controller epoch instead, or per trial with `-v`.
 pub struct Progress {
     bar: Option<ProgressBar>,
     quiet: bool,
+    verbose: bool,
+    planned: usize,
 }
 
 impl Progress {
-    pub fn new(quiet: bool) -> Self {
-        Self { bar: None, quiet }
+    pub fn new(verbosity: Verbosity) -> Self {
+        Self { bar: None, quiet: verbosity == Verbosity::Quiet, verbose: verbosity == Verbosity::Verbose, planned: 0 }
+    }
+    /// Whether the bar is drawn (stderr is a terminal and not quiet).
+    fn drawn(&self) -> bool {
+        self.bar.as_ref().is_some_and(|b| !b.is_hidden())
+    }
+    /// A controller epoch ended: one line when no bar is drawn.
+    pub fn epoch(&self, epoch: usize, trials: usize, best: &TrialRecord, seconds: f64) {
+        if !self.quiet && !self.drawn() {
+            eprintln!(
+                "epoch {}: {trials}/{} trials, best {:.4} {}, {seconds:.1} s",
+                epoch + 1,
+                self.planned,
+                best.reward,
+                best.architecture
+            );
+        }
     }
     pub fn begin(&mut self, planned: usize) {
+        self.planned = planned;
         if self.quiet {
             return;
         }
@@ -25,6 +57,12 @@ impl Progress {
         self.bar = Some(bar);
     }
     pub fn step(&mut self, r: &TrialRecord, best: &TrialRecord) {
+        if self.verbose && !self.drawn() {
+            eprintln!(
+                "trial {}: {:.4} {} ({:.2} s); best {:.4} {}",
+                r.trial, r.reward, r.architecture, r.seconds, best.reward, best.architecture
+            );
+        }
         if let Some(bar) = &self.bar {
             bar.set_message(format!(
                 "best {:.4} {}  last {:.4} {}",

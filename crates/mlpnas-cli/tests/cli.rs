@@ -556,3 +556,31 @@ fn set_values_that_are_not_toml_say_how_to_quote_them() {
     assert!(out.contains("8:relu") || out.contains("8 relu"), "{out}");
     assert!(!out.contains("tanh"), "{out}");
 }
+
+/// With stderr not a terminal (a log file), a search prints one line per controller epoch, and
+/// one per trial with `-v`.
+#[test]
+fn logs_get_a_line_per_epoch_or_per_trial() {
+    let d = tmp("logs");
+    let mut c = bin();
+    c.args(["search", "--config"]).arg(config()).args(["--data", "builtin:iris", "--out"]).arg(d.join("b"));
+    c.args(["--set", "search.controller_epochs=3", "--set", "search.samples_per_epoch=4", "--set", "trainer.epochs=1"]);
+    let o = run(&mut c);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let epochs: Vec<&str> = err.lines().filter(|l| l.starts_with("epoch ")).collect();
+    assert_eq!(epochs.len(), 3, "{err}");
+    assert!(epochs[2].starts_with("epoch 3: 12/12 trials, best "), "{err}");
+    let mut c = bin();
+    c.args(["search", "-v", "--config"]).arg(config()).args(["--data", "builtin:iris", "--out"]).arg(d.join("c"));
+    c.args(["--set", "search.controller_epochs=2", "--set", "search.samples_per_epoch=3", "--set", "trainer.epochs=1"]);
+    let o = run(&mut c);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(err.lines().filter(|l| l.starts_with("trial ")).count(), 6, "{err}");
+    // -q: nothing but the result on stdout.
+    let mut c = bin();
+    c.args(["search", "-q", "--config"]).arg(config()).args(["--data", "builtin:iris", "--out"]).arg(d.join("e"));
+    c.args(["--set", "search.controller_epochs=1", "--set", "search.samples_per_epoch=2", "--set", "trainer.epochs=1"]);
+    let o = run(&mut c);
+    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -22,6 +22,9 @@ pub trait Observer {
     fn start(&mut self, _planned: usize) {}
     /// A trial finished; `best` is the best so far (this one included).
     fn trial(&mut self, _record: &TrialRecord, _best: &TrialRecord) {}
+    /// A controller epoch finished: its report, the trials so far, the best so far, and the
+    /// wall time of this session.
+    fn epoch(&mut self, _report: &EpochReport, _trials: usize, _best: &TrialRecord, _seconds: f64) {}
     /// A notice worth showing (e.g. the space is exhausted, or a resumed search's warnings).
     fn notice(&mut self, _message: &str) {}
     /// Something the user must see even when progress is hidden (e.g. a dropped journal line).
@@ -250,7 +253,8 @@ impl Search {
             }
             let ctx = ControllerContext { space: &self.space, tried: &tried, epoch };
             let report = self.controller.update(&ctx, &self.records[first..])?;
-            self.storage.append_epoch(&EpochReport::new(epoch, &self.records[first..], report.metrics))?;
+            let epoch_report = EpochReport::new(epoch, &self.records[first..], report.metrics);
+            self.storage.append_epoch(&epoch_report)?;
             self.epoch += 1;
             self.trials_before = self.records.len();
             let state = self.controller.save_state()?;
@@ -272,6 +276,9 @@ impl Search {
                 store: None,
             };
             self.storage.write_checkpoint(&ck, &state, snapshot.as_deref())?;
+            if let Some(best) = top_n(&self.records, 1).first() {
+                observer.epoch(&epoch_report, self.records.len(), best, t0.elapsed().as_secs_f64());
+            }
             if exhausted {
                 break;
             }
