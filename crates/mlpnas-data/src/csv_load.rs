@@ -228,6 +228,9 @@ pub(crate) fn load_csv(path: &Path, label: Option<&str>, drop: &[String]) -> Res
     }
 
     let (labels, class_names) = labels::encode(&label_values);
+    if let Some(why) = labels::continuous(&class_names, label_values.len()) {
+        return Err(DataError::invalid(file, format!("label column \"{}\": {why}", column_ref(&headers, label_col))));
+    }
     let data = Dataset {
         features,
         sample_shape: vec![features_cols.len()],

@@ -35,9 +35,44 @@ pub(crate) fn encode<S: AsRef<str>>(values: &[S]) -> (Vec<u32>, Vec<String>) {
     (labels, class_names)
 }
 
+/// Why labels with these (sorted) `class_names` over `rows` rows look like a continuous target
+/// rather than classes: numbers that are not whole, or nearly one distinct value per row.
+/// mlpnas classifies; a regression target would be taken as hundreds of classes and every
+/// reward would be 0.
+pub(crate) fn continuous(class_names: &[String], rows: usize) -> Option<String> {
+    let nums: Vec<f64> =
+        class_names.iter().map(|s| s.trim().parse::<f64>().ok().filter(|x| x.is_finite())).collect::<Option<_>>()?;
+    let fractional = nums.iter().find(|x| x.fract() != 0.0);
+    let many = class_names.len() > 20 && class_names.len() * 2 > rows;
+    if fractional.is_none() && !many {
+        return None;
+    }
+    let why = match fractional {
+        Some(x) => format!("values such as {x} are not whole numbers"),
+        None => format!("{} distinct values in {rows} rows", class_names.len()),
+    };
+    Some(format!(
+        "the label looks continuous ({why}): mlpnas classifies; to predict ranges of it, bin it into a \
+         few classes first (e.g. a column with low/medium/high), or choose the label with --label"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::encode;
+    use super::{continuous, encode};
+
+    #[test]
+    fn continuous_labels_are_recognised() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(continuous(&names(&["0", "1", "2"]), 100).is_none());
+        assert!(continuous(&names(&["low", "high"]), 10).is_none());
+        assert!(continuous(&names(&["3.0", "4.0"]), 10).is_none(), "whole numbers written as floats are classes");
+        assert!(continuous(&names(&["0.5", "1.0"]), 10).expect("fraction").contains("0.5"));
+        let many: Vec<String> = (0..598).map(|i| i.to_string()).collect();
+        assert!(continuous(&many, 600).expect("distinct").contains("598 distinct values in 600 rows"));
+        let ten: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+        assert!(continuous(&ten, 1797).is_none(), "digits: 10 classes");
+    }
 
     #[test]
     fn numeric_labels_sort_numerically() {

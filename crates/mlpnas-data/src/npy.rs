@@ -377,6 +377,9 @@ pub(crate) fn load_npy(x: &Path, y: &Path) -> Result<Dataset, DataError> {
         Values::F64(v) => whole_numbers(v.into_iter(), &y_file)?,
     };
     let (labels, class_names) = labels::encode(&label_strings);
+    if let Some(why) = labels::continuous(&class_names, label_strings.len()) {
+        return Err(DataError::invalid(&y_file, why));
+    }
     let data = Dataset {
         features,
         sample_shape: xa.shape[1..].to_vec(),

@@ -674,3 +674,13 @@ fn error_lines_are_physical_lines_with_crlf_too() {
         assert!(e.contains("line 30"), "{eol:?}: {e}");
     }
 }
+
+#[test]
+fn a_continuous_label_is_refused_with_how_to_bin_it() {
+    let mut text = String::from("x,y\n");
+    for i in 0..600 {
+        text.push_str(&format!("{i},{}\n", 2.0 * f64::from(i) + 0.37 * f64::from(i % 7)));
+    }
+    let e = load_csv_text("regression.csv", &text, None, &[]).expect_err("continuous").to_string();
+    assert!(e.contains("regression.csv") && e.contains("label column \"y\"") && e.contains("bin it"), "{e}");
+}
