@@ -584,3 +584,28 @@ fn logs_get_a_line_per_epoch_or_per_trial() {
     let o = run(&mut c);
     assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `--set controller.type=...` switches the controller: the section starts from the new type's
+/// defaults (the old type's fields would be unknown to it); other `--set`s of it still apply.
+#[test]
+fn switching_a_section_type_starts_from_its_defaults() {
+    let d = tmp("switch");
+    let out = d.join("run");
+    ok(bin()
+        .args(["search", "-q", "--config"])
+        .arg(config())
+        .args(["--data", "builtin:iris", "--out"])
+        .arg(&out)
+        .args(["--set", "controller.type=evolution", "--set", "controller.population=6"])
+        .args([
+            "--set",
+            "search.controller_epochs=1",
+            "--set",
+            "search.samples_per_epoch=3",
+            "--set",
+            "trainer.epochs=1",
+        ]));
+    let text = std::fs::read_to_string(out.join("config.toml")).expect("config");
+    assert!(text.contains("type = \"evolution\"") && text.contains("population = 6"), "{text}");
+    assert!(!text.contains("allow_repeats"), "{text}");
+}

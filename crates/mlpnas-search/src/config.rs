@@ -115,6 +115,21 @@ impl SearchConfig {
             // Syntax errors keep their line numbers; errors that appear only once the overrides
             // are applied are reported against the overrides.
             let mut table: toml::Table = toml::from_str(text).map_err(|e| file_err(toml_message(&e, text)))?;
+            // A section whose `type` changes starts from the new type's defaults: the old type's
+            // fields mean nothing to it (`--set controller.type=evolution` on a random-search
+            // config). The section's other overrides still apply.
+            for o in overrides {
+                if let Some((key, raw)) = o.split_once('=')
+                    && let Some(section) = key.trim().strip_suffix(".type")
+                    && !section.contains('.')
+                {
+                    let new = raw.trim().trim_matches('"');
+                    let old = table.get(section).and_then(|t| t.get("type")).and_then(toml::Value::as_str);
+                    if old.is_some_and(|old| old != new) {
+                        table.insert(section.to_string(), toml::Value::Table(toml::Table::new()));
+                    }
+                }
+            }
             for o in overrides {
                 apply_override(&mut table, o).map_err(|m| file_err(format!("--set {o}: {m}")))?;
             }
@@ -303,6 +318,7 @@ mod tests {
         assert_eq!(t["space"]["units"].as_array().map(Vec::len), Some(2));
         assert!(apply_override(&mut t, "search.top.x=1").is_err());
         let e = apply_override(&mut t, "space.activations=[relu,tanh]").expect_err("not TOML");
+        assert!(e.contains("is not a TOML value"), "{e}");
         assert!(e.contains(r#"--set 'space.activations=["relu","tanh"]'"#), "{e}");
         assert!(apply_override(&mut t, "novalue").is_err());
     }
