@@ -514,19 +514,35 @@ fn predict(a: PredictArgs) -> Result<()> {
     }
     match &a.out {
         Some(path) => {
-            let tmp = path.with_file_name(format!(
-                ".{}.tmp-{}",
-                path.file_name().map_or("preds".into(), |n| n.to_string_lossy().into_owned()),
-                std::process::id()
-            ));
-            std::fs::write(&tmp, &out).with_context(|| tmp.display().to_string())?;
-            std::fs::rename(&tmp, path).with_context(|| path.display().to_string())?;
+            // Written whole or not at all; an error names the file asked for, not the temporary.
+            mlpnas_search::rundir::atomic_write(path, out.as_bytes())
+                .map_err(|e| anyhow::anyhow!("{}: cannot write the predictions: {e}", path.display()))?;
             eprintln!("{} predictions -> {}", p.classes.len(), path.display());
         }
         None => print!("{out}"),
     }
-    if let Some(acc) = p.accuracy(names) {
-        eprintln!("accuracy {acc:.4} on {} labelled rows", p.classes.len());
+    if let Some(score) = p.score(names) {
+        if score.unknown_rows > 0 {
+            let shown: Vec<&str> = score.unknown_labels.iter().take(10).map(String::as_str).collect();
+            let more = score.unknown_labels.len().saturating_sub(shown.len());
+            eprintln!(
+                "warning: {} of {} labelled rows have labels the model has never seen ({}{}; its classes: {})",
+                score.unknown_rows,
+                p.classes.len(),
+                shown.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() },
+                names.join(", ")
+            );
+        }
+        match score.accuracy {
+            Some(acc) if score.unknown_rows == 0 => {
+                eprintln!("accuracy {acc:.4} on {} labelled rows", score.known_rows)
+            }
+            Some(acc) => {
+                eprintln!("accuracy {acc:.4} on the {} rows whose labels the model knows", score.known_rows)
+            }
+            None => eprintln!("no accuracy: no row has a label the model knows"),
+        }
     }
     Ok(())
 }

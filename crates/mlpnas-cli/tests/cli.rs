@@ -609,3 +609,47 @@ fn switching_a_section_type_starts_from_its_defaults() {
     assert!(text.contains("type = \"evolution\"") && text.contains("population = 6"), "{text}");
     assert!(!text.contains("allow_repeats"), "{text}");
 }
+
+/// A model of a CSV with the default (last) label column reports accuracy on a labelled CSV;
+/// labels it has never seen are reported and left out of the accuracy; `--out` into a missing
+/// directory names that file.
+#[test]
+fn predict_accuracy_uses_known_labels_only() {
+    let d = tmp("accuracy");
+    let mut csv = String::from("a,b,kind\n");
+    for i in 0..120 {
+        let c = i % 2;
+        csv.push_str(&format!(
+            "{},{},{}\n",
+            c as f32 * 4.0 + (i % 7) as f32 * 0.1,
+            1.0 - c as f32 * 3.0,
+            ["yes", "no"][c]
+        ));
+    }
+    let train = d.join("train.csv");
+    std::fs::write(&train, &csv).expect("csv");
+    let run_dir = d.join("run");
+    ok(&mut tiny_search(&run_dir, train.to_str().expect("utf-8"), 1, 3, &[]));
+    ok(bin().args(["finalize", "-q", "--top", "1", "--epochs", "5"]).arg(&run_dir));
+    let model = run_dir.join("final/model-1");
+    let card = std::fs::read_to_string(model.join("model.json")).expect("card");
+    assert!(card.contains("\"label_column\": \"kind\""), "{card}");
+    let o = run(bin().args(["predict", "--data"]).arg(&train).arg(&model));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success() && err.contains("accuracy ") && err.contains("on 120 labelled rows"), "{err}");
+    // Labels the model never saw: reported, and the accuracy is over the known ones only.
+    let other = d.join("other.csv");
+    std::fs::write(&other, csv.replacen(",yes\n", ",maybe\n", 10)).expect("csv");
+    let o = run(bin().args(["predict", "--data"]).arg(&other).arg(&model));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(err.contains("10 of 120 labelled rows have labels the model has never seen (maybe"), "{err}");
+    assert!(err.contains("on the 110 rows whose labels the model knows"), "{err}");
+    let none = d.join("none.csv");
+    std::fs::write(&none, csv.replace(",yes\n", ",x\n").replace(",no\n", ",y\n")).expect("csv");
+    let o = run(bin().args(["predict", "--data"]).arg(&none).arg(&model));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(err.contains("no accuracy") && !err.contains("accuracy 0.0000"), "{err}");
+    // --out into a directory that does not exist names the file asked for.
+    let e = fails(bin().args(["predict", "--data"]).arg(&train).arg("--out").arg(d.join("nodir/p.csv")).arg(&model));
+    assert!(e.contains("nodir/p.csv: cannot write") && !e.contains(".tmp"), "{e}");
+}

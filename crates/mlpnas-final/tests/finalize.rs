@@ -91,7 +91,7 @@ fn exports_models_and_a_leaderboard() {
         assert!(p.card().standardizer.is_some());
         let preds = p.predict_source(&"builtin:iris".parse().expect("spec"), Path::new(".")).expect("predict");
         assert_eq!(preds.classes.len(), 150);
-        let acc = preds.accuracy(&p.card().class_names).expect("labels known");
+        let acc = preds.score(&p.card().class_names).and_then(|s| s.accuracy).expect("labels known");
         assert!(acc > 0.6, "{acc}");
     }
     assert!(lines.iter().any(|l| l.contains("carved out")), "{lines:?}");
