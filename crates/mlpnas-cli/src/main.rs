@@ -384,6 +384,28 @@ fn on_interrupt(run_dir: &Path) {
 #[cfg(not(unix))]
 fn on_interrupt(_run_dir: &Path) {}
 
+/// Ctrl-C (or SIGTERM) during finalize: the models trained so far live only in its temporary
+/// directory, which is removed; the message says that nothing was written to `out`.
+#[cfg(unix)]
+fn on_finalize_interrupt(tmp: PathBuf, out: PathBuf) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let _ = std::fs::remove_dir_all(&tmp);
+                eprintln!(
+                    "\ninterrupted: finalize stopped, nothing was written to {}; run it again to finalize",
+                    out.display()
+                );
+                std::process::exit(128 + sig);
+            }
+        });
+    }
+}
+
+#[cfg(not(unix))]
+fn on_finalize_interrupt(_tmp: PathBuf, _out: PathBuf) {}
+
 fn eval(a: EvalArgs) -> Result<()> {
     let cfg = load_config(a.config.as_deref(), &a.data)?;
     let data = prepare_data(&cfg)?;
@@ -475,6 +497,8 @@ fn finalize(a: FinalizeArgs) -> Result<()> {
         backend: a.backend,
     };
     let quiet = a.quiet;
+    let out = a.out.clone().unwrap_or_else(|| a.dir.join("final"));
+    on_finalize_interrupt(mlpnas_final::temporary_dir(&out), out);
     let board = mlpnas_final::finalize(&a.dir, &opts, &mut |line: &str| {
         if !quiet || line.starts_with("warning") {
             eprintln!("{line}");
@@ -483,7 +507,10 @@ fn finalize(a: FinalizeArgs) -> Result<()> {
     println!("{}", board.to_markdown());
     println!("models and leaderboard: {}", board.dir.display());
     if let Some(best) = board.entries.first() {
-        println!("predict with: mlpnas predict {} --data FILE.csv", board.dir.join(&best.model_dir).display());
+        println!(
+            "predict with: mlpnas predict {} --data FILE.csv   (model-1: the best by validation accuracy)",
+            board.dir.join(&best.model_dir).display()
+        );
     }
     Ok(())
 }

@@ -653,3 +653,51 @@ fn predict_accuracy_uses_known_labels_only() {
     let e = fails(bin().args(["predict", "--data"]).arg(&train).arg("--out").arg(d.join("nodir/p.csv")).arg(&model));
     assert!(e.contains("nodir/p.csv: cannot write") && !e.contains(".tmp"), "{e}");
 }
+
+/// finalize names models by validation order (`model-1` is the leaderboard's first), and Ctrl-C
+/// removes its temporary directory and says so.
+#[test]
+fn finalize_numbers_models_by_validation_and_cleans_up_when_interrupted() {
+    let d = tmp("final-order");
+    let run_dir = d.join("run");
+    ok(&mut tiny_search(&run_dir, "builtin:iris", 2, 4, &[]));
+    ok(bin().args(["finalize", "-q", "--top", "4", "--epochs", "4"]).arg(&run_dir));
+    let board: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("final/leaderboard.json")).expect("board"))
+            .expect("json");
+    let entries = board["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 4);
+    let mut last = f64::INFINITY;
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e["model_dir"], format!("model-{}", i + 1));
+        let acc = e["metrics"]["val_acc"].as_f64().expect("val_acc");
+        assert!(acc <= last, "validation order");
+        last = acc;
+        let card = std::fs::read_to_string(run_dir.join(format!("final/model-{}/model.json", i + 1))).expect("card");
+        assert!(card.contains(&format!("\"rank\": {}", e["metrics"]["rank"])), "the card keeps the search rank");
+    }
+
+    let out = d.join("final-interrupted");
+    let child = bin()
+        .args(["finalize", "--top", "4", "--epochs", "100000", "--patience", "100000", "--out"])
+        .arg(&out)
+        .arg(&run_dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let tmp_dir = d.join(format!(".final-interrupted.tmp-{}", child.id()));
+    let t0 = std::time::Instant::now();
+    while !tmp_dir.exists() && t0.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(tmp_dir.exists(), "finalize never started writing");
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let o = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted: finalize stopped, nothing was written to"), "{err}");
+    assert!(!tmp_dir.exists(), "the temporary directory was left behind");
+    assert!(!out.exists());
+}

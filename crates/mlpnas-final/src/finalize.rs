@@ -217,11 +217,7 @@ pub fn finalize(
         label_column: label_column.as_deref(),
     };
 
-    let tmp = out.with_file_name(format!(
-        ".{}.tmp-{}",
-        out.file_name().map_or("final".into(), |n| n.to_string_lossy().into_owned()),
-        std::process::id()
-    ));
+    let tmp = temporary_dir(&out);
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| FinalError::file(&tmp, e))?;
     }
@@ -247,11 +243,32 @@ pub fn finalize(
             .then(a.metrics.val_loss.total_cmp(&b.metrics.val_loss))
             .then(a.metrics.rank.cmp(&b.metrics.rank))
     });
+    // Model directories are named by that order: `model-1` is the best by validation (the card
+    // keeps the search rank). Two passes, so that no name is taken while renaming.
+    for (i, e) in board.entries.iter().enumerate() {
+        let (from, to) = (tmp.join(&e.model_dir), tmp.join(format!(".renaming-{i}")));
+        std::fs::rename(&from, &to).map_err(|err| FinalError::file(&from, err))?;
+    }
+    for (i, e) in board.entries.iter_mut().enumerate() {
+        e.model_dir = format!("model-{}", i + 1);
+        let (from, to) = (tmp.join(format!(".renaming-{i}")), tmp.join(&e.model_dir));
+        std::fs::rename(&from, &to).map_err(|err| FinalError::file(&from, err))?;
+    }
     let json = serde_json::to_string_pretty(&board).map_err(|e| FinalError::file(&tmp, e))?;
     write(&tmp.join("leaderboard.json"), json.as_bytes())?;
     write(&tmp.join("leaderboard.md"), board.to_markdown().as_bytes())?;
     std::fs::rename(&tmp, &out).map_err(|e| FinalError::file(&out, e))?;
     Ok(board)
+}
+
+/// Where [`finalize`] writes before renaming to `out` (a hidden sibling of `out`, named with
+/// the process id): a caller that stops a finalize (Ctrl-C) removes it.
+pub fn temporary_dir(out: &Path) -> PathBuf {
+    out.with_file_name(format!(
+        ".{}.tmp-{}",
+        out.file_name().map_or("final".into(), |n| n.to_string_lossy().into_owned()),
+        std::process::id()
+    ))
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), FinalError> {
@@ -333,6 +350,7 @@ impl Job<'_> {
                 rows: [split.train.n_rows(), split.valid.n_rows(), test.n_rows()],
                 seconds,
             };
+            // Renamed by validation order once every model is trained.
             let name = format!("model-{rank}");
             let model_dir = dir.join(&name);
             std::fs::create_dir_all(&model_dir).map_err(|e| FinalError::file(&model_dir, e))?;
