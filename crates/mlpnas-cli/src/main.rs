@@ -66,6 +66,13 @@ enum Command {
     Finalize(FinalizeArgs),
     /// Predict labels (and probabilities) with a model exported by `finalize`.
     Predict(PredictArgs),
+    /// Print a shell completion script: `mlpnas completions bash > ~/.local/share/bash-completion/completions/mlpnas`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `mlpnas man > ~/.local/share/man/man1/mlpnas.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -238,6 +245,16 @@ fn run(cli: Cli) -> Result<()> {
         Command::Report { dir, top, json } => report(&dir, top, json),
         Command::Finalize(a) => finalize(a),
         Command::Predict(a) => predict(a),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "mlpnas", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout()).context("writing the man page")?;
+            Ok(())
+        }
     }
 }
 

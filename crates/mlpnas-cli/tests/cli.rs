@@ -701,3 +701,17 @@ fn finalize_numbers_models_by_validation_and_cleans_up_when_interrupted() {
     assert!(!tmp_dir.exists(), "the temporary directory was left behind");
     assert!(!out.exists());
 }
+
+/// Shell completions and the man page come from the real command line definition.
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = ok(bin().args(["completions", shell]));
+        assert!(out.contains("mlpnas") && out.contains("finalize") && out.contains("resume"), "{shell}: {out}");
+    }
+    let e = run(bin().args(["completions", "tcsh"]));
+    assert_eq!(e.status.code(), Some(2), "an unknown shell is a usage error");
+    let man = ok(bin().arg("man"));
+    assert!(man.starts_with(".ie") || man.contains(".TH mlpnas"), "{}", &man[..man.len().min(200)]);
+    assert!(man.contains("search") && man.contains("predict"), "the man page lists the subcommands");
+}
