@@ -113,9 +113,10 @@ struct FinalizeArgs {
 struct PredictArgs {
     /// Model directory written by `finalize` (e.g. runs/x/final/model-1).
     model: PathBuf,
-    /// Rows to predict: a CSV file with a header (columns matched by name), or `builtin:NAME`.
+    /// Rows to predict: a CSV file with a header (columns matched by name), `builtin:NAME`,
+    /// `X.npy:Y.npy` (labels for an accuracy), or `X.npy` alone (features by position).
     #[arg(long)]
-    data: DataSpec,
+    data: mlpnas_data::PredictSource,
     /// Write the predictions to this CSV file instead of standard output.
     #[arg(long)]
     out: Option<PathBuf>,

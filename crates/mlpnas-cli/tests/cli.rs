@@ -715,3 +715,47 @@ fn completions_and_man_page() {
     assert!(man.starts_with(".ie") || man.contains(".TH mlpnas"), "{}", &man[..man.len().min(200)]);
     assert!(man.contains("search") && man.contains("predict"), "the man page lists the subcommands");
 }
+
+/// An NPY array of `f32` (`descr` `<f4`) or `i64` (`<i8`) values.
+fn npy(descr: &str, shape: &[usize], data: Vec<u8>) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    let pad = (64 - (10 + header.len() + 1) % 64) % 64;
+    header.push_str(&" ".repeat(pad));
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+/// A model trained on NPY data predicts NPY data: `x.npy` alone, or `x.npy:y.npy` with an
+/// accuracy; an array of another width is refused in one line.
+#[test]
+fn npy_models_predict_npy_data() {
+    let d = tmp("npy-predict");
+    let rows = 80;
+    let x: Vec<f32> =
+        (0..rows).flat_map(|i| [(i % 2) as f32 * 3.0 + (i % 5) as f32 * 0.1, 1.0, -((i % 2) as f32)]).collect();
+    let y: Vec<i64> = (0..rows).map(|i| (i % 2) as i64).collect();
+    std::fs::write(d.join("x.npy"), npy("<f4", &[rows, 3], x.iter().flat_map(|v| v.to_le_bytes()).collect()))
+        .expect("x");
+    std::fs::write(d.join("y.npy"), npy("<i8", &[rows], y.iter().flat_map(|v| v.to_le_bytes()).collect())).expect("y");
+    let spec = format!("{}:{}", d.join("x.npy").display(), d.join("y.npy").display());
+    let run_dir = d.join("run");
+    ok(&mut tiny_search(&run_dir, &spec, 1, 3, &[]));
+    ok(bin().args(["finalize", "-q", "--top", "1", "--epochs", "5"]).arg(&run_dir));
+    let model = run_dir.join("final/model-1");
+    let alone = ok(bin().args(["predict", "--data"]).arg(d.join("x.npy")).arg(&model));
+    assert_eq!(alone.lines().count(), rows + 1, "{alone}");
+    let o = run(bin().args(["predict", "--data", &spec]).arg(&model));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success() && err.contains(&format!("on {rows} labelled rows")), "{err}");
+    let wide: Vec<f32> = vec![0.5; rows * 4];
+    std::fs::write(d.join("wide.npy"), npy("<f4", &[rows, 4], wide.iter().flat_map(|v| v.to_le_bytes()).collect()))
+        .expect("wide");
+    let e = fails(bin().args(["predict", "--data"]).arg(d.join("wide.npy")).arg(&model));
+    assert!(e.contains("wide.npy") && e.contains("the model takes 3 features"), "{e}");
+}

@@ -135,9 +135,76 @@ pub fn load_features(
             let labels = data.labels.iter().map(|&l| data.class_names[l as usize].clone()).collect();
             Ok(Features { values, rows: data.n_rows(), labels: Some(labels) })
         }
-        DataSpec::Npy { .. } => Err(DataError::invalid(
-            source.to_string(),
-            "prediction reads a CSV file with named columns or builtin:NAME, not .npy arrays",
-        )),
+        DataSpec::Npy { x, y } => npy_features(&x, Some(&y), names),
     }
+}
+
+/// What `predict` reads: any data spec a search takes (`file.csv`, `builtin:NAME`,
+/// `x.npy:y.npy`, labels giving an accuracy), or a feature array alone (`x.npy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PredictSource {
+    /// A data spec.
+    Data(DataSpec),
+    /// Features only, shape `[N, ...]`.
+    NpyFeatures(std::path::PathBuf),
+}
+
+impl std::str::FromStr for PredictSource {
+    type Err = DataError;
+    fn from_str(s: &str) -> Result<Self, DataError> {
+        match s.parse::<DataSpec>() {
+            Ok(spec) => Ok(Self::Data(spec)),
+            Err(_) if s.trim().to_ascii_lowercase().ends_with(".npy") && !s.contains(".npy:") => {
+                Ok(Self::NpyFeatures(s.trim().into()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl std::fmt::Display for PredictSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Data(d) => d.fmt(f),
+            Self::NpyFeatures(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// Reads the rows to predict from `source` (see [`load_features`] for data specs); a feature
+/// array alone must have as many values per row as the model has features.
+pub fn load_prediction_rows(
+    source: &PredictSource,
+    base_dir: &Path,
+    names: &[String],
+    label: Option<&str>,
+) -> Result<Features, DataError> {
+    match source {
+        PredictSource::Data(spec) => load_features(spec, base_dir, names, label),
+        PredictSource::NpyFeatures(x) => {
+            let x = if x.is_absolute() { x.clone() } else { base_dir.join(x) };
+            npy_features(&x, None, names)
+        }
+    }
+}
+
+/// Features of an NPY array (matched by position: its flattened width must be the model's), and
+/// the labels of `y` when given.
+fn npy_features(x: &Path, y: Option<&Path>, names: &[String]) -> Result<Features, DataError> {
+    let x_file = x.display().to_string();
+    let (values, shape) = npy::read_features(x)?;
+    let width: usize = shape[1..].iter().product();
+    if width != names.len() {
+        return Err(DataError::invalid(
+            x_file,
+            format!(
+                "rows of shape {:?} hold {width} values; the model takes {} features ({})",
+                &shape[1..],
+                names.len(),
+                names.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    let labels = y.map(|y| npy::read_labels(y, shape[0], &x_file)).transpose()?;
+    Ok(Features { values, rows: shape[0], labels })
 }

@@ -327,10 +327,9 @@ fn read_array(path: &Path) -> Result<Array, DataError> {
     Ok(Array { shape, descr, values })
 }
 
-/// Loads features from `x` (shape `[N, ...]`, numeric) and labels from `y` (shape `[N]` or
-/// `[N, 1]`; integers, whole floats, bools or strings).
-pub(crate) fn load_npy(x: &Path, y: &Path) -> Result<Dataset, DataError> {
-    let (x_file, y_file) = (x.display().to_string(), y.display().to_string());
+/// Features of `x` (shape `[N, ...]`, numeric): the values row-major, and the shape.
+pub(crate) fn read_features(x: &Path) -> Result<(Vec<f32>, Vec<usize>), DataError> {
+    let x_file = x.display().to_string();
     let xa = read_array(x)?;
     if xa.shape.len() < 2 {
         return Err(DataError::invalid(
@@ -355,9 +354,14 @@ pub(crate) fn load_npy(x: &Path, y: &Path) -> Result<Dataset, DataError> {
             format!("row {}: feature {} is not a finite number ({})", i / w.max(1), i % w.max(1), features[i]),
         ));
     }
+    Ok((features, xa.shape))
+}
 
+/// Labels of `y` (shape `[n_rows]` or `[n_rows, 1]`; integers, whole floats, bools or strings)
+/// as strings; `x_file` is named when the row counts differ.
+pub(crate) fn read_labels(y: &Path, n_rows: usize, x_file: &str) -> Result<Vec<String>, DataError> {
+    let y_file = y.display().to_string();
     let ya = read_array(y)?;
-    let n_rows = xa.shape[0];
     let label_shape_ok = matches!(ya.shape[..], [_] | [_, 1]);
     if !label_shape_ok {
         return Err(DataError::invalid(
@@ -368,24 +372,32 @@ pub(crate) fn load_npy(x: &Path, y: &Path) -> Result<Dataset, DataError> {
     if ya.shape[0] != n_rows {
         return Err(DataError::invalid(y_file, format!("{} labels but {x_file} has {n_rows} rows", ya.shape[0])));
     }
-    let label_strings: Vec<String> = match ya.values {
+    Ok(match ya.values {
         Values::I64(v) => v.iter().map(i64::to_string).collect(),
         Values::U64(v) => v.iter().map(u64::to_string).collect(),
         Values::Bool(v) => v.iter().map(bool::to_string).collect(),
         Values::Str(v) => v,
         Values::F32(v) => whole_numbers(v.into_iter().map(f64::from), &y_file)?,
         Values::F64(v) => whole_numbers(v.into_iter(), &y_file)?,
-    };
+    })
+}
+
+/// Loads features from `x` (shape `[N, ...]`, numeric) and labels from `y` (shape `[N]` or
+/// `[N, 1]`; integers, whole floats, bools or strings).
+pub(crate) fn load_npy(x: &Path, y: &Path) -> Result<Dataset, DataError> {
+    let (x_file, y_file) = (x.display().to_string(), y.display().to_string());
+    let (features, shape) = read_features(x)?;
+    let label_strings = read_labels(y, shape[0], &x_file)?;
     let (labels, class_names) = labels::encode(&label_strings);
     if let Some(why) = labels::continuous(&class_names, label_strings.len()) {
         return Err(DataError::invalid(&y_file, why));
     }
     let data = Dataset {
         features,
-        sample_shape: xa.shape[1..].to_vec(),
+        sample_shape: shape[1..].to_vec(),
         labels,
         class_names,
-        feature_names: (0..xa.shape[1..].iter().product()).map(|i| format!("f{i}")).collect(),
+        feature_names: (0..shape[1..].iter().product()).map(|i| format!("f{i}")).collect(),
     };
     data.check().map_err(|reason| DataError::invalid(format!("{x_file}:{y_file}"), reason))?;
     Ok(data)

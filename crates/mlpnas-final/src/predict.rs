@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use mlpnas_core::{Architecture, Model, codec};
-use mlpnas_data::DataSpec;
+use mlpnas_data::PredictSource;
 
 use crate::card::ModelCard;
 use crate::error::FinalError;
@@ -182,9 +182,13 @@ impl Predictor {
     /// Reads `source` (a CSV file with a header, columns matched by name, or `builtin:NAME`)
     /// relative to `base_dir` and predicts every row. The true labels come along when the source
     /// has the training label column.
-    pub fn predict_source(&self, source: &DataSpec, base_dir: &Path) -> Result<Predictions, FinalError> {
-        let f =
-            mlpnas_data::load_features(source, base_dir, &self.card.feature_names, self.card.label_column.as_deref())?;
+    pub fn predict_source(&self, source: &PredictSource, base_dir: &Path) -> Result<Predictions, FinalError> {
+        let f = mlpnas_data::load_prediction_rows(
+            source,
+            base_dir,
+            &self.card.feature_names,
+            self.card.label_column.as_deref(),
+        )?;
         let mut p = self.predict_raw(&f.values, f.rows)?;
         p.truth = f.labels;
         Ok(p)

@@ -89,7 +89,7 @@ fn exports_models_and_a_leaderboard() {
         assert_eq!(p.card().architecture, e.architecture);
         assert_eq!(p.card().metrics, *m);
         assert!(p.card().standardizer.is_some());
-        let preds = p.predict_source(&"builtin:iris".parse().expect("spec"), Path::new(".")).expect("predict");
+        let preds = p.predict_source(&"builtin:iris".parse().expect("source"), Path::new(".")).expect("predict");
         assert_eq!(preds.classes.len(), 150);
         let acc = preds.score(&p.card().class_names).and_then(|s| s.accuracy).expect("labels known");
         assert!(acc > 0.6, "{acc}");
