@@ -34,6 +34,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Errors and warnings only on stderr (every command).
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// More on stderr: a line per trial in a search without a terminal (every command).
+    #[arg(long, short, global = true)]
+    verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,9 +110,6 @@ struct FinalizeArgs {
     /// the `tch` feature tch-cpu, tch-cuda:N).
     #[arg(long)]
     backend: Option<String>,
-    /// Only the leaderboard, no progress lines.
-    #[arg(long, short)]
-    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -160,12 +163,6 @@ struct SearchArgs {
     /// Run directory (default: runs/<config name>-<UTC time>-s<seed>, with -2, -3, ... when taken).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// No progress: errors and warnings only.
-    #[arg(long, short, conflicts_with = "verbose")]
-    quiet: bool,
-    /// A line per trial (without a terminal; on one, the progress bar shows each trial).
-    #[arg(long, short)]
-    verbose: bool,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -239,13 +236,18 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let v = match (cli.quiet, cli.verbose) {
+        (true, _) => output::Verbosity::Quiet,
+        (_, true) => output::Verbosity::Verbose,
+        _ => output::Verbosity::Normal,
+    };
     match cli.command {
-        Command::Search(a) => search(a),
+        Command::Search(a) => search(a, v),
         Command::Eval(a) => eval(a),
         Command::Space { config, set } => space(config.as_deref(), &set),
-        Command::Report { dir, top, json } => report(&dir, top, json),
-        Command::Finalize(a) => finalize(a),
-        Command::Predict(a) => predict(a),
+        Command::Report { dir, top, json } => report(&dir, top, json, v),
+        Command::Finalize(a) => finalize(a, v),
+        Command::Predict(a) => predict(a, v),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "mlpnas", &mut std::io::stdout());
@@ -286,7 +288,7 @@ fn load_config(path: Option<&Path>, d: &DataArgs) -> Result<CheckedConfig> {
     Ok(cfg.check()?)
 }
 
-fn search(a: SearchArgs) -> Result<()> {
+fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> {
     // A resumed run is taken (locked) before anything else: a second writer is refused at once.
     // A new run is created only once its config and data are good, so that a mistake leaves no
     // run directory behind.
@@ -329,7 +331,7 @@ fn search(a: SearchArgs) -> Result<()> {
     };
     let cfg = run.config();
     let top = cfg.search.top;
-    if !a.quiet {
+    if verbosity > output::Verbosity::Quiet {
         eprintln!(
             "mlpnas: {} ({} train / {} valid rows, {} features, {} classes) -> {}",
             cfg.data.source,
@@ -342,11 +344,6 @@ fn search(a: SearchArgs) -> Result<()> {
     }
     let search = Search::new(run, &data)?;
     on_interrupt(&run_dir);
-    let verbosity = match (a.quiet, a.verbose) {
-        (true, _) => output::Verbosity::Quiet,
-        (_, true) => output::Verbosity::Verbose,
-        _ => output::Verbosity::Normal,
-    };
     let mut progress = output::Progress::new(verbosity);
     let summary = search.run(&mut progress)?;
     progress.finish();
@@ -487,9 +484,16 @@ fn space(config: Option<&Path>, set: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn report(dir: &Path, top: usize, json: bool) -> Result<()> {
+fn report(dir: &Path, top: usize, json: bool, verbosity: output::Verbosity) -> Result<()> {
     // Read-only: no lock, so a report works while the search writes.
-    let log = RunDir::new(dir).read_trials()?;
+    let storage = RunDir::new(dir);
+    let log = storage.read_trials()?;
+    if verbosity == output::Verbosity::Verbose {
+        match storage.read_summary()? {
+            Some(s) => eprintln!("finished: {} trials in {:.1} s", s.trials, s.wall_seconds),
+            None => eprintln!("not finished: running now, or interrupted (continue it with --resume)"),
+        }
+    }
     let (records, warnings) = (log.records, log.warnings);
     for w in warnings {
         eprintln!("warning: {w}");
@@ -504,7 +508,7 @@ fn report(dir: &Path, top: usize, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn finalize(a: FinalizeArgs) -> Result<()> {
+fn finalize(a: FinalizeArgs, verbosity: output::Verbosity) -> Result<()> {
     let opts = mlpnas_final::FinalizeOptions {
         top: a.top,
         max_epochs: a.epochs,
@@ -514,7 +518,7 @@ fn finalize(a: FinalizeArgs) -> Result<()> {
         out: a.out.clone(),
         backend: a.backend,
     };
-    let quiet = a.quiet;
+    let quiet = verbosity == output::Verbosity::Quiet;
     let out = a.out.clone().unwrap_or_else(|| a.dir.join("final"));
     on_finalize_interrupt(mlpnas_final::temporary_dir(&out), out);
     let board = mlpnas_final::finalize(&a.dir, &opts, &mut |line: &str| {
@@ -533,7 +537,8 @@ fn finalize(a: FinalizeArgs) -> Result<()> {
     Ok(())
 }
 
-fn predict(a: PredictArgs) -> Result<()> {
+fn predict(a: PredictArgs, verbosity: output::Verbosity) -> Result<()> {
+    let quiet = verbosity == output::Verbosity::Quiet;
     let predictor = mlpnas_final::Predictor::load_on(&a.model, a.backend.as_deref())?;
     let cwd = std::env::current_dir().context("current directory")?;
     let p = predictor.predict_source(&a.data, &cwd)?;
@@ -562,7 +567,9 @@ fn predict(a: PredictArgs) -> Result<()> {
             // Written whole or not at all; an error names the file asked for, not the temporary.
             mlpnas_search::rundir::atomic_write(path, out.as_bytes())
                 .map_err(|e| anyhow::anyhow!("{}: cannot write the predictions: {e}", path.display()))?;
-            eprintln!("{} predictions -> {}", p.classes.len(), path.display());
+            if !quiet {
+                eprintln!("{} predictions -> {}", p.classes.len(), path.display());
+            }
         }
         None => print!("{out}"),
     }
@@ -580,6 +587,7 @@ fn predict(a: PredictArgs) -> Result<()> {
             );
         }
         match score.accuracy {
+            _ if quiet => {}
             Some(acc) if score.unknown_rows == 0 => {
                 eprintln!("accuracy {acc:.4} on {} labelled rows", score.known_rows)
             }

@@ -759,3 +759,22 @@ fn npy_models_predict_npy_data() {
     let e = fails(bin().args(["predict", "--data"]).arg(d.join("wide.npy")).arg(&model));
     assert!(e.contains("wide.npy") && e.contains("the model takes 3 features"), "{e}");
 }
+
+/// `-q` and `-v` work on every command, before or after it.
+#[test]
+fn quiet_and_verbose_on_every_command() {
+    let d = tmp("verbosity");
+    let run_dir = d.join("run");
+    ok(&mut tiny_search(&run_dir, "builtin:iris", 1, 3, &[]));
+    let o = run(bin().args(["-v", "report"]).arg(&run_dir));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("finished: 3 trials"), "{o:?}");
+    ok(bin().args(["finalize", "--top", "1", "--epochs", "2", "-q"]).arg(&run_dir));
+    let model = run_dir.join("final/model-1");
+    let o = run(bin().args(["predict", "-q", "--data", "builtin:iris", "--out"]).arg(d.join("p.csv")).arg(&model));
+    assert!(o.status.success() && o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    for cmd in [&["space", "-q"][..], &["eval", "--arch", "8:relu", "--set", "trainer.epochs=1", "-v"]] {
+        ok(bin().args(cmd));
+    }
+    let e = run(bin().args(["report", "-q", "-v"]).arg(&run_dir));
+    assert_eq!(e.status.code(), Some(2), "-q and -v conflict");
+}
