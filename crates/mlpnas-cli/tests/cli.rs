@@ -778,3 +778,15 @@ fn quiet_and_verbose_on_every_command() {
     let e = run(bin().args(["report", "-q", "-v"]).arg(&run_dir));
     assert_eq!(e.status.code(), Some(2), "-q and -v conflict");
 }
+
+/// A `--set` that breaks the config is named alone.
+#[test]
+fn the_failing_set_is_named() {
+    let e = fails(bin().args(["search", "--config"]).arg(config()).args([
+        "--set",
+        "search.top=3",
+        "--set",
+        "search.workers=y",
+    ]));
+    assert!(e.contains("--set search.workers=y: invalid type") && !e.contains("search.top"), "{e}");
+}

@@ -133,9 +133,12 @@ impl SearchConfig {
             for o in overrides {
                 apply_override(&mut table, o).map_err(|m| file_err(format!("--set {o}: {m}")))?;
             }
-            let shown = overrides.join(" ");
             table.try_into().map_err(|e: toml::de::Error| {
-                file_err(format!("with --set {shown}: {}", e.message().trim().replace('\n', " ")))
+                let msg = e.message().trim().replace('\n', " ");
+                file_err(match culprit(text, overrides) {
+                    Some(o) => format!("--set {o}: {msg}"),
+                    None => format!("with --set {}: {msg}", overrides.join(", --set ")),
+                })
             })?
         };
         cfg.base_dir = base_dir.to_path_buf();
@@ -236,6 +239,22 @@ pub fn resume_config(
         return Err(file_err(format!("search.controller_epochs can grow on resume, not shrink ({a} -> {b})")));
     }
     Ok((cfg, !changed.is_empty()))
+}
+
+/// The first override after which the config no longer deserializes (the one to name in the
+/// error), if one alone is to blame.
+fn culprit<'a>(text: &str, overrides: &'a [String]) -> Option<&'a str> {
+    let mut table: toml::Table = toml::from_str(text).ok()?;
+    if table.clone().try_into::<SearchConfig>().is_err() {
+        return None;
+    }
+    for o in overrides {
+        apply_override(&mut table, o).ok()?;
+        if table.clone().try_into::<SearchConfig>().is_err() {
+            return Some(o);
+        }
+    }
+    None
 }
 
 /// Dotted paths whose values differ between `a` and `b`.
