@@ -121,27 +121,40 @@ fn parse_cell(cell: &str) -> Result<f32, String> {
     }
 }
 
+/// The bytes of text file `path` and its name for errors (a binary file is refused).
+fn read_text(path: &Path) -> Result<(String, Vec<u8>), DataError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(&file, e))?;
+    check_text(&file, &bytes)?;
+    Ok((file, bytes))
+}
+
+/// A CSV reader over `bytes` (delimiter sniffed, cells trimmed, ragged rows allowed so that
+/// they get their own error) and the header row.
+fn csv_reader<'a>(path: &Path, file: &str, bytes: &'a [u8]) -> Result<(csv::Reader<&'a [u8]>, Vec<String>), DataError> {
+    let mut reader = ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(Trim::All)
+        .delimiter(sniff_delimiter(path, bytes))
+        .from_reader(bytes);
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| DataError::invalid(file, format!("cannot read the header row: {e}")))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    Ok((reader, headers))
+}
+
 /// The name (or `#N` reference) of the label column of CSV file `path`: `label` as given, or the
 /// last column's when `None` (what a model card records, so that `predict` finds the labels).
 pub(crate) fn label_name(path: &Path, label: Option<&str>) -> Result<String, DataError> {
     if let Some(l) = label {
         return Ok(l.to_string());
     }
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(&file, e))?;
-    check_text(&file, &bytes)?;
-    let mut reader = ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(Trim::All)
-        .delimiter(sniff_delimiter(path, &bytes))
-        .from_reader(bytes.as_slice());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| DataError::invalid(&file, format!("cannot read the header row: {e}")))?
-        .iter()
-        .map(str::to_string)
-        .collect();
+    let (file, bytes) = read_text(path)?;
+    let (_, headers) = csv_reader(path, &file, &bytes)?;
     match headers.len() {
         0 => Err(DataError::invalid(&file, "the file is empty (a header row is required)")),
         n => Ok(column_ref(&headers, n - 1)),
@@ -151,24 +164,11 @@ pub(crate) fn label_name(path: &Path, label: Option<&str>) -> Result<String, Dat
 /// Loads `path`: header row required; `label` names the label column (default: the last);
 /// `drop` names ignored columns; every other column must be numeric.
 pub(crate) fn load_csv(path: &Path, label: Option<&str>, drop: &[String]) -> Result<Dataset, DataError> {
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(&file, e))?;
-    check_text(&file, &bytes)?;
+    let (file, bytes) = read_text(path)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(DataError::invalid(&file, "the file is empty (a header row is required)"));
     }
-    let mut reader = ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(Trim::All)
-        .delimiter(sniff_delimiter(path, &bytes))
-        .from_reader(bytes.as_slice());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| DataError::invalid(&file, format!("cannot read the header row: {e}")))?
-        .iter()
-        .map(str::to_string)
-        .collect();
+    let (mut reader, headers) = csv_reader(path, &file, &bytes)?;
     let n_cols = headers.len();
     if n_cols == 0 {
         return Err(DataError::invalid(&file, "the file is empty (a header row is required)"));
@@ -296,24 +296,11 @@ pub(crate) fn load_named_columns(
     names: &[String],
     label: Option<&str>,
 ) -> Result<crate::Features, DataError> {
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(&file, e))?;
-    check_text(&file, &bytes)?;
+    let (file, bytes) = read_text(path)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(DataError::invalid(&file, "the file is empty (a header row is required)"));
     }
-    let mut reader = ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(Trim::All)
-        .delimiter(sniff_delimiter(path, &bytes))
-        .from_reader(bytes.as_slice());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| DataError::invalid(&file, format!("cannot read the header row: {e}")))?
-        .iter()
-        .map(str::to_string)
-        .collect();
+    let (mut reader, headers) = csv_reader(path, &file, &bytes)?;
     let n_cols = headers.len();
     let mut cols = Vec::with_capacity(names.len());
     let mut missing = Vec::new();
