@@ -187,14 +187,22 @@ pub fn encode_layers(layers: &[LayerWeights], extra: &[(&str, String)]) -> Resul
 
 /// Reads what [`encode_layers`] wrote.
 pub fn decode_layers(bytes: &[u8]) -> Result<Vec<LayerWeights>, CodecError> {
-    let mut t = Tensors::decode(bytes)?;
-    t.expect_format(LAYERS_FORMAT)?;
-    let n: usize = t.meta("layers")?.parse().map_err(|_| CodecError("metadata \"layers\" is not a count".into()))?;
-    let layers = (0..n).map(|i| take_layer(&mut t, &index(i))).collect::<Result<Vec<_>, _>>()?;
-    if let Some(extra) = t.tensors.keys().next() {
-        return Err(CodecError(format!("unexpected tensor {extra:?}")));
+    Tensors::decode(bytes)?.into_layers()
+}
+
+impl Tensors {
+    /// The layers of a buffer [`encode_layers`] wrote, once its metadata has been looked at
+    /// (e.g. a store's key), so that it is parsed once.
+    pub fn into_layers(mut self) -> Result<Vec<LayerWeights>, CodecError> {
+        self.expect_format(LAYERS_FORMAT)?;
+        let n: usize =
+            self.meta("layers")?.parse().map_err(|_| CodecError("metadata \"layers\" is not a count".into()))?;
+        let layers = (0..n).map(|i| take_layer(&mut self, &index(i))).collect::<Result<Vec<_>, _>>()?;
+        if let Some(extra) = self.tensors.keys().next() {
+            return Err(CodecError(format!("unexpected tensor {extra:?}")));
+        }
+        Ok(layers)
     }
-    Ok(layers)
 }
 
 /// Weights keyed by bigram, in order (format [`PUTS_FORMAT`]): a trial's store puts, or a

@@ -134,13 +134,13 @@ pub fn decode(key: &str, bytes: &[u8]) -> Result<LayerWeights, String> {
         return Err(format!("checksum mismatch (stored {stored:016x}, computed {computed:016x})"));
     }
     if !body.starts_with(MAGIC) {
-        let layers = codec::decode_layers(body).map_err(|e| e.to_string())?;
+        // Parsed once: this runs for every dense layer of every trial.
         let t = codec::Tensors::decode(body).map_err(|e| e.to_string())?;
         let stored_key = t.meta("key").map_err(|e| e.to_string())?;
         if stored_key != key {
             return Err(format!("value of key {stored_key:?} found under {key:?}"));
         }
-        return match <[LayerWeights; 1]>::try_from(layers) {
+        return match <[LayerWeights; 1]>::try_from(t.into_layers().map_err(|e| e.to_string())?) {
             Ok([w]) => Ok(w),
             Err(v) => Err(format!("value holds {} layers, expected 1", v.len())),
         };
