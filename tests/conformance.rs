@@ -97,6 +97,8 @@ macro_rules! trainer_suite {
 
 // Every trainer (small epochs: the suite trains a few dozen tiny nets per backend).
 trainer_suite!(burn, "type = \"burn\"\nepochs = 8\nbatch_size = 16\n");
+// The same trainer on its reference gradient path (Burn's autodiff).
+trainer_suite!(burn_autodiff, "type = \"burn\"\ngradients = \"autodiff\"\nepochs = 8\nbatch_size = 16\n");
 
 // Every store.
 store_suite!(memory, r#"type = "memory""#);

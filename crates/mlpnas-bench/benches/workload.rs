@@ -16,7 +16,7 @@ use mlpnas_core::{
     OutputKind, TrainerConfig, WeightStore,
 };
 use mlpnas_search::{CheckedConfig, RunDir, Search, SearchConfig, prepare_data};
-use trainer_burn::BurnTrainerConfig;
+use trainer_burn::{BurnTrainerConfig, Gradients};
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
@@ -135,8 +135,41 @@ fn split() -> Res<Arc<DataSplit>> {
     Ok(prepare_data(&cfg).map_err(|e| e.to_string())?.split)
 }
 
-fn trainer(backend: Backend, split: &Arc<DataSplit>) -> Res<Box<dyn ArchitectureTrainer>> {
-    let cfg = BurnTrainerConfig { backend, ..BurnTrainerConfig::default() };
+/// A trainer variant of `MLPNAS_BENCH_BACKENDS`: a backend name, optionally `/autodiff` or
+/// `/closed-form` (the default gradient path when absent), e.g. `flex`, `flex/autodiff`.
+#[derive(Debug, Clone, Copy)]
+struct Variant {
+    backend: Backend,
+    gradients: Gradients,
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.gradients {
+            Gradients::ClosedForm => write!(f, "{}", self.backend),
+            Gradients::Autodiff => write!(f, "{}/autodiff", self.backend),
+        }
+    }
+}
+
+/// The variants to run (`MLPNAS_BENCH_BACKENDS`, default `flex,flex/autodiff,ndarray`).
+fn variants() -> Res<Vec<Variant>> {
+    env_or("MLPNAS_BENCH_BACKENDS", "flex,flex/autodiff,ndarray")
+        .split(',')
+        .map(|v| {
+            let (backend, gradients) = v.trim().split_once('/').unwrap_or((v.trim(), "closed-form"));
+            let gradients = match gradients {
+                "closed-form" => Gradients::ClosedForm,
+                "autodiff" => Gradients::Autodiff,
+                other => return Err(format!("MLPNAS_BENCH_BACKENDS: {other:?} is not closed-form or autodiff")),
+            };
+            Ok(Variant { backend: backend.parse()?, gradients })
+        })
+        .collect()
+}
+
+fn trainer(v: Variant, split: &Arc<DataSplit>) -> Res<Box<dyn ArchitectureTrainer>> {
+    let cfg = BurnTrainerConfig { backend: v.backend, gradients: v.gradients, ..BurnTrainerConfig::default() };
     cfg.build(Arc::clone(split)).map_err(|e| e.to_string())
 }
 
@@ -186,7 +219,7 @@ impl Run {
     }
 }
 
-fn burn_run(backend: Backend, split: &Arc<DataSplit>, archs: &[String]) -> Res<Run> {
+fn burn_run(backend: Variant, split: &Arc<DataSplit>, archs: &[String]) -> Res<Run> {
     let t = trainer(backend, split)?;
     // Untimed warm-up, as the reference scripts do.
     let warm = Architecture::parse("8:relu", t.input_dim(), t.n_classes(), 0.2).map_err(|e| e.to_string())?;
@@ -253,8 +286,7 @@ fn workload() -> Res<()> {
         standardize()
     );
     let mut runs = Vec::new();
-    for name in env_or("MLPNAS_BENCH_BACKENDS", "flex,ndarray").split(',') {
-        let backend: Backend = name.trim().parse()?;
+    for backend in variants()? {
         println!("# running mlpnas {backend} (load {})", loadavg());
         runs.push(burn_run(backend, &split, &archs)?);
     }
@@ -318,8 +350,7 @@ fn step() -> Res<()> {
         "\n## step: 11-8-3 (8:relu), {} steps per epoch, 10 epochs, validation included; best of 5",
         steps_per_epoch
     );
-    for name in env_or("MLPNAS_BENCH_BACKENDS", "flex,ndarray").split(',') {
-        let backend: Backend = name.trim().parse()?;
+    for backend in variants()? {
         let t = trainer(backend, &split)?;
         let a = Architecture::parse("8:relu", t.input_dim(), t.n_classes(), 0.2).map_err(|e| e.to_string())?;
         let mut best = f64::INFINITY;
@@ -329,9 +360,10 @@ fn step() -> Res<()> {
             best = best.min(t0.elapsed().as_secs_f64());
         }
         println!(
-            "{backend:>8}: {:.3} s per trial, {:.1} us per step",
+            "{:>16}: {:.3} s per trial, {:.1} us per step",
+            backend.to_string(),
             best,
-            best * 1e6 / (10 * steps_per_epoch) as f64
+            best * 1e6 / (10 * steps_per_epoch) as f64,
         );
     }
     Ok(())
@@ -454,7 +486,7 @@ fn store() -> Res<()> {
     ];
     let trial_seconds = {
         let split = split()?;
-        let t = trainer(Backend::default(), &split)?;
+        let t = trainer(Variant { backend: Backend::default(), gradients: Gradients::default() }, &split)?;
         let a = Architecture::parse("64:relu,32:elu", t.input_dim(), t.n_classes(), 0.2).map_err(|e| e.to_string())?;
         t.train(&a, &[], 0).map_err(|e| e.to_string())?;
         let t0 = Instant::now();

@@ -22,6 +22,19 @@ pub enum OptimizerKind {
     Sgd,
 }
 
+/// How the trainer computes gradients: both give the same gradients up to float rounding (tested
+/// on every backend); they differ in speed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Gradients {
+    /// The MLP's gradients written out (chain rule per layer) and computed with tensor operations
+    /// on the plain backend: no autodiff graph, no global lock (the default; BENCHMARKS.md).
+    #[default]
+    ClosedForm,
+    /// Burn's autodiff and `burn::optim`: the reference the closed form is tested against.
+    Autodiff,
+}
+
 /// Settings of the Burn trainer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -41,6 +54,8 @@ pub struct BurnTrainerConfig {
     pub decay: f64,
     /// Momentum of `sgd` (0 for plain SGD).
     pub momentum: f64,
+    /// `closed-form` (default) or `autodiff` ([`Gradients`]).
+    pub gradients: Gradients,
 }
 
 impl Default for BurnTrainerConfig {
@@ -53,6 +68,7 @@ impl Default for BurnTrainerConfig {
             learning_rate: 0.01,
             decay: 0.0,
             momentum: 0.0,
+            gradients: Gradients::default(),
         }
     }
 }

@@ -14,12 +14,14 @@
 //! (pure-Rust CPU) are always compiled in; `tch-cpu` and `tch-cuda:N` (LibTorch) with the cargo
 //! feature `tch`. Callers never name a Burn type: they see only the core traits.
 
+mod closed_form;
 mod config;
 mod export;
+mod learner;
 mod model;
 mod trainer;
 
-pub use config::{BurnTrainerConfig, OptimizerKind};
+pub use config::{BurnTrainerConfig, Gradients, OptimizerKind};
 pub use export::BurnModel;
 /// The backend names of `[trainer] backend = "..."`.
 pub use mlpnas_backend::Backend;

@@ -55,32 +55,10 @@ impl Plan {
     pub fn forward(&self, layers: &[Linear], mut x: Tensor<2>, mut masks: Option<&mut SeedRng>) -> Tensor<2> {
         for step in &self.steps {
             x = match *step {
-                Step::Dense(i, act) => {
-                    let h = layers[i].forward(x);
-                    match act {
-                        Activation::Sigmoid => sigmoid(h),
-                        Activation::Tanh => tanh(h),
-                        Activation::Relu => relu(h),
-                        // Not Burn's `elu`: it takes exp(x) of positive inputs too, which overflows
-                        // for x > 88 and turns the masked-out gradient into inf * 0 = NaN (seen as
-                        // spurious divergence on unstandardized data). Same values, safe gradient.
-                        Activation::Elu => {
-                            let neg = h.clone().clamp_max(0.0);
-                            relu(h) + neg.exp().sub_scalar(1.0)
-                        }
-                    }
-                }
-                Step::Dropout(rate) => match masks.as_deref_mut() {
-                    Some(rng) if rate > 0.0 => {
-                        let keep = 1.0 - rate;
-                        let scale = (1.0 / keep) as f32;
-                        let [b, w] = x.dims();
-                        let mask: Vec<f32> =
-                            (0..b * w).map(|_| if rng.random::<f64>() < keep { scale } else { 0.0 }).collect();
-                        let mask = Tensor::<2>::from_data(TensorData::new(mask, [b, w]), &x.device());
-                        x * mask
-                    }
-                    _ => x,
+                Step::Dense(i, act) => activate(layers[i].forward(x), act),
+                Step::Dropout(rate) => match masks.as_deref_mut().and_then(|rng| dropout_mask(rate, &x, rng)) {
+                    Some(mask) => x * mask,
+                    None => x,
                 },
                 Step::Logits(i) => layers[i].forward(x),
             };
@@ -112,27 +90,65 @@ impl Plan {
     }
 }
 
+/// `act` applied to the pre-activations `h`.
+pub(crate) fn activate(h: Tensor<2>, act: Activation) -> Tensor<2> {
+    match act {
+        Activation::Sigmoid => sigmoid(h),
+        Activation::Tanh => tanh(h),
+        Activation::Relu => relu(h),
+        // Not Burn's `elu`: it takes exp(x) of positive inputs too, which overflows for x > 88
+        // and turns the masked-out gradient into inf * 0 = NaN (seen as spurious divergence on
+        // unstandardized data). Same values, safe gradient.
+        Activation::Elu => {
+            let neg = h.clone().clamp_max(0.0);
+            relu(h) + neg.exp().sub_scalar(1.0)
+        }
+    }
+}
+
+/// The inverted-dropout mask for `x` (`0` or `1 / keep` per element), drawn from the trial's
+/// mask stream on the host; `None` when `rate` drops nothing. Both training paths draw masks
+/// here, in the same order, so they see the same masks.
+pub(crate) fn dropout_mask(rate: f64, x: &Tensor<2>, rng: &mut SeedRng) -> Option<Tensor<2>> {
+    if rate <= 0.0 {
+        return None;
+    }
+    let keep = 1.0 - rate;
+    let scale = (1.0 / keep) as f32;
+    let [b, w] = x.dims();
+    let mask: Vec<f32> = (0..b * w).map(|_| if rng.random::<f64>() < keep { scale } else { 0.0 }).collect();
+    Some(Tensor::<2>::from_data(TensorData::new(mask, [b, w]), &x.device()))
+}
+
 /// A host tensor on `device` (as a trainable parameter when `device` is an autodiff device).
 fn param<const D: usize>(t: &HostTensor, shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
     Param::from_tensor(Tensor::<D>::from_data(TensorData::new(t.data.clone(), shape), device))
 }
 
-/// Builds the dense layers of `arch` on `device`: from `init[i]` where given, else Glorot-uniform
+/// The initial weights of `arch`'s dense layers: `init[i]` where given, else Glorot-uniform
 /// kernels and zero biases drawn from `rng` (Keras' defaults, and reproducible per trial).
+pub(crate) fn initial_weights(arch: &Architecture, init: &[Option<LayerWeights>], rng: &mut SeedRng) -> Vec<LayerWeights> {
+    arch.dense_shapes()
+        .iter()
+        .enumerate()
+        .map(|(i, &(inp, out, _))| match init.get(i) {
+            Some(Some(w)) => w.clone(),
+            _ => glorot(inp, out, rng),
+        })
+        .collect()
+}
+
+/// Builds the dense layers of `arch` on `device` from [`initial_weights`].
 pub(crate) fn build_layers(
     arch: &Architecture,
     init: &[Option<LayerWeights>],
     rng: &mut SeedRng,
     device: &Device,
 ) -> Vec<Linear> {
-    arch.dense_shapes()
+    initial_weights(arch, init, rng)
         .iter()
-        .enumerate()
-        .map(|(i, &(inp, out, _))| {
-            let w = match init.get(i) {
-                Some(Some(w)) => w.clone(),
-                _ => glorot(inp, out, rng),
-            };
+        .zip(arch.dense_shapes())
+        .map(|(w, (inp, out, _))| {
             Linear { weight: param(&w.kernel, [inp, out], device), bias: Some(param(&w.bias, [out], device)) }
         })
         .collect()
@@ -149,7 +165,7 @@ pub(crate) fn glorot(inp: usize, out: usize, rng: &mut SeedRng) -> LayerWeights 
 }
 
 /// Copies a tensor back to the host.
-fn host<const D: usize>(t: Tensor<D>) -> Result<HostTensor, String> {
+pub(crate) fn host<const D: usize>(t: Tensor<D>) -> Result<HostTensor, String> {
     let shape = t.dims().to_vec();
     let data = t.into_data().try_to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
     Ok(HostTensor { shape, data })

@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, SgdConfig, momentum::MomentumConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use mlpnas_core::seed::rng;
 use mlpnas_core::{
@@ -12,8 +10,10 @@ use mlpnas_core::{
 };
 use rand::seq::SliceRandom;
 
-use crate::config::{BurnTrainerConfig, OptimizerKind};
-use crate::model::{Plan, build_layers, export};
+use crate::closed_form::ClosedFormLearner;
+use crate::config::{BurnTrainerConfig, Gradients};
+use crate::learner::{AutodiffLearner, Learner};
+use crate::model::{Plan, build_layers};
 
 /// Trains architectures with Burn on one data split (see [`BurnTrainerConfig`]).
 #[derive(Debug)]
@@ -127,7 +127,9 @@ struct Fit {
 }
 
 impl BurnTrainer {
-    /// The training loop shared by search trials and final training.
+    /// The training loop shared by search trials and final training, over either gradient path
+    /// ([`Learner`]). The batch losses stay on the device: they are summed there and read back,
+    /// with the NaN check, once per epoch (a diverged epoch is not recorded either way).
     fn run_epochs(
         &self,
         arch: &Architecture,
@@ -137,24 +139,21 @@ impl BurnTrainer {
     ) -> Result<Fit, TrainerError> {
         let cfg = &self.cfg;
         let plain = cfg.backend.device().map_err(TrainerError::Other)?;
-        let device = plain.clone().autodiff();
         // Initial weights and batch order from one stream, dropout masks from another.
         let mut rng = rng(seed);
         let mut masks = mlpnas_core::seed::rng(mlpnas_core::seed::derive(seed, "dropout", 0));
 
         let plan = Plan::new(arch);
         let n_classes = self.n_classes();
+        let mut learner: Box<dyn Learner> = match cfg.gradients {
+            Gradients::ClosedForm => {
+                Box::new(ClosedFormLearner::new(cfg, plan.clone(), arch, init, &mut rng, &plain))
+            }
+            Gradients::Autodiff => Box::new(AutodiffLearner::new(cfg, plan.clone(), arch, init, &mut rng, &plain)),
+        };
+        let device = learner.train_device();
         let train = DeviceData::new(&self.data.train, plan.output, n_classes, &device);
         let valid = DeviceData::new(&self.data.valid, plan.output, n_classes, &plain);
-        let mut model = build_layers(arch, init, &mut rng, &device);
-        let mut optim = match cfg.optimizer {
-            OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-7).init(),
-            OptimizerKind::Sgd => {
-                let momentum =
-                    (cfg.momentum > 0.0).then(|| MomentumConfig::new().with_momentum(cfg.momentum).with_dampening(0.0));
-                SgdConfig::new().with_momentum(momentum).init()
-            }
-        };
 
         let mut order: Vec<i64> = (0..train.rows as i64).collect();
         let mut epochs = Vec::with_capacity(stop.max_epochs.min(1024));
@@ -162,44 +161,43 @@ impl BurnTrainer {
         let mut diverged = false;
         let mut stopped_early = false;
         let (mut best_loss, mut best_epoch, mut best_weights) = (f64::INFINITY, 0usize, Vec::new());
-        'epochs: for epoch in 1..=stop.max_epochs {
+        for epoch in 1..=stop.max_epochs {
             order.shuffle(&mut rng);
             let perm = Tensor::<1, Int>::from_data(TensorData::new(order.clone(), [train.rows]), &device);
-            let mut loss_sum = 0.0f64;
+            let mut loss_sum: Option<Tensor<1>> = None;
             let mut batches = 0usize;
             for start in (0..train.rows).step_by(cfg.batch_size) {
                 let end = (start + cfg.batch_size).min(train.rows);
                 let idx = perm.clone().slice(start..end);
                 let xb = train.x.clone().select(0, idx.clone());
                 let yb = train.targets.clone().select(0, idx);
-                let loss = plan.loss(plan.forward(&model, xb, Some(&mut masks)), yb);
-                let value = f64::from(loss.clone().into_scalar::<f32>());
-                if !value.is_finite() {
-                    diverged = true;
-                    break 'epochs;
-                }
-                loss_sum += value;
-                batches += 1;
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
                 let lr = cfg.learning_rate / (1.0 + cfg.decay * step as f64);
-                model = optim.step(lr, model, grads);
+                let loss = learner.step(xb, yb, &mut masks, lr);
+                loss_sum = Some(match loss_sum {
+                    Some(sum) => sum + loss,
+                    None => loss,
+                });
+                batches += 1;
                 step += 1;
             }
-            let eval = model.valid();
-            let logits = plan.forward(&eval, valid.x.clone(), None);
+            let train_loss = loss_sum.map_or(0.0, |s| f64::from(s.into_scalar::<f32>())) / batches.max(1) as f64;
+            if !train_loss.is_finite() {
+                diverged = true;
+                break;
+            }
+            let logits = learner.logits(valid.x.clone());
             let val_loss = f64::from(plan.loss(logits.clone(), valid.targets.clone()).into_scalar::<f32>());
             let val_acc = plan.correct(logits, valid.labels.clone()) as f64 / valid.rows as f64;
             if !val_loss.is_finite() {
                 diverged = true;
                 break;
             }
-            epochs.push(EpochMetrics { train_loss: loss_sum / batches.max(1) as f64, val_loss, val_acc });
+            epochs.push(EpochMetrics { train_loss, val_loss, val_acc });
             if let Some(patience) = stop.patience {
                 if val_loss < best_loss - MIN_DELTA {
                     best_loss = val_loss;
                     best_epoch = epoch;
-                    best_weights =
-                        eval.iter().map(export).collect::<Result<Vec<_>, _>>().map_err(TrainerError::Other)?;
+                    best_weights = learner.weights().map_err(TrainerError::Other)?;
                 } else if epoch - best_epoch >= patience {
                     stopped_early = true;
                     break;
@@ -211,7 +209,7 @@ impl BurnTrainer {
             None if diverged => Vec::new(),
             None => {
                 best_epoch = epochs.len();
-                model.iter().map(export).collect::<Result<Vec<_>, _>>().map_err(TrainerError::Other)?
+                learner.weights().map_err(TrainerError::Other)?
             }
         };
         Ok(Fit { epochs, diverged, stopped_early, best_epoch, weights })

@@ -162,7 +162,27 @@ fn initial_weights_batches_and_masks_do_not_depend_on_the_backend() {
 fn a_fixed_training_reaches_the_same_accuracy_on_every_backend() {
     let data = wine();
     let cfg = "epochs = 10\nbatch_size = 32";
-    let (a, b) = (trainer_on(Backend::Flex, &data, cfg), trainer_on(other_backend(), &data, cfg));
+    let other = other_backend().to_string();
+    same_accuracy((&trainer_on(Backend::Flex, &data, cfg), "flex"), (&trainer_on(other_backend(), &data, cfg), &other));
+}
+
+/// The closed-form gradients and Burn's autodiff (the reference) train to the same accuracy on
+/// the backend under test: the same check as across backends.
+#[test]
+fn both_gradient_paths_reach_the_same_accuracy() {
+    let data = wine();
+    let cfg = "epochs = 10\nbatch_size = 32";
+    let autodiff = format!("{cfg}\ngradients = \"autodiff\"");
+    same_accuracy(
+        (&trainer_on(test_backend(), &data, cfg), "closed-form"),
+        (&trainer_on(test_backend(), &data, &autodiff), "autodiff"),
+    );
+}
+
+/// 3 architectures x 2 seeds (or `MLPNAS_ACCURACY_SEEDS`) trained by both: rewards within
+/// [`ACCURACY_TOLERANCE`].
+fn same_accuracy(a: (&Box<dyn ArchitectureTrainer>, &str), b: (&Box<dyn ArchitectureTrainer>, &str)) {
+    let ((a, an), (b, bn)) = (a, b);
     let seeds: Vec<u64> = match std::env::var("MLPNAS_ACCURACY_SEEDS") {
         Ok(n) => (0..n.parse().expect("a number")).collect(),
         Err(_) => vec![1, 2],
@@ -173,9 +193,8 @@ fn a_fixed_training_reaches_the_same_accuracy_on_every_backend() {
         for &seed in &seeds {
             let (x, y) = (a.train(&arch, &[], seed).expect("train"), b.train(&arch, &[], seed).expect("train"));
             eprintln!(
-                "{text} seed {seed}: reward flex {:.4} {} {:.4}; last val acc {:.4} / {:.4}",
+                "{text} seed {seed}: reward {an} {:.4} {bn} {:.4}; last val acc {:.4} / {:.4}",
                 x.reward(),
-                other_backend(),
                 y.reward(),
                 x.val_acc_last(),
                 y.val_acc_last()
@@ -192,7 +211,7 @@ fn a_fixed_training_reaches_the_same_accuracy_on_every_backend() {
         max_abs(&mut diffs.iter().map(|d| d.3)),
     );
     for (text, seed, reward, _) in &diffs {
-        assert!(reward.abs() <= ACCURACY_TOLERANCE, "{text} seed {seed}: rewards differ by {reward:.4}");
+        assert!(reward.abs() <= ACCURACY_TOLERANCE, "{text} seed {seed}: {an} vs {bn}: rewards differ by {reward:.4}");
     }
 }
 

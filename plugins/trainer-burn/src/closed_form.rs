@@ -1,0 +1,455 @@
+//! [`ClosedFormLearner`]: an MLP's gradients in closed form, on the plain backend, with no
+//! autodiff graph (`[trainer] gradients = "closed-form"`, the default).
+//!
+//! The forward pass keeps what the backward pass needs (each dense layer's input, each
+//! activation's output, each dropout mask); the backward pass is the chain rule written out for
+//! the layers a search builds:
+//!
+//! - loss: softmax cross-entropy `dL/dz = (softmax(z) - y) / b`; sigmoid binary cross-entropy
+//!   `dL/dz = (sigmoid(z) - y) / b` (both the mean over the batch, as [`Plan::loss`]);
+//! - dense `a = f(x W + b)`: `delta = g * f'(a)`, `dW = xᵀ delta`, `db = Σ_rows delta`,
+//!   `dx = delta Wᵀ` (not computed for the first layer);
+//! - activations from their output `a`: sigmoid `a (1 - a)`, tanh `1 - a²`, relu `[a > 0]`,
+//!   elu `min(a + 1, 1)` (= `exp(h)` for `h <= 0`, 1 above: the derivative of
+//!   [`crate::model::activate`]'s `relu(h) + exp(min(h, 0)) - 1`);
+//! - dropout: `g * mask` (the mask already holds `1 / keep`).
+//!
+//! Adam and SGD (with momentum) are Burn's formulas (`burn::optim`), written on the parameter
+//! tensors with the same scalar factors, so this path and [`crate::learner::AutodiffLearner`]
+//! differ by float rounding only. Biases are kept as `[1, out]` so the whole step stays in rank-2
+//! tensors (`x W + b` broadcasts) and no reshape is needed on the hot path.
+
+use burn::tensor::activation::{log_softmax, sigmoid};
+use burn::tensor::{Device, Tensor, TensorData};
+use mlpnas_core::seed::SeedRng;
+use mlpnas_core::{Activation, Architecture, HostTensor, LayerWeights, OutputKind};
+
+use crate::config::{BurnTrainerConfig, OptimizerKind};
+use crate::learner::{ADAM_EPSILON, Learner};
+use crate::model::{Plan, Step, activate, dropout_mask, host, initial_weights};
+
+/// Adam's moments of one parameter tensor.
+struct Moments {
+    first: Tensor<2>,
+    second: Tensor<2>,
+}
+
+/// One trainable tensor (a kernel `[in, out]` or a bias `[1, out]`) and its optimizer state.
+struct Parameter {
+    value: Tensor<2>,
+    /// Adam's moments, or SGD's velocity in `first` (momentum only); `None` before the first step.
+    state: Option<Moments>,
+}
+
+/// What the forward pass of one step keeps for the backward pass, one entry per plan step.
+enum Saved {
+    /// Input of dense layer `i` and the activation's output.
+    Dense { input: Tensor<2>, output: Tensor<2> },
+    /// The dropout mask, `None` when nothing was dropped.
+    Dropout(Option<Tensor<2>>),
+    /// Input of the output layer.
+    Logits { input: Tensor<2> },
+}
+
+/// Optimizer settings of the closed-form path.
+#[derive(Debug, Clone, Copy)]
+enum Optim {
+    Adam { beta_1: f32, beta_2: f32, epsilon: f32 },
+    Sgd { momentum: Option<f64> },
+}
+
+/// The closed-form gradient path (module docs).
+pub(crate) struct ClosedFormLearner {
+    plan: Plan,
+    /// Kernel then bias of each dense layer, in layer order: `params[2 i]`, `params[2 i + 1]`.
+    params: Vec<Parameter>,
+    optim: Optim,
+    /// Steps taken (Adam's bias correction).
+    time: i32,
+    device: Device,
+}
+
+impl ClosedFormLearner {
+    /// A learner for `plan` on the plain `device` from initial weights `init`
+    /// ([`initial_weights`]: the same draws as the autodiff path).
+    pub fn new(
+        cfg: &BurnTrainerConfig,
+        plan: Plan,
+        arch: &Architecture,
+        init: &[Option<LayerWeights>],
+        rng: &mut SeedRng,
+        device: &Device,
+    ) -> Self {
+        let params = initial_weights(arch, init, rng)
+            .into_iter()
+            .zip(arch.dense_shapes())
+            .flat_map(|(w, (inp, out, _))| {
+                [
+                    Tensor::<2>::from_data(TensorData::new(w.kernel.data, [inp, out]), device),
+                    Tensor::<2>::from_data(TensorData::new(w.bias.data, [1, out]), device),
+                ]
+            })
+            .map(|value| Parameter { value, state: None })
+            .collect();
+        let optim = match cfg.optimizer {
+            OptimizerKind::Adam => Optim::Adam { beta_1: 0.9, beta_2: 0.999, epsilon: ADAM_EPSILON },
+            OptimizerKind::Sgd => Optim::Sgd { momentum: (cfg.momentum > 0.0).then_some(cfg.momentum) },
+        };
+        Self { plan, params, optim, time: 0, device: device.clone() }
+    }
+
+    fn dense(&self, i: usize, x: Tensor<2>) -> Tensor<2> {
+        x.matmul(self.params[2 * i].value.clone()) + self.params[2 * i + 1].value.clone()
+    }
+
+    /// Forward pass of a training step: the logits and what the backward pass needs.
+    fn forward_saving(&self, mut x: Tensor<2>, masks: &mut SeedRng) -> (Tensor<2>, Vec<Saved>) {
+        let mut saved = Vec::with_capacity(self.plan.steps.len());
+        for step in &self.plan.steps {
+            x = match *step {
+                Step::Dense(i, act) => {
+                    let output = activate(self.dense(i, x.clone()), act);
+                    saved.push(Saved::Dense { input: x, output: output.clone() });
+                    output
+                }
+                Step::Dropout(rate) => {
+                    let mask = dropout_mask(rate, &x, masks);
+                    let out = match &mask {
+                        Some(m) => x * m.clone(),
+                        None => x,
+                    };
+                    saved.push(Saved::Dropout(mask));
+                    out
+                }
+                Step::Logits(i) => {
+                    saved.push(Saved::Logits { input: x.clone() });
+                    self.dense(i, x)
+                }
+            };
+        }
+        (x, saved)
+    }
+
+    /// The batch's mean loss and `dL/dz` from the logits `z` and targets `y`.
+    fn loss_and_delta(&self, z: Tensor<2>, y: Tensor<2>) -> (Tensor<1>, Tensor<2>) {
+        let rows = z.dims()[0] as f64;
+        match self.plan.output {
+            OutputKind::Softmax => {
+                let ls = log_softmax(z, 1);
+                let loss = (ls.clone() * y.clone()).sum().mul_scalar(-1.0 / rows);
+                let delta = (ls.exp() - y).mul_scalar(1.0 / rows);
+                (loss, delta)
+            }
+            OutputKind::Sigmoid => {
+                let delta = (sigmoid(z.clone()) - y.clone()).mul_scalar(1.0 / rows);
+                (self.plan.loss(z, y), delta)
+            }
+        }
+    }
+
+    /// Gradients of every parameter (same order as `params`) by back-propagating `delta`.
+    fn backward(&self, saved: Vec<Saved>, delta: Tensor<2>) -> Vec<Tensor<2>> {
+        let mut grads: Vec<Option<Tensor<2>>> = vec![None; self.params.len()];
+        // The index of the first dense step: no input gradient is needed at or before it.
+        let first_dense = self.plan.steps.iter().position(|s| !matches!(s, Step::Dropout(_))).unwrap_or(0);
+        let mut g = delta;
+        for (k, (step, saved)) in self.plan.steps.iter().zip(saved).enumerate().rev() {
+            let (i, delta, input) = match (*step, saved) {
+                (Step::Logits(i), Saved::Logits { input }) => (i, g.clone(), input),
+                (Step::Dense(i, act), Saved::Dense { input, output }) => (i, derivative(g.clone(), output, act), input),
+                (Step::Dropout(_), Saved::Dropout(mask)) => {
+                    if let Some(m) = mask {
+                        g = g * m;
+                    }
+                    continue;
+                }
+                _ => unreachable!("saved entries follow the plan's steps"),
+            };
+            grads[2 * i] = Some(input.transpose().matmul(delta.clone()));
+            grads[2 * i + 1] = Some(delta.clone().sum_dim(0));
+            if k > first_dense {
+                g = delta.matmul(self.params[2 * i].value.clone().transpose());
+            }
+        }
+        grads.into_iter().map(|g| g.expect("every dense layer is on the plan")).collect()
+    }
+
+    /// Gradients of the mean batch loss (for the tests that compare both paths).
+    #[cfg(test)]
+    pub(crate) fn gradients(&self, x: Tensor<2>, y: Tensor<2>, masks: &mut SeedRng) -> Vec<Tensor<2>> {
+        let (z, saved) = self.forward_saving(x, masks);
+        let (_, delta) = self.loss_and_delta(z, y);
+        self.backward(saved, delta)
+    }
+
+    /// One optimizer update of every parameter with `grads`.
+    fn update(&mut self, grads: Vec<Tensor<2>>, lr: f64) {
+        self.time += 1;
+        let time = self.time;
+        let optim = self.optim;
+        for (p, g) in self.params.iter_mut().zip(grads) {
+            let value = p.value.clone();
+            p.value = match optim {
+                Optim::Adam { beta_1, beta_2, epsilon } => {
+                    // burn::optim::AdaptiveMomentum::transform, then `tensor - grad * lr`.
+                    let m = match p.state.take() {
+                        Some(s) => Moments {
+                            first: s.first.mul_scalar(beta_1).add(g.clone().mul_scalar(1.0 - beta_1)),
+                            second: s.second.mul_scalar(beta_2).add(g.square().mul_scalar(1.0 - beta_2)),
+                        },
+                        None => Moments {
+                            first: g.clone().mul_scalar(1.0 - beta_1),
+                            second: g.square().mul_scalar(1.0 - beta_2),
+                        },
+                    };
+                    let bias_correction2_sqrt = (1.0 - beta_2.powi(time)).sqrt();
+                    let combined = bias_correction2_sqrt / (1.0 - beta_1.powi(time));
+                    let step = m
+                        .first
+                        .clone()
+                        .mul_scalar(combined)
+                        .div(m.second.clone().sqrt().add_scalar(epsilon * bias_correction2_sqrt));
+                    p.state = Some(m);
+                    value - step.mul_scalar(lr)
+                }
+                Optim::Sgd { momentum: None } => value - g.mul_scalar(lr),
+                Optim::Sgd { momentum: Some(mu) } => {
+                    // burn::optim::momentum::Momentum::transform with dampening 0.
+                    let velocity = match p.state.take() {
+                        Some(s) => g.add(s.first.mul_scalar(mu)),
+                        None => g,
+                    };
+                    let step = velocity.clone().mul_scalar(lr);
+                    p.state = Some(Moments { second: velocity.clone(), first: velocity });
+                    value - step
+                }
+            };
+        }
+    }
+}
+
+/// `g * f'(a)` for the activation `act` whose output is `a`.
+fn derivative(g: Tensor<2>, a: Tensor<2>, act: Activation) -> Tensor<2> {
+    match act {
+        Activation::Relu => g.mask_fill(a.lower_equal_elem(0.0), 0.0),
+        Activation::Sigmoid => g * (a.clone() - a.square()),
+        Activation::Tanh => g * a.square().neg().add_scalar(1.0),
+        Activation::Elu => g * a.add_scalar(1.0).clamp_max(1.0),
+    }
+}
+
+impl Learner for ClosedFormLearner {
+    fn train_device(&self) -> Device {
+        self.device.clone()
+    }
+
+    fn step(&mut self, x: Tensor<2>, y: Tensor<2>, masks: &mut SeedRng, lr: f64) -> Tensor<1> {
+        let (z, saved) = self.forward_saving(x, masks);
+        let (loss, delta) = self.loss_and_delta(z, y);
+        let grads = self.backward(saved, delta);
+        self.update(grads, lr);
+        loss
+    }
+
+    fn logits(&self, mut x: Tensor<2>) -> Tensor<2> {
+        for step in &self.plan.steps {
+            x = match *step {
+                Step::Dense(i, act) => activate(self.dense(i, x), act),
+                Step::Dropout(_) => x,
+                Step::Logits(i) => self.dense(i, x),
+            };
+        }
+        x
+    }
+
+    fn weights(&self) -> Result<Vec<LayerWeights>, String> {
+        self.params
+            .chunks(2)
+            .map(|pair| {
+                let kernel = host(pair[0].value.clone())?;
+                let bias = host(pair[1].value.clone())?;
+                Ok(LayerWeights { kernel, bias: HostTensor { shape: vec![bias.data.len()], data: bias.data } })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The closed form against Burn's autodiff, the reference: gradients of random nets of every
+    //! activation, with and without dropout, both output kinds, on every backend of the build;
+    //! and the optimizer updates against `burn::optim` fed the same gradients.
+
+    use burn::optim::GradientsParams;
+    use mlpnas_backend::Backend;
+    use mlpnas_core::seed::rng;
+    use rand::Rng;
+
+    use super::*;
+    use crate::learner::{AutodiffLearner, optimizer};
+    use crate::model::build_layers;
+
+    const ACTIVATIONS: [&str; 4] = ["relu", "sigmoid", "tanh", "elu"];
+
+    /// A random architecture text (1 to 3 dense layers of 1 to 24 units, any activation, dropout
+    /// after any of them) and its number of classes (2: sigmoid output, 3 to 5: softmax).
+    fn random_net(r: &mut SeedRng) -> (String, usize) {
+        let mut parts = Vec::new();
+        for _ in 0..r.random_range(1..=3) {
+            parts.push(format!("{}:{}", r.random_range(1..=24), ACTIVATIONS[r.random_range(0..4)]));
+            if r.random_bool(0.4) {
+                parts.push("dropout".to_string());
+            }
+        }
+        (parts.join(","), r.random_range(2..=5))
+    }
+
+    /// Random features `[rows, inputs]` (scale 2) and targets for `classes` classes.
+    fn batch(r: &mut SeedRng, rows: usize, inputs: usize, classes: usize, device: &Device) -> (Tensor<2>, Tensor<2>) {
+        let x: Vec<f32> = (0..rows * inputs).map(|_| r.random_range(-2.0f32..2.0)).collect();
+        let (width, y) = if classes == 2 {
+            (1, (0..rows).map(|_| f32::from(u8::from(r.random_bool(0.5)))).collect::<Vec<_>>())
+        } else {
+            let mut y = vec![0.0f32; rows * classes];
+            for row in 0..rows {
+                y[row * classes + r.random_range(0..classes)] = 1.0;
+            }
+            (classes, y)
+        };
+        (
+            Tensor::<2>::from_data(TensorData::new(x, [rows, inputs]), device),
+            Tensor::<2>::from_data(TensorData::new(y, [rows, width]), device),
+        )
+    }
+
+    fn values(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 values")
+    }
+
+    /// `got` equals `want` within `rel` of `want`'s largest magnitude (plus a floor for all-zero
+    /// gradients, e.g. dead ReLUs).
+    fn assert_close(got: &[f32], want: &[f32], rel: f32, what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: lengths");
+        let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
+        for (k, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!((g - w).abs() <= rel * scale, "{what}[{k}]: closed form {g}, autodiff {w} (scale {scale})");
+        }
+    }
+
+    /// Autodiff's gradients of `layers` (kernel, bias as `[1, out]`, per layer).
+    fn autodiff_gradients(
+        plan: &Plan,
+        layers: &[burn::nn::Linear],
+        x: Tensor<2>,
+        y: Tensor<2>,
+        masks: &mut SeedRng,
+    ) -> (Vec<Tensor<2>>, GradientsParams) {
+        let loss = plan.loss(plan.forward(layers, x, Some(masks)), y);
+        let grads = loss.backward();
+        let mut out = Vec::new();
+        for l in layers {
+            out.push(l.weight.val().grad(&grads).expect("kernel gradient"));
+            let b = l.bias.as_ref().expect("bias").val().grad(&grads).expect("bias gradient");
+            let n = b.dims()[0];
+            out.push(b.reshape([1, n]));
+        }
+        (out, GradientsParams::from_grads(grads, &layers.to_vec()))
+    }
+
+    /// Glorot kernels and random (non-zero) biases. With zero biases, a row whose inputs dropout
+    /// zeroes entirely reaches ELU and the sigmoid loss at exactly 0, where autodiff takes a
+    /// one-sided derivative of the kinked formulas (`relu`, `clamp_max`, `abs`: 0 at 0) while the
+    /// functions themselves are smooth there (ELU' = 1, BCE' = sigmoid(0) - y): the closed form
+    /// gives the true derivative. Away from such exact zeros the two must agree.
+    fn random_weights(arch: &Architecture, r: &mut SeedRng) -> Vec<Option<LayerWeights>> {
+        arch.dense_shapes()
+            .iter()
+            .map(|&(inp, out, _)| {
+                let mut w = crate::model::glorot(inp, out, r);
+                w.bias.data = (0..out).map(|_| r.random_range(-0.5f32..0.5)).collect();
+                Some(w)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gradients_equal_autodiff_on_random_nets_on_every_backend() {
+        for backend in Backend::for_suites() {
+            let plain = backend.device().expect("device");
+            let ad = plain.clone().autodiff();
+            let mut r = rng(7);
+            for case in 0..40 {
+                let (text, classes) = random_net(&mut r);
+                let inputs = r.random_range(1..=12);
+                let arch = Architecture::parse(&text, inputs, classes, 0.3).expect("architecture");
+                let plan = Plan::new(&arch);
+                let cfg = BurnTrainerConfig { backend, ..BurnTrainerConfig::default() };
+                let init = random_weights(&arch, &mut r);
+                let closed = ClosedFormLearner::new(&cfg, plan.clone(), &arch, &init, &mut rng(case), &plain);
+                let layers = build_layers(&arch, &init, &mut rng(case), &ad);
+                let rows = r.random_range(1..=40);
+                let (x, y) = batch(&mut r, rows, inputs, classes, &plain);
+                let mask_seed = r.random::<u64>();
+                let want = autodiff_gradients(
+                    &plan,
+                    &layers,
+                    x.clone().autodiff(),
+                    y.clone().autodiff(),
+                    &mut rng(mask_seed),
+                )
+                .0;
+                let got = closed.gradients(x, y, &mut rng(mask_seed));
+                assert_eq!(got.len(), want.len());
+                for (k, (g, w)) in got.into_iter().zip(want).enumerate() {
+                    assert_eq!(g.dims(), w.dims(), "{backend} {text}: shape of gradient {k}");
+                    assert_close(&values(g), &values(w), 1e-5, &format!("{backend} {text} ({classes} classes) grad {k}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn optimizer_steps_equal_burn_optim_given_the_same_gradients() {
+        let settings = [
+            ("adam", BurnTrainerConfig::default()),
+            ("sgd", BurnTrainerConfig { optimizer: OptimizerKind::Sgd, learning_rate: 0.1, ..Default::default() }),
+            (
+                "sgd+momentum",
+                BurnTrainerConfig {
+                    optimizer: OptimizerKind::Sgd,
+                    learning_rate: 0.05,
+                    momentum: 0.9,
+                    ..Default::default()
+                },
+            ),
+        ];
+        for backend in Backend::for_suites() {
+            let plain = backend.device().expect("device");
+            for (name, cfg) in &settings {
+                let cfg = BurnTrainerConfig { backend, ..cfg.clone() };
+                let arch = Architecture::parse("6:tanh,dropout,4:relu", 3, 3, 0.3).expect("architecture");
+                let plan = Plan::new(&arch);
+                let mut closed = ClosedFormLearner::new(&cfg, plan.clone(), &arch, &[], &mut rng(1), &plain);
+                let mut reference = AutodiffLearner::new(&cfg, plan.clone(), &arch, &[], &mut rng(1), &plain);
+                let mut optim = optimizer(&cfg);
+                let mut r = rng(2);
+                for step in 0..4 {
+                    let (x, y) = batch(&mut r, 16, 3, 3, &plain);
+                    let lr = cfg.learning_rate / (1.0 + 0.1 * step as f64);
+                    let (grads, params) =
+                        autodiff_gradients(&plan, &reference.model, x.autodiff(), y.autodiff(), &mut rng(step));
+                    closed.update(grads, lr);
+                    let model = std::mem::take(&mut reference.model);
+                    reference.model = optim.step(lr, model, params);
+                    let want = reference.weights().expect("weights");
+                    let got = closed.weights().expect("weights");
+                    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+                        let what = format!("{backend} {name} step {step} layer {k}");
+                        assert_close(&g.kernel.data, &w.kernel.data, 1e-6, &format!("{what} kernel"));
+                        assert_close(&g.bias.data, &w.bias.data, 1e-6, &format!("{what} bias"));
+                    }
+                }
+            }
+        }
+    }
+}

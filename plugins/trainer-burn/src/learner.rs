@@ -1,0 +1,104 @@
+//! [`Learner`]: one architecture's parameters and optimizer state, stepped by the training loop
+//! of [`crate::BurnTrainer`]; and [`AutodiffLearner`], the implementation on Burn's autodiff.
+//!
+//! Two implementations compute the same steps: [`AutodiffLearner`] (Burn's autodiff graph and
+//! `burn::optim`, the reference) and [`crate::closed_form::ClosedFormLearner`] (the MLP's
+//! gradients in closed form on the plain backend, no graph). `[trainer] gradients` chooses one;
+//! the loop, the data, the initial weights, the batch order and the dropout masks are shared, so
+//! the two differ only by float rounding (tests compare their gradients and accuracies).
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::optim::{AdamConfig, GradientsParams, SgdConfig, momentum::MomentumConfig};
+use burn::tensor::{Device, Tensor};
+use mlpnas_core::seed::SeedRng;
+use mlpnas_core::LayerWeights;
+
+use crate::config::{BurnTrainerConfig, OptimizerKind};
+use crate::model::{Plan, build_layers, export};
+
+/// One architecture being trained.
+///
+/// # Design
+///
+/// The training loop owns what both gradient paths share (data on the device, batch order,
+/// epochs, validation, early stopping, weight export at the best epoch); a learner owns only the
+/// parameters and the optimizer state, and answers three questions: take a step, give logits,
+/// give the weights. Nothing here reads a value back to the host except [`Learner::weights`]:
+/// the loop collects the batch losses as a device tensor and reads it once per epoch.
+pub(crate) trait Learner {
+    /// The device the training rows must live on (an autodiff device for [`AutodiffLearner`]).
+    fn train_device(&self) -> Device;
+
+    /// One optimizer step on a batch (`x` `[b, in]`, loss targets `y`) at learning rate `lr`,
+    /// drawing dropout masks from `masks`. Returns the batch's mean loss, `[1]`, on the plain
+    /// device, not read back.
+    fn step(&mut self, x: Tensor<2>, y: Tensor<2>, masks: &mut SeedRng, lr: f64) -> Tensor<1>;
+
+    /// Logits of `x` (on the plain device) with the current weights, no dropout.
+    fn logits(&self, x: Tensor<2>) -> Tensor<2>;
+
+    /// The current weights, copied to the host.
+    fn weights(&self) -> Result<Vec<LayerWeights>, String>;
+}
+
+/// Which optimizer, with Burn's settings of the references (Adam epsilon 1e-7 as Keras).
+pub(crate) fn optimizer(cfg: &BurnTrainerConfig) -> burn::optim::ModuleOptimizer {
+    match cfg.optimizer {
+        OptimizerKind::Adam => AdamConfig::new().with_epsilon(ADAM_EPSILON).init(),
+        OptimizerKind::Sgd => {
+            let momentum =
+                (cfg.momentum > 0.0).then(|| MomentumConfig::new().with_momentum(cfg.momentum).with_dampening(0.0));
+            SgdConfig::new().with_momentum(momentum).init()
+        }
+    }
+}
+
+/// Adam's epsilon (Keras' default), for both paths.
+pub(crate) const ADAM_EPSILON: f32 = 1e-7;
+
+/// The reference path: `Linear` layers on an autodiff device, `loss.backward()`, `burn::optim`.
+pub(crate) struct AutodiffLearner {
+    plan: Plan,
+    pub(crate) model: Vec<Linear>,
+    optim: burn::optim::ModuleOptimizer,
+    device: Device,
+}
+
+impl AutodiffLearner {
+    /// A learner for `plan` from initial weights `init` (see [`crate::model::initial_weights`]).
+    pub fn new(
+        cfg: &BurnTrainerConfig,
+        plan: Plan,
+        arch: &mlpnas_core::Architecture,
+        init: &[Option<LayerWeights>],
+        rng: &mut SeedRng,
+        plain: &Device,
+    ) -> Self {
+        let device = plain.clone().autodiff();
+        let model = build_layers(arch, init, rng, &device);
+        Self { plan, model, optim: optimizer(cfg), device }
+    }
+}
+
+impl Learner for AutodiffLearner {
+    fn train_device(&self) -> Device {
+        self.device.clone()
+    }
+
+    fn step(&mut self, x: Tensor<2>, y: Tensor<2>, masks: &mut SeedRng, lr: f64) -> Tensor<1> {
+        let loss = self.plan.loss(self.plan.forward(&self.model, x, Some(masks)), y);
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let model = std::mem::take(&mut self.model);
+        self.model = self.optim.step(lr, model, grads);
+        loss.inner()
+    }
+
+    fn logits(&self, x: Tensor<2>) -> Tensor<2> {
+        self.plan.forward(&self.model.valid(), x, None)
+    }
+
+    fn weights(&self) -> Result<Vec<LayerWeights>, String> {
+        self.model.iter().map(export).collect()
+    }
+}
