@@ -275,7 +275,12 @@ fn reference_run(name: &str, python: &str, script: &str) -> Res<Run> {
 }
 
 fn workload() -> Res<()> {
-    let archs = reference_archs()?;
+    let mut archs = reference_archs()?;
+    // `MLPNAS_BENCH_ONLY=TEXT`: only the architectures whose text contains TEXT (for profiling);
+    // the references still run all 20.
+    if let Ok(only) = std::env::var("MLPNAS_BENCH_ONLY") {
+        archs.retain(|a| a.contains(&only));
+    }
     let split = split()?;
     println!(
         "\n## workload: {} architectures, wine-quality ({} train / {} validation rows, standardize = {}), \

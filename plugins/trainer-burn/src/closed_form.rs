@@ -37,8 +37,34 @@ struct Moments {
 /// One trainable tensor (a kernel `[in, out]` or a bias `[1, out]`) and its optimizer state.
 struct Parameter {
     value: Tensor<2>,
-    /// Adam's moments, or SGD's velocity in `first` (momentum only); `None` before the first step.
+    /// [`Update::Device`]: Adam's moments, or SGD's velocity in `first` (momentum only); `None`
+    /// before the first step.
     state: Option<Moments>,
+    /// [`Update::Host`]: Adam's first then second moments (`2 n` values), or SGD's velocity (`n`);
+    /// empty before the first step.
+    host: Vec<f32>,
+}
+
+/// Where the optimizer's update runs.
+///
+/// On the CPU backends a step of Adam as tensor operations is ~13 passes over each parameter
+/// tensor (one per op, each allocating its result); on the large nets of the workload that was
+/// ~40% of a step (BENCHMARKS.md). [`Update::Host`] runs it as one fused loop instead.
+/// On a GPU (`tch-cuda:N`) the parameters stay on the device: [`Update::Device`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Update {
+    Device,
+    Host,
+}
+
+impl Update {
+    /// The update for `backend`: on the host wherever tensors live in host memory.
+    pub(crate) fn for_backend(backend: mlpnas_backend::Backend) -> Self {
+        match backend {
+            mlpnas_backend::Backend::TchCuda(_) => Update::Device,
+            _ => Update::Host,
+        }
+    }
 }
 
 /// What the forward pass of one step keeps for the backward pass, one entry per plan step.
@@ -67,6 +93,8 @@ pub(crate) struct ClosedFormLearner {
     /// Steps taken (Adam's bias correction).
     time: i32,
     device: Device,
+    /// Where the optimizer update runs.
+    pub(crate) where_: Update,
 }
 
 impl ClosedFormLearner {
@@ -89,13 +117,13 @@ impl ClosedFormLearner {
                     Tensor::<2>::from_data(TensorData::new(w.bias.data, [1, out]), device),
                 ]
             })
-            .map(|value| Parameter { value, state: None })
+            .map(|value| Parameter { value, state: None, host: Vec::new() })
             .collect();
         let optim = match cfg.optimizer {
             OptimizerKind::Adam => Optim::Adam { beta_1: 0.9, beta_2: 0.999, epsilon: ADAM_EPSILON },
             OptimizerKind::Sgd => Optim::Sgd { momentum: (cfg.momentum > 0.0).then_some(cfg.momentum) },
         };
-        Self { plan, params, optim, time: 0, device: device.clone() }
+        Self { plan, params, optim, time: 0, device: device.clone(), where_: Update::for_backend(cfg.backend) }
     }
 
     fn dense(&self, i: usize, x: Tensor<2>) -> Tensor<2> {
@@ -182,50 +210,111 @@ impl ClosedFormLearner {
         self.backward(saved, delta)
     }
 
-    /// One optimizer update of every parameter with `grads`.
-    fn update(&mut self, grads: Vec<Tensor<2>>, lr: f64) {
+    /// One optimizer update of every parameter with `grads`, where [`Update`] says.
+    fn update(&mut self, grads: Vec<Tensor<2>>, lr: f64) -> Result<(), String> {
         self.time += 1;
-        let time = self.time;
-        let optim = self.optim;
-        for (p, g) in self.params.iter_mut().zip(grads) {
-            let value = p.value.clone();
-            p.value = match optim {
-                Optim::Adam { beta_1, beta_2, epsilon } => {
-                    // burn::optim::AdaptiveMomentum::transform, then `tensor - grad * lr`.
-                    let m = match p.state.take() {
-                        Some(s) => Moments {
-                            first: s.first.mul_scalar(beta_1).add(g.clone().mul_scalar(1.0 - beta_1)),
-                            second: s.second.mul_scalar(beta_2).add(g.square().mul_scalar(1.0 - beta_2)),
-                        },
-                        None => Moments {
-                            first: g.clone().mul_scalar(1.0 - beta_1),
-                            second: g.square().mul_scalar(1.0 - beta_2),
-                        },
-                    };
-                    let bias_correction2_sqrt = (1.0 - beta_2.powi(time)).sqrt();
-                    let combined = bias_correction2_sqrt / (1.0 - beta_1.powi(time));
-                    let step = m
-                        .first
-                        .clone()
-                        .mul_scalar(combined)
-                        .div(m.second.clone().sqrt().add_scalar(epsilon * bias_correction2_sqrt));
-                    p.state = Some(m);
-                    value - step.mul_scalar(lr)
-                }
-                Optim::Sgd { momentum: None } => value - g.mul_scalar(lr),
-                Optim::Sgd { momentum: Some(mu) } => {
-                    // burn::optim::momentum::Momentum::transform with dampening 0.
-                    let velocity = match p.state.take() {
-                        Some(s) => g.add(s.first.mul_scalar(mu)),
-                        None => g,
-                    };
-                    let step = velocity.clone().mul_scalar(lr);
-                    p.state = Some(Moments { second: velocity.clone(), first: velocity });
-                    value - step
-                }
+        let (time, optim, device) = (self.time, self.optim, &self.device);
+        let params = std::mem::take(&mut self.params);
+        let pairs = params.into_iter().zip(grads);
+        self.params = match self.where_ {
+            Update::Device => pairs.map(|(p, g)| device_update(p, g, optim, time, lr)).collect(),
+            Update::Host => pairs.map(|(p, g)| host_update(p, g, optim, time, lr, device)).collect::<Result<_, _>>()?,
+        };
+        Ok(())
+    }
+}
+
+/// Adam's bias corrections at step `time` (burn::optim::AdaptiveMomentum): the factor of the first
+/// moment and `sqrt(1 - beta_2^t)`, which scales epsilon.
+fn adam_factors(beta_1: f32, beta_2: f32, time: i32) -> (f32, f32) {
+    let bias_correction2_sqrt = (1.0 - beta_2.powi(time)).sqrt();
+    (bias_correction2_sqrt / (1.0 - beta_1.powi(time)), bias_correction2_sqrt)
+}
+
+/// The update as tensor operations on the device (burn::optim's formulas, op for op).
+fn device_update(mut p: Parameter, g: Tensor<2>, optim: Optim, time: i32, lr: f64) -> Parameter {
+    let value = p.value;
+    p.value = match optim {
+        Optim::Adam { beta_1, beta_2, epsilon } => {
+            // burn::optim::AdaptiveMomentum::transform, then `tensor - grad * lr`.
+            let m = match p.state.take() {
+                Some(s) => Moments {
+                    first: s.first.mul_scalar(beta_1).add(g.clone().mul_scalar(1.0 - beta_1)),
+                    second: s.second.mul_scalar(beta_2).add(g.square().mul_scalar(1.0 - beta_2)),
+                },
+                None => Moments { first: g.clone().mul_scalar(1.0 - beta_1), second: g.square().mul_scalar(1.0 - beta_2) },
             };
+            let (combined, bias_correction2_sqrt) = adam_factors(beta_1, beta_2, time);
+            let step = m
+                .first
+                .clone()
+                .mul_scalar(combined)
+                .div(m.second.clone().sqrt().add_scalar(epsilon * bias_correction2_sqrt));
+            p.state = Some(m);
+            value - step.mul_scalar(lr)
+        }
+        Optim::Sgd { momentum: None } => value - g.mul_scalar(lr),
+        Optim::Sgd { momentum: Some(mu) } => {
+            // burn::optim::momentum::Momentum::transform with dampening 0.
+            let velocity = match p.state.take() {
+                Some(s) => g.add(s.first.mul_scalar(mu)),
+                None => g,
+            };
+            let step = velocity.clone().mul_scalar(lr);
+            p.state = Some(Moments { second: velocity.clone(), first: velocity });
+            value - step
+        }
+    };
+    p
+}
+
+/// The update as one fused loop over host memory: the same formulas, element by element in the
+/// same f32 operation order as [`device_update`]. The parameter's
+/// buffer is taken from its tensor and handed back (no copy on flex, whose tensors own their
+/// buffer; a copy each way on the other CPU backends); the moments never leave the host.
+fn host_update(mut p: Parameter, g: Tensor<2>, optim: Optim, time: i32, lr: f64, device: &Device) -> Result<Parameter, String> {
+    let mut data = p.value.into_data().try_cast_as::<f32>().map_err(|e| format!("parameter values: {e:?}"))?;
+    let grad = g.into_data().try_cast_as::<f32>().map_err(|e| format!("gradient values: {e:?}"))?;
+    let gs = grad.as_slice::<f32>().map_err(|e| format!("gradient values: {e:?}"))?;
+    let ps = data.as_mut_slice::<f32>().map_err(|e| format!("parameter values: {e:?}"))?;
+    let lr = lr as f32;
+    match optim {
+        Optim::Adam { beta_1, beta_2, epsilon } => {
+            if p.host.is_empty() {
+                p.host = vec![0.0; 2 * ps.len()];
+            }
+            let (first, second) = p.host.split_at_mut(ps.len());
+            let (combined, bias_correction2_sqrt) = adam_factors(beta_1, beta_2, time);
+            let eps = epsilon * bias_correction2_sqrt;
+            let (c1, c2) = (1.0 - beta_1, 1.0 - beta_2);
+            // Two branch-free loops (the first step has no earlier moments) so that both vectorize.
+            if time == 1 {
+                for (((w, &g), m), v) in ps.iter_mut().zip(gs).zip(first).zip(second) {
+                    *m = g * c1;
+                    *v = g * g * c2;
+                    *w -= (*m * combined) / (v.sqrt() + eps) * lr;
+                }
+            } else {
+                for (((w, &g), m), v) in ps.iter_mut().zip(gs).zip(first).zip(second) {
+                    *m = *m * beta_1 + g * c1;
+                    *v = *v * beta_2 + g * g * c2;
+                    *w -= (*m * combined) / (v.sqrt() + eps) * lr;
+                }
+            }
+        }
+        Optim::Sgd { momentum: None } => ps.iter_mut().zip(gs).for_each(|(w, &g)| *w -= g * lr),
+        Optim::Sgd { momentum: Some(mu) } => {
+            let mu = mu as f32;
+            if p.host.is_empty() {
+                p.host = gs.to_vec();
+            } else {
+                p.host.iter_mut().zip(gs).for_each(|(v, &g)| *v = g + *v * mu);
+            }
+            ps.iter_mut().zip(&p.host).for_each(|(w, &v)| *w -= v * lr);
         }
     }
+    p.value = Tensor::<2>::from_data(data, device);
+    Ok(p)
 }
 
 /// `g * f'(a)` for the activation `act` whose output is `a`.
@@ -243,12 +332,12 @@ impl Learner for ClosedFormLearner {
         self.device.clone()
     }
 
-    fn step(&mut self, x: Tensor<2>, y: Tensor<2>, masks: &mut SeedRng, lr: f64) -> Tensor<1> {
+    fn step(&mut self, x: Tensor<2>, y: Tensor<2>, masks: &mut SeedRng, lr: f64) -> Result<Tensor<1>, String> {
         let (z, saved) = self.forward_saving(x, masks);
         let (loss, delta) = self.loss_and_delta(z, y);
         let grads = self.backward(saved, delta);
-        self.update(grads, lr);
-        loss
+        self.update(grads, lr)?;
+        Ok(loss)
     }
 
     fn logits(&self, mut x: Tensor<2>) -> Tensor<2> {
@@ -423,13 +512,14 @@ mod tests {
                 },
             ),
         ];
-        for backend in Backend::for_suites() {
+        for (backend, where_) in Backend::for_suites().into_iter().flat_map(|b| [(b, Update::Host), (b, Update::Device)]) {
             let plain = backend.device().expect("device");
             for (name, cfg) in &settings {
                 let cfg = BurnTrainerConfig { backend, ..cfg.clone() };
                 let arch = Architecture::parse("6:tanh,dropout,4:relu", 3, 3, 0.3).expect("architecture");
                 let plan = Plan::new(&arch);
                 let mut closed = ClosedFormLearner::new(&cfg, plan.clone(), &arch, &[], &mut rng(1), &plain);
+                closed.where_ = where_;
                 let mut reference = AutodiffLearner::new(&cfg, plan.clone(), &arch, &[], &mut rng(1), &plain);
                 let mut optim = optimizer(&cfg);
                 let mut r = rng(2);
@@ -438,13 +528,13 @@ mod tests {
                     let lr = cfg.learning_rate / (1.0 + 0.1 * step as f64);
                     let (grads, params) =
                         autodiff_gradients(&plan, &reference.model, x.autodiff(), y.autodiff(), &mut rng(step));
-                    closed.update(grads, lr);
+                    closed.update(grads, lr).expect("update");
                     let model = std::mem::take(&mut reference.model);
                     reference.model = optim.step(lr, model, params);
                     let want = reference.weights().expect("weights");
                     let got = closed.weights().expect("weights");
                     for (k, (g, w)) in got.iter().zip(&want).enumerate() {
-                        let what = format!("{backend} {name} step {step} layer {k}");
+                        let what = format!("{backend} {where_:?} {name} step {step} layer {k}");
                         assert_close(&g.kernel.data, &w.kernel.data, 1e-6, &format!("{what} kernel"));
                         assert_close(&g.bias.data, &w.bias.data, 1e-6, &format!("{what} bias"));
                     }

@@ -24,8 +24,9 @@ use crate::model::{Plan, build_layers, export};
 /// The training loop owns what both gradient paths share (data on the device, batch order,
 /// epochs, validation, early stopping, weight export at the best epoch); a learner owns only the
 /// parameters and the optimizer state, and answers three questions: take a step, give logits,
-/// give the weights. Nothing here reads a value back to the host except [`Learner::weights`]:
-/// the loop collects the batch losses as a device tensor and reads it once per epoch.
+/// give the weights. Nothing reads a value back to the host per step except the closed form's
+/// host-side optimizer update on CPU backends (where host and device memory are the same): the
+/// loop collects the batch losses as a device tensor and reads it once per epoch.
 pub(crate) trait Learner {
     /// The device the training rows must live on (an autodiff device for [`AutodiffLearner`]).
     fn train_device(&self) -> Device;
@@ -33,7 +34,7 @@ pub(crate) trait Learner {
     /// One optimizer step on a batch (`x` `[b, in]`, loss targets `y`) at learning rate `lr`,
     /// drawing dropout masks from `masks`. Returns the batch's mean loss, `[1]`, on the plain
     /// device, not read back.
-    fn step(&mut self, x: Tensor<2>, y: Tensor<2>, masks: &mut SeedRng, lr: f64) -> Tensor<1>;
+    fn step(&mut self, x: Tensor<2>, y: Tensor<2>, masks: &mut SeedRng, lr: f64) -> Result<Tensor<1>, String>;
 
     /// Logits of `x` (on the plain device) with the current weights, no dropout.
     fn logits(&self, x: Tensor<2>) -> Tensor<2>;
@@ -86,12 +87,12 @@ impl Learner for AutodiffLearner {
         self.device.clone()
     }
 
-    fn step(&mut self, x: Tensor<2>, y: Tensor<2>, masks: &mut SeedRng, lr: f64) -> Tensor<1> {
+    fn step(&mut self, x: Tensor<2>, y: Tensor<2>, masks: &mut SeedRng, lr: f64) -> Result<Tensor<1>, String> {
         let loss = self.plan.loss(self.plan.forward(&self.model, x, Some(masks)), y);
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let model = std::mem::take(&mut self.model);
         self.model = self.optim.step(lr, model, grads);
-        loss.inner()
+        Ok(loss.inner())
     }
 
     fn logits(&self, x: Tensor<2>) -> Tensor<2> {

@@ -172,7 +172,7 @@ impl BurnTrainer {
                 let xb = train.x.clone().select(0, idx.clone());
                 let yb = train.targets.clone().select(0, idx);
                 let lr = cfg.learning_rate / (1.0 + cfg.decay * step as f64);
-                let loss = learner.step(xb, yb, &mut masks, lr);
+                let loss = learner.step(xb, yb, &mut masks, lr).map_err(TrainerError::Other)?;
                 loss_sum = Some(match loss_sum {
                     Some(sum) => sum + loss,
                     None => loss,
