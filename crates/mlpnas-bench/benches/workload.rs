@@ -374,8 +374,9 @@ fn step() -> Res<()> {
     Ok(())
 }
 
-/// One search of `trials` trials (10 per controller epoch) in a fresh run directory.
-fn search(trials: usize, workers: usize, overrides: &[String]) -> Res<(f64, usize, f64)> {
+/// One search of `trials` trials (10 per controller epoch) in a fresh run directory: wall
+/// seconds, trials, mean reward, and each trial's training seconds.
+fn search(trials: usize, workers: usize, overrides: &[String]) -> Res<(f64, usize, f64, Vec<f64>)> {
     let cfg = config(
         &format!("controller_epochs = {}\nsamples_per_epoch = 10\nworkers = {workers}", trials.div_ceil(10)),
         "memory",
@@ -393,7 +394,7 @@ fn search(trials: usize, workers: usize, overrides: &[String]) -> Res<(f64, usiz
     let _ = std::fs::remove_dir_all(&dir);
     let n = summary.records.len();
     let mean = summary.records.iter().map(|r| r.reward).sum::<f64>() / n.max(1) as f64;
-    Ok((wall, n, mean))
+    Ok((wall, n, mean, summary.records.iter().map(|r| r.seconds).collect()))
 }
 
 fn workers() -> Res<()> {
@@ -401,13 +402,31 @@ fn workers() -> Res<()> {
     println!("| workers | seconds | archs/s | mean reward | speed-up | load before |");
     println!("|--------:|--------:|--------:|------------:|---------:|------------:|");
     let mut base = None;
+    let mut times = Vec::new();
     for w in [1, 2] {
         let load = loadavg();
-        let (wall, n, mean) = search(100, w, &[])?;
+        let (wall, n, mean, seconds) = search(100, w, &[])?;
         let rate = n as f64 / wall;
         let b = *base.get_or_insert(rate);
         println!("| {w} | {wall:.1} | {rate:.2} | {mean:.4} | {:.2}x | {load} |", rate / b);
+        times.push((wall, seconds));
     }
+    // The deterministic-batch bound: a batch of 2 lasts as long as its slower trial. From the
+    // workers = 2 run's own trial times: the speed-up over running them one by one if nothing
+    // but training took time, and the share of the wall time that is training at all.
+    let (wall2, t2) = &times[1];
+    let sum: f64 = t2.iter().sum();
+    let paired: f64 = t2.chunks(2).map(|c| c.iter().copied().fold(0.0, f64::max)).sum();
+    let (wall1, t1) = &times[0];
+    println!(
+        "batch bound (workers = 2, its trials paired in order): sum of trial seconds / sum of the slower of each pair \
+         = {sum:.1} / {paired:.1} = {:.2}x; training is {:.0}% of the wall time with workers = 1 ({:.1} of {wall1:.1} s), \
+         the slower trial of each batch {:.0}% with workers = 2 ({paired:.1} of {wall2:.1} s)",
+        sum / paired,
+        100.0 * t1.iter().sum::<f64>() / wall1,
+        t1.iter().sum::<f64>(),
+        100.0 * paired / wall2,
+    );
     Ok(())
 }
 
@@ -421,7 +440,7 @@ fn vm_hwm_kib() -> Res<u64> {
 
 fn rss_child(trials: usize) -> Res<()> {
     // Two epochs per trial: memory growth with trials does not depend on training length.
-    let (wall, n, _) = search(trials, 1, &["trainer.epochs=2".to_string()])?;
+    let (wall, n, _, _) = search(trials, 1, &["trainer.epochs=2".to_string()])?;
     println!("{n} {wall:.2} {}", vm_hwm_kib()?);
     Ok(())
 }
