@@ -181,6 +181,13 @@ pub trait TrainerConfig: fmt::Debug + Send + Sync {
     fn set_backend(&mut self, backend: &str) -> Result<(), ConfigError> {
         Err(ConfigError::new("backend", format!("this trainer has no backends (asked for {backend:?})")))
     }
+    /// Fields added to this config after runs were first stored, each with the value (TOML
+    /// text) that a run stored before the field existed was made with: a stored run config that
+    /// lacks one is read with that value, so that it resumes and finalizes as it was made (the
+    /// default of a new config may differ). Example: `[("gradients", "\"autodiff\"")]`.
+    fn added_fields(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
     /// Reads the weights of a model file written by an earlier release in this trainer's own
     /// format (before models were exported in the one weights format).
     fn import_legacy_model(&self, arch: &Architecture, path: &Path) -> Result<Vec<LayerWeights>, TrainerError> {

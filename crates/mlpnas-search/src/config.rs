@@ -241,6 +241,32 @@ pub fn resume_config(
     Ok((cfg, !changed.is_empty()))
 }
 
+/// A stored run config `text` with the fields its components added since it was written, at the
+/// values the run was made with ([`mlpnas_core::TrainerConfig::added_fields`]); unchanged when it
+/// lacks none. Every reader of a stored config goes through this (`Run::resume`, `Run::open`).
+pub(crate) fn stored_with_added_fields(text: &str, shown: &str, base_dir: &Path) -> Result<String, SearchError> {
+    let probe = SearchConfig::from_toml(text, shown, base_dir, &[])?;
+    let added = probe.trainer.added_fields();
+    let file_err = |message: String| SearchError::ConfigFile { path: shown.to_string(), message };
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| file_err(toml_message(&e, text)))?;
+    let Some(toml::Value::Table(trainer)) = table.get_mut("trainer") else { return Ok(text.to_string()) };
+    let mut changed = false;
+    for (key, value) in added {
+        if !trainer.contains_key(*key) {
+            let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .ok_or_else(|| file_err(format!("trainer.{key}: the trainer's added value {value} is not TOML")))?;
+            trainer.insert((*key).to_string(), value);
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(text.to_string());
+    }
+    toml::to_string(&table).map_err(|e| file_err(e.to_string()))
+}
+
 /// The first override after which the config no longer deserializes (the one to name in the
 /// error), if one alone is to blame.
 fn culprit<'a>(text: &str, overrides: &'a [String]) -> Option<&'a str> {

@@ -183,5 +183,6 @@ fn config_text(storage: &dyn RunStorage) -> Result<(String, String, PathBuf), Se
         Some(d) => (d.join(crate::rundir::CONFIG).display().to_string(), d.to_path_buf()),
         None => (format!("{} (config)", storage.location()), PathBuf::new()),
     };
+    let text = crate::config::stored_with_added_fields(&text, &shown, &base)?;
     Ok((text, shown, base))
 }

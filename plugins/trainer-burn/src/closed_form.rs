@@ -27,6 +27,7 @@ use mlpnas_core::{Activation, Architecture, HostTensor, LayerWeights, OutputKind
 use crate::config::{BurnTrainerConfig, OptimizerKind};
 use crate::learner::{ADAM_EPSILON, Learner};
 use crate::model::{Plan, Step, activate, dropout_mask, host, initial_weights};
+use crate::product::product;
 
 /// Adam's moments of one parameter tensor.
 struct Moments {
@@ -95,6 +96,9 @@ pub(crate) struct ClosedFormLearner {
     device: Device,
     /// Where the optimizer update runs.
     pub(crate) where_: Update,
+    /// Whether large products are split in halves for an idle core ([`product`]): CPU backends
+    /// other than LibTorch (which runs its own threads).
+    split: bool,
 }
 
 impl ClosedFormLearner {
@@ -123,11 +127,19 @@ impl ClosedFormLearner {
             OptimizerKind::Adam => Optim::Adam { beta_1: 0.9, beta_2: 0.999, epsilon: ADAM_EPSILON },
             OptimizerKind::Sgd => Optim::Sgd { momentum: (cfg.momentum > 0.0).then_some(cfg.momentum) },
         };
-        Self { plan, params, optim, time: 0, device: device.clone(), where_: Update::for_backend(cfg.backend) }
+        Self {
+            plan,
+            params,
+            optim,
+            time: 0,
+            device: device.clone(),
+            where_: Update::for_backend(cfg.backend),
+            split: !cfg.backend.is_libtorch(),
+        }
     }
 
     fn dense(&self, i: usize, x: Tensor<2>) -> Tensor<2> {
-        x.matmul(self.params[2 * i].value.clone()) + self.params[2 * i + 1].value.clone()
+        product(x, self.params[2 * i].value.clone(), self.split) + self.params[2 * i + 1].value.clone()
     }
 
     /// Forward pass of a training step: the logits and what the backward pass needs.
@@ -193,10 +205,10 @@ impl ClosedFormLearner {
                 }
                 _ => unreachable!("saved entries follow the plan's steps"),
             };
-            grads[2 * i] = Some(input.transpose().matmul(delta.clone()));
+            grads[2 * i] = Some(product(input.transpose(), delta.clone(), self.split));
             grads[2 * i + 1] = Some(delta.clone().sum_dim(0));
             if k > first_dense {
-                g = delta.matmul(self.params[2 * i].value.clone().transpose());
+                g = product(delta, self.params[2 * i].value.clone().transpose(), self.split);
             }
         }
         grads.into_iter().map(|g| g.expect("every dense layer is on the plan")).collect()
@@ -242,7 +254,9 @@ fn device_update(mut p: Parameter, g: Tensor<2>, optim: Optim, time: i32, lr: f6
                     first: s.first.mul_scalar(beta_1).add(g.clone().mul_scalar(1.0 - beta_1)),
                     second: s.second.mul_scalar(beta_2).add(g.square().mul_scalar(1.0 - beta_2)),
                 },
-                None => Moments { first: g.clone().mul_scalar(1.0 - beta_1), second: g.square().mul_scalar(1.0 - beta_2) },
+                None => {
+                    Moments { first: g.clone().mul_scalar(1.0 - beta_1), second: g.square().mul_scalar(1.0 - beta_2) }
+                }
             };
             let (combined, bias_correction2_sqrt) = adam_factors(beta_1, beta_2, time);
             let step = m
@@ -272,7 +286,14 @@ fn device_update(mut p: Parameter, g: Tensor<2>, optim: Optim, time: i32, lr: f6
 /// same f32 operation order as [`device_update`]. The parameter's
 /// buffer is taken from its tensor and handed back (no copy on flex, whose tensors own their
 /// buffer; a copy each way on the other CPU backends); the moments never leave the host.
-fn host_update(mut p: Parameter, g: Tensor<2>, optim: Optim, time: i32, lr: f64, device: &Device) -> Result<Parameter, String> {
+fn host_update(
+    mut p: Parameter,
+    g: Tensor<2>,
+    optim: Optim,
+    time: i32,
+    lr: f64,
+    device: &Device,
+) -> Result<Parameter, String> {
     let mut data = p.value.into_data().try_cast_as::<f32>().map_err(|e| format!("parameter values: {e:?}"))?;
     let grad = g.into_data().try_cast_as::<f32>().map_err(|e| format!("gradient values: {e:?}"))?;
     let gs = grad.as_slice::<f32>().map_err(|e| format!("gradient values: {e:?}"))?;
@@ -479,19 +500,19 @@ mod tests {
                 let rows = r.random_range(1..=40);
                 let (x, y) = batch(&mut r, rows, inputs, classes, &plain);
                 let mask_seed = r.random::<u64>();
-                let want = autodiff_gradients(
-                    &plan,
-                    &layers,
-                    x.clone().autodiff(),
-                    y.clone().autodiff(),
-                    &mut rng(mask_seed),
-                )
-                .0;
+                let want =
+                    autodiff_gradients(&plan, &layers, x.clone().autodiff(), y.clone().autodiff(), &mut rng(mask_seed))
+                        .0;
                 let got = closed.gradients(x, y, &mut rng(mask_seed));
                 assert_eq!(got.len(), want.len());
                 for (k, (g, w)) in got.into_iter().zip(want).enumerate() {
                     assert_eq!(g.dims(), w.dims(), "{backend} {text}: shape of gradient {k}");
-                    assert_close(&values(g), &values(w), 1e-5, &format!("{backend} {text} ({classes} classes) grad {k}"));
+                    assert_close(
+                        &values(g),
+                        &values(w),
+                        1e-5,
+                        &format!("{backend} {text} ({classes} classes) grad {k}"),
+                    );
                 }
             }
         }
@@ -512,7 +533,9 @@ mod tests {
                 },
             ),
         ];
-        for (backend, where_) in Backend::for_suites().into_iter().flat_map(|b| [(b, Update::Host), (b, Update::Device)]) {
+        for (backend, where_) in
+            Backend::for_suites().into_iter().flat_map(|b| [(b, Update::Host), (b, Update::Device)])
+        {
             let plain = backend.device().expect("device");
             for (name, cfg) in &settings {
                 let cfg = BurnTrainerConfig { backend, ..cfg.clone() };

@@ -119,6 +119,11 @@ impl TrainerConfig for BurnTrainerConfig {
         Ok(())
     }
 
+    fn added_fields(&self) -> &'static [(&'static str, &'static str)] {
+        // Runs stored before closed-form gradients existed trained with Burn's autodiff.
+        &[("gradients", "\"autodiff\"")]
+    }
+
     fn import_legacy_model(&self, arch: &Architecture, path: &Path) -> Result<Vec<LayerWeights>, TrainerError> {
         BurnModel::load(arch, path, self.backend)?.weights()
     }

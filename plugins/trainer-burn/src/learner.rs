@@ -11,8 +11,8 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::optim::{AdamConfig, GradientsParams, SgdConfig, momentum::MomentumConfig};
 use burn::tensor::{Device, Tensor};
-use mlpnas_core::seed::SeedRng;
 use mlpnas_core::LayerWeights;
+use mlpnas_core::seed::SeedRng;
 
 use crate::config::{BurnTrainerConfig, OptimizerKind};
 use crate::model::{Plan, build_layers, export};

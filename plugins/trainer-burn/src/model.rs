@@ -127,7 +127,11 @@ fn param<const D: usize>(t: &HostTensor, shape: [usize; D], device: &Device) -> 
 
 /// The initial weights of `arch`'s dense layers: `init[i]` where given, else Glorot-uniform
 /// kernels and zero biases drawn from `rng` (Keras' defaults, and reproducible per trial).
-pub(crate) fn initial_weights(arch: &Architecture, init: &[Option<LayerWeights>], rng: &mut SeedRng) -> Vec<LayerWeights> {
+pub(crate) fn initial_weights(
+    arch: &Architecture,
+    init: &[Option<LayerWeights>],
+    rng: &mut SeedRng,
+) -> Vec<LayerWeights> {
     arch.dense_shapes()
         .iter()
         .enumerate()
@@ -148,8 +152,9 @@ pub(crate) fn build_layers(
     initial_weights(arch, init, rng)
         .iter()
         .zip(arch.dense_shapes())
-        .map(|(w, (inp, out, _))| {
-            Linear { weight: param(&w.kernel, [inp, out], device), bias: Some(param(&w.bias, [out], device)) }
+        .map(|(w, (inp, out, _))| Linear {
+            weight: param(&w.kernel, [inp, out], device),
+            bias: Some(param(&w.bias, [out], device)),
         })
         .collect()
 }

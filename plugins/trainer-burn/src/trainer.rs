@@ -14,6 +14,7 @@ use crate::closed_form::ClosedFormLearner;
 use crate::config::{BurnTrainerConfig, Gradients};
 use crate::learner::{AutodiffLearner, Learner};
 use crate::model::{Plan, build_layers};
+use crate::product::Active;
 
 /// Trains architectures with Burn on one data split (see [`BurnTrainerConfig`]).
 #[derive(Debug)]
@@ -128,8 +129,8 @@ struct Fit {
 
 impl BurnTrainer {
     /// The training loop shared by search trials and final training, over either gradient path
-    /// ([`Learner`]). The batch losses stay on the device: they are summed there and read back,
-    /// with the NaN check, once per epoch (a diverged epoch is not recorded either way).
+    /// ([`Learner`]). The batch losses stay on the device until the epoch ends: they are read
+    /// back, and checked for NaN, once per epoch (a diverged epoch is not recorded either way).
     fn run_epochs(
         &self,
         arch: &Architecture,
@@ -139,6 +140,8 @@ impl BurnTrainer {
     ) -> Result<Fit, TrainerError> {
         let cfg = &self.cfg;
         let plain = cfg.backend.device().map_err(TrainerError::Other)?;
+        // Counted while it runs, so that other trainings know whether a core is idle (`product`).
+        let _active = Active::enter();
         // Initial weights and batch order from one stream, dropout masks from another.
         let mut rng = rng(seed);
         let mut masks = mlpnas_core::seed::rng(mlpnas_core::seed::derive(seed, "dropout", 0));
@@ -146,9 +149,7 @@ impl BurnTrainer {
         let plan = Plan::new(arch);
         let n_classes = self.n_classes();
         let mut learner: Box<dyn Learner> = match cfg.gradients {
-            Gradients::ClosedForm => {
-                Box::new(ClosedFormLearner::new(cfg, plan.clone(), arch, init, &mut rng, &plain))
-            }
+            Gradients::ClosedForm => Box::new(ClosedFormLearner::new(cfg, plan.clone(), arch, init, &mut rng, &plain)),
             Gradients::Autodiff => Box::new(AutodiffLearner::new(cfg, plan.clone(), arch, init, &mut rng, &plain)),
         };
         let device = learner.train_device();
@@ -164,8 +165,7 @@ impl BurnTrainer {
         for epoch in 1..=stop.max_epochs {
             order.shuffle(&mut rng);
             let perm = Tensor::<1, Int>::from_data(TensorData::new(order.clone(), [train.rows]), &device);
-            let mut loss_sum: Option<Tensor<1>> = None;
-            let mut batches = 0usize;
+            let mut losses: Vec<Tensor<1>> = Vec::with_capacity(train.rows.div_ceil(cfg.batch_size));
             for start in (0..train.rows).step_by(cfg.batch_size) {
                 let end = (start + cfg.batch_size).min(train.rows);
                 let idx = perm.clone().slice(start..end);
@@ -173,14 +173,20 @@ impl BurnTrainer {
                 let yb = train.targets.clone().select(0, idx);
                 let lr = cfg.learning_rate / (1.0 + cfg.decay * step as f64);
                 let loss = learner.step(xb, yb, &mut masks, lr).map_err(TrainerError::Other)?;
-                loss_sum = Some(match loss_sum {
-                    Some(sum) => sum + loss,
-                    None => loss,
-                });
-                batches += 1;
+                losses.push(loss);
                 step += 1;
             }
-            let train_loss = loss_sum.map_or(0.0, |s| f64::from(s.into_scalar::<f32>())) / batches.max(1) as f64;
+            // One read per epoch; summed on the host in f64, batch by batch, as when each batch's
+            // loss was read at once (same bits as before).
+            let batches = losses.len();
+            let train_loss = if losses.is_empty() {
+                0.0
+            } else {
+                let read = |e| TrainerError::Other(format!("training losses: {e:?}"));
+                let values = Tensor::cat(losses, 0).into_data().try_cast_as::<f32>().map_err(read)?;
+                let values = values.as_slice::<f32>().map_err(read)?;
+                values.iter().fold(0.0f64, |sum, &l| sum + f64::from(l)) / batches as f64
+            };
             if !train_loss.is_finite() {
                 diverged = true;
                 break;
