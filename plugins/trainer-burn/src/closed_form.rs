@@ -27,7 +27,6 @@ use mlpnas_core::{Activation, Architecture, HostTensor, LayerWeights, OutputKind
 use crate::config::{BurnTrainerConfig, OptimizerKind};
 use crate::learner::{ADAM_EPSILON, Learner};
 use crate::model::{Plan, Step, activate, dropout_mask, host, initial_weights};
-use crate::product::product;
 
 /// Adam's moments of one parameter tensor.
 struct Moments {
@@ -96,9 +95,6 @@ pub(crate) struct ClosedFormLearner {
     device: Device,
     /// Where the optimizer update runs.
     pub(crate) where_: Update,
-    /// Whether large products are split in halves for an idle core ([`product`]): CPU backends
-    /// other than LibTorch (which runs its own threads).
-    split: bool,
 }
 
 impl ClosedFormLearner {
@@ -127,19 +123,11 @@ impl ClosedFormLearner {
             OptimizerKind::Adam => Optim::Adam { beta_1: 0.9, beta_2: 0.999, epsilon: ADAM_EPSILON },
             OptimizerKind::Sgd => Optim::Sgd { momentum: (cfg.momentum > 0.0).then_some(cfg.momentum) },
         };
-        Self {
-            plan,
-            params,
-            optim,
-            time: 0,
-            device: device.clone(),
-            where_: Update::for_backend(cfg.backend),
-            split: !cfg.backend.is_libtorch(),
-        }
+        Self { plan, params, optim, time: 0, device: device.clone(), where_: Update::for_backend(cfg.backend) }
     }
 
     fn dense(&self, i: usize, x: Tensor<2>) -> Tensor<2> {
-        product(x, self.params[2 * i].value.clone(), self.split) + self.params[2 * i + 1].value.clone()
+        x.matmul(self.params[2 * i].value.clone()) + self.params[2 * i + 1].value.clone()
     }
 
     /// Forward pass of a training step: the logits and what the backward pass needs.
@@ -205,10 +193,10 @@ impl ClosedFormLearner {
                 }
                 _ => unreachable!("saved entries follow the plan's steps"),
             };
-            grads[2 * i] = Some(product(input.transpose(), delta.clone(), self.split));
+            grads[2 * i] = Some(input.transpose().matmul(delta.clone()));
             grads[2 * i + 1] = Some(delta.clone().sum_dim(0));
             if k > first_dense {
-                g = product(delta, self.params[2 * i].value.clone().transpose(), self.split);
+                g = delta.matmul(self.params[2 * i].value.clone().transpose());
             }
         }
         grads.into_iter().map(|g| g.expect("every dense layer is on the plan")).collect()

@@ -19,7 +19,6 @@ mod config;
 mod export;
 mod learner;
 mod model;
-mod product;
 mod trainer;
 
 pub use config::{BurnTrainerConfig, Gradients, OptimizerKind};

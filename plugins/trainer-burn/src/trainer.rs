@@ -14,7 +14,6 @@ use crate::closed_form::ClosedFormLearner;
 use crate::config::{BurnTrainerConfig, Gradients};
 use crate::learner::{AutodiffLearner, Learner};
 use crate::model::{Plan, build_layers};
-use crate::product::Active;
 
 /// Trains architectures with Burn on one data split (see [`BurnTrainerConfig`]).
 #[derive(Debug)]
@@ -140,8 +139,6 @@ impl BurnTrainer {
     ) -> Result<Fit, TrainerError> {
         let cfg = &self.cfg;
         let plain = cfg.backend.device().map_err(TrainerError::Other)?;
-        // Counted while it runs, so that other trainings know whether a core is idle (`product`).
-        let _active = Active::enter();
         // Initial weights and batch order from one stream, dropout masks from another.
         let mut rng = rng(seed);
         let mut masks = mlpnas_core::seed::rng(mlpnas_core::seed::derive(seed, "dropout", 0));
