@@ -163,7 +163,8 @@ fn a_fixed_training_reaches_the_same_accuracy_on_every_backend() {
     let data = wine();
     let cfg = "epochs = 10\nbatch_size = 32";
     let other = other_backend().to_string();
-    same_accuracy((&trainer_on(Backend::Flex, &data, cfg), "flex"), (&trainer_on(other_backend(), &data, cfg), &other));
+    let (a, b) = (trainer_on(Backend::Flex, &data, cfg), trainer_on(other_backend(), &data, cfg));
+    same_accuracy((a.as_ref(), "flex"), (b.as_ref(), &other));
 }
 
 /// The closed-form gradients and Burn's autodiff (the reference) train to the same accuracy on
@@ -173,15 +174,13 @@ fn both_gradient_paths_reach_the_same_accuracy() {
     let data = wine();
     let cfg = "epochs = 10\nbatch_size = 32";
     let autodiff = format!("{cfg}\ngradients = \"autodiff\"");
-    same_accuracy(
-        (&trainer_on(test_backend(), &data, cfg), "closed-form"),
-        (&trainer_on(test_backend(), &data, &autodiff), "autodiff"),
-    );
+    let (a, b) = (trainer_on(test_backend(), &data, cfg), trainer_on(test_backend(), &data, &autodiff));
+    same_accuracy((a.as_ref(), "closed-form"), (b.as_ref(), "autodiff"));
 }
 
 /// 3 architectures x 2 seeds (or `MLPNAS_ACCURACY_SEEDS`) trained by both: rewards within
 /// [`ACCURACY_TOLERANCE`].
-fn same_accuracy(a: (&Box<dyn ArchitectureTrainer>, &str), b: (&Box<dyn ArchitectureTrainer>, &str)) {
+fn same_accuracy(a: (&dyn ArchitectureTrainer, &str), b: (&dyn ArchitectureTrainer, &str)) {
     let ((a, an), (b, bn)) = (a, b);
     let seeds: Vec<u64> = match std::env::var("MLPNAS_ACCURACY_SEEDS") {
         Ok(n) => (0..n.parse().expect("a number")).collect(),
@@ -189,7 +188,7 @@ fn same_accuracy(a: (&Box<dyn ArchitectureTrainer>, &str), b: (&Box<dyn Architec
     };
     let mut diffs = Vec::new();
     for text in ["64:relu,dropout,32:tanh", "128:elu", "32:sigmoid,16:relu"] {
-        let arch = arch(text, a.as_ref());
+        let arch = arch(text, a);
         for &seed in &seeds {
             let (x, y) = (a.train(&arch, &[], seed).expect("train"), b.train(&arch, &[], seed).expect("train"));
             eprintln!(
