@@ -4,7 +4,9 @@
 //! [`BurnTrainerConfig`] (`[trainer] type = "burn"`) builds a [`BurnTrainer`], which turns each
 //! decoded architecture into a stack of Burn `Linear` layers with the chosen activations and
 //! dropout, trains it with Adam or SGD (Keras-style learning-rate decay) on the search's fixed
-//! training rows and scores it on the validation rows after every epoch.
+//! training rows and scores it on the validation rows after every epoch. Gradients come from
+//! the closed form (`closed_form.rs`, the default: no autodiff graph, fused optimizer update on
+//! CPU backends) or from Burn's autodiff (`gradients = "autodiff"`, the tested reference).
 //!
 //! The same trainer fits a chosen architecture with early stopping
 //! ([`mlpnas_core::ArchitectureTrainer::fit`], `mlpnas finalize`), scores weights on a data part,
