@@ -28,18 +28,18 @@ use crate::config::{BurnTrainerConfig, OptimizerKind};
 use crate::learner::{ADAM_EPSILON, Learner};
 use crate::model::{Plan, Step, activate, dropout_mask, host, initial_weights};
 
-/// Adam's moments of one parameter tensor.
-struct Moments {
+/// The optimizer state of one parameter tensor on the device ([`Update::Device`]): Adam's first
+/// and second moments, or SGD's velocity alone (momentum only).
+struct DeviceState {
     first: Tensor<2>,
-    second: Tensor<2>,
+    second: Option<Tensor<2>>,
 }
 
 /// One trainable tensor (a kernel `[in, out]` or a bias `[1, out]`) and its optimizer state.
 struct Parameter {
     value: Tensor<2>,
-    /// [`Update::Device`]: Adam's moments, or SGD's velocity in `first` (momentum only); `None`
-    /// before the first step.
-    state: Option<Moments>,
+    /// [`Update::Device`]: the optimizer state; `None` before the first step (and for plain SGD).
+    state: Option<DeviceState>,
     /// [`Update::Host`]: Adam's first then second moments (`2 n` values), or SGD's velocity (`n`);
     /// empty before the first step.
     host: Vec<f32>,
@@ -237,33 +237,30 @@ fn device_update(mut p: Parameter, g: Tensor<2>, optim: Optim, time: i32, lr: f6
     p.value = match optim {
         Optim::Adam { beta_1, beta_2, epsilon } => {
             // burn::optim::AdaptiveMomentum::transform, then `tensor - grad * lr`.
-            let m = match p.state.take() {
-                Some(s) => Moments {
-                    first: s.first.mul_scalar(beta_1).add(g.clone().mul_scalar(1.0 - beta_1)),
-                    second: s.second.mul_scalar(beta_2).add(g.square().mul_scalar(1.0 - beta_2)),
-                },
-                None => {
-                    Moments { first: g.clone().mul_scalar(1.0 - beta_1), second: g.square().mul_scalar(1.0 - beta_2) }
-                }
+            let (first, second) = match p.state.take() {
+                Some(DeviceState { first, second: Some(second) }) => (
+                    first.mul_scalar(beta_1).add(g.clone().mul_scalar(1.0 - beta_1)),
+                    second.mul_scalar(beta_2).add(g.square().mul_scalar(1.0 - beta_2)),
+                ),
+                _ => (g.clone().mul_scalar(1.0 - beta_1), g.square().mul_scalar(1.0 - beta_2)),
             };
             let (combined, bias_correction2_sqrt) = adam_factors(beta_1, beta_2, time);
-            let step = m
-                .first
+            let step = first
                 .clone()
                 .mul_scalar(combined)
-                .div(m.second.clone().sqrt().add_scalar(epsilon * bias_correction2_sqrt));
-            p.state = Some(m);
+                .div(second.clone().sqrt().add_scalar(epsilon * bias_correction2_sqrt));
+            p.state = Some(DeviceState { first, second: Some(second) });
             value - step.mul_scalar(lr)
         }
         Optim::Sgd { momentum: None } => value - g.mul_scalar(lr),
         Optim::Sgd { momentum: Some(mu) } => {
             // burn::optim::momentum::Momentum::transform with dampening 0.
             let velocity = match p.state.take() {
-                Some(s) => g.add(s.first.mul_scalar(mu)),
-                None => g,
+                Some(DeviceState { first: v, second: None }) => g.add(v.mul_scalar(mu)),
+                _ => g,
             };
             let step = velocity.clone().mul_scalar(lr);
-            p.state = Some(Moments { second: velocity.clone(), first: velocity });
+            p.state = Some(DeviceState { first: velocity, second: None });
             value - step
         }
     };
