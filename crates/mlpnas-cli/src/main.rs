@@ -2,9 +2,13 @@
 //!
 //! * `mlpnas search --config FILE [--data SPEC] [--label COL] [--drop COL,..] [--seed N] [--out DIR] [--set k=v ..]`
 //! * `mlpnas search --resume DIR [--set search.controller_epochs=N ..]`
+//! * `mlpnas search --config FILE --storage postgresql://... [--name NAME] [--threads N]` (and
+//!   `--resume NAME --storage URL`): the run lives in PostgreSQL, workers anywhere train it
+//! * `mlpnas worker --storage URL [--threads N] [--runs NAME,..] [--exit-when-idle SECS]`
+//! * `mlpnas runs --storage URL [--json]`
 //! * `mlpnas eval --arch "64:relu,dropout,32:elu" [--config FILE] [--data SPEC] .. [--json]`
 //! * `mlpnas space [--config FILE] [--set k=v ..]`
-//! * `mlpnas report DIR [--top N] [--json]`
+//! * `mlpnas report DIR [--top N] [--json]` (`report NAME --storage URL`)
 //! * `mlpnas finalize DIR [--top K] [--epochs E] [--patience P] [--from-scratch|--from-shared] [--out DIR]`
 //! * `mlpnas predict MODEL_DIR --data FILE.csv [--out preds.csv] [--proba]`
 //!
@@ -57,10 +61,13 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
-    /// Print the best trials of a run directory.
+    /// Print the best trials of a run directory (or of a run in --storage).
     Report {
-        /// Run directory (holding journal.jsonl).
+        /// Run directory (holding journal.jsonl), or the run's name with --storage.
         dir: PathBuf,
+        /// The PostgreSQL database holding the run: postgresql://user@host:port/database.
+        #[arg(long, value_name = "URL")]
+        storage: Option<String>,
         /// How many to list.
         #[arg(long, default_value_t = 5)]
         top: usize,
@@ -70,6 +77,17 @@ enum Command {
     },
     /// Retrain the best architectures of a run with early stopping, test and export them.
     Finalize(FinalizeArgs),
+    /// Train queued trials of runs in a PostgreSQL storage (run it on any number of machines).
+    Worker(WorkerArgs),
+    /// List the runs in a PostgreSQL storage: name, status, trials, best, workers seen.
+    Runs {
+        /// The database: postgresql://user@host:port/database.
+        #[arg(long, value_name = "URL")]
+        storage: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Predict labels (and probabilities) with a model exported by `finalize`.
     Predict(PredictArgs),
     /// Print a shell completion script: `mlpnas completions bash > ~/.local/share/bash-completion/completions/mlpnas`.
@@ -110,6 +128,27 @@ struct FinalizeArgs {
     /// the `tch` feature tch-cpu, tch-cuda:N).
     #[arg(long)]
     backend: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct WorkerArgs {
+    /// The database: postgresql://user@host:port/database (password from the URL, PGPASSWORD
+    /// or ~/.pgpass).
+    #[arg(long, value_name = "URL")]
+    storage: String,
+    /// Trials trained at once by this worker.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Only trials of these runs (comma-separated names; default: every run).
+    #[arg(long, value_delimiter = ',', value_name = "NAME,..")]
+    runs: Option<Vec<String>>,
+    /// Exit after this many seconds without a trial to train (default: run until stopped).
+    #[arg(long, value_name = "SECS")]
+    exit_when_idle: Option<f64>,
+    /// Seconds a claimed trial stays this worker's without a heartbeat (renewed every third of
+    /// it); after that another worker trains it again.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    lease: f64,
 }
 
 #[derive(Debug, Args)]
@@ -157,12 +196,24 @@ struct SearchArgs {
     /// Search config (TOML), e.g. configs/random.toml.
     #[arg(long, required_unless_present = "resume", conflicts_with = "resume")]
     config: Option<PathBuf>,
-    /// Continue the interrupted (or finished, with a larger budget) search in this run directory.
+    /// Continue the interrupted (or finished, with a larger budget) search in this run directory
+    /// (or, with --storage, the run of this name).
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     resume: Option<PathBuf>,
     /// Run directory (default: runs/<config name>-<UTC time>-s<seed>, with -2, -3, ... when taken).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "storage")]
     out: Option<PathBuf>,
+    /// Keep the run in this PostgreSQL database instead of a run directory, so that `mlpnas
+    /// worker` processes on any machine train its trials: postgresql://user@host:port/database.
+    #[arg(long, value_name = "URL")]
+    storage: Option<String>,
+    /// The run's name in --storage (default: <config name>-<UTC time>-s<seed>).
+    #[arg(long, requires = "storage", conflicts_with = "resume")]
+    name: Option<String>,
+    /// Trials this process trains at once, for a run in --storage (default: search.batch; 0:
+    /// only workers train). Results do not depend on it.
+    #[arg(long, requires = "storage")]
+    threads: Option<usize>,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -245,8 +296,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Search(a) => search(a, v),
         Command::Eval(a) => eval(a),
         Command::Space { config, set } => space(config.as_deref(), &set),
-        Command::Report { dir, top, json } => report(&dir, top, json, v),
+        Command::Report { dir, storage, top, json } => report(&dir, storage.as_deref(), top, json, v),
         Command::Finalize(a) => finalize(a, v),
+        Command::Worker(a) => worker(a, v),
+        Command::Runs { storage, json } => runs(&storage, json),
         Command::Predict(a) => predict(a, v),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -302,7 +355,8 @@ fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> {
                     RESUMABLE_CHANGES.join("=.., ")
                 );
             }
-            let run = Run::resume(Box::new(RunDir::new(dir)), &d.set)?;
+            let storage = run_storage(a.storage.as_deref(), dir)?;
+            let run = Run::resume(storage, &d.set)?;
             let data = prepare_data(run.config())?;
             (run, data, dir.clone())
         }
@@ -318,14 +372,16 @@ fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> {
                 }
             }
             let data = prepare_data(&cfg)?;
-            let run_dir = match &a.out {
-                Some(d) => d.clone(),
-                None => {
-                    let stem = config.file_stem().map_or("search".into(), |s| s.to_string_lossy().into_owned());
-                    new_run_dir(&format!("{stem}-{}-s{}", output::utc_stamp(), cfg.seed))?
-                }
+            let stem = config.file_stem().map_or("search".into(), |s| s.to_string_lossy().into_owned());
+            let default_name = format!("{stem}-{}-s{}", output::utc_stamp(), cfg.seed);
+            let run_dir = match (&a.out, &a.storage, &a.name) {
+                (Some(d), _, _) => d.clone(),
+                (None, Some(_), Some(n)) => PathBuf::from(n),
+                (None, Some(_), None) => PathBuf::from(default_name),
+                (None, None, _) => new_run_dir(&default_name)?,
             };
-            (Run::create(Box::new(RunDir::new(&run_dir)), cfg)?, data, run_dir)
+            let storage = run_storage(a.storage.as_deref(), &run_dir)?;
+            (Run::create(storage, cfg)?, data, run_dir)
         }
         (None, None) => bail!("give --config FILE or --resume DIR"),
     };
@@ -339,22 +395,123 @@ fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> {
             data.split.valid.n_rows(),
             data.split.train.n_features(),
             data.split.train.n_classes(),
-            run_dir.display()
+            run.location()
         );
     }
-    let search = Search::new(run, &data)?;
-    on_interrupt(&run_dir);
+    let location = run.location();
+    let mut search = Search::new(run, &data)?;
+    if let Some(t) = a.threads {
+        search.set_threads(t)?;
+    }
+    let resume_hint = match &a.storage {
+        Some(url) => format!("{} --storage {}", run_dir.display(), mlpnas_postgres::mask(url)),
+        None => run_dir.display().to_string(),
+    };
+    on_interrupt(&resume_hint);
     let mut progress = output::Progress::new(verbosity);
     let summary = search.run(&mut progress)?;
     progress.finish();
     let best = summary.top(top);
     println!("{}", output::table(&best));
-    println!(
-        "{} trials in {:.1} s; journal: {}",
-        summary.records.len(),
-        summary.wall_seconds,
-        Path::new(&summary.location).join("journal.jsonl").display()
-    );
+    if a.storage.is_some() {
+        println!("{} trials in {:.1} s; {location}", summary.records.len(), summary.wall_seconds);
+    } else {
+        println!(
+            "{} trials in {:.1} s; journal: {}",
+            summary.records.len(),
+            summary.wall_seconds,
+            Path::new(&summary.location).join("journal.jsonl").display()
+        );
+    }
+    Ok(())
+}
+
+/// The run's storage: the run directory `dir`, or the run named `dir` in the PostgreSQL
+/// database at `url`.
+fn run_storage(url: Option<&str>, dir: &Path) -> Result<Box<dyn RunStorage>> {
+    match url {
+        None => Ok(Box::new(RunDir::new(dir))),
+        Some(url) => {
+            let name = run_name(dir)?;
+            Ok(Box::new(mlpnas_postgres::open(url)?.run(&name)))
+        }
+    }
+}
+
+/// A run name given where a directory could be (`--resume NAME`, `report NAME`).
+fn run_name(given: &Path) -> Result<String> {
+    let name = given.to_string_lossy().into_owned();
+    if name.trim().is_empty() || name.chars().any(char::is_control) || name.len() > 200 {
+        bail!("{name:?}: not a run name (1 to 200 printable characters)");
+    }
+    Ok(name)
+}
+
+fn worker(a: WorkerArgs, verbosity: output::Verbosity) -> Result<()> {
+    if a.threads == 0 {
+        bail!("--threads: a worker needs at least one thread");
+    }
+    if !(a.lease.is_finite() && a.lease >= 0.3) {
+        bail!("--lease: {} is not a lease (seconds, at least 0.3)", a.lease);
+    }
+    let idle = match a.exit_when_idle {
+        Some(s) if !(s.is_finite() && s >= 0.0) => bail!("--exit-when-idle: {s} is not a number of seconds"),
+        s => s.map(std::time::Duration::from_secs_f64),
+    };
+    let db = mlpnas_postgres::open(&a.storage)?;
+    let mut backends: Vec<String> = mlpnas_backend::Backend::compiled().iter().map(ToString::to_string).collect();
+    if mlpnas_backend::Backend::HAS_LIBTORCH {
+        backends.extend((0..16).map(|i| format!("tch-cuda:{i}")).filter(|b| mlpnas_backend::Backend::parse_available(b).is_ok()));
+    }
+    let opts = mlpnas_search::WorkerOptions {
+        threads: a.threads,
+        runs: a.runs.clone(),
+        exit_when_idle: idle,
+        lease: std::time::Duration::from_secs_f64(a.lease),
+        backends: backends.clone(),
+    };
+    if verbosity > output::Verbosity::Quiet {
+        eprintln!(
+            "mlpnas worker: {} thread(s) on {} ({}), runs: {}",
+            a.threads,
+            db.shown(),
+            backends.join(", "),
+            a.runs.as_ref().map_or("all".into(), |r| r.join(", "))
+        );
+    }
+    let queue = db.queue();
+    let verbose = verbosity == output::Verbosity::Verbose;
+    let n = mlpnas_search::work(&queue, &opts, &|line: &str| {
+        if verbose || line.contains("refused") {
+            eprintln!("{line}");
+        }
+    })?;
+    if verbosity > output::Verbosity::Quiet {
+        eprintln!("mlpnas worker: idle, exiting after {n} trial(s)");
+    }
+    Ok(())
+}
+
+fn runs(url: &str, json: bool) -> Result<()> {
+    let db = mlpnas_postgres::open(url)?;
+    let list = mlpnas_postgres::list_runs(&db)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    println!("{:<32} {:<11} {:>6} {:>7} {:>7}  best architecture", "run", "status", "trials", "best", "workers");
+    for r in &list {
+        println!(
+            "{:<32} {:<11} {:>6} {:>7} {:>7}  {}",
+            r.name,
+            r.status,
+            r.trials,
+            r.best.map_or("-".into(), |b| format!("{b:.4}")),
+            r.workers,
+            r.best_architecture.as_deref().unwrap_or("-")
+        );
+    }
+    println!("{} run(s) in {}", list.len(), db.shown());
     Ok(())
 }
 
@@ -378,9 +535,9 @@ fn new_run_dir(name: &str) -> Result<PathBuf> {
 /// trial is already durable in the run directory, and the message says how to continue. Exiting
 /// from any point is safe by design (the same as a crash; see `Search`).
 #[cfg(unix)]
-fn on_interrupt(run_dir: &Path) {
+fn on_interrupt(resume: &str) {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let dir = run_dir.display().to_string();
+    let dir = resume.to_string();
     match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
         Ok(mut signals) => {
             std::thread::spawn(move || {
@@ -397,7 +554,7 @@ fn on_interrupt(run_dir: &Path) {
 }
 
 #[cfg(not(unix))]
-fn on_interrupt(_run_dir: &Path) {}
+fn on_interrupt(_resume: &str) {}
 
 /// Ctrl-C (or SIGTERM) during finalize: the models trained so far live only in its temporary
 /// directory, which is removed; the message says that nothing was written to `out`.
@@ -484,9 +641,12 @@ fn space(config: Option<&Path>, set: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn report(dir: &Path, top: usize, json: bool, verbosity: output::Verbosity) -> Result<()> {
+fn report(dir: &Path, url: Option<&str>, top: usize, json: bool, verbosity: output::Verbosity) -> Result<()> {
     // Read-only: no lock, so a report works while the search writes.
-    let storage = RunDir::new(dir);
+    let storage = run_storage(url, dir)?;
+    if url.is_some() && !storage.exists()? {
+        bail!("{}: no such run (mlpnas runs --storage URL lists them)", storage.location());
+    }
     let log = storage.read_trials()?;
     if verbosity == output::Verbosity::Verbose {
         match storage.read_summary()? {

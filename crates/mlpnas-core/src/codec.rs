@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use safetensors::tensor::{Dtype, SafeTensors, View};
 
 use crate::arch::BigramKey;
+use crate::data::{DataSplit, Dataset};
 use crate::error::CodecError;
 use crate::tensor::{HostTensor, LayerWeights};
 
@@ -238,6 +239,109 @@ pub fn decode_puts(bytes: &[u8]) -> Result<Vec<(BigramKey, LayerWeights)>, Codec
     Ok(out)
 }
 
+/// `format` of a trial's initial weights, some layers absent ([`encode_init`]).
+pub const INIT_FORMAT: &str = "mlpnas/init/1";
+/// `format` of a prepared data split ([`encode_split`]).
+pub const SPLIT_FORMAT: &str = "mlpnas/split/1";
+
+/// A trial's initial weights, one entry per dense layer, `None` where the layer starts fresh
+/// (format [`INIT_FORMAT`]: the present layers as in [`encode_layers`], plus which they are).
+pub fn encode_init(init: &[Option<LayerWeights>]) -> Result<Vec<u8>, CodecError> {
+    let mut meta = Tensors::new(INIT_FORMAT).metadata;
+    let present: Vec<&str> = init.iter().map(|w| if w.is_some() { "1" } else { "0" }).collect();
+    meta.insert("present".into(), present.join(""));
+    let tensors = init.iter().enumerate().filter_map(|(i, w)| w.as_ref().map(|w| (i, w))).flat_map(|(i, w)| {
+        [(format!("{}.kernel", index(i)), &w.kernel), (format!("{}.bias", index(i)), &w.bias)]
+    });
+    encode_views(tensors, &meta)
+}
+
+/// Reads what [`encode_init`] wrote.
+pub fn decode_init(bytes: &[u8]) -> Result<Vec<Option<LayerWeights>>, CodecError> {
+    let mut t = Tensors::decode(bytes)?;
+    t.expect_format(INIT_FORMAT)?;
+    let present = t.meta("present")?.to_string();
+    let out = present
+        .chars()
+        .enumerate()
+        .map(|(i, c)| match c {
+            '1' => take_layer(&mut t, &index(i)).map(Some),
+            '0' => Ok(None),
+            _ => Err(CodecError(format!("metadata \"present\" holds {c:?}"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(extra) = t.tensors.keys().next() {
+        return Err(CodecError(format!("unexpected tensor {extra:?}")));
+    }
+    Ok(out)
+}
+
+/// A prepared data split (format [`SPLIT_FORMAT`]): per part, `PART.x` (`[rows, features]`) and
+/// `PART.y` (labels as `f32`, exact below 2^24); the names and the sample shape as JSON
+/// metadata. Bit-exact, so a worker trains on exactly what the coordinator prepared.
+pub fn encode_split(split: &DataSplit) -> Result<Vec<u8>, CodecError> {
+    let mut meta = Tensors::new(SPLIT_FORMAT).metadata;
+    meta.insert("sample_shape".into(), json(&split.train.sample_shape)?);
+    meta.insert("class_names".into(), json(&split.train.class_names)?);
+    meta.insert("feature_names".into(), json(&split.train.feature_names)?);
+    let mut parts = vec![("train", &split.train), ("valid", &split.valid)];
+    if let Some(t) = &split.test {
+        parts.push(("test", t));
+    }
+    let mut owned = Vec::new();
+    for (name, d) in parts {
+        if d.sample_shape != split.train.sample_shape || d.class_names != split.train.class_names {
+            return Err(CodecError(format!("part {name} differs from the training part in shape or classes")));
+        }
+        owned.push((
+            format!("{name}.x"),
+            HostTensor { shape: vec![d.n_rows(), d.n_features()], data: d.features.clone() },
+        ));
+        owned.push((
+            format!("{name}.y"),
+            HostTensor { shape: vec![d.n_rows()], data: d.labels.iter().map(|&l| l as f32).collect() },
+        ));
+    }
+    encode_views(owned.iter().map(|(n, t)| (n.clone(), t)), &meta)
+}
+
+/// Reads what [`encode_split`] wrote.
+pub fn decode_split(bytes: &[u8]) -> Result<DataSplit, CodecError> {
+    let mut t = Tensors::decode(bytes)?;
+    t.expect_format(SPLIT_FORMAT)?;
+    fn parse<T: serde::de::DeserializeOwned>(t: &Tensors, key: &str) -> Result<T, CodecError> {
+        serde_json::from_str(t.meta(key)?).map_err(|e| CodecError(format!("metadata {key:?}: {e}")))
+    }
+    let sample_shape: Vec<usize> = parse(&t, "sample_shape")?;
+    let class_names: Vec<String> = parse(&t, "class_names")?;
+    let feature_names: Vec<String> = parse(&t, "feature_names")?;
+    let mut part = |name: &str| -> Result<Option<Dataset>, CodecError> {
+        if !t.tensors.contains_key(&format!("{name}.x")) {
+            return Ok(None);
+        }
+        let x = t.take(&format!("{name}.x"))?;
+        let y = t.take(&format!("{name}.y"))?;
+        let d = Dataset {
+            features: x.data,
+            sample_shape: sample_shape.clone(),
+            labels: y.data.iter().map(|&v| v as u32).collect(),
+            class_names: class_names.clone(),
+            feature_names: feature_names.clone(),
+        };
+        d.check().map_err(|e| CodecError(format!("part {name}: {e}")))?;
+        Ok(Some(d))
+    };
+    let train = part("train")?.ok_or_else(|| CodecError("tensor \"train.x\" is missing".into()))?;
+    let valid = part("valid")?.ok_or_else(|| CodecError("tensor \"valid.x\" is missing".into()))?;
+    let test = part("test")?;
+    Ok(DataSplit { train, valid, test })
+}
+
+/// A metadata value as JSON.
+fn json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String, CodecError> {
+    serde_json::to_string(v).map_err(|e| CodecError(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +352,27 @@ mod tests {
             kernel: HostTensor { shape: vec![i, o], data: (0..i * o).map(|k| v + k as f32 * 0.5).collect() },
             bias: HostTensor { shape: vec![o], data: vec![-v; o] },
         }
+    }
+
+    #[test]
+    fn init_and_split_round_trip_bit_exactly() {
+        let init = vec![None, Some(w(3, 4, 0.25)), None, Some(w(4, 2, -1e-9))];
+        assert_eq!(decode_init(&encode_init(&init).expect("encode")).expect("decode"), init);
+        assert_eq!(decode_init(&encode_init(&[]).expect("encode")).expect("decode"), Vec::new());
+        let part = |rows: usize, v: f32| Dataset {
+            features: (0..rows * 2).map(|k| v + k as f32 * 1e-7).collect(),
+            sample_shape: vec![2],
+            labels: (0..rows as u32).map(|r| r % 3).collect(),
+            class_names: vec!["a".into(), "b,\"c".into(), "z".into()],
+            feature_names: vec!["f1".into(), "f2".into()],
+        };
+        for test in [None, Some(part(4, -3.0))] {
+            let split = DataSplit { train: part(7, 0.1), valid: part(3, 1.5), test };
+            assert_eq!(decode_split(&encode_split(&split).expect("encode")).expect("decode"), split);
+        }
+        // A buffer of another kind is refused, naming both kinds.
+        let e = decode_split(&encode_init(&init).expect("encode")).expect_err("wrong kind");
+        assert!(e.to_string().contains("mlpnas/init/1"), "{e}");
     }
 
     #[test]

@@ -12,8 +12,8 @@
 //!   config that validates itself and then builds it: [`Controller`] / [`ControllerConfig`],
 //!   [`ArchitectureTrainer`] / [`TrainerConfig`] (with [`Model`]), [`WeightStore`] / [`StoreConfig`];
 //! * [`trial`]: the journal record of one trained architecture and the per-epoch report;
-//! * [`storage`]: [`RunStorage`], where a run's state lives (a run directory today; a database
-//!   can implement it too);
+//! * [`storage`]: [`RunStorage`], where a run's state lives (a run directory, or a database);
+//! * [`queue`]: [`TrialQueue`], where the trials of a run in a shared storage wait for workers;
 //! * [`stats`]: the few statistics the search reports (mean, MAE, Spearman's rank correlation).
 //!
 //! Architecture invariant: this crate depends on no deep-learning framework, no CLI library and
@@ -24,6 +24,7 @@ pub mod codec;
 pub mod controller;
 pub mod data;
 pub mod error;
+pub mod queue;
 pub mod sampling;
 pub mod seed;
 pub mod space;
@@ -37,6 +38,7 @@ pub mod trial;
 pub use arch::{Activation, Architecture, BigramKey, Layer, LayerKey, OutputKind};
 pub use controller::{Controller, ControllerConfig, ControllerContext, Proposal, UpdateReport};
 pub use data::{DataSplit, Dataset};
+pub use queue::{Claim, Claimant, TrialQueue, TrialResult, TrialTask};
 pub use error::{CodecError, ConfigError, ControllerError, SpaceError, StorageError, StoreError, TrainerError};
 pub use space::{MlpSpace, MlpSpaceConfig, SearchSpace, Token, TokenId};
 pub use storage::{Checkpoint, CheckpointState, RunStorage, Summary, TrialLog};

@@ -128,4 +128,20 @@ pub trait RunStorage: Send + fmt::Debug {
     fn read_summary(&self) -> Result<Option<Summary>, StorageError>;
     /// Marks a finished run unfinished again (it is being continued). Needs the lock.
     fn clear_summary(&mut self) -> Result<(), StorageError>;
+    /// The run's name in its storage (what `--resume`, `report` and workers call it).
+    fn run_name(&self) -> String {
+        self.location()
+    }
+    /// Where other processes can train this run's trials, for storages shared between machines;
+    /// `None` (the default) trains every trial in this process.
+    fn queue(&self) -> Option<std::sync::Arc<dyn crate::queue::TrialQueue>> {
+        None
+    }
+    /// Publishes the run's prepared data so that workers can read it ([`Self::queue`]'s
+    /// [`crate::queue::TrialQueue::run_data`]); nothing to do (the default) for storages without a
+    /// queue. Needs the lock.
+    fn publish_data(&mut self, data: &crate::data::DataSplit) -> Result<(), StorageError> {
+        let _ = data;
+        Ok(())
+    }
 }

@@ -61,4 +61,10 @@ pub trait StoreConfig: fmt::Debug + Send + Sync {
     /// Builds the store from a validated config; `run_dir` is the search's run directory, where a
     /// persistent store may keep relative paths.
     fn build(&self, run_dir: &Path) -> Result<Box<dyn WeightStore>, StoreError>;
+    /// Whether the store keeps files of its own in the run directory (and so needs a run
+    /// storage with a local directory; a run in a database has none). Stores that checkpoint
+    /// through [`WeightStore::snapshot`] alone say `false`.
+    fn needs_files(&self) -> bool {
+        true
+    }
 }

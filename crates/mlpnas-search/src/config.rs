@@ -33,16 +33,18 @@ pub struct LoopConfig {
     pub one_shot: bool,
     /// Architectures listed in the final summary.
     pub top: usize,
-    /// Architectures trained at once (one thread each). Trials of a batch of `workers` read
-    /// the weight store as it was at the batch's start and their weights are stored in trial
-    /// order after it, so results depend on `workers` but not on timing. 1 = the original,
-    /// strictly sequential method.
-    pub workers: usize,
+    /// Architectures trained at once: the trials of a batch read the weight store as it was at
+    /// the batch's start and their weights are stored in trial order after it, so results
+    /// depend on `batch` but never on timing, on how many threads or workers train it, or on
+    /// which machine trained what. A local search trains a batch on `batch` threads. 1 = the
+    /// original, strictly sequential method. (`workers` is its old name, still accepted.)
+    #[serde(alias = "workers")]
+    pub batch: usize,
 }
 
 impl Default for LoopConfig {
     fn default() -> Self {
-        Self { controller_epochs: 10, samples_per_epoch: 10, one_shot: true, top: 5, workers: 1 }
+        Self { controller_epochs: 10, samples_per_epoch: 10, one_shot: true, top: 5, batch: 1 }
     }
 }
 
@@ -115,6 +117,7 @@ impl SearchConfig {
             // Syntax errors keep their line numbers; errors that appear only once the overrides
             // are applied are reported against the overrides.
             let mut table: toml::Table = toml::from_str(text).map_err(|e| file_err(toml_message(&e, text)))?;
+            rename_old_keys(&mut table);
             // A section whose `type` changes starts from the new type's defaults: the old type's
             // fields mean nothing to it (`--set controller.type=evolution` on a random-search
             // config). The section's other overrides still apply.
@@ -176,8 +179,8 @@ impl SearchConfig {
         if self.search.samples_per_epoch == 0 {
             return Err(ConfigError::new("search.samples_per_epoch", "must be at least 1"));
         }
-        if self.search.workers == 0 {
-            return Err(ConfigError::new("search.workers", "must be at least 1"));
+        if self.search.batch == 0 {
+            return Err(ConfigError::new("search.batch", "must be at least 1"));
         }
         if self.search.one_shot && self.store.is_none() {
             return Err(ConfigError::new(
@@ -205,7 +208,19 @@ impl SearchConfig {
 
 /// Settings that may change when a search is resumed: the budget can grow, the summary and the
 /// parallelism can change. Everything else would make the finished trials incomparable.
-pub const RESUMABLE_CHANGES: &[&str] = &["search.controller_epochs", "search.top", "search.workers"];
+pub const RESUMABLE_CHANGES: &[&str] = &["search.controller_epochs", "search.top", "search.batch"];
+
+/// The old name of `search.batch` (a config or `--set` may still use it).
+const OLD_BATCH: &str = "workers";
+
+/// Renames `search.workers` to `search.batch` in a config tree (both given: the old one goes).
+fn rename_old_keys(table: &mut toml::Table) {
+    if let Some(toml::Value::Table(search)) = table.get_mut("search")
+        && let Some(v) = search.remove(OLD_BATCH)
+    {
+        search.entry("batch").or_insert(v);
+    }
+}
 
 /// The resolved config `text` of a run (named `shown` in errors, relative paths against
 /// `base_dir`) with `overrides` applied, for resuming; refuses changes other than
@@ -218,7 +233,8 @@ pub fn resume_config(
 ) -> Result<(CheckedConfig, bool), SearchError> {
     let cfg = SearchConfig::from_toml(text, shown, base_dir, overrides)?.check()?;
     let file_err = |message: String| SearchError::ConfigFile { path: shown.to_string(), message };
-    let saved: toml::Table = toml::from_str(text).map_err(|e| file_err(toml_message(&e, text)))?;
+    let mut saved: toml::Table = toml::from_str(text).map_err(|e| file_err(toml_message(&e, text)))?;
+    rename_old_keys(&mut saved);
     let now: toml::Table = toml::from_str(&cfg.to_toml().map_err(&file_err)?).map_err(|e| file_err(e.to_string()))?;
     let mut changed = Vec::new();
     diff_tables(&saved, &now, "", &mut changed);
@@ -271,6 +287,7 @@ pub(crate) fn stored_with_added_fields(text: &str, shown: &str, base_dir: &Path)
 /// error), if one alone is to blame.
 fn culprit<'a>(text: &str, overrides: &'a [String]) -> Option<&'a str> {
     let mut table: toml::Table = toml::from_str(text).ok()?;
+    rename_old_keys(&mut table);
     if table.clone().try_into::<SearchConfig>().is_err() {
         return None;
     }
@@ -335,6 +352,7 @@ pub fn apply_override(table: &mut toml::Table, text: &str) -> Result<(), String>
         }
         Err(_) => toml::Value::String(raw.to_string()),
     };
+    let key = if key == "search.workers" { "search.batch" } else { key };
     let parts: Vec<&str> = key.split('.').collect();
     let (last, path) = parts.split_last().ok_or("empty key")?;
     let mut cur = table;

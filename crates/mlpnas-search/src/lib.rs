@@ -7,6 +7,7 @@
 //! * [`search`]: the search loop ([`Search`]) and single-architecture evaluation ([`evaluate`]);
 //! * [`rundir`]: [`RunDir`], the run directory (the embedded storage): its files, its lock, how
 //!   each is written crash-safely;
+//! * [`worker`]: training queued trials (`mlpnas worker`, and a coordinator's own threads);
 //! * [`journal`]: the append-only `journal.jsonl` of a run directory, and the top-N summary.
 //!
 //! This crate knows the core traits only; which controller, trainer and store run is decided by
@@ -18,6 +19,7 @@ pub mod journal;
 pub mod run;
 pub mod rundir;
 pub mod search;
+pub mod worker;
 
 pub use config::{CheckedConfig, LoopConfig, RESUMABLE_CHANGES, SearchConfig, resume_config};
 pub use error::SearchError;
@@ -25,3 +27,4 @@ pub use journal::{Journal, read_journal, top_n};
 pub use run::Run;
 pub use rundir::RunDir;
 pub use search::{Observer, Prepared, Search, SearchSummary, evaluate, prepare_data};
+pub use worker::{WorkerOptions, train_claim, work};

@@ -33,6 +33,7 @@ impl Run {
     /// while another process holds it), refuses a storage that already holds a run, and records
     /// the resolved config.
     pub fn create(mut storage: Box<dyn RunStorage>, cfg: CheckedConfig) -> Result<Self, SearchError> {
+        store_fits(storage.as_ref(), &cfg)?;
         let warnings = storage.lock()?;
         let text = cfg.to_toml().map_err(|e| SearchError::ConfigFile { path: cfg.origin.clone(), message: e })?;
         storage.create(&text)?;
@@ -52,6 +53,7 @@ impl Run {
         let warnings = storage.lock()?;
         let (text, shown, base) = config_text(storage.as_ref())?;
         let (cfg, changed) = resume_config(&text, &shown, &base, overrides)?;
+        store_fits(storage.as_ref(), &cfg)?;
         if changed {
             let resolved = cfg.to_toml().map_err(|e| SearchError::ConfigFile { path: shown.clone(), message: e })?;
             storage.write_config(&resolved)?;
@@ -155,12 +157,11 @@ impl Run {
         Ok(Some(store))
     }
 
-    /// Where a store keeps its files.
+    /// Where a store keeps its files (none for a store that keeps none, in a storage without a
+    /// directory).
     pub(crate) fn store_dir(&self) -> Result<PathBuf, SearchError> {
-        self.storage.local_dir().map(Path::to_path_buf).ok_or_else(|| SearchError::Io {
-            path: self.storage.location(),
-            message: "this run storage has no local directory for the weight store's files".into(),
-        })
+        store_fits(self.storage.as_ref(), &self.cfg)?;
+        Ok(self.storage.local_dir().map(Path::to_path_buf).unwrap_or_default())
     }
 
     /// The parts the search loop writes through (only a run opened for writing has them).
@@ -172,6 +173,17 @@ impl Run {
             });
         }
         Ok((self.storage, self.cfg, self.records, self.warnings))
+    }
+}
+
+/// Refuses a store that keeps files of its own in a storage without a local directory.
+fn store_fits(storage: &dyn RunStorage, cfg: &CheckedConfig) -> Result<(), SearchError> {
+    match &cfg.store {
+        Some(s) if cfg.search.one_shot && s.needs_files() && storage.local_dir().is_none() => Err(SearchError::Io {
+            path: storage.location(),
+            message: "this [store] keeps files in a run directory, which a run in a database has not; use [store] type = \"memory\" (its snapshots are kept in the database)".into(),
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -1,14 +1,15 @@
 //! The search loop ([`Search`]) and single-architecture evaluation ([`evaluate`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use mlpnas_core::seed::derive;
 use mlpnas_core::{
     Architecture, ArchitectureTrainer, BigramKey, Controller, ControllerContext, ControllerError, DataSplit,
-    EpochReport, LayerWeights, MlpSpace, Proposal, RunStorage, SearchSpace, Summary, TokenId, TrainOutcome,
-    TrainerError, TrialRecord, TrialStatus, WeightStore,
+    Claimant, EpochReport, LayerWeights, MlpSpace, Proposal, RunStorage, SearchSpace, Summary, TokenId, TrainOutcome,
+    TrainerError, TrialQueue, TrialRecord, TrialResult, TrialStatus, TrialTask, WeightStore,
 };
 
 use crate::config::{CheckedConfig, SearchConfig};
@@ -93,7 +94,14 @@ pub struct Search {
     trials_before: usize,
     wall_before: f64,
     notices: Vec<String>,
+    /// Where other processes train the run's trials, when its storage is shared.
+    queue: Option<Arc<dyn TrialQueue>>,
+    /// Threads of this process that train trials of a batch.
+    threads: usize,
 }
+
+/// A trial to train: index, proposal, architecture, its bigram keys, its initial weights.
+type Job = (usize, Proposal, Architecture, Vec<BigramKey>, Vec<Option<LayerWeights>>);
 
 /// One trial's result before it is committed.
 struct Done {
@@ -153,6 +161,11 @@ impl Search {
         }
         storage.keep_epochs_before(epoch)?;
         storage.clear_summary()?;
+        let queue = storage.queue();
+        if queue.is_some() {
+            storage.publish_data(&data.split)?;
+        }
+        let threads = cfg.search.batch;
         Ok(Self {
             cfg,
             space,
@@ -165,7 +178,23 @@ impl Search {
             trials_before,
             wall_before,
             notices,
+            queue,
+            threads,
         })
+    }
+
+    /// Trains a batch on `threads` threads of this process (default: `search.batch`). Only a
+    /// run whose storage has a queue may train on fewer (0: workers train everything); results
+    /// never depend on it.
+    pub fn set_threads(&mut self, threads: usize) -> Result<(), SearchError> {
+        if self.queue.is_none() && threads == 0 {
+            return Err(SearchError::Io {
+                path: self.storage.location(),
+                message: "a local run needs at least one training thread".into(),
+            });
+        }
+        self.threads = threads;
+        Ok(())
     }
 
     /// Trials already journaled (from an earlier session, when resumed).
@@ -234,8 +263,8 @@ impl Search {
             }
             let indexed: Vec<(usize, Proposal)> =
                 proposals.into_iter().enumerate().map(|(i, p)| (first + i, p)).collect();
-            for chunk in indexed.chunks(lc.workers) {
-                let dones = self.batch(epoch, chunk)?;
+            for chunk in indexed.chunks(lc.batch) {
+                let dones = self.batch(epoch, chunk, observer)?;
                 for d in &dones {
                     tried.insert(d.record.tokens.clone());
                     let best = top_n(&self.records, 1)[0];
@@ -297,7 +326,12 @@ impl Search {
 
     /// Runs one batch of trials (the journaled ones are read back instead of trained), commits
     /// the new ones in trial order and returns every trial's result with its store puts.
-    fn batch(&mut self, epoch: usize, chunk: &[(usize, Proposal)]) -> Result<Vec<Done>, SearchError> {
+    fn batch(
+        &mut self,
+        epoch: usize,
+        chunk: &[(usize, Proposal)],
+        observer: &mut dyn Observer,
+    ) -> Result<Vec<Done>, SearchError> {
         let (input_dim, n_classes) = (self.trainer.input_dim(), self.trainer.n_classes());
         // Plan every new trial against the store as it is now (the batch's start).
         let mut jobs = Vec::new();
@@ -317,26 +351,9 @@ impl Search {
             }
             jobs.push((*index, p.clone(), arch, keys, init));
         }
-        let seed = self.cfg.seed;
-        let trainer: &dyn ArchitectureTrainer = self.trainer.as_ref();
-        let train =
-            |(index, _, arch, _, init): &(usize, Proposal, Architecture, Vec<BigramKey>, Vec<Option<LayerWeights>>)| {
-                let t0 = Instant::now();
-                let o = trainer.train(arch, init, derive(seed, "trial", *index as u64));
-                (o, t0.elapsed().as_secs_f64())
-            };
-        let outcomes: Vec<(Result<TrainOutcome, TrainerError>, f64)> = if jobs.len() <= 1 {
-            jobs.iter().map(train).collect()
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = jobs.iter().map(|j| s.spawn(move || train(j))).collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().unwrap_or_else(|_| (Err(TrainerError::Other("a worker thread panicked".into())), 0.0))
-                    })
-                    .collect()
-            })
+        let outcomes = match self.queue.clone() {
+            Some(q) => self.through_queue(q.as_ref(), &jobs, observer)?,
+            None => self.locally(&jobs),
         };
         let mut new = jobs.into_iter().zip(outcomes);
         let mut dones = Vec::with_capacity(chunk.len());
@@ -365,7 +382,143 @@ impl Search {
             self.records.push(record.clone());
             dones.push(Done { record, puts });
         }
+        if let Some(q) = &self.queue {
+            let trials: Vec<usize> = chunk.iter().map(|(i, _)| *i).collect();
+            q.retire(&self.storage.run_name(), &trials)?;
+        }
         Ok(dones)
+    }
+
+    /// Trains `jobs` on threads of this process, one each.
+    fn locally(&self, jobs: &[Job]) -> Vec<(Result<TrainOutcome, TrainerError>, f64)> {
+        let seed = self.cfg.seed;
+        let trainer: &dyn ArchitectureTrainer = self.trainer.as_ref();
+        let train = |(index, _, arch, _, init): &Job| {
+            let t0 = Instant::now();
+            let o = trainer.train(arch, init, derive(seed, "trial", *index as u64));
+            (o, t0.elapsed().as_secs_f64())
+        };
+        if jobs.len() <= 1 || self.threads <= 1 {
+            return jobs.iter().map(train).collect();
+        }
+        let mut out = Vec::with_capacity(jobs.len());
+        for group in jobs.chunks(self.threads) {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = group.iter().map(|j| s.spawn(move || train(j))).collect();
+                out.extend(handles.into_iter().map(|h| {
+                    h.join().unwrap_or_else(|_| (Err(TrainerError::Other("a worker thread panicked".into())), 0.0))
+                }));
+            });
+        }
+        out
+    }
+
+    /// Puts `jobs` into the run's queue and collects their results, training some of them on
+    /// this process's threads meanwhile (workers elsewhere train the rest). Submitting is
+    /// idempotent, so a resumed coordinator finds the claims and results of the batch it was
+    /// running.
+    fn through_queue(
+        &self,
+        q: &dyn TrialQueue,
+        jobs: &[Job],
+        observer: &mut dyn Observer,
+    ) -> Result<Vec<(Result<TrainOutcome, TrainerError>, f64)>, SearchError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let run = self.storage.run_name();
+        let backend = self.cfg.trainer.backend().unwrap_or_else(|| "any".into());
+        let seed = self.cfg.seed;
+        let tasks: Vec<TrialTask> = jobs
+            .iter()
+            .map(|(index, p, _, _, init)| TrialTask {
+                trial: *index,
+                tokens: p.tokens.clone(),
+                seed: derive(seed, "trial", *index as u64),
+                init: init.clone(),
+            })
+            .collect();
+        q.submit(&run, &backend, &tasks)?;
+        let wanted: Vec<usize> = tasks.iter().map(|t| t.trial).collect();
+        let who = Claimant {
+            worker: format!("{}/coordinator", crate::worker::process_name()),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            backends: vec![backend.clone()],
+            runs: Some(vec![run.clone()]),
+            lease: crate::worker::DEFAULT_LEASE,
+        };
+        let done = AtomicBool::new(false);
+        let (trainer, space) = (self.trainer.as_ref(), &self.space);
+        let collected = std::thread::scope(|s| {
+            for t in 0..self.threads.min(wanted.len()) {
+                let who = Claimant { worker: format!("{}-{t}", who.worker), ..who.clone() };
+                let done = &done;
+                s.spawn(move || {
+                    let mut pause = Duration::from_millis(1);
+                    while !done.load(Ordering::Relaxed) {
+                        match q.claim(&who) {
+                            Ok(Some(c)) => {
+                                // A failure is reported through the queue; a lost claim is
+                                // trained by whoever holds it now.
+                                let _ = crate::worker::train_claim(q, &c, trainer, space, &who.worker);
+                                pause = Duration::from_millis(1);
+                            }
+                            Ok(None) | Err(_) => {
+                                std::thread::sleep(pause);
+                                pause = (pause * 2).min(Duration::from_millis(20));
+                            }
+                        }
+                    }
+                });
+            }
+            let r = collect(q, &run, &wanted, self.threads, observer);
+            done.store(true, Ordering::Relaxed);
+            r
+        });
+        let mut collected = collected?;
+        Ok(wanted
+            .iter()
+            .map(|t| match collected.remove(t) {
+                Some(Ok(r)) => (Ok(r.outcome), r.seconds),
+                Some(Err(m)) => (Err(TrainerError::Other(format!("trial {t}: {m}"))), 0.0),
+                None => (Err(TrainerError::Other(format!("trial {t} has no result"))), 0.0),
+            })
+            .collect())
+    }
+}
+
+/// Polls `q` until every trial of `wanted` has a result.
+fn collect(
+    q: &dyn TrialQueue,
+    run: &str,
+    wanted: &[usize],
+    threads: usize,
+    observer: &mut dyn Observer,
+) -> Result<HashMap<usize, Result<TrialResult, String>>, SearchError> {
+    let mut got: HashMap<usize, Result<TrialResult, String>> = HashMap::new();
+    let mut pause = Duration::from_millis(1);
+    let start = Instant::now();
+    let mut told = false;
+    loop {
+        let missing: Vec<usize> = wanted.iter().copied().filter(|t| !got.contains_key(t)).collect();
+        if missing.is_empty() {
+            return Ok(got);
+        }
+        let before = got.len();
+        got.extend(q.results(run, &missing)?);
+        if got.len() > before {
+            pause = Duration::from_millis(1);
+            continue;
+        }
+        if !told && threads == 0 && start.elapsed() > Duration::from_secs(5) {
+            observer.notice(&format!(
+                "waiting for workers: {} trial(s) queued (start one with: mlpnas worker --storage URL)",
+                missing.len()
+            ));
+            told = true;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
 

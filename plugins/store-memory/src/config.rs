@@ -31,6 +31,10 @@ impl StoreConfig for MemoryStoreConfig {
         MemoryStoreConfig::validate(self)
     }
 
+    fn needs_files(&self) -> bool {
+        false
+    }
+
     fn build(&self, _run_dir: &Path) -> Result<Box<dyn WeightStore>, StoreError> {
         // The host checked the config once, when it was loaded.
         Ok(Box::new(MemoryStore::new()))

@@ -1,0 +1,178 @@
+//! Training queued trials: `mlpnas worker` ([`work`]) and the coordinator's own training threads
+//! share [`train_claim`].
+//!
+//! A worker knows nothing of the search: it claims a trial from a [`TrialQueue`], builds the
+//! trial's run (config and prepared data, as the coordinator published them; cached per run),
+//! trains it while a heartbeat renews the claim's lease, and reports the outcome. The queue
+//! fences results by attempt, so a worker that lost its lease (paused, partitioned) cannot write
+//! over a newer attempt.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mlpnas_core::{ArchitectureTrainer, Claim, Claimant, MlpSpace, SearchSpace, TrialQueue, TrialResult};
+
+use crate::config::{SearchConfig, stored_with_added_fields};
+use crate::error::SearchError;
+
+/// How long a claim holds without a heartbeat, by default.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// This process's name for claims: `host:pid`.
+pub fn process_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "host".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// Trains the trial of `claim` with `trainer` (its run's) while renewing the lease every third
+/// of it, then reports the outcome (or the trainer's error) to `queue`. Returns whether the
+/// queue accepted it (`false`: the claim was lost to a newer attempt meanwhile).
+pub fn train_claim(
+    queue: &dyn TrialQueue,
+    claim: &Claim,
+    trainer: &dyn ArchitectureTrainer,
+    space: &MlpSpace,
+    worker: &str,
+) -> Result<bool, SearchError> {
+    let (stop, beat) = channel::<()>();
+    let every = (claim.lease / 3).max(Duration::from_millis(50));
+    let (outcome, seconds) = std::thread::scope(|s| {
+        s.spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = beat.recv_timeout(every) {
+                // A failed renewal is not fatal here: the result is fenced by attempt anyway.
+                if !matches!(queue.renew(claim), Ok(true)) {
+                    break;
+                }
+            }
+        });
+        let t0 = Instant::now();
+        let outcome = space
+            .decode(&claim.task.tokens, trainer.input_dim(), trainer.n_classes())
+            .map_err(|e| e.to_string())
+            .and_then(|arch| trainer.train(&arch, &claim.task.init, claim.task.seed).map_err(|e| e.to_string()));
+        let seconds = t0.elapsed().as_secs_f64();
+        drop(stop);
+        (outcome, seconds)
+    });
+    Ok(match outcome {
+        Ok(outcome) => queue.complete(claim, &TrialResult { outcome, seconds, worker: worker.to_string() })?,
+        Err(message) => queue.fail(claim, &message)?,
+    })
+}
+
+/// What `mlpnas worker` does.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Training threads (each claims and trains one trial at a time).
+    pub threads: usize,
+    /// Only trials of these runs (all when `None`).
+    pub runs: Option<Vec<String>>,
+    /// Exit after this long without work (never when `None`).
+    pub exit_when_idle: Option<Duration>,
+    /// The lease of each claim.
+    pub lease: Duration,
+    /// Backends this build and machine train on.
+    pub backends: Vec<String>,
+}
+
+/// A run as a worker needs it.
+struct RunContext {
+    trainer: Box<dyn ArchitectureTrainer>,
+    space: MlpSpace,
+}
+
+/// Claims and trains trials until idle for `exit_when_idle` (forever without it); `log` gets a
+/// line per trial and per refused result. Returns the number of trials whose results were
+/// accepted.
+pub fn work(
+    queue: &dyn TrialQueue,
+    opts: &WorkerOptions,
+    log: &(dyn Fn(&str) + Sync),
+) -> Result<usize, SearchError> {
+    let name = process_name();
+    let contexts: Mutex<HashMap<String, Arc<RunContext>>> = Mutex::new(HashMap::new());
+    let start = Instant::now();
+    let last_work = AtomicU64::new(0);
+    let accepted = AtomicUsize::new(0);
+    let thread = |t: usize| -> Result<(), SearchError> {
+        let who = Claimant {
+            worker: format!("{name}/{t}"),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            backends: opts.backends.clone(),
+            runs: opts.runs.clone(),
+            lease: opts.lease,
+        };
+        let mut pause = Duration::from_millis(2);
+        loop {
+            let Some(claim) = queue.claim(&who)? else {
+                let idle = start.elapsed().saturating_sub(Duration::from_millis(last_work.load(Ordering::Relaxed)));
+                if opts.exit_when_idle.is_some_and(|limit| idle >= limit) {
+                    return Ok(());
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+                continue;
+            };
+            pause = Duration::from_millis(2);
+            let ctx = {
+                let mut cache = contexts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                match cache.get(&claim.run) {
+                    Some(c) => Ok(Arc::clone(c)),
+                    None => run_context(queue, &claim.run).map(|c| {
+                        let c = Arc::new(c);
+                        cache.insert(claim.run.clone(), Arc::clone(&c));
+                        c
+                    }),
+                }
+            };
+            let ok = match ctx {
+                Ok(ctx) => train_claim(queue, &claim, ctx.trainer.as_ref(), &ctx.space, &who.worker)?,
+                Err(e) => queue.fail(&claim, &format!("worker {}: {e}", who.worker))?,
+            };
+            last_work.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+            if ok {
+                accepted.fetch_add(1, Ordering::Relaxed);
+                log(&format!("{}: trained trial {} of run {}", who.worker, claim.task.trial, claim.run));
+            } else {
+                log(&format!(
+                    "{}: the result of trial {} of run {} (attempt {}) was refused: a newer attempt holds it",
+                    who.worker, claim.task.trial, claim.run, claim.attempt
+                ));
+            }
+        }
+    };
+    let results: Vec<Result<(), SearchError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..opts.threads.max(1)).map(|t| s.spawn(move || thread(t))).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(SearchError::Io { path: "worker".into(), message: "a training thread panicked".into() })
+                })
+            })
+            .collect()
+    });
+    for r in results {
+        r?;
+    }
+    Ok(accepted.load(Ordering::Relaxed))
+}
+
+/// Builds the trainer and space of run `run` from what its coordinator published.
+fn run_context(queue: &dyn TrialQueue, run: &str) -> Result<RunContext, SearchError> {
+    let shown = format!("run {run} (config)");
+    let text = stored_with_added_fields(&queue.run_config(run)?, &shown, Path::new(""))?;
+    let cfg = SearchConfig::from_toml(&text, &shown, Path::new(""), &[])?.check()?;
+    let split = Arc::new(queue.run_data(run)?);
+    let trainer = cfg.trainer.build(split)?;
+    let space = cfg.space.build().map_err(|source| SearchError::Config { path: shown.clone(), source })?;
+    Ok(RunContext { trainer, space })
+}
