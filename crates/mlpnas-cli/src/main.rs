@@ -461,7 +461,9 @@ fn worker(a: WorkerArgs, verbosity: output::Verbosity) -> Result<()> {
     let db = mlpnas_postgres::open(&a.storage)?;
     let mut backends: Vec<String> = mlpnas_backend::Backend::compiled().iter().map(ToString::to_string).collect();
     if mlpnas_backend::Backend::HAS_LIBTORCH {
-        backends.extend((0..16).map(|i| format!("tch-cuda:{i}")).filter(|b| mlpnas_backend::Backend::parse_available(b).is_ok()));
+        backends.extend(
+            (0..16).map(|i| format!("tch-cuda:{i}")).filter(|b| mlpnas_backend::Backend::parse_available(b).is_ok()),
+        );
     }
     let opts = mlpnas_search::WorkerOptions {
         threads: a.threads,

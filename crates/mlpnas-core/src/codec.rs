@@ -250,9 +250,11 @@ pub fn encode_init(init: &[Option<LayerWeights>]) -> Result<Vec<u8>, CodecError>
     let mut meta = Tensors::new(INIT_FORMAT).metadata;
     let present: Vec<&str> = init.iter().map(|w| if w.is_some() { "1" } else { "0" }).collect();
     meta.insert("present".into(), present.join(""));
-    let tensors = init.iter().enumerate().filter_map(|(i, w)| w.as_ref().map(|w| (i, w))).flat_map(|(i, w)| {
-        [(format!("{}.kernel", index(i)), &w.kernel), (format!("{}.bias", index(i)), &w.bias)]
-    });
+    let tensors = init
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| w.as_ref().map(|w| (i, w)))
+        .flat_map(|(i, w)| [(format!("{}.kernel", index(i)), &w.kernel), (format!("{}.bias", index(i)), &w.bias)]);
     encode_views(tensors, &meta)
 }
 

@@ -169,9 +169,7 @@ fn pgpass(config: &Config) -> Option<String> {
     let user = config.get_user().unwrap_or_default().to_string();
     for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
         let f: Vec<&str> = line.splitn(5, ':').collect();
-        if f.len() == 5
-            && [&host, &port, &db, &user].iter().zip(&f).all(|(want, got)| *got == "*" || got == want)
-        {
+        if f.len() == 5 && [&host, &port, &db, &user].iter().zip(&f).all(|(want, got)| *got == "*" || got == want) {
             return Some(f[4].to_string());
         }
     }

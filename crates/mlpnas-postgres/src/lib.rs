@@ -295,7 +295,9 @@ impl RunStorage for PgStorage {
             })
             .map_err(self.err())?;
         match body {
-            Some(b) => codec::decode_puts(&b).map_err(|e| io(&format!("{} (puts of trial {trial})", self.location()), e)),
+            Some(b) => {
+                codec::decode_puts(&b).map_err(|e| io(&format!("{} (puts of trial {trial})", self.location()), e))
+            }
             None => Err(io(&self.location(), format!("the store puts of trial {trial} are missing"))),
         }
     }
@@ -393,8 +395,7 @@ impl RunStorage for PgStorage {
         self.db
             .0
             .with(|c| {
-                let text: Option<String> =
-                    c.query_one("SELECT summary FROM mlpnas_runs WHERE id = $1", &[&id])?.get(0);
+                let text: Option<String> = c.query_one("SELECT summary FROM mlpnas_runs WHERE id = $1", &[&id])?.get(0);
                 text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt("the summary", e))).transpose()
             })
             .map_err(self.err())

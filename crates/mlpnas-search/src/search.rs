@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use mlpnas_core::seed::derive;
 use mlpnas_core::{
-    Architecture, ArchitectureTrainer, BigramKey, Controller, ControllerContext, ControllerError, DataSplit,
-    Claimant, EpochReport, LayerWeights, MlpSpace, Proposal, RunStorage, SearchSpace, Summary, TokenId, TrainOutcome,
+    Architecture, ArchitectureTrainer, BigramKey, Claimant, Controller, ControllerContext, ControllerError, DataSplit,
+    EpochReport, LayerWeights, MlpSpace, Proposal, RunStorage, SearchSpace, Summary, TokenId, TrainOutcome,
     TrainerError, TrialQueue, TrialRecord, TrialResult, TrialStatus, TrialTask, WeightStore,
 };
 
@@ -102,6 +102,9 @@ pub struct Search {
 
 /// A trial to train: index, proposal, architecture, its bigram keys, its initial weights.
 type Job = (usize, Proposal, Architecture, Vec<BigramKey>, Vec<Option<LayerWeights>>);
+
+/// How training one job went, with its wall time.
+type Trained = (Result<TrainOutcome, TrainerError>, f64);
 
 /// One trial's result before it is committed.
 struct Done {
@@ -390,7 +393,7 @@ impl Search {
     }
 
     /// Trains `jobs` on threads of this process, one each.
-    fn locally(&self, jobs: &[Job]) -> Vec<(Result<TrainOutcome, TrainerError>, f64)> {
+    fn locally(&self, jobs: &[Job]) -> Vec<Trained> {
         let seed = self.cfg.seed;
         let trainer: &dyn ArchitectureTrainer = self.trainer.as_ref();
         let train = |(index, _, arch, _, init): &Job| {
@@ -422,7 +425,7 @@ impl Search {
         q: &dyn TrialQueue,
         jobs: &[Job],
         observer: &mut dyn Observer,
-    ) -> Result<Vec<(Result<TrainOutcome, TrainerError>, f64)>, SearchError> {
+    ) -> Result<Vec<Trained>, SearchError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }

@@ -92,11 +92,7 @@ struct RunContext {
 /// Claims and trains trials until idle for `exit_when_idle` (forever without it); `log` gets a
 /// line per trial and per refused result. Returns the number of trials whose results were
 /// accepted.
-pub fn work(
-    queue: &dyn TrialQueue,
-    opts: &WorkerOptions,
-    log: &(dyn Fn(&str) + Sync),
-) -> Result<usize, SearchError> {
+pub fn work(queue: &dyn TrialQueue, opts: &WorkerOptions, log: &(dyn Fn(&str) + Sync)) -> Result<usize, SearchError> {
     let name = process_name();
     let contexts: Mutex<HashMap<String, Arc<RunContext>>> = Mutex::new(HashMap::new());
     let start = Instant::now();

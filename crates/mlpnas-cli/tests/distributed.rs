@@ -1,0 +1,496 @@
+//! Runs in PostgreSQL through the real binary, against a private server each test starts
+//! (initdb into a temporary directory, as the `postgres` user when running as root; pg_ctl on a
+//! free loopback port; stopped at the end): a coordinator and `mlpnas worker` processes give the
+//! journal of a local run with the same batch size, whatever is killed or restarted meanwhile;
+//! the queue's leases, attempts and fencing; one-line errors for bad URLs and credentials.
+//!
+//! Without PostgreSQL binaries these tests print "skipped: no PostgreSQL" and pass, unless
+//! `MLPNAS_REQUIRE_POSTGRES=1` (set by `.ci/run`) turns the skip into a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use mlpnas_core::{
+    Claimant, DataSplit, Dataset, RunStorage, TrainOutcome, TrialQueue, TrialRecord, TrialResult, TrialTask,
+};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mlpnas"))
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+const PASSWORD: &str = "s3cret-pw";
+
+/// A private PostgreSQL server, stopped and deleted on drop.
+struct Pg {
+    root: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+fn pg_bindir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("MLPNAS_PG_BINDIR") {
+        return Some(PathBuf::from(d));
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|b| b.join("initdb").exists() && b.join("pg_ctl").exists())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+impl Pg {
+    /// Starts a server, or `None` (skipped) where PostgreSQL is not installed.
+    fn start(name: &str) -> Option<Pg> {
+        let Some(bin) = pg_bindir() else {
+            assert!(
+                std::env::var("MLPNAS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "MLPNAS_REQUIRE_POSTGRES=1 but no PostgreSQL binaries were found (/usr/lib/postgresql/*/bin or MLPNAS_PG_BINDIR)"
+            );
+            eprintln!("skipped: no PostgreSQL");
+            return None;
+        };
+        let root = std::env::temp_dir().join(format!("mlpnas-pg-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("pg root");
+        std::fs::write(root.join("pw"), PASSWORD).expect("pwfile");
+        let as_postgres = is_root();
+        if as_postgres {
+            assert!(Command::new("chown").args(["-R", "postgres"]).arg(&root).status().expect("chown").success());
+        }
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            l.local_addr().expect("addr").port()
+        };
+        let pg = Pg { root, bin, port, as_postgres };
+        pg.run(
+            "initdb",
+            &[
+                "-D",
+                &pg.data(),
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                &format!("--pwfile={}", pg.root.join("pw").display()),
+                "--no-sync",
+            ],
+        );
+        pg.ctl(&["start", "-w"]);
+        let ok = Command::new(pg.bin.join("createdb"))
+            .args(["-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", "postgres", "mlpnas"])
+            .env("PGPASSWORD", PASSWORD)
+            .status()
+            .expect("createdb");
+        assert!(ok.success(), "createdb failed");
+        Some(pg)
+    }
+
+    fn data(&self) -> String {
+        self.root.join("data").display().to_string()
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let exe = self.bin.join(tool);
+        let mut c = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        };
+        let out = c.args(args).output().expect(tool);
+        assert!(out.status.success(), "{tool} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn ctl(&self, args: &[&str]) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
+            self.port,
+            self.root.display()
+        );
+        let log = self.root.join("log").display().to_string();
+        let d = self.data();
+        let mut all = vec!["-D", &d, "-l", &log, "-o", &opts];
+        all.extend_from_slice(args);
+        self.run("pg_ctl", &all);
+    }
+
+    fn url(&self) -> String {
+        format!("postgresql://postgres:{PASSWORD}@127.0.0.1:{}/mlpnas", self.port)
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let d = self.data();
+        let exe = self.bin.join("pg_ctl");
+        let mut c = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        };
+        let _ = c.args(["-D", &d, "stop", "-m", "immediate"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// The search of these tests: wine quality, 3 controller epochs x 8 trials, batch 2, 4
+/// training epochs per trial (about 0.1-0.5 s each).
+fn search_args(c: &mut Command) -> &mut Command {
+    let csv = workspace().join("../shared/data/wine-quality.csv");
+    c.args(["search", "--quiet", "--config"]).arg(workspace().join("configs/random.toml"));
+    c.arg("--data").arg(csv).args(["--label", "quality_label", "--drop", "#0,quality", "--seed", "7"]);
+    for s in ["search.controller_epochs=3", "search.samples_per_epoch=8", "search.batch=2", "trainer.epochs=4"] {
+        c.args(["--set", s]);
+    }
+    c
+}
+
+/// What must match between runs: trial, architecture, reward, transfers, per-epoch metrics.
+fn essence(r: &TrialRecord) -> String {
+    format!("{} {} {:?} {} {:?}", r.trial, r.architecture, r.reward, r.transfers, r.epochs)
+}
+
+/// The journal of the local run with the same config (computed once).
+fn local_reference() -> &'static Vec<String> {
+    static REF: OnceLock<Vec<String>> = OnceLock::new();
+    REF.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("mlpnas-dist-ref-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = search_args(&mut bin()).arg("--out").arg(&dir).output().expect("local run");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = std::fs::read_to_string(dir.join("journal.jsonl")).expect("journal");
+        let r: Vec<String> =
+            text.lines().map(|l| essence(&serde_json::from_str::<TrialRecord>(l).expect("record"))).collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(r.len(), 24);
+        r
+    })
+}
+
+fn report(pg: &Pg, name: &str) -> Vec<String> {
+    let out = bin().args(["report", name, "--storage", &pg.url(), "--json", "--top", "1000"]).output().expect("report");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut v: Vec<TrialRecord> = serde_json::from_slice(&out.stdout).expect("json");
+    v.sort_by_key(|r| r.trial);
+    v.iter().map(essence).collect()
+}
+
+/// Checks `got` against the local run, naming the first trial that differs.
+fn same_as_local(got: &[String], what: &str) {
+    let reference = local_reference();
+    if let Some(i) = (0..got.len().max(reference.len())).find(|&i| got.get(i) != reference.get(i)) {
+        panic!(
+            "{what}: trial {i} differs from the local run:\n  got   {:?}\n  local {:?}",
+            got.get(i),
+            reference.get(i)
+        );
+    }
+}
+
+/// Whether the worker process `pid` holds a claim right now (it is training a trial).
+fn holds_a_claim(pg: &Pg, pid: u32) -> bool {
+    let mut c = postgres::Client::connect(&pg.url(), postgres::NoTls).expect("connect");
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM mlpnas_tasks WHERE state = 'running' AND worker LIKE $1",
+            &[&format!("%:{pid}/%")],
+        )
+        .expect("query")
+        .get(0);
+    n > 0
+}
+
+fn trials(pg: &Pg, name: &str) -> usize {
+    let db = mlpnas_postgres::open(&pg.url()).expect("db");
+    let s = db.run(name);
+    if !s.exists().expect("exists") {
+        return 0;
+    }
+    s.read_trials().expect("trials").records.len()
+}
+
+fn spawn(c: &mut Command) -> Child {
+    c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn")
+}
+
+fn worker(pg: &Pg, extra: &[&str]) -> Child {
+    spawn(bin().args(["worker", "--quiet", "--storage", &pg.url(), "--lease", "1.5"]).args(extra))
+}
+
+fn wait_for(pg: &Pg, name: &str, n: usize, coordinator: &mut Child) {
+    let t0 = Instant::now();
+    while trials(pg, name) < n {
+        assert!(t0.elapsed() < Duration::from_secs(180), "timed out waiting for {n} trials");
+        if let Some(s) = coordinator.try_wait().expect("wait") {
+            panic!("the coordinator ended early ({s}): {}", stderr(coordinator));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn stderr(c: &mut Child) -> String {
+    use std::io::Read;
+    let mut s = String::new();
+    if let Some(mut e) = c.stderr.take() {
+        let _ = e.read_to_string(&mut s);
+    }
+    s
+}
+
+fn finish(c: &mut Child) {
+    let status = c.wait().expect("wait");
+    assert!(status.success(), "exited with {status}: {}", stderr(c));
+}
+
+fn stop(mut c: Child) {
+    let _ = c.kill();
+    let _ = c.wait();
+}
+
+#[test]
+fn workers_with_one_killed_mid_run_give_the_local_journal() {
+    let Some(pg) = Pg::start("kill-worker") else { return };
+    local_reference();
+    let url = pg.url();
+    // The coordinator only coordinates: every trial is trained by a worker process.
+    let mut coord = spawn(search_args(&mut bin()).args(["--storage", &url, "--name", "r1", "--threads", "0"]));
+    let a = worker(&pg, &[]);
+    let b = worker(&pg, &[]);
+    wait_for(&pg, "r1", 5, &mut coord);
+    let t0 = Instant::now();
+    while !holds_a_claim(&pg, a.id()) {
+        assert!(t0.elapsed() < Duration::from_secs(60), "worker a never held a claim");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    stop(a); // SIGKILL mid-trial: its claim comes back after the lease
+    let c = worker(&pg, &["--exit-when-idle", "60"]);
+    finish(&mut coord);
+    stop(b);
+    stop(c);
+    same_as_local(&report(&pg, "r1"), "workers, one killed");
+    // The listing knows the run, its trials and the workers that reported.
+    let out = bin().args(["runs", "--storage", &url, "--json"]).output().expect("runs");
+    assert!(out.status.success());
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(runs[0]["name"], "r1");
+    assert_eq!(runs[0]["status"], "finished");
+    assert_eq!(runs[0]["trials"], 24);
+    assert!(runs[0]["workers"].as_i64().expect("workers") >= 2, "{runs}");
+    assert_eq!(runs[0]["queued"], 0, "tasks left behind");
+    // The password never shows.
+    let text = bin().args(["runs", "--storage", &url]).output().expect("runs");
+    let shown = String::from_utf8_lossy(&text.stdout);
+    assert!(!shown.contains(PASSWORD) && shown.contains("postgres:***@"), "{shown}");
+}
+
+#[test]
+fn a_killed_coordinator_resumes_and_workers_keep_their_claims() {
+    let Some(pg) = Pg::start("kill-coord") else { return };
+    local_reference();
+    let url = pg.url();
+    let mut coord = spawn(search_args(&mut bin()).args(["--storage", &url, "--name", "r2", "--threads", "0"]));
+    let a = worker(&pg, &[]);
+    let b = worker(&pg, &[]);
+    wait_for(&pg, "r2", 7, &mut coord);
+    let _ = coord.kill();
+    let _ = coord.wait();
+    // A second coordinator of a running run would be refused; this one continues it.
+    let mut again = spawn(bin().args(["search", "--quiet", "--resume", "r2", "--storage", &url, "--threads", "0"]));
+    finish(&mut again);
+    stop(a);
+    stop(b);
+    same_as_local(&report(&pg, "r2"), "a resumed coordinator");
+}
+
+#[test]
+fn a_postgres_restart_mid_search_loses_and_duplicates_nothing() {
+    let Some(pg) = Pg::start("restart") else { return };
+    local_reference();
+    let url = pg.url();
+    // The coordinator trains too (one thread), beside one worker.
+    let mut coord = spawn(search_args(&mut bin()).args(["--storage", &url, "--name", "r3", "--threads", "1"]));
+    let w = worker(&pg, &[]);
+    wait_for(&pg, "r3", 6, &mut coord);
+    pg.ctl(&["restart", "-m", "immediate", "-w"]);
+    finish(&mut coord);
+    stop(w);
+    same_as_local(&report(&pg, "r3"), "a PostgreSQL restart");
+}
+
+#[test]
+fn a_second_coordinator_is_refused_and_runs_in_a_database_need_a_memory_store() {
+    let Some(pg) = Pg::start("refuse") else { return };
+    let url = pg.url();
+    let mut coord = spawn(search_args(&mut bin()).args(["--storage", &url, "--name", "r4", "--threads", "0"]));
+    wait_for_run(&pg, "r4");
+    let out = bin().args(["search", "--resume", "r4", "--storage", &url]).output().expect("second");
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(e.contains("in use by another process") && e.lines().count() == 1, "{e}");
+    let _ = coord.kill();
+    let _ = coord.wait();
+    // A name already taken.
+    let out = search_args(&mut bin()).args(["--storage", &url, "--name", "r4"]).output().expect("taken");
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && e.contains("already exists"), "{e}");
+    // A disk store keeps files in a run directory.
+    let out = search_args(&mut bin())
+        .args(["--storage", &url, "--name", "r5", "--set", "store.type=\"disk\""])
+        .output()
+        .expect("disk");
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && e.contains("type = \"memory\""), "{e}");
+    assert!(!mlpnas_postgres::open(&url).expect("db").run("r5").exists().expect("exists"), "a refused run was created");
+}
+
+fn wait_for_run(pg: &Pg, name: &str) {
+    let t0 = Instant::now();
+    let db = mlpnas_postgres::open(&pg.url()).expect("db");
+    while !db.run(name).exists().expect("exists") {
+        assert!(t0.elapsed() < Duration::from_secs(60), "run {name} never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn bad_urls_and_credentials_give_one_line_errors() {
+    let Some(pg) = Pg::start("errors") else { return };
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        l.local_addr().expect("addr").port()
+    };
+    let cases = [
+        ("mysql://x@127.0.0.1/db".to_string(), "not a PostgreSQL URL"),
+        (format!("postgresql://postgres:{PASSWORD}@127.0.0.1:{closed}/mlpnas"), "cannot connect"),
+        (format!("postgresql://postgres:wrong-pw@127.0.0.1:{}/mlpnas", pg.port), "password"),
+        (format!("postgresql://postgres:{PASSWORD}@127.0.0.1:{}/nosuchdb", pg.port), "nosuchdb"),
+        (format!("postgresql://postgres:{PASSWORD}@127.0.0.1:{}", pg.port), "names no database"),
+    ];
+    for (url, want) in cases {
+        let out = bin().args(["runs", "--storage", &url]).output().expect("runs");
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{url}: {e}");
+        assert!(e.contains(want), "{url}: wanted {want:?} in {e}");
+        assert_eq!(e.lines().count(), 1, "{url}: {e}");
+        assert!(!e.contains(PASSWORD) && !e.contains("wrong-pw"), "a password was shown: {e}");
+        assert!(!e.contains("panicked"), "{e}");
+    }
+    // The password may come from PGPASSWORD instead of the URL.
+    let url = format!("postgresql://postgres@127.0.0.1:{}/mlpnas", pg.port);
+    let out = bin().args(["runs", "--storage", &url]).env("PGPASSWORD", PASSWORD).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A report of a run that does not exist.
+    let out = bin().args(["report", "nope", "--storage", &pg.url()]).output().expect("report");
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && e.contains("no such run") && e.lines().count() == 1, "{e}");
+}
+
+fn tiny_split() -> DataSplit {
+    let part = |rows: usize| Dataset {
+        features: (0..rows * 2).map(|k| k as f32 * 0.25).collect(),
+        sample_shape: vec![2],
+        labels: (0..rows as u32).map(|r| r % 2).collect(),
+        class_names: vec!["a".into(), "b".into()],
+        feature_names: vec!["x".into(), "y".into()],
+    };
+    DataSplit { train: part(6), valid: part(4), test: None }
+}
+
+#[test]
+fn the_queue_fences_stale_attempts_and_a_trial_is_journaled_once() {
+    let Some(pg) = Pg::start("queue") else { return };
+    let db = mlpnas_postgres::open(&pg.url()).expect("db");
+    let mut run = db.run("q");
+    run.lock().expect("lock");
+    run.create("seed = 1\n").expect("create");
+    run.publish_data(&tiny_split()).expect("data");
+    assert_eq!(db.queue().run_data("q").expect("data back"), tiny_split());
+    // A second process cannot take the run.
+    let other = mlpnas_postgres::open(&pg.url()).expect("db");
+    let e = other.run("q").lock().expect_err("second writer");
+    assert!(e.to_string().contains("in use by another process"), "{e}");
+
+    let q = db.queue();
+    let task = |trial| TrialTask { trial, tokens: vec![1, 2], seed: 42 + trial as u64, init: vec![None] };
+    q.submit("q", "flex", &[task(0), task(1)]).expect("submit");
+    let who = |w: &str| Claimant {
+        worker: w.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        backends: vec!["flex".into()],
+        runs: None,
+        lease: Duration::from_millis(300),
+    };
+    // Only what a worker can run: another backend, another version, another run see nothing.
+    assert!(q.claim(&Claimant { backends: vec!["ndarray".into()], ..who("x") }).expect("claim").is_none());
+    assert!(q.claim(&Claimant { version: "0.0.0-other".into(), ..who("x") }).expect("claim").is_none());
+    assert!(q.claim(&Claimant { runs: Some(vec!["other".into()]), ..who("x") }).expect("claim").is_none());
+    let first = q.claim(&who("a")).expect("claim").expect("a task");
+    assert_eq!((first.task.trial, first.attempt, first.task.seed), (0, 1, 42));
+    assert!(q.renew(&first).expect("renew"));
+    let second = q.claim(&who("b")).expect("claim").expect("a task");
+    assert_eq!(second.task.trial, 1);
+    assert!(q.claim(&who("c")).expect("claim").is_none(), "both are held");
+    // `a` goes silent: after its lease, trial 0 is claimed again as attempt 2.
+    std::thread::sleep(Duration::from_millis(450));
+    assert!(q.renew(&second).expect("renew"));
+    let retry = q.claim(&who("c")).expect("claim").expect("expired lease");
+    assert_eq!((retry.task.trial, retry.attempt), (0, 2));
+    assert!(!q.renew(&first).expect("renew"), "a stale claim was renewed");
+    let result = |w: &str| TrialResult {
+        outcome: TrainOutcome { epochs: Vec::new(), diverged: true, weights: Vec::new() },
+        seconds: 0.5,
+        worker: w.into(),
+    };
+    // The zombie's result is refused; the current attempt's is taken (twice is harmless).
+    assert!(!q.complete(&first, &result("a")).expect("complete"), "a stale attempt wrote its result");
+    assert!(q.complete(&retry, &result("c")).expect("complete"));
+    assert!(q.complete(&retry, &result("c")).expect("complete again"));
+    let got = q.results("q", &[0, 1]).expect("results");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1.as_ref().expect("ok").worker, "c");
+    // Submitting the batch again (a resumed coordinator) keeps claims and results.
+    q.submit("q", "flex", &[task(0), task(1)]).expect("resubmit");
+    assert_eq!(q.results("q", &[0]).expect("results").len(), 1);
+    assert!(q.renew(&second).expect("renew"), "a resubmit broke a live claim");
+    // A failure travels to the coordinator as a message.
+    assert!(q.fail(&second, "trainer refused").expect("fail"));
+    let got = q.results("q", &[1]).expect("results");
+    assert_eq!(got[0].1.as_ref().expect_err("failed"), "trainer refused");
+
+    // The journal takes a trial once: the same record again is a retry, another is refused.
+    let rec = TrialRecord {
+        trial: 0,
+        epoch: 0,
+        tokens: vec![1, 2],
+        architecture: "8:relu,2:sigmoid".into(),
+        reward: 0.5,
+        val_acc_last: 0.5,
+        predicted: None,
+        transfers: 0,
+        params: 10,
+        seconds: 0.1,
+        status: mlpnas_core::TrialStatus::Ok,
+        epochs: Vec::new(),
+    };
+    run.append_trial(&rec, Some(&[])).expect("append");
+    run.append_trial(&rec, Some(&[])).expect("the same trial again");
+    let e = run.append_trial(&TrialRecord { reward: 0.9, ..rec.clone() }, None).expect_err("another result");
+    assert!(e.to_string().contains("journaled already"), "{e}");
+    assert_eq!(run.read_trials().expect("read").records, vec![rec]);
+}
