@@ -171,7 +171,7 @@ mod libtorch {
     /// its first matrix products ran on MKL's default team (results then depend on which thread
     /// ran first: seen as a REINFORCE state that did not replay bit-exactly).
     ///
-    /// One thread per training thread by default: the search already runs `search.workers`
+    /// One thread per training thread by default: the search already runs `search.batch`
     /// trials in parallel, the small nets searched here gain little from intra-op threads, and
     /// OpenMP's spinning teams slow down many times over as soon as anything else uses a core
     /// (README, "LibTorch backend").

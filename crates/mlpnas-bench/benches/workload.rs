@@ -3,7 +3,8 @@
 //! the number of trials, weight-store cost per trial.
 //!
 //! `cargo bench -p mlpnas-bench --bench workload [-- SECTION ..]`, sections `workload`, `step`,
-//! `workers`, `rss`, `store` (default: all).
+//! `workers`, `rss`, `store`, `distributed` (default: all; `distributed` needs a PostgreSQL
+//! database in `MLPNAS_BENCH_PG_URL` and is skipped without one).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,7 +25,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type Res<T> = Result<T, String>;
 
-const SECTIONS: &[&str] = &["workload", "step", "workers", "rss", "store"];
+const SECTIONS: &[&str] = &["workload", "step", "workers", "rss", "store", "distributed"];
 
 fn main() {
     mlpnas_link::link_all();
@@ -48,6 +49,7 @@ fn main() {
             "step" => step(),
             "workers" => workers(),
             "rss" => rss(),
+            "distributed" => distributed(),
             _ => store(),
         };
         if let Err(e) = r {
@@ -551,5 +553,146 @@ fn store() -> Res<()> {
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
+    Ok(())
+}
+
+/// A 100-trial search with its run in PostgreSQL: a coordinator that only coordinates and two
+/// workers (each its own connection), against the local run with two threads (batch 2 both);
+/// then the storage's own cost per trial, timed call by call.
+fn distributed() -> Res<()> {
+    let Ok(url) = std::env::var("MLPNAS_BENCH_PG_URL") else {
+        println!("\n## distributed: skipped (set MLPNAS_BENCH_PG_URL=postgresql://user@host:port/db)");
+        return Ok(());
+    };
+    let db = mlpnas_postgres::open(&url).map_err(|e| e.to_string())?;
+    println!("\n## distributed: one 100-trial random search (seed 42, memory store, one-shot, batch 2), {}", db.shown());
+    println!("| how | seconds | archs/s | mean reward |");
+    println!("|-----|--------:|--------:|------------:|");
+    let (wall, n, mean, _) = search(100, 2, &[])?;
+    println!("| local, 2 threads | {wall:.1} | {:.2} | {mean:.4} |", n as f64 / wall);
+    let cfg = config("controller_epochs = 10\nsamples_per_epoch = 10\nbatch = 2", "memory", &[])?;
+    let data = prepare_data(&cfg).map_err(|e| e.to_string())?;
+    let name = format!("bench-{}-{}", std::process::id(), Instant::now().elapsed().as_nanos());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let t0 = Instant::now();
+    let summary = std::thread::scope(|s| {
+        for _ in 0..2 {
+            let (url, stop) = (url.clone(), &stop);
+            s.spawn(move || {
+                let Ok(db) = mlpnas_postgres::open(&url) else { return };
+                let q = db.queue();
+                let opts = mlpnas_search::WorkerOptions {
+                    threads: 1,
+                    runs: None,
+                    exit_when_idle: Some(std::time::Duration::from_millis(500)),
+                    lease: std::time::Duration::from_secs(30),
+                    backends: vec!["flex".into(), "ndarray".into()],
+                };
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = mlpnas_search::work(&q, &opts, &|_| {});
+                }
+            });
+        }
+        let r = mlpnas_search::Run::create(Box::new(db.run(&name)), cfg)
+            .and_then(|run| Search::new(run, &data))
+            .and_then(|mut s| {
+                s.set_threads(0)?;
+                s.run(&mut ())
+            })
+            .map_err(|e| e.to_string());
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        r
+    })?;
+    let wall = t0.elapsed().as_secs_f64();
+    let n = summary.records.len();
+    let mean = summary.records.iter().map(|r| r.reward).sum::<f64>() / n.max(1) as f64;
+    println!("| PostgreSQL, coordinator + 2 workers | {wall:.1} | {:.2} | {mean:.4} |", n as f64 / wall);
+    storage_cost(&db)
+}
+
+/// The database calls one trial makes, timed: submit, claim, one heartbeat, complete (with
+/// the trained weights), the coordinator's result read, its commit (journal row + store puts)
+/// and the retire; weights of a 11-64-128-7 net, the size of a typical trial.
+fn storage_cost(db: &mlpnas_postgres::Database) -> Res<()> {
+    use mlpnas_core::{Claimant, RunStorage, TrainOutcome, TrialQueue, TrialResult, TrialTask};
+    let e = |e: mlpnas_core::StorageError| e.to_string();
+    let name = format!("bench-cost-{}", std::process::id());
+    let mut run = db.run(&name);
+    run.lock().map_err(e)?;
+    run.create("seed = 1\n").map_err(e)?;
+    let q = db.queue();
+    let layer = |i: usize, o: usize| LayerWeights {
+        kernel: HostTensor { shape: vec![i, o], data: vec![0.01; i * o] },
+        bias: HostTensor { shape: vec![o], data: vec![0.0; o] },
+    };
+    let weights = vec![layer(11, 64), layer(64, 128), layer(128, 7)];
+    let keys: Vec<BigramKey> = (0..3)
+        .map(|i| BigramKey { prev: dense(8 << i, Activation::Relu), cur: dense(16 << i, Activation::Tanh) })
+        .collect();
+    let bytes: usize = weights.iter().map(|w| 4 * (w.kernel.data.len() + w.bias.data.len())).sum();
+    let who = Claimant {
+        worker: "bench".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        backends: vec!["flex".into()],
+        runs: Some(vec![name.clone()]),
+        lease: std::time::Duration::from_secs(30),
+    };
+    let mut per_trial = Vec::new();
+    let mut parts: Vec<Vec<f64>> = vec![Vec::new(); 7];
+    for trial in 0..100 {
+        let mut t = Instant::now();
+        let mut lap = |i: usize, t: &mut Instant, parts: &mut Vec<Vec<f64>>| {
+            parts[i].push(t.elapsed().as_secs_f64() * 1e3);
+            *t = Instant::now();
+        };
+        let start = Instant::now();
+        let init = vec![Some(weights[0].clone()), None, Some(weights[2].clone())];
+        q.submit(&name, "flex", &[TrialTask { trial, tokens: vec![1, 2, 3], seed: trial as u64, init }]).map_err(e)?;
+        lap(0, &mut t, &mut parts);
+        let claim = q.claim(&who).map_err(e)?.ok_or("nothing to claim")?;
+        lap(1, &mut t, &mut parts);
+        q.renew(&claim).map_err(e)?;
+        lap(2, &mut t, &mut parts);
+        let outcome = TrainOutcome { epochs: Vec::new(), diverged: false, weights: weights.clone() };
+        q.complete(&claim, &TrialResult { outcome, seconds: 0.5, worker: "bench".into() }).map_err(e)?;
+        lap(3, &mut t, &mut parts);
+        let got = q.results(&name, &[trial]).map_err(e)?;
+        if got.len() != 1 {
+            return Err("no result".into());
+        }
+        lap(4, &mut t, &mut parts);
+        let record = mlpnas_core::TrialRecord {
+            trial,
+            epoch: 0,
+            tokens: vec![1, 2, 3],
+            architecture: "64:relu,128:tanh,7:softmax".into(),
+            reward: 0.5,
+            val_acc_last: 0.5,
+            predicted: None,
+            transfers: 2,
+            params: 10_000,
+            seconds: 0.5,
+            status: mlpnas_core::TrialStatus::Ok,
+            epochs: Vec::new(),
+        };
+        let puts: Vec<(BigramKey, LayerWeights)> = keys.iter().cloned().zip(weights.iter().cloned()).collect();
+        run.append_trial(&record, Some(&puts)).map_err(e)?;
+        lap(5, &mut t, &mut parts);
+        q.retire(&name, &[trial]).map_err(e)?;
+        lap(6, &mut t, &mut parts);
+        per_trial.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!("storage cost per trial ({} KB of weights a trial, 100 trials, median ms):", bytes / 1024);
+    let names = ["submit", "claim", "heartbeat", "complete", "results", "commit (journal + puts)", "retire"];
+    println!("| call | median ms |");
+    println!("|------|----------:|");
+    for (n, v) in names.iter().zip(parts.iter_mut()) {
+        println!("| {n} | {:.2} |", median(v));
+    }
+    println!("| **all, one trial** | **{:.2}** |", median(&mut per_trial));
     Ok(())
 }

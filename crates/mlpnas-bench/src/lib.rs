@@ -13,7 +13,7 @@
 //!   named (`MLPNAS_REF_TORCH_PY`, `MLPNAS_REF_TF_PY`), side by side: seconds per
 //!   architecture, total, architectures per second, mean weighted validation accuracy;
 //! * `step`: microseconds per training step of the smallest net (11-8-3);
-//! * `workers`: one 100-trial random search with `search.workers` = 1 and = 2;
+//! * `workers`: one 100-trial random search with `search.batch` = 1 and = 2;
 //! * `rss`: peak resident memory (VmHWM) of searches of 50, 100 and 200 trials, each in a fresh
 //!   process;
 //! * `store`: weight-store get + put (+ flush) per trial with 100 / 1,000 / 10,000 bigrams

@@ -9,7 +9,7 @@
 //! * `mlpnas eval --arch "64:relu,dropout,32:elu" [--config FILE] [--data SPEC] .. [--json]`
 //! * `mlpnas space [--config FILE] [--set k=v ..]`
 //! * `mlpnas report DIR [--top N] [--json]` (`report NAME --storage URL`)
-//! * `mlpnas finalize DIR [--top K] [--epochs E] [--patience P] [--from-scratch|--from-shared] [--out DIR]`
+//! * `mlpnas finalize DIR|NAME [--storage URL] [--top K] [--epochs E] [--patience P] [--from-scratch|--from-shared] [--out DIR]`
 //! * `mlpnas predict MODEL_DIR --data FILE.csv [--out preds.csv] [--proba]`
 //!
 //! Errors print one line (`error: FILE: problem`) and exit with status 1; usage errors exit 2.
@@ -101,8 +101,12 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct FinalizeArgs {
-    /// Run directory of a search.
+    /// Run directory of a search (or the run's name with --storage).
     dir: PathBuf,
+    /// The PostgreSQL database holding the run (its data is loaded again from the run's data
+    /// source, which must be readable here).
+    #[arg(long, value_name = "URL")]
+    storage: Option<String>,
     /// How many of the best architectures to retrain.
     #[arg(long, default_value_t = 3)]
     top: usize,
@@ -121,7 +125,7 @@ struct FinalizeArgs {
     /// Test share taken out of the training rows when the run's split has no test part.
     #[arg(long, default_value_t = 0.1)]
     test_fraction: f64,
-    /// Output directory (default: DIR/final); must not exist.
+    /// Output directory (default: DIR/final, or NAME-final with --storage); must not exist.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Retrain on this backend instead of the run's `trainer.backend` (flex, ndarray, and with
@@ -681,13 +685,21 @@ fn finalize(a: FinalizeArgs, verbosity: output::Verbosity) -> Result<()> {
         backend: a.backend,
     };
     let quiet = verbosity == output::Verbosity::Quiet;
-    let out = a.out.clone().unwrap_or_else(|| a.dir.join("final"));
-    on_finalize_interrupt(mlpnas_final::temporary_dir(&out), out);
-    let board = mlpnas_final::finalize(&a.dir, &opts, &mut |line: &str| {
+    let out = match (&a.out, &a.storage) {
+        (Some(o), _) => o.clone(),
+        (None, None) => a.dir.join("final"),
+        (None, Some(_)) => PathBuf::from(format!("{}-final", run_name(&a.dir)?)),
+    };
+    on_finalize_interrupt(mlpnas_final::temporary_dir(&out), out.clone());
+    let mut progress = |line: &str| {
         if !quiet || line.starts_with("warning") {
             eprintln!("{line}");
         }
-    })?;
+    };
+    let board = match &a.storage {
+        None => mlpnas_final::finalize(&a.dir, &opts, &mut progress)?,
+        Some(url) => mlpnas_final::finalize_run(run_storage(Some(url), &a.dir)?, &out, &opts, &mut progress)?,
+    };
     println!("{}", board.to_markdown());
     println!("models and leaderboard: {}", board.dir.display());
     if let Some(best) = board.entries.first() {

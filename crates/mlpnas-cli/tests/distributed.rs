@@ -316,6 +316,17 @@ fn a_killed_coordinator_resumes_and_workers_keep_their_claims() {
     stop(a);
     stop(b);
     same_as_local(&report(&pg, "r2"), "a resumed coordinator");
+    // Finalize reads a run in the database like a run directory.
+    let out = std::env::temp_dir().join(format!("mlpnas-dist-final-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let f = bin()
+        .args(["finalize", "-q", "r2", "--storage", &url, "--top", "1", "--epochs", "2", "--out"])
+        .arg(&out)
+        .output()
+        .expect("finalize");
+    assert!(f.status.success(), "{}", String::from_utf8_lossy(&f.stderr));
+    assert!(out.join("leaderboard.json").exists() && out.join("model-1").is_dir());
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]

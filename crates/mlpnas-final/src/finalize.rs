@@ -133,12 +133,7 @@ pub fn finalize(
     opts: &FinalizeOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Leaderboard, FinalError> {
-    if opts.top == 0 || opts.max_epochs == 0 || opts.patience == 0 {
-        return Err(FinalError::Invalid("--top, --epochs and --patience must be at least 1".into()));
-    }
-    if !(opts.test_fraction > 0.0 && opts.test_fraction < 1.0) {
-        return Err(FinalError::Invalid(format!("--test-fraction must be in (0, 1), got {}", opts.test_fraction)));
-    }
+    check_options(opts)?;
     let out = opts.out.clone().unwrap_or_else(|| run_dir.join("final"));
     if out.exists() {
         return Err(FinalError::file(&out, "already exists; remove it or choose another --out"));
@@ -146,9 +141,39 @@ pub fn finalize(
     if !run_dir.join(mlpnas_search::rundir::JOURNAL).exists() {
         return Err(FinalError::file(run_dir, "no journal.jsonl here; is it a run directory?"));
     }
+    finalize_run(Box::new(RunDir::new(run_dir)), &out, opts, progress)
+}
+
+fn check_options(opts: &FinalizeOptions) -> Result<(), FinalError> {
+    if opts.top == 0 || opts.max_epochs == 0 || opts.patience == 0 {
+        return Err(FinalError::Invalid("--top, --epochs and --patience must be at least 1".into()));
+    }
+    if !(opts.test_fraction > 0.0 && opts.test_fraction < 1.0) {
+        return Err(FinalError::Invalid(format!("--test-fraction must be in (0, 1), got {}", opts.test_fraction)));
+    }
+    Ok(())
+}
+
+/// [`finalize`] of the run in `storage` (a run directory or a run in a database), writing to
+/// `out`. The run's data is loaded again from its config's source, so it must be readable here.
+pub fn finalize_run(
+    storage: Box<dyn mlpnas_core::RunStorage>,
+    out: &Path,
+    opts: &FinalizeOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Leaderboard, FinalError> {
+    check_options(opts)?;
+    let out = out.to_path_buf();
+    if out.exists() {
+        return Err(FinalError::file(&out, "already exists; remove it or choose another --out"));
+    }
+    let shown = storage.location();
+    if !storage.exists().map_err(SearchError::from)? {
+        return Err(FinalError::Invalid(format!("{shown}: no such run")));
+    }
     // With --backend, the run's backends are replaced before validation: a search made on a
     // backend this build or machine lacks (tch-cuda:0, say) can be finalized here.
-    let mut run = Run::open(Box::new(RunDir::new(run_dir)), opts.backend.as_deref()).map_err(|e| match e {
+    let mut run = Run::open(storage, opts.backend.as_deref()).map_err(|e| match e {
         SearchError::Config { ref source, .. } if source.field.ends_with("backend") => {
             FinalError::Invalid(format!("{e}; `--backend flex` finalizes on another backend"))
         }
@@ -160,17 +185,14 @@ pub fn finalize(
     let records = run.records().to_vec();
     let ok: Vec<TrialRecord> = records.iter().filter(|r| r.status == TrialStatus::Ok).cloned().collect();
     if ok.is_empty() {
-        return Err(FinalError::file(
-            &run_dir.join(mlpnas_search::rundir::JOURNAL),
-            "holds no successfully trained architecture",
-        ));
+        return Err(FinalError::Invalid(format!("{shown}: holds no successfully trained architecture")));
     }
     let carved = run.config().data.test_fraction == 0.0;
     if carved && opts.init == Init::Shared {
         return Err(FinalError::Invalid(format!(
             "{}: the run's split has no test part, so its shared weights were trained on every non-validation row; \
              --from-shared would leak them into the test score (use --from-scratch, or search with data.test_fraction > 0)",
-            run_dir.display()
+            shown
         )));
     }
     let store = match opts.init {
@@ -178,7 +200,7 @@ pub fn finalize(
             if !run.shares_weights() {
                 return Err(FinalError::Invalid(format!(
                     "{}: the search shared no weights (one_shot off or no [store]); use --from-scratch",
-                    run_dir.display()
+                    shown
                 )));
             }
             run.weight_store(run.checkpoint()?.as_ref(), records.len())?
@@ -225,7 +247,7 @@ pub fn finalize(
     let result = job.train_all(&ok, opts, &tmp, progress);
     let mut board = match result {
         Ok(entries) => Leaderboard {
-            run_dir: run_dir.display().to_string(),
+            run_dir: shown.clone(),
             data_source: cfg.data.source.to_string(),
             test_carved_from_train: carved,
             entries,

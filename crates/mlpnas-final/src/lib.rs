@@ -29,7 +29,7 @@ mod predict;
 
 pub use card::{CARD_FORMAT, FinalMetrics, LEGACY_CARD_FORMAT, ModelCard};
 pub use error::FinalError;
-pub use finalize::{FinalizeOptions, Init, Leaderboard, LeaderboardEntry, finalize, temporary_dir};
+pub use finalize::{FinalizeOptions, Init, Leaderboard, LeaderboardEntry, finalize, finalize_run, temporary_dir};
 pub use predict::{LabelScore, Predictions, Predictor};
 
 /// File name of the weights in a model directory (safetensors, [`mlpnas_core::codec`]).
