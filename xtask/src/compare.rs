@@ -79,6 +79,14 @@ pub struct CompareArgs {
     /// Use this `mlpnas` binary instead of building one.
     #[arg(long, value_name = "PATH")]
     pub mlpnas: Option<PathBuf>,
+    /// Keep every run in this PostgreSQL database (postgresql://user@host:port/db): all runs are
+    /// queued at once and `mlpnas worker` processes on any machine serve the whole comparison;
+    /// each finished run is exported into DIR/runs for the report.
+    #[arg(long, value_name = "URL")]
+    pub storage: Option<String>,
+    /// With --storage: `mlpnas worker` processes to start here (0: only workers elsewhere).
+    #[arg(long, default_value_t = 1, requires = "storage")]
+    pub local_workers: usize,
     /// Run nothing: aggregate what DIR already holds.
     #[arg(long)]
     pub aggregate_only: bool,
@@ -273,6 +281,7 @@ impl Plan {
                         seed,
                         run_dir: self.run_dir(d, c, seed),
                         log: self.log_path(d, c, seed),
+                        stored: None,
                     });
                 }
             }
@@ -291,6 +300,8 @@ struct Job {
     seed: u64,
     run_dir: PathBuf,
     log: PathBuf,
+    /// The run's name in `--storage`, the URL, and the run's status there (`None`: not there).
+    stored: Option<(String, String, Option<String>)>,
 }
 
 impl Job {
@@ -301,6 +312,25 @@ impl Job {
     /// Arguments of `mlpnas`: a resume when a journal exists, a fresh search otherwise.
     fn args(&self, shared: &SharedOptions) -> Vec<String> {
         let dir = self.run_dir.to_string_lossy().into_owned();
+        if let Some((name, url, status)) = &self.stored {
+            // Every run only coordinates: the workers train.
+            let tail = ["--storage".into(), url.clone(), "--threads".into(), "0".into(), "--quiet".into()];
+            if status.is_some() {
+                return ["search".into(), "--resume".into(), name.clone()].into_iter().chain(tail).collect();
+            }
+            let mut a: Vec<String> = vec![
+                "search".into(),
+                "--config".into(),
+                self.config_path.to_string_lossy().into_owned(),
+                "--seed".into(),
+                self.seed.to_string(),
+                "--name".into(),
+                name.clone(),
+            ];
+            a.extend(tail);
+            self.shared_args(shared, &mut a);
+            return a;
+        }
         if self.run_dir.join("journal.jsonl").exists() {
             return vec!["search".into(), "--resume".into(), dir, "--quiet".into()];
         }
@@ -314,6 +344,11 @@ impl Job {
             dir,
             "--quiet".into(),
         ];
+        self.shared_args(shared, &mut a);
+        a
+    }
+
+    fn shared_args(&self, shared: &SharedOptions, a: &mut Vec<String>) {
         if let Some(s) = &self.spec {
             a.extend(["--data".into(), s.clone()]);
         }
@@ -326,7 +361,6 @@ impl Job {
         for s in &shared.sets {
             a.extend(["--set".into(), s.clone()]);
         }
-        a
     }
 }
 
@@ -345,7 +379,14 @@ fn run_one(bin: &Path, job: Job, shared: &SharedOptions) -> Outcome {
         if let Some(p) = job.log.parent() {
             std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))?;
         }
-        let out = Command::new(bin).args(&args).output().map_err(|e| format!("{}: {e}", bin.display()))?;
+        let finished_there = job.stored.as_ref().is_some_and(|s| s.2.as_deref() == Some("finished"));
+        let out = if finished_there {
+            // Finished in the database but not exported yet: only the export is left.
+            Command::new(bin).arg("--version").output()
+        } else {
+            Command::new(bin).args(&args).output()
+        }
+        .map_err(|e| format!("{}: {e}", bin.display()))?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         let mut log = format!("$ {} {}\n", bin.display(), args.join(" "));
         log.push_str(&String::from_utf8_lossy(&out.stdout));
@@ -355,6 +396,17 @@ fn run_one(bin: &Path, job: Job, shared: &SharedOptions) -> Outcome {
         old.push_str(&log);
         std::fs::write(&job.log, old).map_err(|e| format!("{}: {e}", job.log.display()))?;
         if out.status.success() {
+            if let Some((name, url, _)) = &job.stored {
+                let _ = std::fs::remove_dir_all(&job.run_dir);
+                let e = Command::new(bin)
+                    .args(["export", "--quiet", name, "--storage", url, "--out"])
+                    .arg(&job.run_dir)
+                    .output()
+                    .map_err(|e| format!("{}: {e}", bin.display()))?;
+                if !e.status.success() {
+                    return Err(format!("export: {}", String::from_utf8_lossy(&e.stderr).trim()));
+                }
+            }
             return Ok(());
         }
         let line = stderr
@@ -426,12 +478,57 @@ fn check_shared(out: &Path, shared: &SharedOptions) -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(shared)? + "\n").with_context(|| format!("{}", path.display()))
 }
 
+/// The runs of a comparison kept in a database.
+struct Stored {
+    url: String,
+    /// Names and statuses of the runs the database holds already (resumed, not started again).
+    existing: Vec<(String, String)>,
+}
+
+impl Stored {
+    /// Asks `mlpnas runs` which runs exist (and so checks the URL before anything starts).
+    fn new(bin: &Path, url: &str) -> Result<Self> {
+        let out = Command::new(bin).args(["runs", "--json", "--storage", url]).output().context("mlpnas runs")?;
+        if !out.status.success() {
+            bail!("{}", String::from_utf8_lossy(&out.stderr).trim().trim_start_matches("error: "));
+        }
+        let runs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).context("mlpnas runs --json")?;
+        let existing = runs
+            .iter()
+            .filter_map(|r| Some((r["name"].as_str()?.to_string(), r["status"].as_str()?.to_string())))
+            .collect();
+        Ok(Self { url: url.to_string(), existing })
+    }
+
+    /// A run's name: the output directory's name, data, config and seed.
+    fn name(&self, plan: &Plan, j: &Job) -> String {
+        let prefix = plan.out.file_name().map_or("compare".into(), |n| n.to_string_lossy().into_owned());
+        format!("{prefix}/{}/{}/seed-{}", j.data, j.config, j.seed)
+    }
+}
+
 /// Runs what is not finished yet; returns one line per failed run.
-fn run_all(plan: &Plan, bin: &Path, jobs_at_once: usize) -> Vec<String> {
-    let all = plan.jobs();
+fn run_all(plan: &Plan, bin: &Path, jobs_at_once: usize, storage: Option<&Stored>) -> Vec<String> {
+    let mut all = plan.jobs();
+    let jobs_at_once = match storage {
+        Some(st) => {
+            for j in &mut all {
+                let name = st.name(plan, j);
+                let status = st.existing.iter().find(|(n, _)| *n == name).map(|(_, s)| s.clone());
+                j.stored = Some((name, st.url.clone(), status));
+            }
+            // Every run is queued at once (up to 32, or --jobs if more: each coordinator holds
+            // a database connection), so the workers serve the whole comparison.
+            all.len().min(jobs_at_once.max(32))
+        }
+        None => jobs_at_once,
+    };
     let total = all.len();
     let (done, todo): (Vec<Job>, Vec<Job>) = all.into_iter().partition(|j| is_finished(&j.run_dir));
-    let resumes = todo.iter().filter(|j| j.run_dir.join("journal.jsonl").exists()).count();
+    let resumes = todo
+        .iter()
+        .filter(|j| j.stored.as_ref().map_or(j.run_dir.join("journal.jsonl").exists(), |s| s.2.is_some()))
+        .count();
     eprintln!(
         "compare: {total} runs ({} configs x {} data x {} seeds): {} finished earlier, {} to resume, {} to start; \
          {} at a time -> {}",
@@ -561,7 +658,27 @@ pub fn compare(a: CompareArgs) -> Result<()> {
             Some(p) => bail!("--mlpnas {}: no such file", p.display()),
             None => build_binary(&root, a.profile)?,
         };
-        ctx.failures = run_all(&plan, &bin, a.jobs);
+        ctx.failures = match &a.storage {
+            None => run_all(&plan, &bin, a.jobs, None),
+            Some(url) => {
+                let stored = Stored::new(&bin, url)?;
+                let workers = (0..a.local_workers)
+                    .map(|_| {
+                        Command::new(&bin)
+                            .args(["worker", "--quiet", "--storage", url])
+                            .stdout(std::process::Stdio::null())
+                            .spawn()
+                            .context("starting mlpnas worker")
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let failures = run_all(&plan, &bin, a.jobs, Some(&stored));
+                for mut w in workers {
+                    let _ = w.kill();
+                    let _ = w.wait();
+                }
+                failures
+            }
+        };
     }
     let sentences = aggregate(&plan, a.baseline.as_deref(), settings, &mut ctx)?;
     for w in &ctx.warnings {
@@ -605,6 +722,8 @@ mod tests {
             profile: Profile::Release,
             mlpnas: None,
             aggregate_only: true,
+            storage: None,
+            local_workers: 1,
             resamples: 1000,
             bootstrap_seed: 1,
         }

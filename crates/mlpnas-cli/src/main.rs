@@ -5,7 +5,7 @@
 //! * `mlpnas search --config FILE --storage postgresql://... [--name NAME] [--threads N]` (and
 //!   `--resume NAME --storage URL`): the run lives in PostgreSQL, workers anywhere train it
 //! * `mlpnas worker --storage URL [--threads N] [--runs NAME,..] [--exit-when-idle SECS]`
-//! * `mlpnas runs --storage URL [--json]`
+//! * `mlpnas runs --storage URL [--json]`, `mlpnas export NAME --storage URL --out DIR`
 //! * `mlpnas eval --arch "64:relu,dropout,32:elu" [--config FILE] [--data SPEC] .. [--json]`
 //! * `mlpnas space [--config FILE] [--set k=v ..]`
 //! * `mlpnas report DIR [--top N] [--json]` (`report NAME --storage URL`)
@@ -79,6 +79,18 @@ enum Command {
     Finalize(FinalizeArgs),
     /// Train queued trials of runs in a PostgreSQL storage (run it on any number of machines).
     Worker(WorkerArgs),
+    /// Copy a run in a PostgreSQL storage into a run directory (config, journal, controller
+    /// epochs, summary) for tools that read files; the copy is for reading, not resuming.
+    Export {
+        /// The run's name.
+        name: String,
+        /// The database: postgresql://user@host:port/database.
+        #[arg(long, value_name = "URL")]
+        storage: String,
+        /// The run directory to write; must not hold a run.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// List the runs in a PostgreSQL storage: name, status, trials, best, workers seen.
     Runs {
         /// The database: postgresql://user@host:port/database.
@@ -304,6 +316,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Finalize(a) => finalize(a, v),
         Command::Worker(a) => worker(a, v),
         Command::Runs { storage, json } => runs(&storage, json),
+        Command::Export { name, storage, out } => export(&name, &storage, &out, v),
         Command::Predict(a) => predict(a, v),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -494,6 +507,34 @@ fn worker(a: WorkerArgs, verbosity: output::Verbosity) -> Result<()> {
     })?;
     if verbosity > output::Verbosity::Quiet {
         eprintln!("mlpnas worker: idle, exiting after {n} trial(s)");
+    }
+    Ok(())
+}
+
+fn export(name: &str, url: &str, out: &Path, verbosity: output::Verbosity) -> Result<()> {
+    let from = run_storage(Some(url), Path::new(name))?;
+    if !from.exists()? {
+        bail!("{}: no such run (mlpnas runs --storage URL lists them)", from.location());
+    }
+    // Written through the run directory's own storage, like a search writes it.
+    let mut to = RunDir::new(out);
+    if to.exists()? {
+        bail!("{}: already holds a run; choose another --out", out.display());
+    }
+    to.lock()?;
+    to.create(&from.read_config()?)?;
+    let log = from.read_trials()?;
+    for r in &log.records {
+        to.append_trial(r, None)?;
+    }
+    for e in from.read_epochs()? {
+        to.append_epoch(&e)?;
+    }
+    if let Some(s) = from.read_summary()? {
+        to.write_summary(&s)?;
+    }
+    if verbosity > output::Verbosity::Quiet {
+        eprintln!("{} trials of {} -> {}", log.records.len(), from.location(), out.display());
     }
     Ok(())
 }
