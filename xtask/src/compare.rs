@@ -769,6 +769,7 @@ mod tests {
             seed: 2,
             run_dir: d.join("run"),
             log: d.join("log"),
+            stored: None,
         };
         let shared = SharedOptions { label: Some("y".into()), drop: Some("#0,q".into()), sets: vec!["a.b=1".into()] };
         let a = job.args(&shared).join(" ");
@@ -777,6 +778,17 @@ mod tests {
         assert!(a.ends_with("--label y --drop #0,q --set a.b=1"), "{a}");
         write_run(&job.run_dir, &[0.5], None);
         assert_eq!(job.args(&shared), ["search", "--resume", &job.run_dir.to_string_lossy(), "--quiet"]);
+        // In a database: started with a name, or resumed by it, coordinating only.
+        let url = "postgresql://u@h/db".to_string();
+        let fresh = Job { stored: Some(("c/iris/random/seed-2".into(), url.clone(), None)), ..job.clone() };
+        let a = fresh.args(&shared).join(" ");
+        assert!(a.contains("--name c/iris/random/seed-2 --storage postgresql://u@h/db --threads 0"), "{a}");
+        assert!(!a.contains("--out") && a.ends_with("--set a.b=1"), "{a}");
+        let again = Job { stored: Some(("c/iris/random/seed-2".into(), url, Some("interrupted".into()))), ..job };
+        assert_eq!(
+            again.args(&shared).join(" "),
+            "search --resume c/iris/random/seed-2 --storage postgresql://u@h/db --threads 0 --quiet"
+        );
     }
 
     #[test]

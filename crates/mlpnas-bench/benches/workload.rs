@@ -565,7 +565,10 @@ fn distributed() -> Res<()> {
         return Ok(());
     };
     let db = mlpnas_postgres::open(&url).map_err(|e| e.to_string())?;
-    println!("\n## distributed: one 100-trial random search (seed 42, memory store, one-shot, batch 2), {}", db.shown());
+    println!(
+        "\n## distributed: one 100-trial random search (seed 42, memory store, one-shot, batch 2), {}",
+        db.shown()
+    );
     println!("| how | seconds | archs/s | mean reward |");
     println!("|-----|--------:|--------:|------------:|");
     let (wall, n, mean, _) = search(100, 2, &[])?;
@@ -641,7 +644,7 @@ fn storage_cost(db: &mlpnas_postgres::Database) -> Res<()> {
     let mut parts: Vec<Vec<f64>> = vec![Vec::new(); 7];
     for trial in 0..100 {
         let mut t = Instant::now();
-        let mut lap = |i: usize, t: &mut Instant, parts: &mut Vec<Vec<f64>>| {
+        let lap = |i: usize, t: &mut Instant, parts: &mut [Vec<f64>]| {
             parts[i].push(t.elapsed().as_secs_f64() * 1e3);
             *t = Instant::now();
         };

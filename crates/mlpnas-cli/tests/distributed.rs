@@ -32,6 +32,8 @@ struct Pg {
     bin: PathBuf,
     port: u16,
     as_postgres: bool,
+    /// Server options beyond the port, socket and listen address.
+    extra: String,
 }
 
 fn pg_bindir() -> Option<PathBuf> {
@@ -54,6 +56,12 @@ fn is_root() -> bool {
 impl Pg {
     /// Starts a server, or `None` (skipped) where PostgreSQL is not installed.
     fn start(name: &str) -> Option<Pg> {
+        Self::start_with(name, false)
+    }
+
+    /// With `tls`: a self-signed certificate for 127.0.0.1 (`ROOT/server.crt`), and TCP
+    /// connections accepted only over TLS (`hostssl`).
+    fn start_with(name: &str, tls: bool) -> Option<Pg> {
         let Some(bin) = pg_bindir() else {
             assert!(
                 std::env::var("MLPNAS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
@@ -74,7 +82,7 @@ impl Pg {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
             l.local_addr().expect("addr").port()
         };
-        let pg = Pg { root, bin, port, as_postgres };
+        let mut pg = Pg { root, bin, port, as_postgres, extra: String::new() };
         pg.run(
             "initdb",
             &[
@@ -88,8 +96,83 @@ impl Pg {
                 "--no-sync",
             ],
         );
+        if tls {
+            // A test CA (ROOT/ca.crt, what clients trust) and a server certificate it signed.
+            let (crt, key) = (pg.root.join("server.crt"), pg.root.join("server.key"));
+            let ext = pg.root.join("server.ext");
+            std::fs::write(&ext, "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").expect("ext");
+            let openssl = |args: &[&str]| {
+                let out = Command::new("openssl").current_dir(&pg.root).args(args).output().expect("openssl");
+                assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            };
+            openssl(&[
+                "req",
+                "-new",
+                "-x509",
+                "-days",
+                "2",
+                "-nodes",
+                "-subj",
+                "/CN=mlpnas test CA",
+                "-newkey",
+                "rsa:2048",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+            ]);
+            openssl(&[
+                "req",
+                "-new",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-newkey",
+                "rsa:2048",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ]);
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+                "-out",
+                "server.crt",
+            ]);
+            if pg.as_postgres {
+                assert!(
+                    Command::new("chown").args(["postgres"]).arg(&key).arg(&crt).status().expect("chown").success()
+                );
+            }
+            assert!(Command::new("chmod").args(["600"]).arg(&key).status().expect("chmod").success());
+            let hba = pg.root.join("data/pg_hba.conf");
+            let text = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+            let text: String = text
+                .lines()
+                .map(|l| if l.starts_with("host ") { l.replacen("host ", "hostssl ", 1) } else { l.to_string() })
+                .map(|l| l + "\n")
+                .collect();
+            std::fs::write(&hba, text).expect("pg_hba.conf");
+            pg.extra = format!("-c ssl=on -c ssl_cert_file={} -c ssl_key_file={}", crt.display(), key.display());
+        }
         pg.ctl(&["start", "-w"]);
-        let ok = Command::new(pg.bin.join("createdb"))
+        let mut createdb = Command::new(pg.bin.join("createdb"));
+        if tls {
+            createdb.env("PGSSLMODE", "require");
+        }
+        let ok = createdb
             .args(["-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", "postgres", "mlpnas"])
             .env("PGPASSWORD", PASSWORD)
             .status()
@@ -117,9 +200,10 @@ impl Pg {
 
     fn ctl(&self, args: &[&str]) {
         let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50 {}",
             self.port,
-            self.root.display()
+            self.root.display(),
+            self.extra
         );
         let log = self.root.join("log").display().to_string();
         let d = self.data();
@@ -504,4 +588,33 @@ fn the_queue_fences_stale_attempts_and_a_trial_is_journaled_once() {
     let e = run.append_trial(&TrialRecord { reward: 0.9, ..rec.clone() }, None).expect_err("another result");
     assert!(e.to_string().contains("journaled already"), "{e}");
     assert_eq!(run.read_trials().expect("read").records, vec![rec]);
+}
+
+#[test]
+fn tls_when_the_url_asks_for_it() {
+    let Some(pg) = Pg::start_with("tls", true) else { return };
+    let url = format!("{}?sslmode=require", pg.url());
+    let crt = pg.root.join("ca.crt");
+    // The server takes TCP connections over TLS only: a plain one is refused.
+    let out = bin().args(["runs", "--storage", &pg.url()]).output().expect("runs");
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && e.lines().count() == 1, "{e}");
+    // TLS, with the server's certificate trusted through PGSSLROOTCERT: a whole search runs.
+    let out = bin()
+        .args(["search", "-q", "--config"])
+        .arg(workspace().join("configs/random.toml"))
+        .args(["--data", "builtin:iris", "--set", "search.controller_epochs=1", "--set", "trainer.epochs=1"])
+        .args(["--storage", &url, "--name", "t"])
+        .env("PGSSLROOTCERT", &crt)
+        .output()
+        .expect("search");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin().args(["runs", "--json", "--storage", &url]).env("PGSSLROOTCERT", &crt).output().expect("runs");
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(runs[0]["trials"], 10);
+    // A certificate nobody vouches for is refused, in one line.
+    let out = bin().args(["runs", "--storage", &url]).env_remove("PGSSLROOTCERT").output().expect("runs");
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && e.contains("certificate") && e.lines().count() == 1, "{e}");
+    assert!(!e.contains(PASSWORD), "{e}");
 }

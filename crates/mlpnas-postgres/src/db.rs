@@ -90,6 +90,47 @@ pub(crate) const LOCK_SPACE: i32 = 0x6d6c_706e; // "mlpn"
 pub struct PgUrl {
     config: Config,
     shown: String,
+    /// TLS (rustls) when the URL says `sslmode=require`; plain TCP or a Unix socket otherwise.
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+}
+
+impl PgUrl {
+    /// Connects once.
+    fn connect(&self) -> Result<Client, postgres::Error> {
+        match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        }
+    }
+}
+
+/// The TLS settings of `sslmode=require`: the server's certificate must chain to Mozilla's roots
+/// or to the certificates in `PGSSLROOTCERT` (a PEM file, as libpq reads it), and name the host.
+fn tls_config() -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = std::env::var_os("PGSSLROOTCERT").filter(|p| !p.is_empty()) {
+        let shown = PathBuf::from(&path).display().to_string();
+        let certs = CertificateDer::pem_file_iter(&path)
+            .map_err(|e| format!("PGSSLROOTCERT {shown}: {e}"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("PGSSLROOTCERT {shown}: {e}"))?;
+        if certs.is_empty() {
+            return Err(format!("PGSSLROOTCERT {shown}: no certificate in it"));
+        }
+        for c in certs {
+            roots.add(c).map_err(|e| format!("PGSSLROOTCERT {shown}: {e}"))?;
+        }
+    }
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 impl std::fmt::Debug for PgUrl {
@@ -116,11 +157,6 @@ impl std::str::FromStr for PgUrl {
         if config.get_dbname().is_none() {
             return Err(format!("{shown}: the URL names no database (postgresql://user@host:port/DATABASE)"));
         }
-        if config.get_ssl_mode() != postgres::config::SslMode::Disable && url.contains("sslmode=require") {
-            return Err(format!(
-                "{shown}: sslmode=require is not supported by this build (TLS is not compiled in); use a local or tunnelled connection"
-            ));
-        }
         if config.get_password().is_none() {
             if let Some(p) = std::env::var_os("PGPASSWORD").filter(|p| !p.is_empty()) {
                 config.password(p.to_string_lossy().as_bytes());
@@ -130,7 +166,12 @@ impl std::str::FromStr for PgUrl {
         }
         config.connect_timeout(Duration::from_secs(10));
         config.application_name("mlpnas");
-        Ok(Self { config, shown })
+        let tls = if config.get_ssl_mode() == postgres::config::SslMode::Require {
+            Some(tls_config().map_err(|e| format!("{shown}: {e}"))?)
+        } else {
+            None
+        };
+        Ok(Self { config, shown, tls })
     }
 }
 
@@ -231,7 +272,7 @@ impl Db {
         let mut pause = Duration::from_millis(100);
         loop {
             if slot.client.is_none() {
-                match self.url.config.connect(NoTls) {
+                match self.url.connect() {
                     Ok(mut c) => {
                         if let Some(name) = slot.locked.clone()
                             && !try_lock(&mut c, &name).map_err(|e| self.err(&e))?
