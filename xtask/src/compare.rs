@@ -6,6 +6,11 @@
 //! run shares, checked on a rerun), and the outputs `report.md`, `summary.csv`, `runs.csv`,
 //! `summary.json` and `*.svg`. A rerun skips runs whose `summary.json` says finished, resumes
 //! runs that have a journal (`mlpnas search --resume RUN`) and starts the others.
+//!
+//! With `--storage URL` the runs live in PostgreSQL under `<DIR name>/<data>/<config>/seed-<S>`,
+//! all queued at once (`--threads 0`: the coordinators only coordinate), trained by `mlpnas
+//! worker` processes (`--local-workers` of them started here), and each finished run is exported
+//! into its `runs/...` directory, so the aggregation reads the same files either way.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -311,28 +316,25 @@ impl Job {
 
     /// Arguments of `mlpnas`: a resume when a journal exists, a fresh search otherwise.
     fn args(&self, shared: &SharedOptions) -> Vec<String> {
-        let dir = self.run_dir.to_string_lossy().into_owned();
-        if let Some((name, url, status)) = &self.stored {
-            // Every run only coordinates: the workers train.
-            let tail = ["--storage".into(), url.clone(), "--threads".into(), "0".into(), "--quiet".into()];
-            if status.is_some() {
-                return ["search".into(), "--resume".into(), name.clone()].into_iter().chain(tail).collect();
-            }
-            let mut a: Vec<String> = vec![
-                "search".into(),
-                "--config".into(),
-                self.config_path.to_string_lossy().into_owned(),
-                "--seed".into(),
-                self.seed.to_string(),
-                "--name".into(),
+        // Where the run lives: a run directory, or a name in a database (then this process only
+        // coordinates: the workers train).
+        let (exists, flag, target, mut tail): (bool, &str, String, Vec<String>) = match &self.stored {
+            Some((name, url, status)) => (
+                status.is_some(),
+                "--name",
                 name.clone(),
-            ];
-            a.extend(tail);
-            self.shared_args(shared, &mut a);
-            return a;
-        }
-        if self.run_dir.join("journal.jsonl").exists() {
-            return vec!["search".into(), "--resume".into(), dir, "--quiet".into()];
+                vec!["--storage".into(), url.clone(), "--threads".into(), "0".into()],
+            ),
+            None => (
+                self.run_dir.join("journal.jsonl").exists(),
+                "--out",
+                self.run_dir.to_string_lossy().into_owned(),
+                Vec::new(),
+            ),
+        };
+        tail.push("--quiet".into());
+        if exists {
+            return ["search".into(), "--resume".into(), target].into_iter().chain(tail).collect();
         }
         let mut a: Vec<String> = vec![
             "search".into(),
@@ -340,10 +342,10 @@ impl Job {
             self.config_path.to_string_lossy().into_owned(),
             "--seed".into(),
             self.seed.to_string(),
-            "--out".into(),
-            dir,
-            "--quiet".into(),
+            flag.into(),
+            target,
         ];
+        a.extend(tail);
         self.shared_args(shared, &mut a);
         a
     }

@@ -582,7 +582,7 @@ fn distributed() -> Res<()> {
         for _ in 0..2 {
             let (url, stop) = (url.clone(), &stop);
             s.spawn(move || {
-                let Ok(db) = mlpnas_postgres::open(&url) else { return };
+                let Ok(db) = mlpnas_postgres::open_worker(&url) else { return };
                 let q = db.queue();
                 let opts = mlpnas_search::WorkerOptions {
                     threads: 1,
@@ -623,7 +623,11 @@ fn storage_cost(db: &mlpnas_postgres::Database) -> Res<()> {
     let mut run = db.run(&name);
     run.lock().map_err(e)?;
     run.create("seed = 1\n").map_err(e)?;
+    // The coordinator's calls on its connection, the worker's on a worker connection.
     let q = db.queue();
+    let wdb = mlpnas_postgres::open_worker(&std::env::var("MLPNAS_BENCH_PG_URL").map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let wq = wdb.queue();
     let layer = |i: usize, o: usize| LayerWeights {
         kernel: HostTensor { shape: vec![i, o], data: vec![0.01; i * o] },
         bias: HostTensor { shape: vec![o], data: vec![0.0; o] },
@@ -652,12 +656,12 @@ fn storage_cost(db: &mlpnas_postgres::Database) -> Res<()> {
         let init = vec![Some(weights[0].clone()), None, Some(weights[2].clone())];
         q.submit(&name, "flex", &[TrialTask { trial, tokens: vec![1, 2, 3], seed: trial as u64, init }]).map_err(e)?;
         lap(0, &mut t, &mut parts);
-        let claim = q.claim(&who).map_err(e)?.ok_or("nothing to claim")?;
+        let claim = wq.claim(&who).map_err(e)?.ok_or("nothing to claim")?;
         lap(1, &mut t, &mut parts);
-        q.renew(&claim).map_err(e)?;
+        wq.renew(&claim).map_err(e)?;
         lap(2, &mut t, &mut parts);
         let outcome = TrainOutcome { epochs: Vec::new(), diverged: false, weights: weights.clone() };
-        q.complete(&claim, &TrialResult { outcome, seconds: 0.5, worker: "bench".into() }).map_err(e)?;
+        wq.complete(&claim, &TrialResult { outcome, seconds: 0.5, worker: "bench".into() }).map_err(e)?;
         lap(3, &mut t, &mut parts);
         let got = q.results(&name, &[trial]).map_err(e)?;
         if got.len() != 1 {
@@ -689,7 +693,11 @@ fn storage_cost(db: &mlpnas_postgres::Database) -> Res<()> {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    println!("storage cost per trial ({} KB of weights a trial, 100 trials, median ms):", bytes / 1024);
+    println!(
+        "storage cost per trial ({} KB of weights a trial, 100 trials, median ms; each call once per trial, as at \
+         batch 1: at batch B, submit, results and retire are made once per B trials):",
+        bytes / 1024
+    );
     let names = ["submit", "claim", "heartbeat", "complete", "results", "commit (journal + puts)", "retire"];
     println!("| call | median ms |");
     println!("|------|----------:|");

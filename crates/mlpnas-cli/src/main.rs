@@ -424,7 +424,7 @@ fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> {
         Some(url) => format!("{} --storage {}", run_dir.display(), mlpnas_postgres::mask(url)),
         None => run_dir.display().to_string(),
     };
-    on_interrupt(&resume_hint);
+    on_interrupt(&location, &resume_hint);
     let mut progress = output::Progress::new(verbosity);
     let summary = search.run(&mut progress)?;
     progress.finish();
@@ -475,7 +475,7 @@ fn worker(a: WorkerArgs, verbosity: output::Verbosity) -> Result<()> {
         Some(s) if !(s.is_finite() && s >= 0.0) => bail!("--exit-when-idle: {s} is not a number of seconds"),
         s => s.map(std::time::Duration::from_secs_f64),
     };
-    let db = mlpnas_postgres::open(&a.storage)?;
+    let db = mlpnas_postgres::open_worker(&a.storage)?;
     let mut backends: Vec<String> = mlpnas_backend::Backend::compiled().iter().map(ToString::to_string).collect();
     if mlpnas_backend::Backend::HAS_LIBTORCH {
         backends.extend(
@@ -582,15 +582,15 @@ fn new_run_dir(name: &str) -> Result<PathBuf> {
 /// trial is already durable in the run directory, and the message says how to continue. Exiting
 /// from any point is safe by design (the same as a crash; see `Search`).
 #[cfg(unix)]
-fn on_interrupt(resume: &str) {
+fn on_interrupt(kept: &str, resume: &str) {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let dir = resume.to_string();
+    let (kept, resume) = (kept.to_string(), resume.to_string());
     match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
         Ok(mut signals) => {
             std::thread::spawn(move || {
                 if let Some(sig) = signals.forever().next() {
                     eprintln!(
-                        "\ninterrupted: the trial in flight is abandoned, finished trials are kept in {dir}; continue with: mlpnas search --resume {dir}"
+                        "\ninterrupted: the trial in flight is abandoned, finished trials are kept in {kept}; continue with: mlpnas search --resume {resume}"
                     );
                     std::process::exit(128 + sig);
                 }
@@ -601,7 +601,7 @@ fn on_interrupt(resume: &str) {
 }
 
 #[cfg(not(unix))]
-fn on_interrupt(_resume: &str) {}
+fn on_interrupt(_kept: &str, _resume: &str) {}
 
 /// Ctrl-C (or SIGTERM) during finalize: the models trained so far live only in its temporary
 /// directory, which is removed; the message says that nothing was written to `out`.

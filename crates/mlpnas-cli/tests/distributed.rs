@@ -433,13 +433,33 @@ fn a_second_coordinator_is_refused_and_runs_in_a_database_need_a_memory_store() 
     let Some(pg) = Pg::start("refuse") else { return };
     let url = pg.url();
     let mut coord = spawn(search_args(&mut bin()).args(["--storage", &url, "--name", "r4", "--threads", "0"]));
-    wait_for_run(&pg, "r4");
+    // No worker: the first batch waits in the queue (the search loop, and its Ctrl-C handler,
+    // are running by then).
+    let t0 = Instant::now();
+    let runs = loop {
+        let out = bin().args(["runs", "--json", "--storage", &url]).output().expect("runs");
+        let runs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        if runs[0]["queued"].as_i64().is_some_and(|q| q > 0) {
+            break runs;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "nothing was queued: {runs}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(runs[0]["status"], "running", "{runs}");
     let out = bin().args(["search", "--resume", "r4", "--storage", &url]).output().expect("second");
     let e = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{e}");
     assert!(e.contains("in use by another process") && e.lines().count() == 1, "{e}");
-    let _ = coord.kill();
-    let _ = coord.wait();
+    // Ctrl-C says where the trials are and how to continue, with the password masked.
+    signal(&coord, "INT");
+    let status = coord.wait().expect("wait");
+    let e = stderr(&mut coord);
+    assert_eq!(status.code(), Some(130), "{e}");
+    assert!(e.contains("mlpnas search --resume r4 --storage postgresql://postgres:***@"), "{e}");
+    assert!(!e.contains(PASSWORD), "{e}");
+    let out = bin().args(["runs", "--json", "--storage", &url]).output().expect("runs");
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(runs[0]["status"], "interrupted", "{runs}");
     // A name already taken.
     let out = search_args(&mut bin()).args(["--storage", &url, "--name", "r4"]).output().expect("taken");
     let e = String::from_utf8_lossy(&out.stderr);
@@ -454,13 +474,8 @@ fn a_second_coordinator_is_refused_and_runs_in_a_database_need_a_memory_store() 
     assert!(!mlpnas_postgres::open(&url).expect("db").run("r5").exists().expect("exists"), "a refused run was created");
 }
 
-fn wait_for_run(pg: &Pg, name: &str) {
-    let t0 = Instant::now();
-    let db = mlpnas_postgres::open(&pg.url()).expect("db");
-    while !db.run(name).exists().expect("exists") {
-        assert!(t0.elapsed() < Duration::from_secs(60), "run {name} never appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn signal(c: &Child, sig: &str) {
+    assert!(Command::new("kill").args([&format!("-{sig}"), &c.id().to_string()]).status().expect("kill").success());
 }
 
 #[test]
@@ -567,6 +582,13 @@ fn the_queue_fences_stale_attempts_and_a_trial_is_journaled_once() {
     assert!(q.fail(&second, "trainer refused").expect("fail"));
     let got = q.results("q", &[1]).expect("results");
     assert_eq!(got[0].1.as_ref().expect_err("failed"), "trainer refused");
+    // A task that now asks for something else (the batch size changed on resume) is queued
+    // afresh as a new attempt: the old result is gone and the old attempt can no longer write.
+    q.submit("q", "flex", &[TrialTask { seed: 7, ..task(0) }]).expect("changed");
+    assert!(q.results("q", &[0]).expect("results").is_empty(), "a result of the old task was kept");
+    let fresh = q.claim(&who("d")).expect("claim").expect("queued afresh");
+    assert_eq!((fresh.task.trial, fresh.task.seed, fresh.attempt), (0, 7, 4));
+    assert!(!q.complete(&retry, &result("c")).expect("complete"), "the old attempt wrote its result");
 
     // The journal takes a trial once: the same record again is a retry, another is refused.
     let rec = TrialRecord {

@@ -107,4 +107,16 @@ pub trait TrialQueue: Send + Sync + fmt::Debug {
     fn run_config(&self, run: &str) -> Result<String, StorageError>;
     /// The prepared data of run `run` (as the coordinator split and standardized it).
     fn run_data(&self, run: &str) -> Result<crate::DataSplit, StorageError>;
+    /// A counter that grows whenever tasks or results may have appeared, for
+    /// [`TrialQueue::wait_for_change`]; read it *before* looking, so that nothing that happens
+    /// after the look is missed. The default (a queue that cannot tell) is always 0.
+    fn changes(&self) -> u64 {
+        0
+    }
+    /// Blocks until [`TrialQueue::changes`] has passed `seen` or `timeout` elapsed, whichever is
+    /// first (the default just sleeps: polling). Callers look again either way.
+    fn wait_for_change(&self, seen: u64, timeout: Duration) {
+        let _ = seen;
+        std::thread::sleep(timeout);
+    }
 }

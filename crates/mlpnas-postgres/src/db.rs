@@ -223,6 +223,10 @@ pub(crate) struct Db {
     client: Mutex<Slot>,
     /// How long to keep reconnecting before giving up.
     retry: Duration,
+    /// Commits without waiting for the WAL flush (`synchronous_commit = off`): for workers, whose
+    /// writes (claims, heartbeats, results) are not run state. A result lost in a server crash
+    /// is trained again; the journal, written by the coordinator, is always flushed.
+    async_commit: bool,
 }
 
 struct Slot {
@@ -243,7 +247,7 @@ impl std::fmt::Debug for Db {
 impl Db {
     /// Connects to `url`, creating or migrating the schema: one-line errors for a bad URL, a
     /// refused connection, wrong credentials, a missing database, a newer schema.
-    pub(crate) fn connect(url: &PgUrl) -> Result<Self, PgError> {
+    pub(crate) fn connect(url: &PgUrl, async_commit: bool) -> Result<Self, PgError> {
         let retry = std::env::var("MLPNAS_PG_RETRY_SECONDS")
             .ok()
             .and_then(|s| s.parse::<f64>().ok())
@@ -252,6 +256,7 @@ impl Db {
             url: url.clone(),
             client: Mutex::new(Slot { client: None, connected_once: false, locked: None }),
             retry,
+            async_commit,
         };
         let shown = db.url.shown.clone();
         db.with(|c| migrate(c, &shown))?;
@@ -274,6 +279,9 @@ impl Db {
             if slot.client.is_none() {
                 match self.url.connect() {
                     Ok(mut c) => {
+                        if self.async_commit {
+                            c.batch_execute("SET synchronous_commit = off").map_err(|e| self.err(&e))?;
+                        }
                         if let Some(name) = slot.locked.clone()
                             && !try_lock(&mut c, &name).map_err(|e| self.err(&e))?
                         {
@@ -426,4 +434,73 @@ fn migrate(c: &mut Client, shown: &str) -> Result<(), Failure> {
         tx.execute("UPDATE mlpnas_schema SET version = $1", &[&known])?;
     }
     Ok(tx.commit()?)
+}
+
+/// Wakes waiting workers and coordinators when tasks or results appear: one connection per
+/// process LISTENs on [`CHANNEL`] (writers `pg_notify` it in the same transaction as their
+/// write), and every notification bumps a counter that waiters block on. A lost connection is
+/// reconnected with backoff; meanwhile waits simply time out (callers poll then).
+pub(crate) struct Waker {
+    url: PgUrl,
+    state: Mutex<(u64, bool)>,
+    changed: std::sync::Condvar,
+}
+
+/// The notification channel of mlpnas.
+pub(crate) const CHANNEL: &str = "mlpnas";
+
+impl Waker {
+    pub(crate) fn new(url: &PgUrl) -> Self {
+        Self { url: url.clone(), state: Mutex::new((0, false)), changed: std::sync::Condvar::new() }
+    }
+
+    /// The counter, starting the listener on first use.
+    pub(crate) fn changes(self: &std::sync::Arc<Self>) -> u64 {
+        let mut st = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !st.1 {
+            st.1 = true;
+            let me = std::sync::Arc::clone(self);
+            std::thread::spawn(move || me.listen());
+        }
+        st.0
+    }
+
+    pub(crate) fn wait(&self, seen: u64, timeout: Duration) {
+        let st = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = self.changed.wait_timeout_while(st, timeout, |st| st.0 == seen);
+    }
+
+    fn bump(&self) {
+        let mut st = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        st.0 += 1;
+        self.changed.notify_all();
+    }
+
+    /// The listener thread: forever (it ends with the process).
+    fn listen(&self) {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let Ok(mut c) = self.url.connect() else {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(2));
+                continue;
+            };
+            if c.batch_execute(&format!("LISTEN {CHANNEL}")).is_err() {
+                continue;
+            }
+            pause = Duration::from_millis(100);
+            // Anything may have happened while not listening.
+            self.bump();
+            loop {
+                use postgres::fallible_iterator::FallibleIterator;
+                let next = c.notifications().timeout_iter(Duration::from_secs(1)).next();
+                match next {
+                    Ok(Some(_)) => self.bump(),
+                    Ok(None) if c.is_closed() => break,
+                    Ok(None) => {}
+                    Err(_) => break,
+                }
+            }
+        }
+    }
 }

@@ -55,14 +55,28 @@ impl From<PgError> for StorageError {
     }
 }
 
-/// A connection to a database of runs (shared by a run's storage and its queue).
-#[derive(Debug, Clone)]
-pub struct Database(Arc<Db>);
+/// A connection to a database of runs (shared by a run's storage and its queue), and the
+/// process's listener for its notifications.
+#[derive(Clone)]
+pub struct Database(Arc<Db>, Arc<db::Waker>);
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 impl Database {
     /// Connects, creating or migrating the schema.
     pub fn connect(url: &PgUrl) -> Result<Self, PgError> {
-        Ok(Self(Arc::new(Db::connect(url)?)))
+        Ok(Self(Arc::new(Db::connect(url, false)?), Arc::new(db::Waker::new(url))))
+    }
+
+    /// Connects for `mlpnas worker`: claims, heartbeats and results commit without waiting for
+    /// the server's disk (they are not run state: a result lost in a crash is trained again;
+    /// the journal is written by the coordinator's own, synchronous, connection).
+    pub fn connect_worker(url: &PgUrl) -> Result<Self, PgError> {
+        Ok(Self(Arc::new(Db::connect(url, true)?), Arc::new(db::Waker::new(url))))
     }
 
     /// The URL with its password masked.
@@ -254,23 +268,22 @@ impl RunStorage for PgStorage {
         self.db
             .0
             .with(|c| {
-                let mut tx = c.transaction()?;
-                if let Some(b) = &body {
-                    tx.execute(
-                        "INSERT INTO mlpnas_puts (run, trial, body) VALUES ($1, $2, $3) \
-                         ON CONFLICT (run, trial) DO UPDATE SET body = EXCLUDED.body",
-                        &[&id, &trial, b],
-                    )?;
-                }
-                // The primary key makes a trial appear at most once; a retry after a lost commit
-                // finds its own line.
-                let inserted = tx.execute(
-                    "INSERT INTO mlpnas_trials (run, trial, reward, record) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (run, trial) DO NOTHING",
-                    &[&id, &trial, &reward, &text],
-                )?;
+                // One statement (one transaction): the puts, then the record. The primary key
+                // makes a trial appear at most once; a retry after a lost commit finds its own line.
+                let inserted: i64 = c
+                    .query_one(
+                        "WITH p AS ( \
+                             INSERT INTO mlpnas_puts (run, trial, body) SELECT $1, $2, $3 WHERE $3::bytea IS NOT NULL \
+                             ON CONFLICT (run, trial) DO UPDATE SET body = EXCLUDED.body RETURNING 1), \
+                         t AS ( \
+                             INSERT INTO mlpnas_trials (run, trial, reward, record) VALUES ($1, $2, $4, $5) \
+                             ON CONFLICT (run, trial) DO NOTHING RETURNING 1) \
+                         SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM p)",
+                        &[&id, &trial, &body, &reward, &text],
+                    )?
+                    .get(0);
                 if inserted == 0 {
-                    let old: String = tx
+                    let old: String = c
                         .query_one("SELECT record FROM mlpnas_trials WHERE run = $1 AND trial = $2", &[&id, &trial])?
                         .get(0);
                     if old != text {
@@ -279,7 +292,7 @@ impl RunStorage for PgStorage {
                         ))));
                     }
                 }
-                Ok(tx.commit()?)
+                Ok(())
             })
             .map_err(self.err())
     }
@@ -471,26 +484,39 @@ fn secs(d: Duration) -> f64 {
 impl TrialQueue for PgQueue {
     fn submit(&self, run: &str, backend: &str, tasks: &[TrialTask]) -> Result<(), StorageError> {
         let version = env!("CARGO_PKG_VERSION").to_string();
-        let mut rows = Vec::with_capacity(tasks.len());
+        let (mut trials, mut tokens, mut seeds, mut inits) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for t in tasks {
-            let tokens = serde_json::to_string(&t.tokens).map_err(|e| io("trial queue", e))?;
-            let init = codec::encode_init(&t.init).map_err(|e| io("trial queue", e))?;
-            rows.push((t.trial as i32, tokens, t.seed as i64, init));
+            trials.push(t.trial as i32);
+            tokens.push(serde_json::to_string(&t.tokens).map_err(|e| io("trial queue", e))?);
+            seeds.push(t.seed as i64);
+            inits.push(codec::encode_init(&t.init).map_err(|e| io("trial queue", e))?);
         }
         let (run, backend) = (run.to_string(), backend.to_string());
+        // One statement: the batch's tasks, and a wake-up for idle workers. A task queued
+        // before (a resumed coordinator) keeps its claim and result, unless what it asks for
+        // changed (the batch size changed on resume): then it is queued afresh, as a new
+        // attempt, so that no result of the old task is taken for the new one.
         self.db
             .0
             .with(|c| {
-                let mut tx = c.transaction()?;
-                let id: i64 = tx.query_one("SELECT id FROM mlpnas_runs WHERE name = $1", &[&run])?.get(0);
-                for (trial, tokens, seed, init) in &rows {
-                    tx.execute(
-                        "INSERT INTO mlpnas_tasks (run, run_name, trial, backend, version, tokens, seed, init) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run, trial) DO NOTHING",
-                        &[&id, &run, trial, &backend, &version, tokens, seed, init],
-                    )?;
-                }
-                Ok(tx.commit()?)
+                c.execute(
+                    "WITH r AS (SELECT id FROM mlpnas_runs WHERE name = $1), \
+                     ins AS ( \
+                         INSERT INTO mlpnas_tasks AS t (run, run_name, trial, backend, version, tokens, seed, init) \
+                         SELECT r.id, $1, x.trial, $2, $3, x.tokens, x.seed, x.init \
+                         FROM r, unnest($4::int[], $5::text[], $6::bigint[], $7::bytea[]) AS x(trial, tokens, seed, init) \
+                         ON CONFLICT (run, trial) DO UPDATE SET backend = EXCLUDED.backend, version = EXCLUDED.version, \
+                             tokens = EXCLUDED.tokens, seed = EXCLUDED.seed, init = EXCLUDED.init, state = 'queued', \
+                             attempt = t.attempt + 1, worker = NULL, lease_until = NULL, result = NULL, weights = NULL, \
+                             seconds = NULL \
+                         WHERE (t.backend, t.version, t.tokens, t.seed, t.init) \
+                             IS DISTINCT FROM (EXCLUDED.backend, EXCLUDED.version, EXCLUDED.tokens, EXCLUDED.seed, EXCLUDED.init) \
+                         RETURNING 1), \
+                     woke AS (SELECT pg_notify($8, 'tasks')) \
+                     SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM woke), (SELECT count(*) FROM r)",
+                    &[&run, &backend, &version, &trials, &tokens, &seeds, &inits, &db::CHANNEL],
+                )?;
+                Ok(())
             })
             .map_err(qerr)
     }
@@ -614,32 +640,28 @@ impl TrialQueue for PgQueue {
         self.db
             .0
             .with(|c| {
-                let mut tx = c.transaction()?;
                 // Fencing: only the trial's current attempt writes (again, if this is a retry of
-                // its own lost commit: the same result).
-                let updated = tx.execute(
-                    "UPDATE mlpnas_tasks SET state = 'done', result = $4, weights = $5, seconds = $6, \
-                         worker = $7, lease_until = NULL \
-                     WHERE run_name = $1 AND trial = $2 AND attempt = $3 AND state IN ('running', 'done')",
-                    &[&run, &trial, &attempt, &text, &weights, &seconds, &worker],
-                )?;
-                if updated == 1 {
-                    tx.execute(
-                        "INSERT INTO mlpnas_run_workers (run, worker, trials) \
-                         SELECT id, $2, 1 FROM mlpnas_runs WHERE name = $1 \
+                // its own lost commit: the same result). One statement, so one transaction.
+                let row = c.query_one(
+                    "WITH done AS ( \
+                         UPDATE mlpnas_tasks SET state = 'done', result = $4, weights = $5, seconds = $6, \
+                             worker = $7, lease_until = NULL \
+                         WHERE run_name = $1 AND trial = $2 AND attempt = $3 AND state IN ('running', 'done') \
+                         RETURNING run), \
+                     seen AS ( \
+                         INSERT INTO mlpnas_run_workers (run, worker, trials) SELECT run, $7, 1 FROM done \
                          ON CONFLICT (run, worker) DO UPDATE SET trials = mlpnas_run_workers.trials + 1, \
-                         last_seen = now()",
-                        &[&run, &worker],
-                    )?;
-                }
-                tx.commit()?;
-                Ok(updated == 1)
+                             last_seen = now() \
+                         RETURNING 1), \
+                     woke AS (SELECT pg_notify($8, 'result') FROM done) \
+                     SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM seen), (SELECT count(*) FROM woke)",
+                    &[&run, &trial, &attempt, &text, &weights, &seconds, &worker, &db::CHANNEL],
+                )?;
+                Ok(row.get::<_, i64>(0) == 1)
             })
             .map_err(qerr)
     }
 
-    /// Reports that `claim` failed with `message` (the trainer refused the trial): the
-    /// coordinator stops the search with it. `false` when the claim is no longer current.
     fn fail(&self, claim: &Claim, message: &str) -> Result<bool, StorageError> {
         let o = StoredOutcome { epochs: Vec::new(), diverged: false, error: Some(message.to_string()) };
         let text = serde_json::to_string(&o).map_err(|e| io("trial queue", e))?;
@@ -647,11 +669,15 @@ impl TrialQueue for PgQueue {
         self.db
             .0
             .with(|c| {
-                Ok(c.execute(
-                    "UPDATE mlpnas_tasks SET state = 'failed', result = $4, lease_until = NULL \
-                     WHERE run_name = $1 AND trial = $2 AND attempt = $3 AND state = 'running'",
-                    &[&run, &trial, &attempt, &text],
-                )? == 1)
+                let row = c.query_one(
+                    "WITH failed AS ( \
+                         UPDATE mlpnas_tasks SET state = 'failed', result = $4, lease_until = NULL \
+                         WHERE run_name = $1 AND trial = $2 AND attempt = $3 AND state = 'running' RETURNING 1), \
+                     woke AS (SELECT pg_notify($5, 'result') FROM failed) \
+                     SELECT (SELECT count(*) FROM failed), (SELECT count(*) FROM woke)",
+                    &[&run, &trial, &attempt, &text, &db::CHANNEL],
+                )?;
+                Ok(row.get::<_, i64>(0) == 1)
             })
             .map_err(qerr)
     }
@@ -664,6 +690,14 @@ impl TrialQueue for PgQueue {
             .with(|c| Ok(c.query_opt("SELECT config FROM mlpnas_runs WHERE name = $1", &[&run])?.map(|r| r.get(0))))
             .map_err(qerr)?;
         c.ok_or_else(|| io("trial queue", format!("run {run} does not exist")))
+    }
+
+    fn changes(&self) -> u64 {
+        self.db.1.changes()
+    }
+
+    fn wait_for_change(&self, seen: u64, timeout: Duration) {
+        self.db.1.wait(seen, timeout);
     }
 
     fn run_data(&self, run: &str) -> Result<DataSplit, StorageError> {
@@ -754,4 +788,10 @@ pub fn list_runs(db: &Database) -> Result<Vec<RunInfo>, PgError> {
 pub fn open(url: &str) -> Result<Database, PgError> {
     let url: PgUrl = url.parse().map_err(PgError::Connect)?;
     Database::connect(&url)
+}
+
+/// [`open`] for a worker ([`Database::connect_worker`]).
+pub fn open_worker(url: &str) -> Result<Database, PgError> {
+    let url: PgUrl = url.parse().map_err(PgError::Connect)?;
+    Database::connect_worker(&url)
 }

@@ -459,6 +459,7 @@ impl Search {
                 s.spawn(move || {
                     let mut pause = Duration::from_millis(1);
                     while !done.load(Ordering::Relaxed) {
+                        let seen = q.changes();
                         match q.claim(&who) {
                             Ok(Some(c)) => {
                                 // A failure is reported through the queue; a lost claim is
@@ -467,8 +468,8 @@ impl Search {
                                 pause = Duration::from_millis(1);
                             }
                             Ok(None) | Err(_) => {
-                                std::thread::sleep(pause);
-                                pause = (pause * 2).min(Duration::from_millis(20));
+                                q.wait_for_change(seen, pause);
+                                pause = (pause * 2).min(Duration::from_millis(100));
                             }
                         }
                     }
@@ -508,6 +509,7 @@ fn collect(
             return Ok(got);
         }
         let before = got.len();
+        let seen = q.changes();
         got.extend(q.results(run, &missing)?);
         if got.len() > before {
             pause = Duration::from_millis(1);
@@ -520,8 +522,9 @@ fn collect(
             ));
             told = true;
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
+        // Woken by the queue when a result arrives; the timeout is the fallback.
+        q.wait_for_change(seen, pause);
+        pause = (pause * 2).min(Duration::from_millis(200));
     }
 }
 

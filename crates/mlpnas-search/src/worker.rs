@@ -22,6 +22,9 @@ use crate::error::SearchError;
 /// How long a claim holds without a heartbeat, by default.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
+/// The longest an idle worker waits before looking again without being woken.
+pub const IDLE_POLL: Duration = Duration::from_millis(500);
+
 /// This process's name for claims: `host:pid`.
 pub fn process_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -106,15 +109,18 @@ pub fn work(queue: &dyn TrialQueue, opts: &WorkerOptions, log: &(dyn Fn(&str) + 
             runs: opts.runs.clone(),
             lease: opts.lease,
         };
+        // Woken by the queue when tasks appear; the timeout is only the fallback (a lease that
+        // expired, a queue that cannot notify).
         let mut pause = Duration::from_millis(2);
         loop {
+            let seen = queue.changes();
             let Some(claim) = queue.claim(&who)? else {
                 let idle = start.elapsed().saturating_sub(Duration::from_millis(last_work.load(Ordering::Relaxed)));
                 if opts.exit_when_idle.is_some_and(|limit| idle >= limit) {
                     return Ok(());
                 }
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(100));
+                queue.wait_for_change(seen, pause);
+                pause = (pause * 2).min(IDLE_POLL);
                 continue;
             };
             pause = Duration::from_millis(2);
