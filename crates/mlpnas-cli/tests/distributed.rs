@@ -509,6 +509,15 @@ fn bad_urls_and_credentials_give_one_line_errors() {
     let out = bin().args(["report", "nope", "--storage", &pg.url()]).output().expect("report");
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && e.contains("no such run") && e.lines().count() == 1, "{e}");
+    // A schema made by a newer mlpnas is refused, and left as it is.
+    let mut c = postgres::Client::connect(&pg.url(), postgres::NoTls).expect("connect");
+    c.execute("UPDATE mlpnas_schema SET version = 999", &[]).expect("bump");
+    let out = bin().args(["runs", "--storage", &pg.url()]).output().expect("runs");
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && e.contains("schema version 999") && e.contains("upgrade mlpnas"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+    let v: i32 = c.query_one("SELECT version FROM mlpnas_schema", &[]).expect("version").get(0);
+    assert_eq!(v, 999);
 }
 
 fn tiny_split() -> DataSplit {
