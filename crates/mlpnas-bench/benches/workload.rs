@@ -642,6 +642,7 @@ fn storage_cost(db: &mlpnas_postgres::Database) -> Res<()> {
         version: env!("CARGO_PKG_VERSION").into(),
         backends: vec!["flex".into()],
         runs: Some(vec![name.clone()]),
+        skip: Vec::new(),
         lease: std::time::Duration::from_secs(30),
     };
     let mut per_trial = Vec::new();

@@ -501,7 +501,7 @@ fn worker(a: WorkerArgs, verbosity: output::Verbosity) -> Result<()> {
     let queue = db.queue();
     let verbose = verbosity == output::Verbosity::Verbose;
     let n = mlpnas_search::work(&queue, &opts, &|line: &str| {
-        if verbose || line.contains("refused") {
+        if verbose || line.contains("refused") || line.contains("skipping") {
             eprintln!("{line}");
         }
     })?;

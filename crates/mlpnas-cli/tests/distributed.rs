@@ -553,12 +553,14 @@ fn the_queue_fences_stale_attempts_and_a_trial_is_journaled_once() {
         version: env!("CARGO_PKG_VERSION").into(),
         backends: vec!["flex".into()],
         runs: None,
+        skip: Vec::new(),
         lease: Duration::from_millis(300),
     };
     // Only what a worker can run: another backend, another version, another run see nothing.
     assert!(q.claim(&Claimant { backends: vec!["ndarray".into()], ..who("x") }).expect("claim").is_none());
     assert!(q.claim(&Claimant { version: "0.0.0-other".into(), ..who("x") }).expect("claim").is_none());
     assert!(q.claim(&Claimant { runs: Some(vec!["other".into()]), ..who("x") }).expect("claim").is_none());
+    assert!(q.claim(&Claimant { skip: vec!["q".into()], ..who("x") }).expect("claim").is_none());
     let first = q.claim(&who("a")).expect("claim").expect("a task");
     assert_eq!((first.task.trial, first.attempt, first.task.seed), (0, 1, 42));
     assert!(q.renew(&first).expect("renew"));
@@ -598,6 +600,11 @@ fn the_queue_fences_stale_attempts_and_a_trial_is_journaled_once() {
     let fresh = q.claim(&who("d")).expect("claim").expect("queued afresh");
     assert_eq!((fresh.task.trial, fresh.task.seed, fresh.attempt), (0, 7, 4));
     assert!(!q.complete(&retry, &result("c")).expect("complete"), "the old attempt wrote its result");
+    // A worker that cannot run a trial gives it back untrained: claimed again at once.
+    assert!(q.release(&fresh).expect("release"));
+    let again = q.claim(&who("e")).expect("claim").expect("released");
+    assert_eq!((again.task.trial, again.attempt), (0, 5));
+    assert!(!q.release(&fresh).expect("release"), "a stale claim was released");
 
     // The journal takes a trial once: the same record again is a retry, another is refused.
     let rec = TrialRecord {

@@ -48,6 +48,8 @@ pub struct Claimant {
     pub backends: Vec<String>,
     /// Only trials of these runs (all runs when `None`).
     pub runs: Option<Vec<String>>,
+    /// Never trials of these runs (runs this worker found it cannot build).
+    pub skip: Vec<String>,
     /// How long a claim holds without a renewal ([`TrialQueue::renew`]).
     pub lease: Duration,
 }
@@ -100,6 +102,10 @@ pub trait TrialQueue: Send + Sync + fmt::Debug {
     /// Reports the result of `claim`; `false` (and nothing written) when the claim is no longer
     /// the trial's current attempt.
     fn complete(&self, claim: &Claim, result: &TrialResult) -> Result<bool, StorageError>;
+    /// Gives `claim`'s trial back untrained (this worker cannot run it, e.g. its run does not
+    /// build here): it is queued again at once for another worker. `false` when the claim is no
+    /// longer current.
+    fn release(&self, claim: &Claim) -> Result<bool, StorageError>;
     /// Reports that the trainer refused `claim`'s trial with `message` (the coordinator stops
     /// the search with it); `false` when the claim is no longer current.
     fn fail(&self, claim: &Claim, message: &str) -> Result<bool, StorageError>;

@@ -575,6 +575,7 @@ impl TrialQueue for PgQueue {
         let lease = secs(who.lease);
         let runs: Option<Vec<String>> = who.runs.clone();
         let (worker, version, backends) = (who.worker.clone(), who.version.clone(), who.backends.clone());
+        let skip = who.skip.clone();
         // One table, one statement: the inner SELECT skips rows other claimers hold, the UPDATE
         // takes the first it finds and bumps its attempt (the fencing token).
         let row = self
@@ -588,10 +589,10 @@ impl TrialQueue for PgQueue {
                          SELECT run, trial FROM mlpnas_tasks \
                          WHERE (state = 'queued' OR (state = 'running' AND lease_until < clock_timestamp())) \
                            AND version = $3 AND backend = ANY($4) \
-                           AND ($5::text[] IS NULL OR run_name = ANY($5)) \
+                           AND ($5::text[] IS NULL OR run_name = ANY($5)) AND run_name <> ALL($6) \
                          ORDER BY run, trial LIMIT 1 FOR UPDATE SKIP LOCKED) \
                      RETURNING run_name, trial, attempt, tokens, seed, init",
-                    &[&worker, &lease, &version, &backends, &runs],
+                    &[&worker, &lease, &version, &backends, &runs, &skip],
                 )?)
             })
             .map_err(qerr)?;
@@ -656,6 +657,24 @@ impl TrialQueue for PgQueue {
                      woke AS (SELECT pg_notify($8, 'result') FROM done) \
                      SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM seen), (SELECT count(*) FROM woke)",
                     &[&run, &trial, &attempt, &text, &weights, &seconds, &worker, &db::CHANNEL],
+                )?;
+                Ok(row.get::<_, i64>(0) == 1)
+            })
+            .map_err(qerr)
+    }
+
+    fn release(&self, claim: &Claim) -> Result<bool, StorageError> {
+        let (run, trial, attempt) = (claim.run.clone(), claim.task.trial as i32, claim.attempt as i32);
+        self.db
+            .0
+            .with(|c| {
+                let row = c.query_one(
+                    "WITH back AS ( \
+                         UPDATE mlpnas_tasks SET state = 'queued', worker = NULL, lease_until = NULL \
+                         WHERE run_name = $1 AND trial = $2 AND attempt = $3 AND state = 'running' RETURNING 1), \
+                     woke AS (SELECT pg_notify($4, 'tasks') FROM back) \
+                     SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM woke)",
+                    &[&run, &trial, &attempt, &db::CHANNEL],
                 )?;
                 Ok(row.get::<_, i64>(0) == 1)
             })

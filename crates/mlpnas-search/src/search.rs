@@ -448,6 +448,7 @@ impl Search {
             version: env!("CARGO_PKG_VERSION").to_string(),
             backends: vec![backend.clone()],
             runs: Some(vec![run.clone()]),
+            skip: Vec::new(),
             lease: crate::worker::DEFAULT_LEASE,
         };
         let done = AtomicBool::new(false);

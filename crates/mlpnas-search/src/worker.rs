@@ -102,11 +102,12 @@ pub fn work(queue: &dyn TrialQueue, opts: &WorkerOptions, log: &(dyn Fn(&str) + 
     let last_work = AtomicU64::new(0);
     let accepted = AtomicUsize::new(0);
     let thread = |t: usize| -> Result<(), SearchError> {
-        let who = Claimant {
+        let mut who = Claimant {
             worker: format!("{name}/{t}"),
             version: env!("CARGO_PKG_VERSION").to_string(),
             backends: opts.backends.clone(),
             runs: opts.runs.clone(),
+            skip: Vec::new(),
             lease: opts.lease,
         };
         // Woken by the queue when tasks appear; the timeout is only the fallback (a lease that
@@ -135,10 +136,19 @@ pub fn work(queue: &dyn TrialQueue, opts: &WorkerOptions, log: &(dyn Fn(&str) + 
                     }),
                 }
             };
-            let ok = match ctx {
-                Ok(ctx) => train_claim(queue, &claim, ctx.trainer.as_ref(), &ctx.space, &who.worker)?,
-                Err(e) => queue.fail(&claim, &format!("worker {}: {e}", who.worker))?,
+            let ctx = match ctx {
+                Ok(ctx) => ctx,
+                Err(e) => {
+                    // This worker cannot run it (a backend the machine lacks, an unreadable
+                    // config): the trial goes back at once to workers that can, and this one
+                    // leaves the run alone from now on. Not the trial's fault: no failure.
+                    queue.release(&claim)?;
+                    who.skip.push(claim.run.clone());
+                    log(&format!("{}: skipping run {} (it does not build here: {e})", who.worker, claim.run));
+                    continue;
+                }
             };
+            let ok = train_claim(queue, &claim, ctx.trainer.as_ref(), &ctx.space, &who.worker)?;
             last_work.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
             if ok {
                 accepted.fetch_add(1, Ordering::Relaxed);
