@@ -46,6 +46,18 @@ pub struct Summary {
     pub best: Option<TrialRecord>,
 }
 
+/// This machine's name, for saying who holds a run or trained a trial (`/proc`, `/etc/hostname`,
+/// `$HOSTNAME`, in that order; `unknown host` when none says).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown host".into())
+}
+
 /// The trials of a run as read back, with what was noticed while reading.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TrialLog {

@@ -445,17 +445,7 @@ impl RunStorage for PgStorage {
 
 /// Who holds a run: pid, host and start time.
 fn holder() -> String {
-    format!("pid {} on {}", std::process::id(), host_name())
-}
-
-/// This machine's name.
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown-host".into())
+    format!("pid {} on {}", std::process::id(), mlpnas_core::host_name())
 }
 
 /// The trial queue of a database (see [`TrialQueue`]).

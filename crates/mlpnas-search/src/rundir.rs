@@ -146,14 +146,7 @@ impl RunDir {
 
 /// Who holds a lock: one line written into the lock file by its holder.
 fn holder_line() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown host".into());
-    format!("pid {} on {host}, since {}", std::process::id(), utc_now())
+    format!("pid {} on {}, since {}", std::process::id(), mlpnas_core::host_name(), utc_now())
 }
 
 /// The current UTC time as `[year, month, day, hour, minute, second]`.

@@ -27,12 +27,7 @@ pub const IDLE_POLL: Duration = Duration::from_millis(500);
 
 /// This process's name for claims: `host:pid`.
 pub fn process_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "host".into());
-    format!("{host}:{}", std::process::id())
+    format!("{}:{}", mlpnas_core::host_name(), std::process::id())
 }
 
 /// Trains the trial of `claim` with `trainer` (its run's) while renewing the lease every third
