@@ -100,6 +100,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve a live, read-only web dashboard of runs: run directories (or directories holding
+    /// them) and/or the runs of a PostgreSQL storage.
+    Dashboard(DashboardArgs),
     /// Predict labels (and probabilities) with a model exported by `finalize`.
     Predict(PredictArgs),
     /// Print a shell completion script: `mlpnas completions bash > ~/.local/share/bash-completion/completions/mlpnas`.
@@ -144,6 +147,22 @@ struct FinalizeArgs {
     /// the `tch` feature tch-cpu, tch-cuda:N).
     #[arg(long)]
     backend: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct DashboardArgs {
+    /// Run directories, or directories holding run directories (searched three levels deep;
+    /// runs started later appear too). Default: `runs` when no --storage is given.
+    dirs: Vec<PathBuf>,
+    /// Also every run in this PostgreSQL database: postgresql://user@host:port/database.
+    #[arg(long, value_name = "URL")]
+    storage: Option<String>,
+    /// Address to listen on; anything but a loopback address exposes your runs to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port (0: any free port; the address is printed).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
 }
 
 #[derive(Debug, Args)]
@@ -318,6 +337,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Runs { storage, json } => runs(&storage, json),
         Command::Export { name, storage, out } => export(&name, &storage, &out, v),
         Command::Predict(a) => predict(a, v),
+        Command::Dashboard(a) => dashboard(a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "mlpnas", &mut std::io::stdout());
@@ -560,6 +580,47 @@ fn runs(url: &str, json: bool) -> Result<()> {
     }
     println!("{} run(s) in {}", list.len(), db.shown());
     Ok(())
+}
+
+fn dashboard(a: DashboardArgs) -> Result<()> {
+    let mut dirs = a.dirs;
+    if dirs.is_empty() && a.storage.is_none() {
+        dirs.push(PathBuf::from("runs"));
+    }
+    let mut sources: Vec<Box<dyn mlpnas_dashboard::RunSource>> = Vec::new();
+    for d in &dirs {
+        sources.push(Box::new(mlpnas_dashboard::DirSource::new(d)?));
+    }
+    if let Some(url) = &a.storage {
+        sources.push(Box::new(PgSource(mlpnas_postgres::open(url)?)));
+    }
+    let shown: Vec<String> = sources.iter().map(|s| s.describe()).collect();
+    let opts = mlpnas_dashboard::Options { host: a.host, port: a.port, ..Default::default() };
+    mlpnas_dashboard::serve(sources, &opts, |addr, shared| {
+        let host = if addr.ip().is_unspecified() { "localhost".to_string() } else { addr.ip().to_string() };
+        let host = if addr.is_ipv6() && !addr.ip().is_unspecified() { format!("[{host}]") } else { host };
+        println!("dashboard: http://{host}:{}/", addr.port());
+        println!("{} run(s) from {}; read-only; Ctrl-C stops it", shared.runs().len(), shown.join(", "));
+        for e in shared.source_errors() {
+            eprintln!("warning: {e}");
+        }
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    })?;
+    Ok(())
+}
+
+/// The runs of a PostgreSQL storage, for the dashboard.
+struct PgSource(mlpnas_postgres::Database);
+
+impl mlpnas_dashboard::RunSource for PgSource {
+    fn describe(&self) -> String {
+        self.0.shown().to_string()
+    }
+
+    fn runs(&mut self) -> Result<Vec<(String, Box<dyn RunStorage>)>, String> {
+        let list = mlpnas_postgres::list_runs(&self.0).map_err(|e| e.to_string())?;
+        Ok(list.into_iter().map(|r| (r.name.clone(), Box::new(self.0.run(&r.name)) as Box<dyn RunStorage>)).collect())
+    }
 }
 
 /// A new directory `runs/NAME`, or `runs/NAME-2`, `-3`, ... when taken: created atomically, so

@@ -140,6 +140,26 @@ pub trait RunStorage: Send + fmt::Debug {
     fn read_summary(&self) -> Result<Option<Summary>, StorageError>;
     /// Marks a finished run unfinished again (it is being continued). Needs the lock.
     fn clear_summary(&mut self) -> Result<(), StorageError>;
+    /// The committed trials from index `from` on, reading only what is new where the storage
+    /// can (a dashboard follows a running search this way). `mark` is what the previous call
+    /// returned for this run and the same `from`, or 0; the second value is the mark for the
+    /// next call. A record being written right now is left for a later call. If the run was
+    /// cut back meanwhile (a resume dropped a half-written trial) the records may start before
+    /// `from`: a caller keeps its trials up to the first returned one's index.
+    ///
+    /// The default reads every trial and keeps those from `from` on.
+    fn read_trials_since(&self, from: usize, mark: u64) -> Result<(TrialLog, u64), StorageError> {
+        let _ = mark;
+        let mut log = self.read_trials()?;
+        log.records.retain(|r| r.trial >= from);
+        Ok((log, 0))
+    }
+    /// Who is writing the run right now (the holder of [`RunStorage::lock`], in its own words),
+    /// found without taking the lock; `None` when nobody is, or the storage cannot tell (the
+    /// default).
+    fn writer(&self) -> Result<Option<String>, StorageError> {
+        Ok(None)
+    }
     /// The run's name in its storage (what `--resume`, `report` and workers call it).
     fn run_name(&self) -> String {
         self.location()

@@ -251,6 +251,42 @@ impl RunStorage for PgStorage {
             .map_err(self.err())?;
         Ok(TrialLog { records, warnings: Vec::new() })
     }
+    fn read_trials_since(&self, from: usize, _mark: u64) -> Result<(TrialLog, u64), StorageError> {
+        let id = self.id()?;
+        let from = from as i32;
+        let records = self
+            .db
+            .0
+            .with(|c| {
+                c.query(
+                    "SELECT record FROM mlpnas_trials WHERE run = $1 AND trial >= $2 ORDER BY trial",
+                    &[&id, &from],
+                )?
+                .into_iter()
+                .map(|r| {
+                    let text: String = r.get(0);
+                    serde_json::from_str::<TrialRecord>(&text).map_err(|e| corrupt("a journaled trial", e))
+                })
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(self.err())?;
+        Ok((TrialLog { records, warnings: Vec::new() }, 0))
+    }
+    fn writer(&self) -> Result<Option<String>, StorageError> {
+        let name = self.name.clone();
+        self.db
+            .0
+            .with(|c| {
+                Ok(c.query_opt(
+                    "SELECT coalesce(r.holder, 'a coordinator of this run') FROM mlpnas_runs r WHERE r.name = $2 \
+                     AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted \
+                         AND l.classid = $1::int::oid AND l.objid = hashtext(r.name)::oid AND l.objsubid = 2)",
+                    &[&db::LOCK_SPACE, &name],
+                )?
+                .map(|r| r.get(0)))
+            })
+            .map_err(self.err())
+    }
     fn append_trial(
         &mut self,
         record: &TrialRecord,

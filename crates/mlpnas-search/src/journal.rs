@@ -5,7 +5,7 @@
 //! reading and dropped with a warning.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use mlpnas_core::TrialRecord;
@@ -123,6 +123,35 @@ pub(crate) fn scan(path: &Path) -> Result<(Vec<TrialRecord>, Vec<String>, u64), 
         }
     }
     Ok((records, warnings, valid_len))
+}
+
+/// The records on the complete lines from byte `offset` on, and the offset after the last of
+/// them (where the next call starts). A line still being written (no newline yet) is left for
+/// the next call. A journal shorter than `offset` was cut back (a resume dropped a half-written
+/// line): it is read again from the start. A bad complete line is an error naming the file and
+/// the byte where the line starts. The flag says whether it was read from the start again.
+pub(crate) fn scan_from(path: &Path, offset: u64) -> Result<(Vec<TrialRecord>, u64, bool), StorageError> {
+    let mut file = File::open(path).map_err(|e| StorageError::io(path, e))?;
+    let len = file.metadata().map_err(|e| StorageError::io(path, e))?.len();
+    let start = if len < offset { 0 } else { offset };
+    file.seek(SeekFrom::Start(start)).map_err(|e| StorageError::io(path, e))?;
+    let mut bytes = Vec::with_capacity((len - start) as usize);
+    file.read_to_end(&mut bytes).map_err(|e| StorageError::io(path, e))?;
+    let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mut records = Vec::new();
+    let mut at = start;
+    for line in bytes[..whole].split_inclusive(|&b| b == b'\n') {
+        let text = line.trim_ascii();
+        if !text.is_empty() {
+            let record = serde_json::from_slice::<TrialRecord>(text).map_err(|e| StorageError::Io {
+                path: path.display().to_string(),
+                message: format!("the line at byte {at}: {e}"),
+            })?;
+            records.push(record);
+        }
+        at += line.len() as u64;
+    }
+    Ok((records, start + whole as u64, start < offset))
 }
 
 /// The `n` best records by reward (ties: earlier trial first).

@@ -27,7 +27,7 @@ use mlpnas_core::{
     TrialRecord,
 };
 
-use crate::journal::{Journal, scan};
+use crate::journal::{Journal, scan, scan_from};
 
 /// The journal's file name.
 pub const JOURNAL: &str = "journal.jsonl";
@@ -141,6 +141,31 @@ impl RunDir {
     fn write(&self, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
         let path = self.root.join(name);
         atomic_write(&path, bytes).map_err(|e| io(&path, e))
+    }
+}
+
+/// Whether a process holds the OS lock on `path` (the run's writer), asked without taking it:
+/// taking it, even shared and for an instant, could refuse a search starting right then. Linux
+/// lists every flock in `/proc/locks` by device and inode; elsewhere the holder line's pid is
+/// looked up when it names this host.
+fn lock_is_held(path: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    if let (Ok(meta), Ok(locks)) = (std::fs::metadata(path), std::fs::read_to_string("/proc/locks")) {
+        use std::os::unix::fs::MetadataExt;
+        let dev = meta.dev();
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+        let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+        let id = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+        // "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234 0 EOF"; "1: -> FLOCK ..." is a waiter.
+        return locks.lines().any(|l| !l.contains("->") && l.split_whitespace().nth(5) == Some(id.as_str()));
+    }
+    let holder = std::fs::read_to_string(path).unwrap_or_default();
+    let mut words = holder.split_whitespace();
+    match (words.next(), words.next().and_then(|p| p.parse::<u32>().ok()), words.nth(1)) {
+        (Some("pid"), Some(pid), Some(host)) if host.trim_end_matches(',') == mlpnas_core::host_name() => {
+            Path::new(&format!("/proc/{pid}")).exists()
+        }
+        _ => false,
     }
 }
 
@@ -270,6 +295,32 @@ impl RunStorage for RunDir {
         }
         let (records, warnings, _) = scan(&path)?;
         Ok(TrialLog { records, warnings })
+    }
+
+    fn read_trials_since(&self, from: usize, mark: u64) -> Result<(TrialLog, u64), StorageError> {
+        let path = self.root.join(JOURNAL);
+        if !path.exists() {
+            return Err(io(&self.root, "no journal.jsonl here; is it a run directory?"));
+        }
+        // A mark that no longer falls on a line start (the journal was cut back and written
+        // again) reads as a bad line: read the journal again from the start.
+        let (mut records, next, restarted) = match scan_from(&path, mark) {
+            Err(_) if mark > 0 => scan_from(&path, 0).map(|(r, n, _)| (r, n, true))?,
+            other => other?,
+        };
+        if !restarted {
+            records.retain(|r| r.trial >= from);
+        }
+        Ok((TrialLog { records, warnings: Vec::new() }, next))
+    }
+
+    fn writer(&self) -> Result<Option<String>, StorageError> {
+        let path = self.root.join(LOCK);
+        if !path.exists() || !lock_is_held(&path) {
+            return Ok(None);
+        }
+        let holder = std::fs::read_to_string(&path).unwrap_or_default().trim().to_string();
+        Ok(Some(if holder.is_empty() { "holder unknown".into() } else { holder }))
     }
 
     fn append_trial(

@@ -1,0 +1,404 @@
+//! What the dashboard knows of each run: read through the run's [`RunStorage`] by the one
+//! refresher thread, a little at a time (only new trials), and served from memory.
+
+use std::collections::{BTreeMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use mlpnas_core::{EpochReport, RunStorage, TrialRecord, TrialStatus};
+use mlpnas_final::Leaderboard;
+use serde::Serialize;
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// A process holds the run's lock (a search or a coordinator is writing it).
+    Running,
+    /// It has a summary and nobody writes it.
+    Finished,
+    /// Neither: stopped before its end (continue it with `--resume`).
+    Interrupted,
+}
+
+/// What the config says about a run, read once.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Facts {
+    /// `controller.type`.
+    pub controller: Option<String>,
+    /// `data.source`.
+    pub data: Option<String>,
+    /// The run's seed.
+    pub seed: Option<i64>,
+    /// Trials the config plans (`controller_epochs` x `samples_per_epoch`).
+    pub planned: Option<usize>,
+    /// `search.batch`: trials trained together against the store as it was at the batch's start.
+    pub batch: usize,
+    /// Whether trials share weights (one-shot on and a store configured).
+    pub one_shot: bool,
+    /// Runs whose configs are equal but for the seed share a group (the compare page's bands).
+    pub group: String,
+}
+
+impl Facts {
+    /// Reads them from a run's resolved config (TOML).
+    pub fn from_config(text: &str) -> Result<Self, String> {
+        let mut v: toml::Table = toml::from_str(text).map_err(|e| format!("config.toml: {}", e.message()))?;
+        let get = |t: &toml::Table, section: &str, key: &str| t.get(section).and_then(|s| s.get(key)).cloned();
+        let int = |t: &toml::Table, section: &str, key: &str| get(t, section, key).and_then(|x| x.as_integer());
+        let controller = get(&v, "controller", "type").and_then(|x| x.as_str().map(String::from));
+        let data = get(&v, "data", "source").and_then(|x| x.as_str().map(String::from));
+        let planned = match (int(&v, "search", "controller_epochs"), int(&v, "search", "samples_per_epoch")) {
+            (Some(e), Some(s)) if e >= 0 && s >= 0 => Some((e * s) as usize),
+            _ => None,
+        };
+        let batch = int(&v, "search", "batch").or_else(|| int(&v, "search", "workers")).unwrap_or(1).max(1) as usize;
+        let one_shot =
+            get(&v, "search", "one_shot").and_then(|x| x.as_bool()).unwrap_or(true) && v.contains_key("store");
+        let seed = v.remove("seed").and_then(|x| x.as_integer());
+        let label =
+            [controller.as_deref().unwrap_or("?"), data.as_deref().map(short_source).unwrap_or("?")].join(" · ");
+        // The config without its seed, as text: equal texts = one group.
+        let rest = toml::to_string(&v).unwrap_or_default();
+        let group = format!("{label} #{:08x}", fnv1a(rest.as_bytes()) as u32);
+        Ok(Self { controller, data, seed, planned, batch, one_shot, group })
+    }
+}
+
+/// `builtin:iris` as is; a file path by its file name.
+fn short_source(s: &str) -> &str {
+    if s.starts_with("builtin:") { s } else { s.rsplit(['/', '\\']).next().unwrap_or(s) }
+}
+
+/// 64-bit FNV-1a (a stable group id; not for security).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The best trial so far.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Best {
+    /// Its index.
+    pub trial: usize,
+    /// Its reward.
+    pub reward: f64,
+    /// Its architecture.
+    pub architecture: String,
+}
+
+/// One line of the runs page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunInfo {
+    /// The dashboard's name for it (its URL segment).
+    pub id: String,
+    /// Where it lives.
+    pub location: String,
+    /// Running, finished or interrupted.
+    pub status: Status,
+    /// Who writes it, when running.
+    pub writer: Option<String>,
+    /// Trials journaled.
+    pub trials: usize,
+    /// The best trial.
+    pub best: Option<Best>,
+    /// What its config says.
+    pub facts: Facts,
+    /// Wall time of the whole search, once finished.
+    pub wall_seconds: Option<f64>,
+    /// Training and scoring time of its trials, added up.
+    pub train_seconds: f64,
+    /// Controller epochs reported.
+    pub epochs: usize,
+    /// Whether `finalize` wrote a leaderboard for it.
+    pub finalized: bool,
+    /// Why the last read failed (a corrupt journal, a run that disappeared); what was read
+    /// before is still shown.
+    pub error: Option<String>,
+    /// Grows whenever anything above or the run's trials change.
+    pub version: u64,
+}
+
+/// What is read from a run's storage in one refresh.
+#[derive(Debug)]
+struct Update {
+    facts: Option<Facts>,
+    /// Keep this many trials, then append `records`.
+    keep: usize,
+    records: Vec<TrialRecord>,
+    epochs: Vec<EpochReport>,
+    finished: Option<f64>,
+    writer: Option<String>,
+    leaderboard: Option<Leaderboard>,
+}
+
+/// The reading side of a run: its storage and where reading stopped. Only the refresher thread
+/// touches it (storages do I/O and need not be `Sync`).
+#[derive(Debug)]
+pub struct Reader {
+    storage: Box<dyn RunStorage>,
+    mark: u64,
+    facts_read: bool,
+    /// When it was last read.
+    pub(crate) last: Option<std::time::Instant>,
+}
+
+impl Reader {
+    /// A run not read yet.
+    pub fn new(storage: Box<dyn RunStorage>) -> Self {
+        Self { storage, mark: 0, facts_read: false, last: None }
+    }
+
+    /// Where it lives.
+    pub fn location(&self) -> String {
+        self.storage.location()
+    }
+
+    /// What changed since `have` trials were read.
+    fn read(&mut self, have: usize) -> Result<Update, String> {
+        let s = self.storage.as_ref();
+        let facts = if self.facts_read {
+            None
+        } else {
+            let text = s.read_config().map_err(|e| e.to_string())?;
+            Some(Facts::from_config(&text).map_err(|e| format!("{}: {e}", s.location()))?)
+        };
+        let (log, mut mark) = s.read_trials_since(have, self.mark).map_err(|e| e.to_string())?;
+        let (mut keep, mut records) = (have, log.records);
+        if let Some(first) = records.first() {
+            if first.trial <= have {
+                keep = first.trial;
+            } else {
+                // A gap: this run is not what was read before. Read it all again.
+                let (all, m) = s.read_trials_since(0, 0).map_err(|e| e.to_string())?;
+                (keep, records, mark) = (0, all.records, m);
+            }
+        }
+        let epochs = s.read_epochs().map_err(|e| e.to_string())?;
+        let finished = s.read_summary().map_err(|e| e.to_string())?.map(|s| s.wall_seconds);
+        let writer = s.writer().map_err(|e| e.to_string())?;
+        let leaderboard = match s.local_dir().map(|d| d.join("final").join("leaderboard.json")) {
+            Some(p) if p.exists() => {
+                let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                Some(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?)
+            }
+            _ => None,
+        };
+        self.mark = mark;
+        self.facts_read |= facts.is_some();
+        Ok(Update { facts, keep, records, epochs, finished, writer, leaderboard })
+    }
+}
+
+/// Everything the dashboard shows of one run.
+#[derive(Debug, Clone)]
+pub struct RunView {
+    /// Its summary line.
+    pub info: RunInfo,
+    /// Its trials, in order.
+    pub records: Vec<TrialRecord>,
+    /// Its controller epochs.
+    pub epochs: Vec<EpochReport>,
+    /// The finalize leaderboard, for a run directory that has one (`final/leaderboard.json`).
+    pub leaderboard: Option<Leaderboard>,
+}
+
+impl RunView {
+    /// A run not read yet.
+    pub fn new(id: String, location: String) -> Self {
+        let info = RunInfo {
+            id,
+            location,
+            status: Status::Interrupted,
+            writer: None,
+            trials: 0,
+            best: None,
+            facts: Facts::default(),
+            wall_seconds: None,
+            train_seconds: 0.0,
+            epochs: 0,
+            finalized: false,
+            error: None,
+            version: 0,
+        };
+        Self { info, records: Vec::new(), epochs: Vec::new(), leaderboard: None }
+    }
+
+    fn apply(&mut self, u: Update) {
+        let info = &mut self.info;
+        if let Some(f) = u.facts {
+            info.facts = f;
+        }
+        self.records.truncate(u.keep);
+        self.records.extend(u.records);
+        self.epochs = u.epochs;
+        self.leaderboard = u.leaderboard;
+        info.status = match (&u.writer, u.finished) {
+            (Some(_), _) => Status::Running,
+            (None, Some(_)) => Status::Finished,
+            (None, None) => Status::Interrupted,
+        };
+        info.writer = u.writer;
+        info.trials = self.records.len();
+        info.best = mlpnas_search::top_n(&self.records, 1).first().map(|r| Best {
+            trial: r.trial,
+            reward: r.reward,
+            architecture: r.architecture.clone(),
+        });
+        info.wall_seconds = u.finished;
+        info.train_seconds = self.records.iter().map(|r| r.seconds).sum();
+        info.epochs = self.epochs.len();
+        info.finalized = self.leaderboard.is_some();
+        info.error = None;
+    }
+
+    /// How often each layer bigram of the run's trials was handed to a later trial by the weight
+    /// store (see [`bigram_reuse`]); empty for a run that shares no weights.
+    pub fn bigrams(&self) -> Vec<BigramUse> {
+        if self.info.facts.one_shot { bigram_reuse(&self.records, self.info.facts.batch) } else { Vec::new() }
+    }
+}
+
+/// Reads what changed in the run of `reader` into `view`. A failure (or a panic in a storage) is
+/// kept as the run's error, to be shown in the page; what was read before stays. The view is
+/// locked only to apply what was read, never during I/O.
+pub fn refresh(reader: &mut Reader, view: &std::sync::RwLock<RunView>) {
+    let have = view.read().unwrap_or_else(|e| e.into_inner()).records.len();
+    let result = catch_unwind(AssertUnwindSafe(|| reader.read(have)));
+    reader.last = Some(std::time::Instant::now());
+    let mut v = view.write().unwrap_or_else(|e| e.into_inner());
+    let before = v.info.clone();
+    match result {
+        Ok(Ok(update)) => v.apply(update),
+        Ok(Err(e)) => v.info.error = Some(e),
+        Err(_) => v.info.error = Some(format!("{}: internal error while reading the run", reader.location())),
+    }
+    if v.info != before || v.records.len() != before.trials {
+        v.info.version = before.version + 1;
+    }
+}
+
+/// One layer bigram of a run: how many trials had it and how many started it from the store.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BigramUse {
+    /// `prev>cur`, e.g. `input>64:relu`, `64:relu>3:softmax` (dropout skipped, as the store's keys).
+    pub bigram: String,
+    /// Trials whose architecture has it.
+    pub trials: usize,
+    /// Of those, trials that started it from weights in the store.
+    pub reused: usize,
+    /// The first trial that had it.
+    pub first_trial: usize,
+}
+
+/// Replays the store's contents over `records` the way the search loop fills it: each controller
+/// epoch's trials run in batches of `batch`; a trial sees the bigrams put by the trials of
+/// earlier batches (diverged trials put nothing). The total of `reused` over all bigrams equals
+/// the journal's `transfers` summed (for a store without a size cap).
+pub fn bigram_reuse(records: &[TrialRecord], batch: usize) -> Vec<BigramUse> {
+    let mut uses: BTreeMap<String, BigramUse> = BTreeMap::new();
+    let mut stored: HashSet<String> = HashSet::new();
+    let mut pending: Vec<String> = Vec::new();
+    let (mut epoch, mut in_epoch) = (usize::MAX, 0usize);
+    for r in records {
+        if r.epoch != epoch {
+            epoch = r.epoch;
+            in_epoch = 0;
+        }
+        if in_epoch % batch.max(1) == 0 {
+            stored.extend(pending.drain(..));
+        }
+        in_epoch += 1;
+        for key in bigrams_of(&r.architecture) {
+            let u = uses.entry(key.clone()).or_insert(BigramUse {
+                bigram: key.clone(),
+                trials: 0,
+                reused: 0,
+                first_trial: r.trial,
+            });
+            u.trials += 1;
+            if stored.contains(&key) {
+                u.reused += 1;
+            }
+            if r.status == TrialStatus::Ok {
+                pending.push(key);
+            }
+        }
+    }
+    let mut out: Vec<BigramUse> = uses.into_values().collect();
+    out.sort_by(|a, b| b.reused.cmp(&a.reused).then(b.trials.cmp(&a.trials)).then(a.bigram.cmp(&b.bigram)));
+    out
+}
+
+/// The bigrams of an architecture text (`64:relu,dropout,32:elu,3:softmax`).
+fn bigrams_of(architecture: &str) -> Vec<String> {
+    let mut prev = "input";
+    let mut out = Vec::new();
+    for layer in architecture.split(',').map(str::trim).filter(|l| !l.is_empty() && *l != "dropout") {
+        out.push(format!("{prev}>{layer}"));
+        prev = layer;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(trial: usize, epoch: usize, arch: &str, status: TrialStatus) -> TrialRecord {
+        TrialRecord {
+            trial,
+            epoch,
+            tokens: vec![],
+            architecture: arch.into(),
+            reward: 0.5,
+            val_acc_last: 0.5,
+            predicted: None,
+            transfers: 0,
+            params: 1,
+            seconds: 0.1,
+            status,
+            epochs: vec![],
+        }
+    }
+
+    #[test]
+    fn bigrams_skip_dropout_and_start_at_the_input() {
+        assert_eq!(
+            bigrams_of("64:relu,dropout,32:elu,3:softmax"),
+            ["input>64:relu", "64:relu>32:elu", "32:elu>3:softmax"]
+        );
+    }
+
+    #[test]
+    fn reuse_follows_batches_and_skips_diverged_trials() {
+        let ok = TrialStatus::Ok;
+        let records = [
+            rec(0, 0, "8:relu,3:softmax", ok),
+            rec(1, 0, "8:relu,3:softmax", ok), // same batch as 0: nothing stored yet
+            rec(2, 0, "8:relu,16:tanh,3:softmax", TrialStatus::Diverged),
+            rec(3, 0, "8:relu,16:tanh,3:softmax", ok), // batch 1 -> sees batch 0; not trial 2's
+            rec(4, 1, "16:tanh,3:softmax", ok),        // new epoch, new batch: sees 2..3's puts
+        ];
+        let u = bigram_reuse(&records, 2);
+        let get = |k: &str| u.iter().find(|b| b.bigram == k).cloned().expect(k);
+        assert_eq!(get("input>8:relu").trials, 4);
+        assert_eq!(get("input>8:relu").reused, 2);
+        assert_eq!(get("8:relu>16:tanh").reused, 0);
+        assert_eq!(get("16:tanh>3:softmax").reused, 1);
+        assert_eq!(get("input>16:tanh").reused, 0);
+        assert_eq!(get("input>16:tanh").first_trial, 4);
+    }
+
+    #[test]
+    fn facts_group_runs_that_differ_only_by_seed() {
+        let a = "seed = 1\n[controller]\ntype = \"random\"\n[data]\nsource = \"/x/wine.csv\"\n[search]\ncontroller_epochs = 3\nsamples_per_epoch = 8\nbatch = 2\n[store]\ntype = \"memory\"\n";
+        let b = a.replace("seed = 1", "seed = 7");
+        let c = a.replace("batch = 2", "batch = 3");
+        let (fa, fb, fc) =
+            (Facts::from_config(a).expect("a"), Facts::from_config(&b).expect("b"), Facts::from_config(&c).expect("c"));
+        assert_eq!(fa.group, fb.group);
+        assert_ne!(fa.group, fc.group);
+        assert!(fa.group.starts_with("random · wine.csv"));
+        assert_eq!((fa.planned, fa.batch, fa.one_shot, fa.seed), (Some(24), 2, true, Some(1)));
+        assert!(Facts::from_config("seed = [").is_err());
+    }
+}
