@@ -7,7 +7,8 @@
 //!   dev-dependency: it measures the Burn trainer itself);
 //! * a plugin depends on no other plugin and not on the facade;
 //! * library crates use neither clap nor anyhow (those are for the edges: CLI, xtask, tests);
-//! * the crates above the plugins (`mlpnas-data`, `mlpnas-search`, `mlpnas-final`) depend on no
+//! * the crates above the plugins (`mlpnas-data`, `mlpnas-search`, `mlpnas-final`,
+//!   `mlpnas-dashboard`, `mlpnas-postgres`) depend on no
 //!   framework, and `mlpnas-final`'s source names no Burn type.
 
 use std::collections::BTreeMap;
@@ -103,7 +104,16 @@ fn libraries_use_no_cli_library_and_no_anyhow() {
 #[test]
 fn crates_above_the_plugins_depend_on_no_framework() {
     let g = graph();
-    for name in ["mlpnas-data", "mlpnas-search", "mlpnas-final", "mlpnas-cli", "mlpnas-link", "xtask"] {
+    for name in [
+        "mlpnas-data",
+        "mlpnas-search",
+        "mlpnas-final",
+        "mlpnas-dashboard",
+        "mlpnas-postgres",
+        "mlpnas-cli",
+        "mlpnas-link",
+        "xtask",
+    ] {
         let (_, normal, _) = &g[name];
         for dep in normal {
             // The CLI's build script reads LibTorch's lib dir from torch-sys for its rpath.

@@ -218,6 +218,35 @@ mod tests {
     }
 
     #[test]
+    fn reading_on_from_a_mark_takes_only_new_whole_lines() {
+        let p = tmp("since");
+        let mut j = Journal::create(&p).expect("create");
+        j.append(&rec(0, 0.5)).expect("append");
+        let (r, mark, again) = scan_from(&p, 0).expect("read");
+        assert_eq!((r, again), (vec![rec(0, 0.5)], false));
+        // A line being written is left for later; the mark stays before it.
+        let mut f = OpenOptions::new().append(true).open(&p).expect("open");
+        let line = serde_json::to_string(&rec(1, 0.7)).expect("json");
+        f.write_all(&line.as_bytes()[..10]).expect("write");
+        let (r, mark2, _) = scan_from(&p, mark).expect("read");
+        assert!(r.is_empty());
+        assert_eq!(mark2, mark);
+        f.write_all(&line.as_bytes()[10..]).expect("write");
+        f.write_all(b"\n").expect("write");
+        let (r, mark3, _) = scan_from(&p, mark2).expect("read");
+        assert_eq!(r, vec![rec(1, 0.7)]);
+        assert_eq!(mark3, std::fs::metadata(&p).expect("len").len());
+        // A journal cut back below the mark is read again from the start.
+        std::fs::write(&p, format!("{}\n", serde_json::to_string(&rec(0, 0.5)).expect("json"))).expect("cut");
+        let (r, _, again) = scan_from(&p, mark3).expect("read");
+        assert_eq!((r, again), (vec![rec(0, 0.5)], true));
+        // A bad whole line names the file and where it starts.
+        std::fs::write(&p, "{\"trial\": oops\n").expect("write");
+        let e = scan_from(&p, 0).expect_err("bad").to_string();
+        assert!(e.contains("journal.jsonl") && e.contains("byte 0"), "{e}");
+    }
+
+    #[test]
     fn a_bad_complete_line_is_an_error() {
         let p = tmp("bad");
         std::fs::write(&p, "not json\n").expect("write");

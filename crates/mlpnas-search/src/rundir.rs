@@ -484,6 +484,24 @@ mod tests {
     }
 
     #[test]
+    fn the_writer_is_seen_without_taking_the_lock() {
+        let d = tmp("writer");
+        let mut w = RunDir::new(&d);
+        w.lock().expect("lock");
+        w.create("seed = 1\n").expect("create");
+        let reader = RunDir::new(&d);
+        let holder = reader.writer().expect("writer").expect("held");
+        assert!(holder.contains(&format!("pid {}", std::process::id())), "{holder}");
+        // Asking took nothing: the holder still holds it, and a second writer is still refused.
+        assert!(matches!(RunDir::new(&d).lock(), Err(StorageError::Locked { .. })));
+        drop(w);
+        assert_eq!(reader.writer().expect("writer"), None, "the lock went with its holder");
+        // Incremental reads through the storage: new trials only, a mark to go on from.
+        let (log, mark) = reader.read_trials_since(0, 0).expect("read");
+        assert!(log.records.is_empty() && mark == 0);
+    }
+
+    #[test]
     fn a_second_writer_is_refused_and_named_and_writes_nothing() {
         let d = tmp("lock");
         let mut first = RunDir::new(&d);

@@ -1,0 +1,433 @@
+//! `mlpnas dashboard` through the real binary, on runs made by real searches: the JSON API
+//! against the run files, a running search followed live, broken and vanishing runs shown as
+//! messages, requests outside what it serves refused, and a real browser (headless Chromium via
+//! chromedriver) loading the run page and following more of the search without a reload.
+//!
+//! The browser test prints "skipped: no chromedriver" and passes where Chromium is not
+//! installed, unless `MLPNAS_REQUIRE_CHROMIUM=1` (set by `.ci/run`) turns the skip into a failure.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Dashboard, request};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mlpnas"))
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mlpnas-dash-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("tmp dir");
+    d
+}
+
+/// A quick search on iris: 2 controller epochs x 6 trials, 3 training epochs each.
+fn iris_search(out: &Path, seed: u64) {
+    let st = bin()
+        .args(["search", "--quiet", "--config"])
+        .arg(workspace().join("configs/random.toml"))
+        .args(["--data", "builtin:iris", "--seed", &seed.to_string()])
+        .args(["--set", "search.controller_epochs=2", "--set", "search.samples_per_epoch=6", "--set", "trainer.epochs=3"])
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .status()
+        .expect("search");
+    assert!(st.success(), "search into {}", out.display());
+}
+
+/// A slower search on wine quality (REINFORCE with its predictor), in the background.
+fn wine_search(out: &Path, epochs: usize, per_epoch: usize) -> Command {
+    let mut c = bin();
+    c.args(["search", "--quiet", "--config"])
+        .arg(workspace().join("configs/seed-default.toml"))
+        .args(["--set", &format!("search.controller_epochs={epochs}")])
+        .args(["--set", &format!("search.samples_per_epoch={per_epoch}"), "--set", "trainer.epochs=3"])
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+fn complete_lines(path: &Path) -> usize {
+    std::fs::read(path).map(|b| b.iter().filter(|&&c| c == b'\n').count()).unwrap_or(0)
+}
+
+fn run_info<'a>(runs: &'a Value, id: &str) -> &'a Value {
+    runs["runs"].as_array().expect("runs").iter().find(|r| r["id"] == id).unwrap_or_else(|| panic!("no run {id}: {runs}"))
+}
+
+/// Polls `f` every 50 ms until it holds; panics after `limit` saying `what`.
+fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) -> Duration {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t0.elapsed()
+}
+
+#[test]
+fn the_api_serves_runs_made_by_real_searches_and_nothing_else() {
+    let root = tmp("api");
+    iris_search(&root.join("cmp/seed-1"), 1);
+    iris_search(&root.join("cmp/seed-2"), 2);
+    std::fs::create_dir_all(root.join("not-a-run/deeper")).expect("dir");
+    let mut d = Dashboard::start(&[&root]);
+
+    let runs = d.json("/api/runs");
+    assert_eq!(runs["runs"].as_array().expect("runs").len(), 2, "{runs}");
+    let (a, b) = (run_info(&runs, "cmp/seed-1"), run_info(&runs, "cmp/seed-2"));
+    for (info, dir) in [(a, "cmp/seed-1"), (b, "cmp/seed-2")] {
+        assert_eq!(info["status"], "finished");
+        assert_eq!(info["trials"], 12);
+        assert_eq!(info["facts"]["planned"], 12);
+        assert_eq!(info["facts"]["controller"], "random");
+        assert!(info["error"].is_null(), "{info}");
+        // The best is what `report` says.
+        let out = bin().args(["report", "--json", "--top", "1"]).arg(root.join(dir)).output().expect("report");
+        let top: Value = serde_json::from_slice(&out.stdout).expect("report json");
+        assert_eq!(info["best"]["trial"], top[0]["trial"]);
+        assert_eq!(info["best"]["reward"], top[0]["reward"]);
+        assert_eq!(info["best"]["architecture"], top[0]["architecture"]);
+    }
+    assert_eq!(a["facts"]["group"], b["facts"]["group"], "runs that differ by the seed form one group");
+
+    // A run's page: exactly the journal and the controller epochs.
+    let dir = root.join("cmp/seed-1");
+    let run = d.json("/api/runs/cmp%2Fseed-1");
+    assert_eq!(run["from"], 0);
+    assert_eq!(run["trials"].as_array().expect("trials"), &lines(&dir.join("journal.jsonl")));
+    assert_eq!(run["epochs"].as_array().expect("epochs"), &lines(&dir.join("controller.jsonl")));
+    assert!(run["leaderboard"].is_null());
+    // The store's bigrams replayed from the journal account for every transfer it records.
+    let reused: u64 = run["bigrams"].as_array().expect("bigrams").iter().map(|b| b["reused"].as_u64().expect("n")).sum();
+    let transfers: u64 = run["trials"].as_array().expect("t").iter().map(|t| t["transfers"].as_u64().expect("n")).sum();
+    assert_eq!(reused, transfers);
+    assert!(transfers > 0, "iris with one-shot sharing reuses some bigrams");
+    // Only what is new: from a count on, and nothing when the version has not moved.
+    let tail = d.json("/api/runs/cmp%2Fseed-1?from=10");
+    assert_eq!(tail["from"], 10);
+    assert_eq!(tail["trials"].as_array().expect("t").len(), 2);
+    assert_eq!(tail["trials"][0], run["trials"][10]);
+    let same = d.json(&format!("/api/runs/cmp%2Fseed-1?from=12&version={}", run["info"]["version"]));
+    assert_eq!(same["unchanged"], true);
+    assert!(same.get("trials").is_none());
+    let one = d.json("/api/runs/cmp%2Fseed-1/trials/3");
+    assert_eq!(one["trial"], run["trials"][3]);
+
+    // The page and its assets come from inside the binary.
+    let (status, html) = d.get("/");
+    assert_eq!(status, 200);
+    assert!(html.contains("/vendor/uPlot.iife.min.js") && html.contains("/app.js"));
+    let (status, js) = d.get("/vendor/uPlot.iife.min.js");
+    assert!(status == 200 && js.contains("uPlot"), "{status}");
+
+    // Nothing else: unknown runs and trials, paths that try to leave, other methods and hosts.
+    assert_eq!(d.get("/api/runs/nope").0, 404);
+    assert_eq!(d.get("/api/runs/cmp%2Fseed-1/trials/12").0, 404);
+    assert_eq!(d.get("/api/runs/not-a-run").0, 404);
+    for path in [
+        "/../../etc/passwd",
+        "/..%2F..%2Fetc%2Fpasswd",
+        "/api/runs/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/api/runs/..%2Fcmp%2Fseed-1",
+        "/vendor/../../../../etc/passwd",
+        "/vendor/..%2F..%2FCargo.toml",
+        "//etc/passwd",
+        "/app.js/../../etc/passwd",
+        "/etc/passwd",
+    ] {
+        let (status, body) = d.get(path);
+        assert!(status == 404 || status == 400, "{path}: {status}");
+        assert!(!body.contains("root:") && !body.contains("[package]"), "{path}: {body}");
+    }
+    assert_eq!(request(d.addr, "POST", "/api/runs", "127.0.0.1").0, 405);
+    assert_eq!(request(d.addr, "DELETE", "/api/runs/cmp%2Fseed-1", "127.0.0.1").0, 405);
+    assert_eq!(request(d.addr, "GET", "/api/runs", "attacker.example:80").0, 403);
+    assert_eq!(request(d.addr, "GET", "/api/runs", "localhost").0, 200);
+
+    // finalize's leaderboard appears on the run's page.
+    let st = bin()
+        .args(["--quiet", "finalize", "--top", "1", "--epochs", "3"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .status()
+        .expect("finalize");
+    assert!(st.success());
+    wait_until(Duration::from_secs(10), "the leaderboard shown", || {
+        d.json("/api/runs/cmp%2Fseed-1")["info"]["finalized"] == true
+    });
+    let run = d.json("/api/runs/cmp%2Fseed-1");
+    assert_eq!(run["leaderboard"]["entries"].as_array().expect("entries").len(), 1);
+
+    // A run started after the dashboard appears by itself.
+    iris_search(&root.join("later"), 3);
+    wait_until(Duration::from_secs(10), "a new run listed", || {
+        d.json("/api/runs")["runs"].as_array().is_some_and(|r| r.iter().any(|r| r["id"] == "later"))
+    });
+    assert!(d.alive());
+}
+
+#[test]
+fn a_running_search_is_followed_live_and_broken_runs_show_as_messages() {
+    let root = tmp("live");
+    // Broken runs, made from a real one before the dashboard starts.
+    iris_search(&root.join("good"), 1);
+    let journal = std::fs::read_to_string(root.join("good/journal.jsonl")).expect("journal");
+    let rows: Vec<&str> = journal.lines().collect();
+    for name in ["corrupt", "half"] {
+        let d = root.join(name);
+        std::fs::create_dir_all(&d).expect("dir");
+        std::fs::copy(root.join("good/config.toml"), d.join("config.toml")).expect("config");
+    }
+    std::fs::write(root.join("corrupt/journal.jsonl"), format!("{}\n{{\"trial\": oops\n{}\n", rows[0], rows[1]))
+        .expect("corrupt journal");
+    let half = &rows[2][..rows[2].len() / 2];
+    std::fs::write(root.join("half/journal.jsonl"), format!("{}\n{}\n{half}", rows[0], rows[1])).expect("half");
+
+    let live = root.join("live");
+    let mut search = wine_search(&live, 4, 8).spawn().expect("search");
+    wait_until(Duration::from_secs(60), "the search started", || live.join("journal.jsonl").exists());
+    let mut d = Dashboard::start(&[&root]);
+
+    // The corrupt journal is a message naming the file; the half-written line is simply not
+    // there yet, and appears once its writer finishes it.
+    let corrupt = d.json("/api/runs/corrupt");
+    let err = corrupt["info"]["error"].as_str().unwrap_or_default().to_string();
+    assert!(err.contains("journal.jsonl") && err.contains("byte"), "{corrupt}");
+    let h = d.json("/api/runs/half");
+    assert!(h["info"]["error"].is_null(), "{h}");
+    assert_eq!(h["trials"].as_array().expect("t").len(), 2);
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(root.join("half/journal.jsonl")).expect("open");
+        write!(f, "{}\n", &rows[2][rows[2].len() / 2..]).expect("finish the line");
+    }
+    wait_until(Duration::from_secs(5), "the finished line read", || d.json("/api/runs/half")["info"]["trials"] == 3);
+
+    // Live: the API never lags the journal by more than 2 s, and says "running" meanwhile.
+    let (mut worst, mut seen_running, mut samples) = (Duration::ZERO, false, 0);
+    loop {
+        let done = search.try_wait().expect("wait").is_some();
+        let n = complete_lines(&live.join("journal.jsonl"));
+        let lag = wait_until(Duration::from_secs(5), "the API catching up with the journal", || {
+            let info = &d.json("/api/runs/live")["info"];
+            seen_running |= info["status"] == "running";
+            info["trials"].as_u64().unwrap_or(0) >= n as u64
+        });
+        worst = worst.max(lag);
+        samples += 1;
+        if done {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    assert!(search.wait().expect("search").success());
+    assert!(seen_running, "never shown as running");
+    assert!(worst < Duration::from_secs(2), "the API lagged the journal by {worst:?}");
+    eprintln!("live: {samples} samples, worst lag {worst:?}");
+    wait_until(Duration::from_secs(5), "finished", || d.json("/api/runs/live")["info"]["status"] == "finished");
+    assert_eq!(d.json("/api/runs/live")["trials"].as_array().expect("t").len(), 32);
+
+    // A search killed mid-run is "interrupted".
+    let killed = root.join("killed");
+    let mut k = wine_search(&killed, 4, 8).spawn().expect("search");
+    wait_until(Duration::from_secs(60), "trials of the run to kill", || complete_lines(&killed.join("journal.jsonl")) >= 2);
+    // Found by the dashboard's next look for new runs (every 2 s), then seen running.
+    wait_until(Duration::from_secs(10), "shown running", || {
+        let (code, body) = d.get("/api/runs/killed");
+        code == 200 && serde_json::from_str::<Value>(&body).is_ok_and(|v| v["info"]["status"] == "running")
+    });
+    k.kill().expect("SIGKILL");
+    k.wait().expect("wait");
+    wait_until(Duration::from_secs(5), "shown interrupted", || d.json("/api/runs/killed")["info"]["status"] == "interrupted");
+
+    // A run that disappears keeps its last state, with the reason, and nothing else breaks.
+    std::fs::remove_dir_all(root.join("good")).expect("rm");
+    wait_until(Duration::from_secs(5), "the vanished run's message", || !d.json("/api/runs/good")["info"]["error"].is_null());
+    let gone = d.json("/api/runs/good");
+    assert_eq!(gone["trials"].as_array().expect("t").len(), 12, "what was read stays");
+    assert_eq!(d.json("/api/runs")["runs"].as_array().expect("runs").len(), 5);
+    assert!(d.alive(), "the server survived all of it");
+}
+
+#[test]
+fn bad_arguments_give_one_line_errors() {
+    let out = bin().args(["dashboard", "/nonexistent/runs"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("/nonexistent/runs: no such directory"), "{err}");
+
+    let root = tmp("bind");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let out = bin().arg("dashboard").arg(&root).args(["--port", &port]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("127.0.0.1:{port}: cannot listen")) && err.trim().lines().count() == 1, "{err}");
+}
+
+// ---------------------------------------------------------------- a real browser
+
+/// chromedriver on a free port, killed on drop.
+struct Driver(Child, u16);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn find(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+}
+
+fn start_driver() -> Option<(Driver, PathBuf)> {
+    let (Some(driver), Some(browser)) = (find("chromedriver"), find("chromium").or_else(|| find("chromium-browser"))) else {
+        assert!(
+            std::env::var("MLPNAS_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
+            "MLPNAS_REQUIRE_CHROMIUM=1 but chromium and chromedriver are not on PATH (apt-get install chromium chromium-driver)"
+        );
+        eprintln!("skipped: no chromedriver");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver");
+    let d = Driver(child, port);
+    wait_until(Duration::from_secs(20), "chromedriver listening", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    Some((d, browser))
+}
+
+async fn eval(c: &fantoccini::Client, script: &str) -> Value {
+    c.execute(script, vec![]).await.unwrap_or_else(|e| panic!("{script}: {e}"))
+}
+
+/// Evaluates `script` every 100 ms until it returns `want`; the time it took.
+async fn until(c: &fantoccini::Client, script: &str, want: Value, limit: Duration) -> Duration {
+    let t0 = Instant::now();
+    loop {
+        let got = eval(c, script).await;
+        if got == want {
+            return t0.elapsed();
+        }
+        assert!(t0.elapsed() < limit, "{script}: {got} after {limit:?}, wanted {want}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const POINTS: &str = "return window.mlpnas.charts.reward ? window.mlpnas.charts.reward.data[0].length : -1";
+const ROWS: &str = "return document.querySelectorAll('#trials tbody tr').length";
+
+#[test]
+fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload() {
+    let Some((driver, browser)) = start_driver() else { return };
+    let root = tmp("browser");
+    let run = root.join("wine");
+    // 2 controller epochs x 6 trials, then resumed to 3 epochs while the page is open.
+    assert!(wine_search(&run, 2, 6).status().expect("search").success());
+    let d = Dashboard::start(&[&root]);
+    let profile = root.join("chromium-profile");
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let caps: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": browser,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=1400,2000", format!("--user-data-dir={}", profile.display())]
+        }
+    }))
+    .expect("caps");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let c = fantoccini::ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", driver.1))
+            .await
+            .expect("WebDriver session");
+        let long = Duration::from_secs(30);
+
+        // The runs page lists the run.
+        c.goto(&d.url()).await.expect("runs page");
+        until(&c, "return document.querySelectorAll('#runs tbody tr').length", 1.into(), long).await;
+
+        // The run page: as many chart points and table rows as the journal has trials.
+        c.goto(&format!("{}#/run/wine", d.url())).await.expect("run page");
+        until(&c, POINTS, 12.into(), long).await;
+        until(&c, ROWS, 12.into(), long).await;
+        assert_eq!(eval(&c, "return window.mlpnas.charts.epochs.data[1].length").await, 12);
+        let predicted = lines(&run.join("journal.jsonl")).iter().filter(|t| !t["predicted"].is_null()).count();
+        assert_eq!(eval(&c, "return window.mlpnas.charts.predicted.data[1].length").await, predicted);
+        assert_eq!(eval(&c, "return window.mlpnas.charts['stat:entropy'].data[0].length").await, 2);
+        assert_eq!(eval(&c, "return document.querySelectorAll('#bigrams tbody tr').length > 0").await, true);
+        // Filtering and sorting the table.
+        eval(&c, "const f = document.getElementById('trial-filter'); f.value = 'softmax'; f.dispatchEvent(new Event('input')); return 0").await;
+        assert_eq!(eval(&c, ROWS).await, 12, "every wine architecture ends in softmax");
+        eval(&c, "const f = document.getElementById('trial-filter'); f.value = 'no-such-layer'; f.dispatchEvent(new Event('input')); return 0").await;
+        assert_eq!(eval(&c, ROWS).await, 0);
+        eval(&c, "const f = document.getElementById('trial-filter'); f.value = ''; f.dispatchEvent(new Event('input')); document.querySelectorAll('#trials th')[3].click(); return 0").await;
+        let first = eval(&c, "return document.querySelector('#trials tbody tr td:nth-child(4)').textContent").await;
+        let best = lines(&run.join("journal.jsonl")).iter().map(|t| t["reward"].as_f64().expect("r")).fold(0.0, f64::max);
+        assert_eq!(first, format!("{best:.4}"), "sorted by reward, best first");
+        let png = c.screenshot().await.expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "{} bytes", png.len());
+        std::fs::write(shots.join("run.png"), &png).expect("write screenshot");
+
+        // More of the search, with the page open: it follows without a reload.
+        eval(&c, "window.__sameDocument = 1; return 0").await;
+        let mut more = bin();
+        more.args(["search", "--quiet", "--resume"]).arg(&run).args(["--set", "search.controller_epochs=3"]);
+        let mut more = more.stdout(Stdio::null()).spawn().expect("resume");
+        until(&c, "return document.querySelector('.badge').textContent", "running".into(), long).await;
+        assert!(more.wait().expect("resume").success());
+        let t = until(&c, POINTS, 18.into(), Duration::from_secs(10)).await;
+        assert_eq!(complete_lines(&run.join("journal.jsonl")), 18);
+        until(&c, ROWS, 18.into(), Duration::from_secs(2)).await;
+        until(&c, "return document.querySelector('.badge').textContent", "finished".into(), Duration::from_secs(5)).await;
+        assert_eq!(eval(&c, "return window.__sameDocument").await, 1, "the page was reloaded");
+        eprintln!("the page showed the 18th trial {t:?} after the search ended");
+        assert!(t < Duration::from_millis(2500), "the page lagged the journal by {t:?}");
+        std::fs::write(shots.join("run-resumed.png"), c.screenshot().await.expect("screenshot")).expect("write");
+
+        // A trial's page: its per-epoch curves.
+        c.goto(&format!("{}#/run/wine/trial/0", d.url())).await.expect("trial page");
+        until(&c, "return window.mlpnas.charts.loss ? window.mlpnas.charts.loss.data[0].length : -1", 3.into(), long).await;
+        // The compare page: one line for one run, as long as its trials.
+        c.goto(&format!("{}#/compare/wine", d.url())).await.expect("compare page");
+        until(&c, "return window.mlpnas.charts.compare ? window.mlpnas.charts.compare.data[1].length : -1", 18.into(), long).await;
+        std::fs::write(shots.join("compare.png"), c.screenshot().await.expect("screenshot")).expect("write");
+        c.close().await.expect("close");
+    });
+    eprintln!("screenshots in {}", shots.display());
+}
