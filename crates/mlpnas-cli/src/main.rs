@@ -617,7 +617,7 @@ impl mlpnas_dashboard::RunSource for PgSource {
         self.0.shown().to_string()
     }
 
-    fn runs(&mut self) -> Result<Vec<(String, Box<dyn RunStorage>)>, String> {
+    fn runs(&mut self) -> Result<mlpnas_dashboard::FoundRuns, String> {
         let list = mlpnas_postgres::list_runs(&self.0).map_err(|e| e.to_string())?;
         Ok(list.into_iter().map(|r| (r.name.clone(), Box::new(self.0.run(&r.name)) as Box<dyn RunStorage>)).collect())
     }

@@ -36,7 +36,14 @@ fn iris_search(out: &Path, seed: u64) {
         .args(["search", "--quiet", "--config"])
         .arg(workspace().join("configs/random.toml"))
         .args(["--data", "builtin:iris", "--seed", &seed.to_string()])
-        .args(["--set", "search.controller_epochs=2", "--set", "search.samples_per_epoch=6", "--set", "trainer.epochs=3"])
+        .args([
+            "--set",
+            "search.controller_epochs=2",
+            "--set",
+            "search.samples_per_epoch=6",
+            "--set",
+            "trainer.epochs=3",
+        ])
         .arg("--out")
         .arg(out)
         .stdout(Stdio::null())
@@ -73,7 +80,12 @@ fn complete_lines(path: &Path) -> usize {
 }
 
 fn run_info<'a>(runs: &'a Value, id: &str) -> &'a Value {
-    runs["runs"].as_array().expect("runs").iter().find(|r| r["id"] == id).unwrap_or_else(|| panic!("no run {id}: {runs}"))
+    runs["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no run {id}: {runs}"))
 }
 
 /// Polls `f` every 50 ms until it holds; panics after `limit` saying `what`.
@@ -120,7 +132,8 @@ fn the_api_serves_runs_made_by_real_searches_and_nothing_else() {
     assert_eq!(run["epochs"].as_array().expect("epochs"), &lines(&dir.join("controller.jsonl")));
     assert!(run["leaderboard"].is_null());
     // The store's bigrams replayed from the journal account for every transfer it records.
-    let reused: u64 = run["bigrams"].as_array().expect("bigrams").iter().map(|b| b["reused"].as_u64().expect("n")).sum();
+    let reused: u64 =
+        run["bigrams"].as_array().expect("bigrams").iter().map(|b| b["reused"].as_u64().expect("n")).sum();
     let transfers: u64 = run["trials"].as_array().expect("t").iter().map(|t| t["transfers"].as_u64().expect("n")).sum();
     assert_eq!(reused, transfers);
     assert!(transfers > 0, "iris with one-shot sharing reuses some bigrams");
@@ -221,7 +234,7 @@ fn a_running_search_is_followed_live_and_broken_runs_show_as_messages() {
     {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new().append(true).open(root.join("half/journal.jsonl")).expect("open");
-        write!(f, "{}\n", &rows[2][rows[2].len() / 2..]).expect("finish the line");
+        writeln!(f, "{}", &rows[2][rows[2].len() / 2..]).expect("finish the line");
     }
     wait_until(Duration::from_secs(5), "the finished line read", || d.json("/api/runs/half")["info"]["trials"] == 3);
 
@@ -252,7 +265,9 @@ fn a_running_search_is_followed_live_and_broken_runs_show_as_messages() {
     // A search killed mid-run is "interrupted".
     let killed = root.join("killed");
     let mut k = wine_search(&killed, 4, 8).spawn().expect("search");
-    wait_until(Duration::from_secs(60), "trials of the run to kill", || complete_lines(&killed.join("journal.jsonl")) >= 2);
+    wait_until(Duration::from_secs(60), "trials of the run to kill", || {
+        complete_lines(&killed.join("journal.jsonl")) >= 2
+    });
     // Found by the dashboard's next look for new runs (every 2 s), then seen running.
     wait_until(Duration::from_secs(10), "shown running", || {
         let (code, body) = d.get("/api/runs/killed");
@@ -260,11 +275,15 @@ fn a_running_search_is_followed_live_and_broken_runs_show_as_messages() {
     });
     k.kill().expect("SIGKILL");
     k.wait().expect("wait");
-    wait_until(Duration::from_secs(5), "shown interrupted", || d.json("/api/runs/killed")["info"]["status"] == "interrupted");
+    wait_until(Duration::from_secs(5), "shown interrupted", || {
+        d.json("/api/runs/killed")["info"]["status"] == "interrupted"
+    });
 
     // A run that disappears keeps its last state, with the reason, and nothing else breaks.
     std::fs::remove_dir_all(root.join("good")).expect("rm");
-    wait_until(Duration::from_secs(5), "the vanished run's message", || !d.json("/api/runs/good")["info"]["error"].is_null());
+    wait_until(Duration::from_secs(5), "the vanished run's message", || {
+        !d.json("/api/runs/good")["info"]["error"].is_null()
+    });
     let gone = d.json("/api/runs/good");
     assert_eq!(gone["trials"].as_array().expect("t").len(), 12, "what was read stays");
     assert_eq!(d.json("/api/runs")["runs"].as_array().expect("runs").len(), 5);
@@ -305,7 +324,8 @@ fn find(name: &str) -> Option<PathBuf> {
 }
 
 fn start_driver() -> Option<(Driver, PathBuf)> {
-    let (Some(driver), Some(browser)) = (find("chromedriver"), find("chromium").or_else(|| find("chromium-browser"))) else {
+    let (Some(driver), Some(browser)) = (find("chromedriver"), find("chromium").or_else(|| find("chromium-browser")))
+    else {
         assert!(
             std::env::var("MLPNAS_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
             "MLPNAS_REQUIRE_CHROMIUM=1 but chromium and chromedriver are not on PATH (apt-get install chromium chromium-driver)"
@@ -416,6 +436,8 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
         until(&c, ROWS, 18.into(), Duration::from_secs(2)).await;
         until(&c, "return document.querySelector('.badge').textContent", "finished".into(), Duration::from_secs(5)).await;
         assert_eq!(eval(&c, "return window.__sameDocument").await, 1, "the page was reloaded");
+        // The raised budget (the resumed run's config) is read again too.
+        until(&c, "return document.body.innerText.includes('18 / 18')", true.into(), Duration::from_secs(5)).await;
         eprintln!("the page showed the 18th trial {t:?} after the search ended");
         assert!(t < Duration::from_millis(2500), "the page lagged the journal by {t:?}");
         std::fs::write(shots.join("run-resumed.png"), c.screenshot().await.expect("screenshot")).expect("write");

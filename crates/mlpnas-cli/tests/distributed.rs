@@ -7,6 +7,8 @@
 //! Without PostgreSQL binaries these tests print "skipped: no PostgreSQL" and pass, unless
 //! `MLPNAS_REQUIRE_POSTGRES=1` (set by `.ci/run`) turns the skip into a failure.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -381,6 +383,22 @@ fn workers_with_one_killed_mid_run_give_the_local_journal() {
     let text = bin().args(["runs", "--storage", &url]).output().expect("runs");
     let shown = String::from_utf8_lossy(&text.stdout);
     assert!(!shown.contains(PASSWORD) && shown.contains("postgres:***@"), "{shown}");
+    // The dashboard shows runs in the database through the same storage.
+    let d = support::Dashboard::start(&["--storage", &url]);
+    let listed = d.json("/api/runs");
+    assert_eq!(listed["runs"][0]["id"], "r1", "{listed}");
+    assert_eq!(listed["runs"][0]["status"], "finished");
+    assert_eq!(listed["runs"][0]["trials"], 24);
+    let run = d.json("/api/runs/r1");
+    let shown: Vec<String> = serde_json::from_value::<Vec<TrialRecord>>(run["trials"].clone())
+        .expect("trials")
+        .iter()
+        .map(essence)
+        .collect();
+    same_as_local(&shown, "the dashboard's trials of a run in PostgreSQL");
+    assert_eq!(run["epochs"].as_array().expect("epochs").len(), 3);
+    let tail = d.json("/api/runs/r1?from=20");
+    assert_eq!(tail["trials"].as_array().expect("tail").len(), 4, "only trials from 20 on");
 }
 
 #[test]

@@ -76,6 +76,8 @@ function chart(name, host, title, xLabel, yLabel, series, data, extra) {
 
 const dots = (label, color, size) => ({ label, stroke: color, fill: color, width: 0, paths: () => null,
   points: { show: true, size: size || 5, fill: color, stroke: color } });
+const EPOCH_AXIS = { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] };
+const step = () => uPlot.paths.stepped({ align: 1 });
 const line = (label, color, extra) => Object.assign({ label, stroke: color, width: 2, points: { show: false } }, extra || {});
 
 // ---------------------------------------------------------------- runs page
@@ -207,7 +209,7 @@ function drawRunCharts(st, hosts) {
   const t = st.trials;
   const x = t.map((r) => r.trial);
   chart('reward', hosts.reward, 'Reward per trial', 'trial', 'reward',
-    [dots('reward', COLORS[0]), line('best so far', COLORS[1], { paths: uPlot.paths.stepped({ align: 1 }) })],
+    [dots('reward', COLORS[0]), line('best so far', COLORS[1], { paths: step() })],
     [x, t.map((r) => r.reward), bestSoFar(t)]);
 
   // Each epoch's trials spread across [epoch - 0.4, epoch + 0.4], with the epoch's mean.
@@ -219,7 +221,8 @@ function drawRunCharts(st, hosts) {
     rs.forEach((r, i) => { ex.push(epoch - 0.4 + (0.8 * (i + 0.5)) / rs.length); ey.push(r.reward); em.push(mean); });
   }
   chart('epochs', hosts.epochs, 'Reward by controller epoch', 'controller epoch', 'reward',
-    [dots('reward', COLORS[2], 4), line('epoch mean', COLORS[3])], [ex, ey, em]);
+    [dots('reward', COLORS[2], 4), line('epoch mean', COLORS[3], { paths: step() })], [ex, ey, em],
+    { axes: [Object.assign({ label: 'controller epoch', size: 40 }, EPOCH_AXIS), { label: 'reward', size: 60 }] });
 
   const pred = t.filter((r) => r.predicted !== null && r.predicted !== undefined).sort((a, b) => a.predicted - b.predicted);
   hosts.predictedCard.style.display = pred.length ? '' : 'none';
@@ -233,7 +236,7 @@ function drawRunCharts(st, hosts) {
     chart('predictor', hosts.predictor, 'Predictor error per controller epoch', 'controller epoch', 'MAE',
       [line('MAE', COLORS[4], { scale: 'y' }), line('Spearman', COLORS[5], { scale: 's' })],
       [ep.map((e) => e.epoch), ep.map((e) => e.predictor_mae), ep.map((e) => e.predictor_spearman)],
-      { axes: [{ label: 'controller epoch' }, { label: 'MAE', size: 60 }, { label: 'Spearman', side: 1, scale: 's', size: 50, grid: { show: false } }],
+      { axes: [Object.assign({ label: 'controller epoch', size: 40 }, EPOCH_AXIS), { label: 'MAE', size: 60 }, { label: 'Spearman', side: 1, scale: 's', size: 50, grid: { show: false } }],
         scales: { x: { time: false }, s: { range: [-1, 1] } } });
   }
 
@@ -251,7 +254,8 @@ function drawRunCharts(st, hosts) {
   }
   keys.forEach((k, i) => {
     chart(`stat:${k}`, hosts.statHosts[k], k, 'epoch', k, [line(k, COLORS[i % COLORS.length], { points: { show: true, size: 4 } })],
-      [ex2, st.epochs.map((e) => (e.metrics && k in e.metrics ? e.metrics[k] : null))], { height: 170, legend: { show: false } });
+      [ex2, st.epochs.map((e) => (e.metrics && k in e.metrics ? e.metrics[k] : null))],
+      { height: 170, legend: { show: false }, axes: [Object.assign({ label: 'epoch', size: 36 }, EPOCH_AXIS), { size: 60 }] });
   });
 }
 
@@ -361,11 +365,12 @@ async function trialPage(gen, id, n) {
   const loss = el('div', { class: 'chart' }), acc = el('div', { class: 'chart' });
   main.append(el('div', { class: 'grid' }, el('div', { class: 'card' }, loss), el('div', { class: 'card' }, acc)));
   const x = t.epochs.map((_, i) => i + 1);
+  const axes = (y) => ({ axes: [Object.assign({ label: 'epoch', size: 40 }, EPOCH_AXIS), { label: y, size: 60 }] });
   chart('loss', loss, 'Loss per epoch', 'epoch', 'loss',
     [line('train loss', COLORS[0], { points: { show: true } }), line('validation loss', COLORS[1], { points: { show: true } })],
-    [x, t.epochs.map((e) => e.train_loss), t.epochs.map((e) => e.val_loss)]);
+    [x, t.epochs.map((e) => e.train_loss), t.epochs.map((e) => e.val_loss)], axes('loss'));
   chart('accuracy', acc, 'Validation accuracy per epoch', 'epoch', 'accuracy',
-    [line('validation accuracy', COLORS[2], { points: { show: true } })], [x, t.epochs.map((e) => e.val_acc)]);
+    [line('validation accuracy', COLORS[2], { points: { show: true } })], [x, t.epochs.map((e) => e.val_acc)], axes('accuracy'));
   window.mlpnas.page = { kind: 'trial', id, trial: t.trial, epochs: t.epochs.length };
   setLive(false, '');
 }
@@ -401,10 +406,10 @@ async function comparePage(gen, ids) {
       const color = COLORS[gi % COLORS.length];
       const at = (i) => members.map((m) => m.best[i]).filter((v) => v !== undefined).sort((a, b) => a - b);
       const label = members.length > 1 ? `${g} (median of ${members.length})` : `${g} (${members[0].id})`;
-      series.push(line(label, color));
+      series.push(line(label, color, { paths: step() }));
       data.push(x.map((i) => { const v = at(i); return v.length ? quantile(v, 0.5) : null; }));
       if (members.length > 1) {
-        series.push(line(`${g} max`, `${color}55`, { width: 1 }), line(`${g} min`, `${color}55`, { width: 1 }));
+        series.push(line(`${g} max`, `${color}55`, { width: 1, paths: step() }), line(`${g} min`, `${color}55`, { width: 1, paths: step() }));
         data.push(x.map((i) => { const v = at(i); return v.length ? v[v.length - 1] : null; }));
         data.push(x.map((i) => { const v = at(i); return v.length ? v[0] : null; }));
         bands.push({ series: [series.length - 1, series.length], fill: `${color}22` });
@@ -432,7 +437,8 @@ async function comparePage(gen, ids) {
     error.textContent = '';
     for (const p of problems) error.append(el('div', { class: 'error', text: p }));
     if (changed) { draw(); window.mlpnas.updates += 1; }
-    setLive([...runs.values()].some((r) => r.info && r.info.status === 'running'), 'live');
+    const running = [...runs.values()].some((r) => r.info && r.info.status === 'running');
+    setLive(running, running ? 'live' : '');
     if (gen === generation) timer = setTimeout(tick, 2000);
   };
   await tick();

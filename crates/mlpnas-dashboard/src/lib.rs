@@ -42,6 +42,9 @@ pub enum DashboardError {
     Serve(String),
 }
 
+/// The runs a [`RunSource`] holds: each one's name and its storage, opened for reading.
+pub type FoundRuns = Vec<(String, Box<dyn RunStorage>)>;
+
 /// Where the dashboard finds runs.
 ///
 /// # Design
@@ -55,7 +58,7 @@ pub trait RunSource: Send {
     /// What it is, for the start-up line (a directory, a masked database URL).
     fn describe(&self) -> String;
     /// The runs it holds now: a name unique within the source, and the run's storage.
-    fn runs(&mut self) -> Result<Vec<(String, Box<dyn RunStorage>)>, String>;
+    fn runs(&mut self) -> Result<FoundRuns, String>;
 }
 
 /// Run directories: one run directory, or every run directory under a directory (three levels
@@ -108,7 +111,7 @@ impl RunSource for DirSource {
         self.root.display().to_string()
     }
 
-    fn runs(&mut self) -> Result<Vec<(String, Box<dyn RunStorage>)>, String> {
+    fn runs(&mut self) -> Result<FoundRuns, String> {
         if !self.root.is_dir() {
             return Err(format!("{}: no such directory", self.root.display()));
         }

@@ -136,7 +136,6 @@ struct Update {
 pub struct Reader {
     storage: Box<dyn RunStorage>,
     mark: u64,
-    facts_read: bool,
     /// When it was last read.
     pub(crate) last: Option<std::time::Instant>,
 }
@@ -144,7 +143,7 @@ pub struct Reader {
 impl Reader {
     /// A run not read yet.
     pub fn new(storage: Box<dyn RunStorage>) -> Self {
-        Self { storage, mark: 0, facts_read: false, last: None }
+        Self { storage, mark: 0, last: None }
     }
 
     /// Where it lives.
@@ -155,12 +154,9 @@ impl Reader {
     /// What changed since `have` trials were read.
     fn read(&mut self, have: usize) -> Result<Update, String> {
         let s = self.storage.as_ref();
-        let facts = if self.facts_read {
-            None
-        } else {
-            let text = s.read_config().map_err(|e| e.to_string())?;
-            Some(Facts::from_config(&text).map_err(|e| format!("{}: {e}", s.location()))?)
-        };
+        // Read every time: a resume may raise the budget (a small file, or one row).
+        let text = s.read_config().map_err(|e| e.to_string())?;
+        let facts = Some(Facts::from_config(&text).map_err(|e| format!("{}: {e}", s.location()))?);
         let (log, mut mark) = s.read_trials_since(have, self.mark).map_err(|e| e.to_string())?;
         let (mut keep, mut records) = (have, log.records);
         if let Some(first) = records.first() {
@@ -183,7 +179,6 @@ impl Reader {
             _ => None,
         };
         self.mark = mark;
-        self.facts_read |= facts.is_some();
         Ok(Update { facts, keep, records, epochs, finished, writer, leaderboard })
     }
 }
