@@ -151,7 +151,7 @@ struct FinalizeArgs {
 
 #[derive(Debug, Args)]
 struct DashboardArgs {
-    /// Run directories, or directories holding run directories (searched three levels deep;
+    /// Run directories, or directories holding run directories (searched four levels deep;
     /// runs started later appear too). Default: `runs` when no --storage is given.
     dirs: Vec<PathBuf>,
     /// Also every run in this PostgreSQL database: postgresql://user@host:port/database.

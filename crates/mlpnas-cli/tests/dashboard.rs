@@ -374,6 +374,9 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
     let run = root.join("wine");
     // 2 controller epochs x 6 trials, then resumed to 3 epochs while the page is open.
     assert!(wine_search(&run, 2, 6).status().expect("search").success());
+    // Two runs that differ only by the seed: one group on the compare page.
+    iris_search(&root.join("iris-1"), 1);
+    iris_search(&root.join("iris-2"), 2);
     let d = Dashboard::start(&[&root]);
     let profile = root.join("chromium-profile");
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
@@ -400,7 +403,7 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
 
         // The runs page lists the run.
         c.goto(&d.url()).await.expect("runs page");
-        until(&c, "return document.querySelectorAll('#runs tbody tr').length", 1.into(), long).await;
+        until(&c, "return document.querySelectorAll('#runs tbody tr').length", 3.into(), long).await;
 
         // The run page: as many chart points and table rows as the journal has trials.
         c.goto(&format!("{}#/run/wine", d.url())).await.expect("run page");
@@ -448,6 +451,12 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
         // The compare page: one line for one run, as long as its trials.
         c.goto(&format!("{}#/compare/wine", d.url())).await.expect("compare page");
         until(&c, "return window.mlpnas.charts.compare ? window.mlpnas.charts.compare.data[1].length : -1", 18.into(), long).await;
+        // Two seeds of one config: their median with a band between the lowest and the highest.
+        c.goto(&format!("{}#/compare/iris-1,iris-2", d.url())).await.expect("compare page");
+        until(&c, "return window.mlpnas.page && window.mlpnas.page.kind === 'compare' ? window.mlpnas.page.groups : -1", 1.into(), long).await;
+        assert_eq!(eval(&c, "return window.mlpnas.charts.compare.data.length").await, 4, "x, median, highest, lowest");
+        assert_eq!(eval(&c, "return window.mlpnas.charts.compare.data[1].length").await, 12);
+        assert_eq!(eval(&c, "return document.querySelectorAll('#compare tbody tr').length").await, 2);
         std::fs::write(shots.join("compare.png"), c.screenshot().await.expect("screenshot")).expect("write");
         c.close().await.expect("close");
     });

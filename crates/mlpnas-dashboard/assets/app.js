@@ -76,7 +76,8 @@ function chart(name, host, title, xLabel, yLabel, series, data, extra) {
 
 const dots = (label, color, size) => ({ label, stroke: color, fill: color, width: 0, paths: () => null,
   points: { show: true, size: size || 5, fill: color, stroke: color } });
-const EPOCH_AXIS = { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] };
+// Whole numbers only on axes of trials and epochs.
+const EPOCH_AXIS = { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] };
 const step = () => uPlot.paths.stepped({ align: 1 });
 const line = (label, color, extra) => Object.assign({ label, stroke: color, width: 2, points: { show: false } }, extra || {});
 
@@ -210,7 +211,8 @@ function drawRunCharts(st, hosts) {
   const x = t.map((r) => r.trial);
   chart('reward', hosts.reward, 'Reward per trial', 'trial', 'reward',
     [dots('reward', COLORS[0]), line('best so far', COLORS[1], { paths: step() })],
-    [x, t.map((r) => r.reward), bestSoFar(t)]);
+    [x, t.map((r) => r.reward), bestSoFar(t)],
+    { axes: [Object.assign({ label: 'trial', size: 40 }, EPOCH_AXIS), { label: 'reward', size: 60 }] });
 
   // Each epoch's trials spread across [epoch - 0.4, epoch + 0.4], with the epoch's mean.
   const perEpoch = new Map();
@@ -409,13 +411,14 @@ async function comparePage(gen, ids) {
       series.push(line(label, color, { paths: step() }));
       data.push(x.map((i) => { const v = at(i); return v.length ? quantile(v, 0.5) : null; }));
       if (members.length > 1) {
-        series.push(line(`${g} max`, `${color}55`, { width: 1, paths: step() }), line(`${g} min`, `${color}55`, { width: 1, paths: step() }));
+        series.push(line('highest', `${color}55`, { width: 1, paths: step() }), line('lowest', `${color}55`, { width: 1, paths: step() }));
         data.push(x.map((i) => { const v = at(i); return v.length ? v[v.length - 1] : null; }));
         data.push(x.map((i) => { const v = at(i); return v.length ? v[0] : null; }));
         bands.push({ series: [series.length - 1, series.length], fill: `${color}22` });
       }
     });
-    chart('compare', host, 'Best reward so far', 'trial', 'best reward', series, data, { bands, height: 320 });
+    chart('compare', host, 'Best reward so far', 'trial', 'best reward', series, data,
+      { bands, height: 320, axes: [Object.assign({ label: 'trial', size: 40 }, EPOCH_AXIS), { label: 'best reward', size: 60 }] });
     table.textContent = '';
     for (const [id, r] of runs) {
       if (!r.info) continue;

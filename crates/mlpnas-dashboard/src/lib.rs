@@ -61,15 +61,15 @@ pub trait RunSource: Send {
     fn runs(&mut self) -> Result<FoundRuns, String>;
 }
 
-/// Run directories: one run directory, or every run directory under a directory (three levels
-/// deep, so that `cargo xtask compare` outputs are found too).
+/// Run directories: one run directory, or every run directory under a directory (four levels
+/// deep, so that a `cargo xtask compare` output directory's `runs/DATA/CONFIG/SEED` are found too).
 #[derive(Debug)]
 pub struct DirSource {
     root: PathBuf,
 }
 
 /// How deep [`DirSource`] looks for run directories under its root.
-pub const SCAN_DEPTH: usize = 3;
+pub const SCAN_DEPTH: usize = 4;
 
 impl DirSource {
     /// `root` must be a directory (a run directory or one holding some).
