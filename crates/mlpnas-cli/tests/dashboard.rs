@@ -264,7 +264,8 @@ fn a_running_search_is_followed_live_and_broken_runs_show_as_messages() {
 
     // A search killed mid-run is "interrupted".
     let killed = root.join("killed");
-    let mut k = wine_search(&killed, 4, 8).spawn().expect("search");
+    // Long enough (320 trials planned) to be found and seen running before it is killed.
+    let mut k = wine_search(&killed, 40, 8).spawn().expect("search");
     wait_until(Duration::from_secs(60), "trials of the run to kill", || {
         complete_lines(&killed.join("journal.jsonl")) >= 2
     });
@@ -372,7 +373,7 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
     let Some((driver, browser)) = start_driver() else { return };
     let root = tmp("browser");
     let run = root.join("wine");
-    // 2 controller epochs x 6 trials, then resumed to 3 epochs while the page is open.
+    // 2 controller epochs x 6 trials, then resumed to 16 epochs while the page is open.
     assert!(wine_search(&run, 2, 6).status().expect("search").success());
     // Two runs that differ only by the seed: one group on the compare page.
     iris_search(&root.join("iris-1"), 1);
@@ -427,21 +428,25 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
         assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "{} bytes", png.len());
         std::fs::write(shots.join("run.png"), &png).expect("write screenshot");
 
-        // More of the search, with the page open: it follows without a reload.
+        // More of the search, with the page open (84 more trials, several seconds: long enough
+        // that the page, polling every second, sees it running): it follows without a reload.
         eval(&c, "window.__sameDocument = 1; return 0").await;
         let mut more = bin();
-        more.args(["search", "--quiet", "--resume"]).arg(&run).args(["--set", "search.controller_epochs=3"]);
+        more.args(["search", "--quiet", "--resume"]).arg(&run).args(["--set", "search.controller_epochs=16"]);
         let mut more = more.stdout(Stdio::null()).spawn().expect("resume");
         until(&c, "return document.querySelector('.badge').textContent", "running".into(), long).await;
+        let mid = format!("const n = {}; return n > 12 && n < 96", POINTS.trim_start_matches("return "));
+        until(&c, &mid, true.into(), long).await;
+        let during = eval(&c, POINTS).await;
         assert!(more.wait().expect("resume").success());
-        let t = until(&c, POINTS, 18.into(), Duration::from_secs(10)).await;
-        assert_eq!(complete_lines(&run.join("journal.jsonl")), 18);
-        until(&c, ROWS, 18.into(), Duration::from_secs(2)).await;
+        let t = until(&c, POINTS, 96.into(), Duration::from_secs(10)).await;
+        assert_eq!(complete_lines(&run.join("journal.jsonl")), 96);
+        until(&c, ROWS, 96.into(), Duration::from_secs(2)).await;
         until(&c, "return document.querySelector('.badge').textContent", "finished".into(), Duration::from_secs(5)).await;
         assert_eq!(eval(&c, "return window.__sameDocument").await, 1, "the page was reloaded");
         // The raised budget (the resumed run's config) is read again too.
-        until(&c, "return document.body.innerText.includes('18 / 18')", true.into(), Duration::from_secs(5)).await;
-        eprintln!("the page showed the 18th trial {t:?} after the search ended");
+        until(&c, "return document.body.innerText.includes('96 / 96')", true.into(), Duration::from_secs(5)).await;
+        eprintln!("the page showed {during} trials while the search ran, and the 96th {t:?} after it ended");
         assert!(t < Duration::from_millis(2500), "the page lagged the journal by {t:?}");
         std::fs::write(shots.join("run-resumed.png"), c.screenshot().await.expect("screenshot")).expect("write");
 
@@ -450,7 +455,7 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
         until(&c, "return window.mlpnas.charts.loss ? window.mlpnas.charts.loss.data[0].length : -1", 3.into(), long).await;
         // The compare page: one line for one run, as long as its trials.
         c.goto(&format!("{}#/compare/wine", d.url())).await.expect("compare page");
-        until(&c, "return window.mlpnas.charts.compare ? window.mlpnas.charts.compare.data[1].length : -1", 18.into(), long).await;
+        until(&c, "return window.mlpnas.charts.compare ? window.mlpnas.charts.compare.data[1].length : -1", 96.into(), long).await;
         // Two seeds of one config: their median with a band between the lowest and the highest.
         c.goto(&format!("{}#/compare/iris-1,iris-2", d.url())).await.expect("compare page");
         until(&c, "return window.mlpnas.page && window.mlpnas.page.kind === 'compare' ? window.mlpnas.page.groups : -1", 1.into(), long).await;
