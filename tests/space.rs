@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use mlpnas_core::{
     Activation, Architecture, ControllerConfig, ControllerContext, MlpSpace, MlpSpaceConfig, SearchSpace, StoreConfig,
-    Token, TokenId,
+    TokenId,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
@@ -47,7 +47,7 @@ fn sample_tokens(space: &dyn SearchSpace, choices: &[u32]) -> Vec<TokenId> {
 
 /// Every valid sequence, by brute force over `allowed_next`.
 fn enumerate(space: &dyn SearchSpace, prefix: &mut Vec<TokenId>, out: &mut Vec<Vec<TokenId>>) {
-    if prefix.last().is_some_and(|&t| space.token(t) == Some(Token::Output)) {
+    if space.is_complete(prefix) {
         out.push(prefix.clone());
         return;
     }

@@ -76,22 +76,23 @@ pub fn spaces() -> Result<Vec<MlpSpace>> {
 
 /// A synthetic finished trial for `tokens`, its reward a deterministic function of the tokens.
 pub fn synthetic_record(space: &dyn SearchSpace, trial: usize, epoch: usize, p: &Proposal) -> Result<TrialRecord> {
-    let arch = space.decode(&p.tokens, 4, 3)?;
+    let candidate = space.candidate(&p.tokens, 4, 3)?;
     let h = p.tokens.iter().fold(17u64, |h, &t| mlpnas_core::seed::splitmix64(h ^ u64::from(t)));
     let reward = (h % 1000) as f64 / 1000.0;
     Ok(TrialRecord {
         trial,
         epoch,
         tokens: p.tokens.clone(),
-        architecture: arch.to_string(),
+        architecture: candidate.text(),
         reward,
         val_acc_last: reward,
         predicted: p.predicted,
         transfers: 0,
-        params: arch.param_count(),
+        params: candidate.params(),
         seconds: 0.0,
         status: TrialStatus::Ok,
         epochs: Vec::new(),
+        metric: None,
     })
 }
 

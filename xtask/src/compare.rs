@@ -34,6 +34,9 @@ pub enum Preset {
     Smoke,
     /// The seed-* configs (one-shot and predictor on/off), random and evolution, on wine-quality, 5 seeds.
     SeedAblation,
+    /// configs/tables/{random,evolution,reinforce}.toml on benchmark tables (--tables, default:
+    /// docs/tables/*), 100 trials, 100 seeds, with regret curves.
+    Tables,
 }
 
 /// Cargo profile of the `mlpnas` binary.
@@ -60,6 +63,11 @@ pub struct CompareArgs {
     /// Data set (repeatable: every config runs on each); passed to `mlpnas search --data`.
     #[arg(long = "data", value_name = "SPEC")]
     pub data: Vec<String>,
+    /// Benchmark table directory (repeatable): every config runs on it with `space.path` and
+    /// `trainer.path` set to it (with --preset smoke, configs/tables/<config>.toml does), and the
+    /// report adds regret curves.
+    #[arg(long = "tables", value_name = "DIR", num_args = 1..)]
+    pub tables: Vec<PathBuf>,
     /// CSV label column, for every data set.
     #[arg(long)]
     pub label: Option<String>,
@@ -103,13 +111,59 @@ pub struct CompareArgs {
     pub bootstrap_seed: u64,
 }
 
+/// What a run searches: its config's own data, a data set, or a benchmark table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// The config's `[data]`.
+    Config,
+    /// `mlpnas search --data SPEC`.
+    Data(String),
+    /// A benchmark table directory: `--set space.path=DIR --set trainer.path=DIR`.
+    Table(PathBuf),
+}
+
+impl Source {
+    /// Arguments of `mlpnas search` that select it.
+    fn args(&self) -> Vec<String> {
+        match self {
+            Source::Config => Vec::new(),
+            Source::Data(spec) => vec!["--data".into(), spec.clone()],
+            Source::Table(dir) => {
+                // A TOML string: the path with its backslashes and quotes escaped.
+                let quoted = format!("{:?}", dir.to_string_lossy());
+                ["space", "trainer"].iter().flat_map(|s| ["--set".into(), format!("{s}.path={quoted}")]).collect()
+            }
+        }
+    }
+
+    /// How the report names it.
+    fn describe(&self) -> Option<String> {
+        match self {
+            Source::Config => None,
+            Source::Data(spec) => Some(spec.clone()),
+            Source::Table(dir) => Some(format!("table {}", dir.display())),
+        }
+    }
+}
+
+/// A config of a comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigEntry {
+    /// Its name (file stem).
+    pub name: String,
+    /// The file run on data sets.
+    pub path: PathBuf,
+    /// The file run on tables (the same file, except in the smoke preset: configs/tables/NAME.toml).
+    pub table_path: PathBuf,
+}
+
 /// The resolved experiment.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// (name, path) of each config.
-    pub configs: Vec<(String, PathBuf)>,
-    /// (name, SPEC) of each data set; one `("default", None)` when none is given.
-    pub data: Vec<(String, Option<String>)>,
+    /// Each config.
+    pub configs: Vec<ConfigEntry>,
+    /// (name, source) of each data set or table; one `("default", Source::Config)` when none is given.
+    pub data: Vec<(String, Source)>,
     /// Seeds.
     pub seeds: Vec<u64>,
     /// Options shared by every run.
@@ -158,6 +212,9 @@ fn preset_configs(preset: Preset, dir: &Path) -> Result<Vec<PathBuf>> {
             chosen.push("random.toml".into());
             chosen.extend(names.iter().filter(|n| n.starts_with("evolution") || n.starts_with("reinforce")).cloned());
         }
+        Preset::Tables => {
+            chosen.extend(["random.toml", "evolution.toml", "reinforce.toml"].map(String::from));
+        }
         Preset::SeedAblation => {
             let seeds: Vec<&String> = names.iter().filter(|n| n.starts_with("seed")).collect();
             if seeds.is_empty() {
@@ -190,14 +247,26 @@ impl Plan {
         let mut drop = a.drop.clone();
         let mut sets: Vec<String> = Vec::new();
         let mut seeds = 5;
+        let mut tables = a.tables.clone();
+        // Where a config run on a table comes from, by name (smoke: configs/tables/NAME.toml).
+        let mut table_configs: Option<PathBuf> = None;
         if let Some(p) = a.preset {
-            configs = preset_configs(p, &root.join("configs"))?;
+            let dir = if p == Preset::Tables { root.join("configs/tables") } else { root.join("configs") };
+            configs = preset_configs(p, &dir)?;
             match p {
+                Preset::Tables => {
+                    seeds = 100;
+                    if tables.is_empty() {
+                        tables = table_dirs(&root.join("docs/tables"))?;
+                    }
+                    sets.extend(["search.controller_epochs=10", "search.samples_per_epoch=10"].map(String::from));
+                }
                 Preset::Smoke => {
                     seeds = 2;
                     if data.is_empty() {
                         data.push("builtin:iris".into());
                     }
+                    table_configs = Some(root.join("configs/tables"));
                     sets.extend(
                         ["search.controller_epochs=2", "search.samples_per_epoch=3", "trainer.epochs=2"]
                             .map(String::from),
@@ -221,28 +290,50 @@ impl Plan {
         if configs.is_empty() {
             bail!("no config: name CONFIG files or a --preset");
         }
-        let mut named: Vec<(String, PathBuf)> = Vec::new();
+        let mut named: Vec<ConfigEntry> = Vec::new();
         for c in configs {
             if !c.is_file() {
                 bail!("{}: no such config file", c.display());
             }
             let name = config_name(&c);
-            if named.iter().any(|(n, _)| *n == name) {
+            if named.iter().any(|e| e.name == name) {
                 bail!("{}: another config is also named {name:?} (configs are named by file stem)", c.display());
             }
             let abs = std::path::absolute(&c).with_context(|| format!("{}", c.display()))?;
-            named.push((name, abs));
+            let table_path = match &table_configs {
+                Some(dir) if !tables.is_empty() => {
+                    let t = dir.join(format!("{name}.toml"));
+                    if !t.is_file() {
+                        bail!("{}: no such config file (the table version of {name})", t.display());
+                    }
+                    std::path::absolute(&t).with_context(|| format!("{}", t.display()))?
+                }
+                _ => abs.clone(),
+            };
+            named.push(ConfigEntry { name, path: abs, table_path });
         }
-        let mut data_sets: Vec<(String, Option<String>)> = Vec::new();
-        for spec in data {
-            let name = data_name(&spec);
-            if data_sets.iter().any(|(n, _)| *n == name) {
-                bail!("--data {spec}: another data set is also named {name:?}");
+        let mut data_sets: Vec<(String, Source)> = Vec::new();
+        let named_sources = data
+            .into_iter()
+            .map(|spec| (data_name(&spec), Source::Data(spec)))
+            .chain(tables.iter().map(|t| (data_name(&t.to_string_lossy()), Source::Table(t.clone()))));
+        for (name, source) in named_sources {
+            if let Source::Table(t) = &source
+                && !t.join("table.toml").is_file()
+            {
+                bail!("--tables {}: no table.toml there", t.display());
             }
-            data_sets.push((name, Some(spec)));
+            if data_sets.iter().any(|(n, _)| *n == name) {
+                bail!("{}: another data set or table is also named {name:?}", source.describe().unwrap_or_default());
+            }
+            let source = match source {
+                Source::Table(t) => Source::Table(std::path::absolute(&t).with_context(|| format!("{}", t.display()))?),
+                s => s,
+            };
+            data_sets.push((name, source));
         }
         if data_sets.is_empty() {
-            data_sets.push(("default".into(), None));
+            data_sets.push(("default".into(), Source::Config));
         }
         let seeds = a.seeds.unwrap_or(seeds);
         if seeds == 0 {
@@ -252,6 +343,7 @@ impl Plan {
             (Some(o), _) => o.clone(),
             (None, Some(Preset::Smoke)) => PathBuf::from("runs/compare-smoke"),
             (None, Some(Preset::SeedAblation)) => PathBuf::from("runs/compare-seed-ablation"),
+            (None, Some(Preset::Tables)) => PathBuf::from("runs/compare-tables"),
             (None, None) => PathBuf::from("runs/compare"),
         };
         Ok(Self {
@@ -275,17 +367,18 @@ impl Plan {
     /// Every run, in data, config, seed order.
     fn jobs(&self) -> Vec<Job> {
         let mut jobs = Vec::new();
-        for (d, spec) in &self.data {
-            for (c, path) in &self.configs {
+        for (d, source) in &self.data {
+            for c in &self.configs {
+                let path = if matches!(source, Source::Table(_)) { &c.table_path } else { &c.path };
                 for &seed in &self.seeds {
                     jobs.push(Job {
                         data: d.clone(),
-                        spec: spec.clone(),
-                        config: c.clone(),
+                        source: source.clone(),
+                        config: c.name.clone(),
                         config_path: path.clone(),
                         seed,
-                        run_dir: self.run_dir(d, c, seed),
-                        log: self.log_path(d, c, seed),
+                        run_dir: self.run_dir(d, &c.name, seed),
+                        log: self.log_path(d, &c.name, seed),
                         stored: None,
                     });
                 }
@@ -299,7 +392,7 @@ impl Plan {
 #[derive(Debug, Clone)]
 struct Job {
     data: String,
-    spec: Option<String>,
+    source: Source,
     config: String,
     config_path: PathBuf,
     seed: u64,
@@ -351,9 +444,7 @@ impl Job {
     }
 
     fn shared_args(&self, shared: &SharedOptions, a: &mut Vec<String>) {
-        if let Some(s) = &self.spec {
-            a.extend(["--data".into(), s.clone()]);
-        }
+        a.extend(self.source.args());
         if let Some(l) = &shared.label {
             a.extend(["--label".into(), l.clone()]);
         }
@@ -509,6 +600,20 @@ impl Stored {
     }
 }
 
+/// The table directories (holding a table.toml) inside `dir`, by name.
+fn table_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("--preset tables: {} (or name tables with --tables DIR)", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("table.toml").is_file())
+        .collect();
+    out.sort();
+    if out.is_empty() {
+        bail!("--preset tables: no table in {}; name tables with --tables DIR", dir.display());
+    }
+    Ok(out)
+}
+
 /// Runs what is not finished yet; returns one line per failed run.
 fn run_all(plan: &Plan, bin: &Path, jobs_at_once: usize, storage: Option<&Stored>) -> Vec<String> {
     let mut all = plan.jobs();
@@ -585,7 +690,7 @@ fn run_all(plan: &Plan, bin: &Path, jobs_at_once: usize, storage: Option<&Stored
 /// Reads the runs of one data set, config by config.
 fn collect(plan: &Plan, data: &str, warnings: &mut Vec<String>) -> Result<Vec<ConfigRuns>> {
     let mut out = Vec::new();
-    for (name, _) in &plan.configs {
+    for ConfigEntry { name, .. } in &plan.configs {
         let mut runs = Vec::new();
         for &seed in &plan.seeds {
             if let Some(r) = RunData::load(&plan.run_dir(data, name, seed), seed)? {
@@ -605,11 +710,11 @@ pub fn aggregate(
     s: CompareSettings,
     ctx: &mut ReportContext,
 ) -> Result<Vec<String>> {
-    let names: Vec<String> = plan.configs.iter().map(|(n, _)| n.clone()).collect();
+    let names: Vec<String> = plan.configs.iter().map(|c| c.name.clone()).collect();
     let baseline = pick_baseline(&names, baseline)?;
     std::fs::create_dir_all(&plan.out).with_context(|| format!("{}", plan.out.display()))?;
     let mut reports = Vec::new();
-    for (data, spec) in &plan.data {
+    for (data, source) in &plan.data {
         let configs = collect(plan, data, &mut ctx.warnings)?;
         let mut files = Vec::new();
         let mut plot = |title: &str, stem: &str, f: &dyn Fn(&Path) -> Result<bool>| -> Result<()> {
@@ -624,9 +729,20 @@ pub fn aggregate(
         plot("Predicted against actual reward", "predicted", &|p| plots::predicted_vs_actual(p, &configs))?;
         plot("Time per trial", "time-per-trial", &|p| plots::time_per_trial(p, &configs).map(|()| true))?;
         ctx.plots.push((data.clone(), files));
-        reports.push(DataReport::new(data, spec.as_deref(), &configs, &baseline, s));
+        if let Source::Table(dir) = source {
+            let r = crate::regret::for_table(data, dir, &configs, &baseline)?;
+            let file = format!("regret-{data}.svg");
+            plots::regret(&plan.out.join(&file), data, &r)?;
+            ctx.plots.last_mut().map(|(_, f)| f.insert(0, ("Regret against trial".to_string(), file)));
+            ctx.regrets.push(r);
+        }
+        reports.push(DataReport::new(data, source.describe().as_deref(), &configs, &baseline, s));
     }
     write_tables(&plan.out, &reports, s)?;
+    if !ctx.regrets.is_empty() {
+        let csv = plan.out.join("regret.csv");
+        std::fs::write(&csv, crate::regret::csv(&ctx.regrets)).with_context(|| format!("{}", csv.display()))?;
+    }
     let md = plan.out.join("report.md");
     std::fs::write(&md, markdown(&reports, ctx, s)).with_context(|| format!("{}", md.display()))?;
     let multi = reports.len() > 1;
@@ -715,6 +831,7 @@ mod tests {
             preset: None,
             seeds: Some(3),
             data: vec![],
+            tables: vec![],
             label: None,
             drop: None,
             set: vec![],
@@ -743,15 +860,16 @@ mod tests {
         a.preset = Some(Preset::Smoke);
         a.seeds = None;
         let p = Plan::new(&a, &d).expect("smoke");
-        let names: Vec<&str> = p.configs.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<&str> = p.configs.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["random", "reinforce"]);
         assert_eq!(p.seeds, [0, 1]);
-        assert_eq!(p.data, [("iris".to_string(), Some("builtin:iris".to_string()))]);
+        assert_eq!(p.data, [("iris".to_string(), Source::Data("builtin:iris".to_string()))]);
+        assert_eq!(p.configs[0].table_path, p.configs[0].path, "no tables: no table configs needed");
         assert!(p.shared.sets.contains(&"trainer.epochs=2".to_string()));
         a.preset = Some(Preset::SeedAblation);
         a.data = vec!["builtin:iris".into()];
         let p = Plan::new(&a, &d).expect("ablation");
-        let names: Vec<&str> = p.configs.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<&str> = p.configs.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["seed-default", "seed-neither", "seed-no-oneshot", "random"]);
         assert_eq!(p.seeds.len(), 5);
         let err = Plan::new(&args(&[&cfg.join("random.toml"), &cfg.join("random.toml")]), &d).expect_err("dup");
@@ -765,7 +883,7 @@ mod tests {
         let d = tmp("job-args");
         let job = Job {
             data: "iris".into(),
-            spec: Some("builtin:iris".into()),
+            source: Source::Data("builtin:iris".into()),
             config: "random".into(),
             config_path: d.join("random.toml"),
             seed: 2,

@@ -14,6 +14,7 @@
 mod aggregate;
 mod compare;
 mod plots;
+mod regret;
 mod report;
 mod runs;
 mod stats;

@@ -3,7 +3,8 @@
 //! * best reward so far against trial: mean over seeds, min-max band;
 //! * reward distribution per config: box plot of every trial's reward, pooled over seeds;
 //! * predicted against actual reward, for configs whose controller predicts;
-//! * seconds per trial against trial: mean over seeds, min-max band.
+//! * seconds per trial against trial: mean over seeds, min-max band;
+//! * regret against trial on a benchmark table: median over seeds, quartile band.
 
 use std::path::Path;
 
@@ -125,6 +126,20 @@ pub fn best_so_far(path: &Path, configs: &[ConfigRuns]) -> Result<()> {
         .map(|c| band_over_runs(&c.name, &c.runs.iter().map(|r| r.best_so_far()).collect::<Vec<_>>()))
         .collect();
     line_chart(path, "Best reward so far (mean over seeds, band: min-max)", "trial", "best reward", &bands)
+}
+
+/// Regret against trial on one benchmark table: median over seeds, band: quartiles.
+pub fn regret(path: &Path, table: &str, r: &crate::regret::TableRegret) -> Result<()> {
+    let bands: Vec<Band> = r
+        .configs
+        .iter()
+        .map(|c| Band {
+            name: c.name.clone(),
+            points: c.quartiles().iter().enumerate().map(|(i, &(m, lo, hi))| ((i + 1) as f64, m, lo, hi)).collect(),
+        })
+        .collect();
+    let title = format!("Regret on {table} (median over seeds, band: quartiles)");
+    line_chart(path, &title, "trial", &format!("regret ({})", r.metric), &bands)
 }
 
 /// Seconds per trial against trial.

@@ -17,6 +17,8 @@ pub struct ReportContext {
     pub failures: Vec<String>,
     /// Lines skipped while reading journals, and similar.
     pub warnings: Vec<String>,
+    /// Regrets on the benchmark tables compared, if any.
+    pub regrets: Vec<crate::regret::TableRegret>,
 }
 
 fn pm(s: Option<Spread>, digits: usize) -> String {
@@ -50,6 +52,7 @@ pub fn markdown(reports: &[DataReport], ctx: &ReportContext, s: CompareSettings)
         s.resamples,
         s.seed
     );
+    crate::regret::markdown(&mut o, &ctx.regrets);
     for r in reports {
         data_section(&mut o, r, ctx);
     }

@@ -661,7 +661,7 @@ fn storage_cost(db: &mlpnas_postgres::Database) -> Res<()> {
         lap(1, &mut t, &mut parts);
         wq.renew(&claim).map_err(e)?;
         lap(2, &mut t, &mut parts);
-        let outcome = TrainOutcome { epochs: Vec::new(), diverged: false, weights: weights.clone() };
+        let outcome = TrainOutcome { epochs: Vec::new(), diverged: false, weights: weights.clone(), measured: None };
         wq.complete(&claim, &TrialResult { outcome, seconds: 0.5, worker: "bench".into() }).map_err(e)?;
         lap(3, &mut t, &mut parts);
         let got = q.results(&name, &[trial]).map_err(e)?;
@@ -682,6 +682,7 @@ fn storage_cost(db: &mlpnas_postgres::Database) -> Res<()> {
             seconds: 0.5,
             status: mlpnas_core::TrialStatus::Ok,
             epochs: Vec::new(),
+            metric: None,
         };
         let puts: Vec<(BigramKey, LayerWeights)> = keys.iter().cloned().zip(weights.iter().cloned()).collect();
         run.append_trial(&record, Some(&puts)).map_err(e)?;

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use mlpnas_core::{RunStorage, SearchSpace};
+use mlpnas_core::RunStorage;
 use mlpnas_data::DataSpec;
 use mlpnas_search::{
     CheckedConfig, Observer, RESUMABLE_CHANGES, Run, RunDir, Search, SearchConfig, evaluate, prepare_data, top_n,
@@ -52,6 +52,9 @@ enum Command {
     Search(SearchArgs),
     /// Train one architecture and print its metrics.
     Eval(EvalArgs),
+    /// Train every configuration of a config's space with several seeds and write a benchmark
+    /// table (table.toml, table.csv, epochs.csv); continues a killed or shorter tabulation.
+    Tabulate(TabulateArgs),
     /// Print the vocabulary of the search space.
     Space {
         /// Config whose [space] section to use (default space otherwise).
@@ -254,6 +257,28 @@ struct SearchArgs {
 }
 
 #[derive(Debug, Args)]
+struct TabulateArgs {
+    /// Config (TOML) whose data, space and trainer to tabulate (one-shot sharing is turned off);
+    /// omit it to continue the tabulation in --out.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Seeds per configuration (raise it later to add seeds to a finished table).
+    #[arg(long, default_value_t = 3)]
+    seeds: usize,
+    /// Table directory: the table files, and the tabulation's run directory (`run/`).
+    #[arg(long)]
+    out: PathBuf,
+    /// Configurations trained at once (default: search.batch).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// The table's name (default: the config file's name).
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Debug, Args)]
 struct EvalArgs {
     /// Architecture, e.g. `64:relu,dropout,32:elu` (the output layer is added).
     #[arg(long)]
@@ -330,6 +355,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Search(a) => search(a, v),
         Command::Eval(a) => eval(a),
+        Command::Tabulate(a) => tabulate(a, v),
         Command::Space { config, set } => space(config.as_deref(), &set),
         Command::Report { dir, storage, top, json } => report(&dir, storage.as_deref(), top, json, v),
         Command::Finalize(a) => finalize(a, v),
@@ -444,7 +470,7 @@ fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> {
         Some(url) => format!("{} --storage {}", run_dir.display(), mlpnas_postgres::mask(url)),
         None => run_dir.display().to_string(),
     };
-    on_interrupt(&location, &resume_hint);
+    on_interrupt(&location, &format!("mlpnas search --resume {resume_hint}"));
     let mut progress = output::Progress::new(verbosity);
     let summary = search.run(&mut progress)?;
     progress.finish();
@@ -461,6 +487,73 @@ fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn tabulate(mut a: TabulateArgs, verbosity: output::Verbosity) -> Result<()> {
+    use mlpnas_search::tabulate::{RUN_DIR, tabulate};
+    let run_dir = a.out.join(RUN_DIR);
+    let existing = run_dir.join(mlpnas_search::rundir::JOURNAL).exists();
+    let (run, name) = match (&a.config, existing) {
+        (Some(_), true) => bail!(
+            "{}: already holds a tabulation; continue it without --config (mlpnas tabulate --out {} --seeds {}), or choose another --out",
+            a.out.display(),
+            a.out.display(),
+            a.seeds
+        ),
+        (None, false) => bail!("{}: holds no tabulation to continue; give --config FILE", a.out.display()),
+        (None, true) => {
+            let d = &a.data;
+            if d.data.is_some() || d.label.is_some() || d.drop.is_some() || d.seed.is_some() || !d.set.is_empty() {
+                bail!(
+                    "{}: a tabulation continues with its own config; only --seeds and --threads may change",
+                    a.out.display()
+                );
+            }
+            let run = Run::resume(Box::new(RunDir::new(&run_dir)), &[])?;
+            (run, table_name(&a))
+        }
+        (Some(config), false) => {
+            // Every configuration is trained from scratch: no weight sharing.
+            a.data.set.push("search.one_shot=false".into());
+            let cfg = load_config(Some(config), &a.data)?;
+            // Bad data is reported before anything is written.
+            prepare_data(&cfg)?;
+            (Run::create(Box::new(RunDir::new(&run_dir)), cfg)?, table_name(&a))
+        }
+    };
+    let data = prepare_data(run.config())?;
+    let threads = a.threads.unwrap_or(run.config().search.batch);
+    if verbosity > output::Verbosity::Quiet {
+        eprintln!(
+            "mlpnas: tabulating {} ({} train / {} valid rows) with {} seed(s) on {threads} thread(s) -> {}",
+            run.config().data.source,
+            data.split.train.n_rows(),
+            data.split.valid.n_rows(),
+            a.seeds,
+            a.out.display()
+        );
+    }
+    on_interrupt(&run.location(), &format!("mlpnas tabulate --out {} --seeds {}", a.out.display(), a.seeds));
+    let mut progress = output::Progress::new(verbosity);
+    let done = tabulate(run, &data, a.seeds, threads, &a.out, &name, &mut progress)?;
+    progress.finish();
+    println!(
+        "{} configurations x {} seeds = {} rows in {:.1} s; table: {}",
+        done.configurations,
+        done.rows / done.configurations.max(1),
+        done.rows,
+        done.seconds,
+        done.out.display()
+    );
+    Ok(())
+}
+
+/// The table's name: --name, or the table directory's name.
+fn table_name(a: &TabulateArgs) -> String {
+    a.name.clone().unwrap_or_else(|| {
+        let dir = std::path::absolute(&a.out).unwrap_or_else(|_| a.out.clone());
+        dir.file_name().map_or("table".into(), |s| s.to_string_lossy().into_owned())
+    })
 }
 
 /// The run's storage: the run directory `dir`, or the run named `dir` in the PostgreSQL
@@ -651,7 +744,7 @@ fn on_interrupt(kept: &str, resume: &str) {
             std::thread::spawn(move || {
                 if let Some(sig) = signals.forever().next() {
                     eprintln!(
-                        "\ninterrupted: the trial in flight is abandoned, finished trials are kept in {kept}; continue with: mlpnas search --resume {resume}"
+                        "\ninterrupted: the trial in flight is abandoned, finished trials are kept in {kept}; continue with: {resume}"
                     );
                     std::process::exit(128 + sig);
                 }
@@ -738,14 +831,23 @@ fn space(config: Option<&Path>, set: &[String]) -> Result<()> {
         None => SearchConfig::from_toml(DEFAULT_CONFIG, "default config", Path::new(""), set)?,
     }
     .check()?;
-    let space = cfg.space.build()?;
+    let space = cfg.space.build().map_err(|e| anyhow::anyhow!("{}: {}", cfg.origin, e.within("space")))?;
     println!("{:>4}  token", "id");
     for id in 1..space.vocab_size() as u32 {
-        if let Some(t) = space.token(id) {
-            println!("{id:>4}  {}", output::token_text(t, space.dropout_rate()));
+        let text = match space.as_mlp() {
+            Some(m) => m.token(id).map(|t| output::token_text(t, m.dropout_rate())),
+            None => space.token_text(id),
+        };
+        if let Some(text) = text {
+            println!("{id:>4}  {text}");
         }
     }
-    println!("max length {} (output layer included); {} valid architectures", space.max_len(), space.size());
+    match space.as_mlp() {
+        Some(_) => {
+            println!("max length {} (output layer included); {} valid architectures", space.max_len(), space.size())
+        }
+        None => println!("{} dimensions; {} configurations", space.max_len(), space.size()),
+    }
     Ok(())
 }
 

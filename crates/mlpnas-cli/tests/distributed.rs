@@ -592,7 +592,7 @@ fn the_queue_fences_stale_attempts_and_a_trial_is_journaled_once() {
     assert_eq!((retry.task.trial, retry.attempt), (0, 2));
     assert!(!q.renew(&first).expect("renew"), "a stale claim was renewed");
     let result = |w: &str| TrialResult {
-        outcome: TrainOutcome { epochs: Vec::new(), diverged: true, weights: Vec::new() },
+        outcome: TrainOutcome { epochs: Vec::new(), diverged: true, weights: Vec::new(), measured: None },
         seconds: 0.5,
         worker: w.into(),
     };
@@ -638,6 +638,7 @@ fn the_queue_fences_stale_attempts_and_a_trial_is_journaled_once() {
         seconds: 0.1,
         status: mlpnas_core::TrialStatus::Ok,
         epochs: Vec::new(),
+        metric: None,
     };
     run.append_trial(&rec, Some(&[])).expect("append");
     run.append_trial(&rec, Some(&[])).expect("the same trial again");

@@ -2,7 +2,9 @@
 //!
 //! This crate holds everything the rest of mlpnas agrees on and nothing that a plugin should own:
 //!
-//! * [`space`]: the [`SearchSpace`] trait and the default [`MlpSpace`] (tokens, validity, encode/decode);
+//! * [`space`]: the [`SearchSpace`] trait and its config [`SpaceConfig`] (a plugin like the
+//!   others), what a sequence stands for ([`Candidate`]), and the default [`MlpSpace`] (tokens,
+//!   validity, encode/decode);
 //! * [`arch`]: decoded architectures ([`Architecture`], [`Layer`]) and the one-shot
 //!   [`BigramKey`] of each dense layer;
 //! * [`tensor`]: backend-agnostic weights ([`HostTensor`], [`LayerWeights`]), and [`codec`], the
@@ -40,11 +42,11 @@ pub use controller::{Controller, ControllerConfig, ControllerContext, Proposal, 
 pub use data::{DataSplit, Dataset};
 pub use error::{CodecError, ConfigError, ControllerError, SpaceError, StorageError, StoreError, TrainerError};
 pub use queue::{Claim, Claimant, TrialQueue, TrialResult, TrialTask};
-pub use space::{MlpSpace, MlpSpaceConfig, SearchSpace, Token, TokenId};
+pub use space::{Candidate, MlpSpace, MlpSpaceConfig, SearchSpace, SpaceConfig, Token, TokenId};
 pub use storage::{Checkpoint, CheckpointState, RunStorage, Summary, TrialLog, host_name};
 pub use store::{StoreConfig, WeightStore};
 pub use tensor::{HostTensor, LayerWeights};
 pub use trainer::{
-    ArchitectureTrainer, EarlyStopping, EpochMetrics, FitOutcome, Model, Score, TrainOutcome, TrainerConfig,
+    ArchitectureTrainer, EarlyStopping, EpochMetrics, FitOutcome, Measured, Model, Score, TrainOutcome, TrainerConfig,
 };
 pub use trial::{EpochReport, TrialRecord, TrialStatus};

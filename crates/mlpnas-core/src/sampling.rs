@@ -4,11 +4,11 @@
 use rand::Rng;
 
 use crate::error::ControllerError;
-use crate::space::{SearchSpace, Token, TokenId};
+use crate::space::{SearchSpace, TokenId};
 
-/// Whether `prefix` is a complete sequence (it ends with the output token).
+/// Whether `prefix` is a complete sequence ([`SearchSpace::is_complete`]).
 pub fn is_complete(space: &dyn SearchSpace, prefix: &[TokenId]) -> bool {
-    prefix.last().is_some_and(|&t| space.token(t) == Some(Token::Output))
+    space.is_complete(prefix)
 }
 
 /// One sequence drawn uniformly among the valid sequences of `space`: each next token is chosen

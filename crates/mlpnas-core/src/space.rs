@@ -1,11 +1,14 @@
-//! The search space: a vocabulary of layer tokens, the rules that make a token sequence a valid
-//! MLP, and the default [`MlpSpace`].
+//! The search space: the [`SearchSpace`] trait over token sequences, its config
+//! ([`SpaceConfig`], a plugin chosen by `[space] type`), what a sequence stands for
+//! ([`Candidate`]), and the default MLP space ([`MlpSpace`], `type = "mlp"`): layer tokens and
+//! the rules that make a sequence a valid MLP.
 //!
 //! Default vocabulary (units `[8,16,32,64,128,256,512]` x activations `[sigmoid,tanh,relu,elu]`):
 //! ids `1..=28` are hidden layers with `id = 4*i + j + 1` (unit index `i`, activation index `j`),
 //! `29` is dropout, `30` is the output layer and `0` is padding.
 
 use std::fmt;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,34 +34,82 @@ pub enum Token {
     Output,
 }
 
+/// What a complete sequence stands for: what a trial trains or measures.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Candidate {
+    /// A network of an MLP space, trained by a network trainer.
+    Network(Architecture),
+    /// A point of a space over named dimensions (a benchmark table): one value index per
+    /// dimension, and its text form (`name=value` pairs joined by `,`).
+    Point {
+        /// Index of each dimension's value, in dimension order.
+        values: Vec<u32>,
+        /// Text form, e.g. `alpha=1e-08,batch_size=4`.
+        text: String,
+    },
+}
+
+impl Candidate {
+    /// The text a journal records as `architecture`.
+    pub fn text(&self) -> String {
+        match self {
+            Candidate::Network(a) => a.to_string(),
+            Candidate::Point { text, .. } => text.clone(),
+        }
+    }
+    /// Trainable parameters (0 for a point).
+    pub fn params(&self) -> usize {
+        match self {
+            Candidate::Network(a) => a.param_count(),
+            Candidate::Point { .. } => 0,
+        }
+    }
+}
+
 /// A search space over token sequences.
 ///
 /// # Design
 ///
 /// Validity is defined in one place, [`SearchSpace::allowed_next`]: a sequence is valid when each
-/// token was allowed after its prefix and the last one is the output token. Everything else
-/// (checking, counting, sampling with a mask, uniform sampling) is derived from it, so a
-/// controller that only ever picks allowed tokens produces valid sequences by construction, with
-/// no rejection loop. [`SearchSpace::completions`] counts the valid sequences that extend a prefix;
-/// it lets a controller sample uniformly over whole sequences rather than token by token, and tells
-/// when the space is exhausted. The trait is object safe: controllers hold a `&dyn SearchSpace`.
+/// token was allowed after its prefix and it is complete ([`SearchSpace::is_complete`]).
+/// Everything else (checking, counting, sampling with a mask, uniform sampling) is derived from
+/// it, so a controller that only ever picks allowed tokens produces valid sequences by
+/// construction, with no rejection loop. [`SearchSpace::completions`] counts the valid sequences
+/// that extend a prefix; it lets a controller sample uniformly over whole sequences rather than
+/// token by token, and tells when the space is exhausted. The trait speaks of token ids only, so
+/// every controller runs on every space; what a sequence means is the space's
+/// ([`SearchSpace::candidate`]), and a controller that knows MLP layers (evolution's layer
+/// mutations) asks for them through [`SearchSpace::as_mlp`]. Spaces are plugins: a
+/// [`SpaceConfig`] chosen by `[space] type = "..."` builds one. The trait is object safe:
+/// controllers hold a `&dyn SearchSpace`.
 pub trait SearchSpace: Send + Sync + fmt::Debug {
     /// One more than the largest token id (id `0` is padding).
     fn vocab_size(&self) -> usize;
-    /// Maximum sequence length, counting the output token.
+    /// Maximum sequence length (for the MLP space, counting the output token).
     fn max_len(&self) -> usize;
-    /// What `id` stands for, or `None` outside the vocabulary (and for padding).
-    fn token(&self, id: TokenId) -> Option<Token>;
     /// The token ids allowed after `prefix` (assumed a valid prefix), in increasing order;
-    /// empty once the prefix ends with the output token.
+    /// empty once the prefix is complete.
     fn allowed_next(&self, prefix: &[TokenId]) -> Vec<TokenId>;
     /// Number of valid complete sequences that start with `prefix` (1 for a complete one;
     /// saturates at `u128::MAX`).
     fn completions(&self, prefix: &[TokenId]) -> u128;
-    /// Drop probability of a dropout token.
-    fn dropout_rate(&self) -> f64;
-    /// The token id of a hidden layer, if the space has it.
-    fn hidden_id(&self, units: u32, activation: Activation) -> Option<TokenId>;
+    /// Whether a valid prefix is a whole sequence (the MLP space: it ends with the output token).
+    fn is_complete(&self, prefix: &[TokenId]) -> bool;
+    /// What `id` stands for, as text (`64:relu`, `dropout`, `batch_size=16`), or `None` outside
+    /// the vocabulary (and for padding).
+    fn token_text(&self, id: TokenId) -> Option<String>;
+    /// What the complete valid sequence `seq` stands for, for a task with `input_dim` inputs and
+    /// `n_classes` classes (spaces that are not networks ignore both).
+    fn candidate(&self, seq: &[TokenId], input_dim: usize, n_classes: usize) -> Result<Candidate, SpaceError>;
+    /// The MLP space, when this is one (for what only makes sense for layers: layer mutations,
+    /// architectures given as text).
+    fn as_mlp(&self) -> Option<&MlpSpace> {
+        None
+    }
+    /// Why `seq[pos]` may not follow `seq[..pos]` (it is in the vocabulary), for error messages.
+    fn why_not_allowed(&self, seq: &[TokenId], pos: usize) -> String {
+        format!("token {} is not allowed at position {pos}", seq[pos])
+    }
 
     /// Number of valid sequences in the space.
     fn size(&self) -> u128 {
@@ -76,72 +127,46 @@ pub trait SearchSpace: Send + Sync + fmt::Debug {
             return Err(invalid(format!("length {} exceeds the maximum of {}", seq.len(), self.max_len())));
         }
         for (pos, &id) in seq.iter().enumerate() {
-            let Some(tok) = self.token(id) else {
+            if id == 0 || self.token_text(id).is_none() {
                 return Err(SpaceError::UnknownToken { id, pos, max });
-            };
+            }
             if !self.allowed_next(&seq[..pos]).contains(&id) {
-                let reason = match (tok, pos) {
-                    (Token::Dropout, 0) => "dropout cannot be first".to_string(),
-                    (Token::Output, 0) => "at least one hidden layer must precede the output layer".to_string(),
-                    (Token::Dropout, _) => "dropout cannot follow dropout".to_string(),
-                    _ if seq[..pos].last().and_then(|&p| self.token(p)) == Some(Token::Output) => {
-                        "the output layer must be last".to_string()
-                    }
-                    _ => format!("token {id} is not allowed at position {pos}"),
-                };
-                return Err(invalid(reason));
+                return Err(invalid(self.why_not_allowed(seq, pos)));
             }
         }
-        if self.token(seq[seq.len() - 1]) != Some(Token::Output) {
-            return Err(invalid("the sequence must end with the output layer".into()));
+        if !self.is_complete(seq) {
+            return Err(invalid(match self.as_mlp() {
+                Some(_) => "the sequence must end with the output layer".into(),
+                None => format!("the sequence is incomplete ({} of {} tokens)", seq.len(), self.max_len()),
+            }));
         }
         Ok(())
     }
+}
 
-    /// Decodes a valid sequence into an architecture for `input_dim` inputs and `n_classes` classes.
-    fn decode(&self, seq: &[TokenId], input_dim: usize, n_classes: usize) -> Result<Architecture, SpaceError> {
-        self.validate(seq)?;
-        let (out_units, output) = OutputKind::for_classes(n_classes);
-        let layers = seq
-            .iter()
-            .filter_map(|&id| self.token(id))
-            .map(|t| match t {
-                Token::Hidden { units, activation } => Layer::Dense { units, activation },
-                Token::Dropout => Layer::Dropout { rate: self.dropout_rate() },
-                Token::Output => Layer::Output { units: out_units, output },
-            })
-            .collect();
-        Ok(Architecture { input_dim, layers })
+/// Serializable settings that build a [`SearchSpace`] (`[space]`, `type = "..."`; a `[space]`
+/// without `type` is the MLP space, `"mlp"`).
+///
+/// Errors name fields relative to the section (`max_len`, not `space.max_len`): the host adds
+/// its path ([`ConfigError::within`]).
+#[typetag::serde(tag = "type")]
+pub trait SpaceConfig: fmt::Debug + Send + Sync {
+    /// Checks every field (called once, when the config is loaded).
+    fn validate(&self) -> Result<(), ConfigError>;
+    /// Builds the space from a validated config.
+    fn build(&self) -> Result<Box<dyn SearchSpace>, ConfigError>;
+    /// Whether its candidates are networks: trained by a network trainer, their layers shared
+    /// one-shot through a weight store, read from text by `eval`, finalized and exported.
+    fn networks(&self) -> bool {
+        false
     }
-
-    /// Encodes an architecture back into a valid sequence of this space.
-    fn encode(&self, arch: &Architecture) -> Result<Vec<TokenId>, SpaceError> {
-        let mut seq = Vec::with_capacity(arch.layers.len());
-        for l in &arch.layers {
-            seq.push(match *l {
-                Layer::Dense { units, activation } => {
-                    self.hidden_id(units, activation).ok_or_else(|| SpaceError::NotInSpace {
-                        layer: l.to_string(),
-                        reason: "units or activation not in the space".into(),
-                    })?
-                }
-                Layer::Dropout { .. } => self.dropout_id(),
-                Layer::Output { .. } => self.output_id(),
-            });
-        }
-        self.validate(&seq)?;
-        Ok(seq)
+    /// Makes relative paths absolute against `base` (the config file's directory), so that the
+    /// config a run stores means the same from anywhere.
+    fn rebase(&mut self, base: &Path) {
+        let _ = base;
     }
-
-    /// The dropout token id.
-    fn dropout_id(&self) -> TokenId {
-        (1..self.vocab_size() as TokenId).find(|&i| self.token(i) == Some(Token::Dropout)).unwrap_or(0)
-    }
-
-    /// The output token id.
-    fn output_id(&self) -> TokenId {
-        (1..self.vocab_size() as TokenId).find(|&i| self.token(i) == Some(Token::Output)).unwrap_or(0)
-    }
+    /// A copy, boxed.
+    fn boxed_clone(&self) -> Box<dyn SpaceConfig>;
 }
 
 /// Settings of the default MLP space (`[space]` in a config file).
@@ -176,28 +201,28 @@ impl MlpSpaceConfig {
     /// Checks every field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.units.is_empty() {
-            return Err(ConfigError::new("space.units", "needs at least one width"));
+            return Err(ConfigError::new("units", "needs at least one width"));
         }
         if self.units.contains(&0) {
-            return Err(ConfigError::new("space.units", "widths must be positive"));
+            return Err(ConfigError::new("units", "widths must be positive"));
         }
         let mut u = self.units.clone();
         u.sort_unstable();
         u.dedup();
         if u.len() != self.units.len() {
-            return Err(ConfigError::new("space.units", "widths must be distinct"));
+            return Err(ConfigError::new("units", "widths must be distinct"));
         }
         if self.activations.is_empty() {
-            return Err(ConfigError::new("space.activations", "needs at least one activation"));
+            return Err(ConfigError::new("activations", "needs at least one activation"));
         }
         let mut a = self.activations.clone();
         a.sort_unstable();
         a.dedup();
         if a.len() != self.activations.len() {
-            return Err(ConfigError::new("space.activations", "activations must be distinct"));
+            return Err(ConfigError::new("activations", "activations must be distinct"));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(ConfigError::new("space.dropout", format!("{} is not in [0, 1)", self.dropout)));
+            return Err(ConfigError::new("dropout", format!("{} is not in [0, 1)", self.dropout)));
         }
         if !(2..=MAX_LEN_LIMIT).contains(&self.max_len) {
             return Err(ConfigError::new(
@@ -215,6 +240,22 @@ impl MlpSpaceConfig {
     pub fn build(&self) -> Result<MlpSpace, ConfigError> {
         self.validate()?;
         Ok(MlpSpace { cfg: self.clone() })
+    }
+}
+
+#[typetag::serde(name = "mlp")]
+impl SpaceConfig for MlpSpaceConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        MlpSpaceConfig::validate(self)
+    }
+    fn build(&self) -> Result<Box<dyn SearchSpace>, ConfigError> {
+        Ok(Box::new(MlpSpaceConfig::build(self)?))
+    }
+    fn networks(&self) -> bool {
+        true
+    }
+    fn boxed_clone(&self) -> Box<dyn SpaceConfig> {
+        Box::new(self.clone())
     }
 }
 
@@ -269,14 +310,9 @@ enum State {
     Dropout,
 }
 
-impl SearchSpace for MlpSpace {
-    fn vocab_size(&self) -> usize {
-        self.n_hidden() as usize + 3
-    }
-    fn max_len(&self) -> usize {
-        self.cfg.max_len
-    }
-    fn token(&self, id: TokenId) -> Option<Token> {
+impl MlpSpace {
+    /// What `id` stands for, or `None` outside the vocabulary (and for padding).
+    pub fn token(&self, id: TokenId) -> Option<Token> {
         let h = self.n_hidden();
         let na = self.cfg.activations.len() as u32;
         match id {
@@ -292,6 +328,68 @@ impl SearchSpace for MlpSpace {
             i if i == h + 2 => Some(Token::Output),
             _ => None,
         }
+    }
+    /// Drop probability of a dropout token.
+    pub fn dropout_rate(&self) -> f64 {
+        self.cfg.dropout
+    }
+    /// The token id of a hidden layer, if the space has it.
+    pub fn hidden_id(&self, units: u32, activation: Activation) -> Option<TokenId> {
+        let i = self.cfg.units.iter().position(|&u| u == units)?;
+        let j = self.cfg.activations.iter().position(|&a| a == activation)?;
+        Some((i * self.cfg.activations.len() + j + 1) as TokenId)
+    }
+    /// The dropout token id.
+    pub fn dropout_id(&self) -> TokenId {
+        self.n_hidden() + 1
+    }
+    /// The output token id.
+    pub fn output_id(&self) -> TokenId {
+        self.n_hidden() + 2
+    }
+
+    /// Decodes a valid sequence into an architecture for `input_dim` inputs and `n_classes` classes.
+    pub fn decode(&self, seq: &[TokenId], input_dim: usize, n_classes: usize) -> Result<Architecture, SpaceError> {
+        self.validate(seq)?;
+        let (out_units, output) = OutputKind::for_classes(n_classes);
+        let layers = seq
+            .iter()
+            .filter_map(|&id| self.token(id))
+            .map(|t| match t {
+                Token::Hidden { units, activation } => Layer::Dense { units, activation },
+                Token::Dropout => Layer::Dropout { rate: self.dropout_rate() },
+                Token::Output => Layer::Output { units: out_units, output },
+            })
+            .collect();
+        Ok(Architecture { input_dim, layers })
+    }
+
+    /// Encodes an architecture back into a valid sequence of this space.
+    pub fn encode(&self, arch: &Architecture) -> Result<Vec<TokenId>, SpaceError> {
+        let mut seq = Vec::with_capacity(arch.layers.len());
+        for l in &arch.layers {
+            seq.push(match *l {
+                Layer::Dense { units, activation } => {
+                    self.hidden_id(units, activation).ok_or_else(|| SpaceError::NotInSpace {
+                        layer: l.to_string(),
+                        reason: "units or activation not in the space".into(),
+                    })?
+                }
+                Layer::Dropout { .. } => self.dropout_id(),
+                Layer::Output { .. } => self.output_id(),
+            });
+        }
+        self.validate(&seq)?;
+        Ok(seq)
+    }
+}
+
+impl SearchSpace for MlpSpace {
+    fn vocab_size(&self) -> usize {
+        self.n_hidden() as usize + 3
+    }
+    fn max_len(&self) -> usize {
+        self.cfg.max_len
     }
     fn allowed_next(&self, prefix: &[TokenId]) -> Vec<TokenId> {
         let Some(state) = self.state_of(prefix) else { return Vec::new() };
@@ -318,13 +416,33 @@ impl SearchSpace for MlpSpace {
             Some(state) => self.count(self.cfg.max_len.saturating_sub(prefix.len()), state),
         }
     }
-    fn dropout_rate(&self) -> f64 {
-        self.cfg.dropout
+    fn is_complete(&self, prefix: &[TokenId]) -> bool {
+        prefix.last().is_some_and(|&t| self.token(t) == Some(Token::Output))
     }
-    fn hidden_id(&self, units: u32, activation: Activation) -> Option<TokenId> {
-        let i = self.cfg.units.iter().position(|&u| u == units)?;
-        let j = self.cfg.activations.iter().position(|&a| a == activation)?;
-        Some((i * self.cfg.activations.len() + j + 1) as TokenId)
+    fn token_text(&self, id: TokenId) -> Option<String> {
+        Some(match self.token(id)? {
+            Token::Hidden { units, activation } => format!("{units}:{activation}"),
+            Token::Dropout => format!("dropout({})", self.cfg.dropout),
+            Token::Output => "output".to_string(),
+        })
+    }
+    fn candidate(&self, seq: &[TokenId], input_dim: usize, n_classes: usize) -> Result<Candidate, SpaceError> {
+        self.decode(seq, input_dim, n_classes).map(Candidate::Network)
+    }
+    fn as_mlp(&self) -> Option<&MlpSpace> {
+        Some(self)
+    }
+    fn why_not_allowed(&self, seq: &[TokenId], pos: usize) -> String {
+        let id = seq[pos];
+        match (self.token(id), pos) {
+            (Some(Token::Dropout), 0) => "dropout cannot be first".to_string(),
+            (Some(Token::Output), 0) => "at least one hidden layer must precede the output layer".to_string(),
+            (Some(Token::Dropout), _) => "dropout cannot follow dropout".to_string(),
+            _ if seq[..pos].last().and_then(|&p| self.token(p)) == Some(Token::Output) => {
+                "the output layer must be last".to_string()
+            }
+            _ => format!("token {id} is not allowed at position {pos}"),
+        }
     }
 }
 

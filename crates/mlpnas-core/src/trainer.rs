@@ -38,12 +38,27 @@ pub struct TrainOutcome {
     pub diverged: bool,
     /// Trained weights of each dense layer in order (empty when diverged).
     pub weights: Vec<LayerWeights>,
+    /// The reward and raw metric of a candidate measured without epochs (a benchmark table's
+    /// row); `None` for a trained network, whose reward comes from its epochs.
+    pub measured: Option<Measured>,
+}
+
+/// A reward measured directly ([`ArchitectureTrainer::measure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    /// What controllers maximise (`-metric` for a metric to minimise).
+    pub reward: f64,
+    /// The metric as measured (e.g. a validation loss).
+    pub metric: f64,
 }
 
 impl TrainOutcome {
     /// Reward: the mean of the validation accuracies weighted by epoch number (1..N), as in the
     /// original MLPNAS; 0 when diverged.
     pub fn reward(&self) -> f64 {
+        if let Some(m) = self.measured {
+            return m.reward;
+        }
         if self.diverged || self.epochs.is_empty() {
             return 0.0;
         }
@@ -135,6 +150,24 @@ pub trait ArchitectureTrainer: Send + Sync + fmt::Debug {
     /// Loss and accuracy of `arch` with `weights` (one per dense layer) on `part` (e.g. the
     /// test part), which must have the training part's width and classes.
     fn score(&self, arch: &Architecture, weights: &[LayerWeights], part: &Dataset) -> Result<Score, TrainerError>;
+    /// Measures a candidate that is not a network: a point of a benchmark table, given as one
+    /// value index per dimension ([`crate::Candidate::Point`]); `seed` picks among its noisy
+    /// observations. Network trainers refuse.
+    fn measure(&self, point: &[u32], seed: u64) -> Result<TrainOutcome, TrainerError> {
+        let _ = (point, seed);
+        Err(TrainerError::Other("this trainer trains networks; it cannot measure a point of a table space".into()))
+    }
+    /// Checks that this trainer can train or measure the candidates of `space` (built from the
+    /// same config), before anything is trained. The default (network trainers): `space` must be
+    /// an MLP space.
+    fn check_space(&self, space: &dyn crate::SearchSpace) -> Result<(), TrainerError> {
+        if space.as_mlp().is_none() {
+            return Err(TrainerError::Other(
+                "this trainer trains networks, and the [space] is not an MLP space (a table space needs [trainer] type = \"table\")".into(),
+            ));
+        }
+        Ok(())
+    }
     /// Width of the flattened input.
     fn input_dim(&self) -> usize;
     /// Number of classes of the task.
@@ -170,6 +203,15 @@ pub trait TrainerConfig: fmt::Debug + Send + Sync {
     fn build(&self, data: Arc<DataSplit>) -> Result<Box<dyn ArchitectureTrainer>, TrainerError>;
     /// The inference model of `arch` with trained `weights` (one per dense layer).
     fn model(&self, arch: &Architecture, weights: &[LayerWeights]) -> Result<Box<dyn Model>, TrainerError>;
+    /// Whether it trains on the config's `[data]` (a table trainer does not: a table search
+    /// loads no data).
+    fn needs_data(&self) -> bool {
+        true
+    }
+    /// Makes relative paths absolute against `base` (the config file's directory).
+    fn rebase(&mut self, base: &Path) {
+        let _ = base;
+    }
     /// A copy, boxed (model cards keep the config a model was trained with).
     fn boxed_clone(&self) -> Box<dyn TrainerConfig>;
     /// The backend it runs on, for trainers that have one (shown in model cards).
@@ -206,7 +248,7 @@ mod tests {
 
     #[test]
     fn reward_weights_later_epochs_more() {
-        let o = TrainOutcome { epochs: vec![m(0.0), m(0.5), m(1.0)], diverged: false, weights: vec![] };
+        let o = TrainOutcome { epochs: vec![m(0.0), m(0.5), m(1.0)], diverged: false, weights: vec![], measured: None };
         // (1*0 + 2*0.5 + 3*1) / 6
         assert!((o.reward() - 4.0 / 6.0).abs() < 1e-12);
         assert_eq!(o.val_acc_last(), 1.0);

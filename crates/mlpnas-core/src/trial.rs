@@ -28,7 +28,8 @@ pub struct TrialRecord {
     pub tokens: Vec<TokenId>,
     /// Its text form, e.g. `64:relu,dropout,32:elu,3:softmax`.
     pub architecture: String,
-    /// Epoch-weighted mean validation accuracy (weights 1..N); 0 when diverged.
+    /// Epoch-weighted mean validation accuracy (weights 1..N); 0 when diverged. For a measured
+    /// candidate (a table row): the metric, negated when it is to be minimised.
     pub reward: f64,
     /// Validation accuracy after the last epoch.
     pub val_acc_last: f64,
@@ -44,6 +45,10 @@ pub struct TrialRecord {
     pub status: TrialStatus,
     /// Per-epoch metrics.
     pub epochs: Vec<EpochMetrics>,
+    /// The raw metric of a measured candidate (a table's column, e.g. `val_loss`; the reward
+    /// is `-metric` for a metric to minimise); absent for trained networks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<f64>,
 }
 
 /// One controller epoch's summary (a line of `controller.jsonl` in the run directory).
@@ -76,7 +81,11 @@ impl EpochReport {
             epoch,
             trials: trials.len(),
             mean_reward: crate::stats::mean(&rewards).unwrap_or(0.0),
-            best_reward: rewards.iter().copied().fold(0.0, f64::max),
+            best_reward: if rewards.is_empty() {
+                0.0
+            } else {
+                rewards.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            },
             predictor_mae: crate::stats::mae(&pred, &actual),
             predictor_spearman: crate::stats::spearman(&pred, &actual),
             metrics,

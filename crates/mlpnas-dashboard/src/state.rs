@@ -352,6 +352,7 @@ mod tests {
             seconds: 0.1,
             status,
             epochs: vec![],
+            metric: None,
         }
     }
 

@@ -42,6 +42,7 @@ mod labels;
 mod npy;
 mod prepare;
 mod spec;
+pub mod table;
 
 use std::path::Path;
 

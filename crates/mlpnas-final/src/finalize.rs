@@ -318,16 +318,13 @@ impl Job<'_> {
     ) -> Result<Vec<LeaderboardEntry>, FinalError> {
         let Self { cfg, trainer, store, test, data, label_column } = *self;
         let split = &data.split;
+        let dropout = cfg.mlp_space()?.dropout_rate();
         let best = top_n(ok, opts.top);
         let mut entries = Vec::with_capacity(best.len());
         for (i, rec) in best.iter().enumerate() {
             let rank = i + 1;
-            let arch = Architecture::parse(
-                &rec.architecture,
-                split.train.n_features(),
-                split.train.n_classes(),
-                cfg.space.dropout,
-            )?;
+            let arch =
+                Architecture::parse(&rec.architecture, split.train.n_features(), split.train.n_classes(), dropout)?;
             let mut init: Vec<Option<LayerWeights>> = vec![None; arch.dense_shapes().len()];
             if let Some(s) = store {
                 for (slot, (key, &(inp, out, _))) in
@@ -385,7 +382,7 @@ impl Job<'_> {
             let card = ModelCard {
                 format: CARD_FORMAT.into(),
                 architecture: arch.to_string(),
-                dropout: cfg.space.dropout,
+                dropout,
                 trainer: cfg.trainer.boxed_clone(),
                 feature_names: split.train.feature_names.clone(),
                 sample_shape: split.train.sample_shape.clone(),

@@ -35,6 +35,7 @@ use controller_random as _;
 use controller_reinforce as _;
 use store_disk as _;
 use store_memory as _;
+use table as _;
 use trainer_burn as _;
 
 /// Makes sure every plugin crate is linked into the binary that calls it, so that typetag finds

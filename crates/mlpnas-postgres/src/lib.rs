@@ -20,7 +20,8 @@ use std::time::Duration;
 use mlpnas_core::codec;
 use mlpnas_core::{
     BigramKey, Checkpoint, CheckpointState, Claim, Claimant, DataSplit, EpochMetrics, EpochReport, LayerWeights,
-    RunStorage, StorageError, Summary, TrainOutcome, TrialLog, TrialQueue, TrialRecord, TrialResult, TrialTask,
+    Measured, RunStorage, StorageError, Summary, TrainOutcome, TrialLog, TrialQueue, TrialRecord, TrialResult,
+    TrialTask,
 };
 use postgres::Client;
 use serde::{Deserialize, Serialize};
@@ -484,6 +485,9 @@ struct StoredOutcome {
     diverged: bool,
     #[serde(default)]
     error: Option<String>,
+    /// A table trainer's measured reward and metric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    measured: Option<Measured>,
 }
 
 fn qerr(e: PgError) -> StorageError {
@@ -563,7 +567,7 @@ impl TrialQueue for PgQueue {
                         None => Vec::new(),
                     };
                     let result = TrialResult {
-                        outcome: TrainOutcome { epochs: o.epochs, diverged: o.diverged, weights },
+                        outcome: TrainOutcome { epochs: o.epochs, diverged: o.diverged, weights, measured: o.measured },
                         seconds: r.get::<_, Option<f64>>(4).unwrap_or(0.0),
                         worker: r.get::<_, Option<String>>(5).unwrap_or_default(),
                     };
@@ -642,7 +646,12 @@ impl TrialQueue for PgQueue {
     }
 
     fn complete(&self, claim: &Claim, result: &TrialResult) -> Result<bool, StorageError> {
-        let o = StoredOutcome { epochs: result.outcome.epochs.clone(), diverged: result.outcome.diverged, error: None };
+        let o = StoredOutcome {
+            epochs: result.outcome.epochs.clone(),
+            diverged: result.outcome.diverged,
+            error: None,
+            measured: result.outcome.measured,
+        };
         let text = serde_json::to_string(&o).map_err(|e| io("trial queue", e))?;
         let weights = if result.outcome.weights.is_empty() {
             None
@@ -695,7 +704,7 @@ impl TrialQueue for PgQueue {
     }
 
     fn fail(&self, claim: &Claim, message: &str) -> Result<bool, StorageError> {
-        let o = StoredOutcome { epochs: Vec::new(), diverged: false, error: Some(message.to_string()) };
+        let o = StoredOutcome { epochs: Vec::new(), diverged: false, error: Some(message.to_string()), measured: None };
         let text = serde_json::to_string(&o).map_err(|e| io("trial queue", e))?;
         let (run, trial, attempt) = (claim.run.clone(), claim.task.trial as i32, claim.attempt as i32);
         self.db

@@ -1,8 +1,9 @@
 //! The search config file and its overrides.
 //!
-//! A config is TOML with the sections `[data]` ([`mlpnas_data::DataConfig`]), `[space]`
-//! ([`MlpSpaceConfig`]), `[search]` ([`LoopConfig`]) and one typetag section per component,
-//! chosen by `type`: `[controller]`, `[trainer]`, `[store]` (optional; needed for one-shot).
+//! A config is TOML with the sections `[data]` ([`mlpnas_data::DataConfig`]), `[search]`
+//! ([`LoopConfig`]) and one typetag section per component, chosen by `type`: `[space]` (the MLP
+//! space, `"mlp"`, when it has no `type` or is absent), `[controller]`, `[trainer]`, `[store]`
+//! (optional; needed for one-shot).
 //! Overrides (`--set search.one_shot=false`) are applied to the TOML tree before it is
 //! deserialized, so they are checked exactly like the file.
 //!
@@ -15,9 +16,9 @@
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
-use mlpnas_core::{ConfigError, ControllerConfig, MlpSpaceConfig, StoreConfig, TrainerConfig};
+use mlpnas_core::{ConfigError, ControllerConfig, MlpSpace, MlpSpaceConfig, SpaceConfig, StoreConfig, TrainerConfig};
 use mlpnas_data::DataConfig;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::SearchError;
 
@@ -58,9 +59,9 @@ pub struct SearchConfig {
     /// Where the data comes from and how it is split.
     #[serde(default)]
     pub data: DataConfig,
-    /// The search space.
-    #[serde(default)]
-    pub space: MlpSpaceConfig,
+    /// The search space (`[space]`; without `type`, the MLP space).
+    #[serde(default = "default_space", deserialize_with = "space_section")]
+    pub space: Box<dyn SpaceConfig>,
     /// Budget and switches.
     #[serde(default)]
     pub search: LoopConfig,
@@ -77,6 +78,17 @@ pub struct SearchConfig {
     /// What to name in errors: the config file, or `default config`.
     #[serde(skip)]
     pub origin: String,
+}
+
+fn default_space() -> Box<dyn SpaceConfig> {
+    Box::new(MlpSpaceConfig::default())
+}
+
+/// `[space]`, with `type = "mlp"` when it names none (configs written before spaces were plugins).
+fn space_section<'de, D: Deserializer<'de>>(d: D) -> Result<Box<dyn SpaceConfig>, D::Error> {
+    let mut t = toml::Table::deserialize(d)?;
+    t.entry("type").or_insert_with(|| toml::Value::String("mlp".into()));
+    toml::Value::Table(t).try_into().map_err(|e: toml::de::Error| serde::de::Error::custom(e.message().trim()))
 }
 
 /// A [`SearchConfig`] that passed [`SearchConfig::check`]: what searches, finalize and eval run.
@@ -144,6 +156,8 @@ impl SearchConfig {
                 })
             })?
         };
+        cfg.space.rebase(base_dir);
+        cfg.trainer.rebase(base_dir);
         cfg.base_dir = base_dir.to_path_buf();
         cfg.origin = name.to_string();
         Ok(cfg)
@@ -170,9 +184,26 @@ impl SearchConfig {
         Ok(())
     }
 
+    /// The MLP space, for what only networks have (architectures given as text, finalize);
+    /// a config with another space is refused with why.
+    pub fn mlp_space(&self) -> Result<MlpSpace, SearchError> {
+        let err = |m: String| SearchError::Config { path: self.origin.clone(), source: ConfigError::new("space", m) };
+        let space = self
+            .space
+            .build()
+            .map_err(|e| SearchError::Config { path: self.origin.clone(), source: e.within("space") })?;
+        match space.as_mlp() {
+            Some(m) => Ok(m.clone()),
+            None => Err(err(
+                "this is not an MLP space: its candidates are not networks (only `search` and `report` run on it)"
+                    .into(),
+            )),
+        }
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         self.data.validate()?;
-        self.space.validate()?;
+        self.space.validate().map_err(|e| e.within("space"))?;
         if self.search.controller_epochs == 0 {
             return Err(ConfigError::new("search.controller_epochs", "must be at least 1"));
         }
@@ -181,6 +212,12 @@ impl SearchConfig {
         }
         if self.search.batch == 0 {
             return Err(ConfigError::new("search.batch", "must be at least 1"));
+        }
+        if self.search.one_shot && !self.space.networks() {
+            return Err(ConfigError::new(
+                "search.one_shot",
+                "this space's candidates are not networks, so there are no layers to share; set search.one_shot = false",
+            ));
         }
         if self.search.one_shot && self.store.is_none() {
             return Err(ConfigError::new(
@@ -214,7 +251,11 @@ pub const RESUMABLE_CHANGES: &[&str] = &["search.controller_epochs", "search.top
 const OLD_BATCH: &str = "workers";
 
 /// Renames `search.workers` to `search.batch` in a config tree (both given: the old one goes).
+/// Also gives a `[space]` without `type` its implicit `type = "mlp"`.
 fn rename_old_keys(table: &mut toml::Table) {
+    if let Some(toml::Value::Table(space)) = table.get_mut("space") {
+        space.entry("type").or_insert_with(|| toml::Value::String("mlp".into()));
+    }
     if let Some(toml::Value::Table(search)) = table.get_mut("search")
         && let Some(v) = search.remove(OLD_BATCH)
     {

@@ -181,6 +181,7 @@ mod tests {
             seconds: 0.1,
             status: TrialStatus::Ok,
             epochs: vec![],
+            metric: None,
         }
     }
 

@@ -7,6 +7,8 @@
 //! * [`search`]: the search loop ([`Search`]) and single-architecture evaluation ([`evaluate`]);
 //! * [`rundir`]: [`RunDir`], the run directory (the embedded storage): its files, its lock, how
 //!   each is written crash-safely;
+//! * [`tabulate`]: `mlpnas tabulate`, every configuration of a space with several seeds, as a
+//!   benchmark table;
 //! * [`worker`]: training queued trials (`mlpnas worker`, and a coordinator's own threads);
 //! * [`journal`]: the append-only `journal.jsonl` of a run directory, and the top-N summary.
 //!
@@ -19,6 +21,7 @@ pub mod journal;
 pub mod run;
 pub mod rundir;
 pub mod search;
+pub mod tabulate;
 pub mod worker;
 
 pub use config::{CheckedConfig, LoopConfig, RESUMABLE_CHANGES, SearchConfig, resume_config};

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use mlpnas_core::seed::derive;
 use mlpnas_core::{
-    Architecture, ArchitectureTrainer, BigramKey, Claimant, Controller, ControllerContext, ControllerError, DataSplit,
-    EpochReport, LayerWeights, MlpSpace, Proposal, RunStorage, SearchSpace, Summary, TokenId, TrainOutcome,
+    Architecture, ArchitectureTrainer, BigramKey, Candidate, Claimant, Controller, ControllerContext, ControllerError,
+    DataSplit, EpochReport, LayerWeights, Proposal, RunStorage, SearchSpace, Summary, TokenId, TrainOutcome,
     TrainerError, TrialQueue, TrialRecord, TrialResult, TrialStatus, TrialTask, WeightStore,
 };
 
@@ -45,8 +45,20 @@ pub struct Prepared {
     pub standardizer: Option<mlpnas_data::Standardizer>,
 }
 
-/// Loads the config's data and splits it with the config's seed.
+/// Loads the config's data and splits it with the config's seed; for a trainer that needs no
+/// data (a benchmark table), an empty split.
 pub fn prepare_data(cfg: &SearchConfig) -> Result<Prepared, SearchError> {
+    if !cfg.trainer.needs_data() {
+        let empty = mlpnas_core::Dataset {
+            features: Vec::new(),
+            sample_shape: Vec::new(),
+            labels: Vec::new(),
+            class_names: Vec::new(),
+            feature_names: Vec::new(),
+        };
+        let split = DataSplit { train: empty.clone(), valid: empty, test: None };
+        return Ok(Prepared { split: Arc::new(split), standardizer: None });
+    }
     let data = mlpnas_data::load(&cfg.data, &cfg.base_dir)?;
     let p = mlpnas_data::prepare(&cfg.data, data, derive(cfg.seed, "split", 0))?;
     Ok(Prepared { split: Arc::new(p.split), standardizer: p.standardizer })
@@ -83,7 +95,7 @@ impl SearchSummary {
 /// journal of an uninterrupted one.
 pub struct Search {
     cfg: CheckedConfig,
-    space: MlpSpace,
+    space: Box<dyn SearchSpace>,
     controller: Box<dyn Controller>,
     trainer: Box<dyn ArchitectureTrainer>,
     store: Option<Box<dyn WeightStore>>,
@@ -100,8 +112,8 @@ pub struct Search {
     threads: usize,
 }
 
-/// A trial to train: index, proposal, architecture, its bigram keys, its initial weights.
-type Job = (usize, Proposal, Architecture, Vec<BigramKey>, Vec<Option<LayerWeights>>);
+/// A trial to train: index, proposal, candidate, its bigram keys, its initial weights.
+type Job = (usize, Proposal, Candidate, Vec<BigramKey>, Vec<Option<LayerWeights>>);
 
 /// How training one job went, with its wall time.
 type Trained = (Result<TrainOutcome, TrainerError>, f64);
@@ -138,8 +150,9 @@ impl Search {
             });
         }
         let space = cfg.space.build().map_err(|source| SearchError::Config { path: "space".into(), source })?;
-        let mut controller = cfg.controller.build(&space, derive(cfg.seed, "controller", 0))?;
+        let mut controller = cfg.controller.build(space.as_ref(), derive(cfg.seed, "controller", 0))?;
         let trainer = cfg.trainer.build(Arc::clone(&data.split))?;
+        trainer.check_space(space.as_ref())?;
         let (epoch, trials_before, wall_before) = match checkpoint {
             Some((ck, state, _)) => {
                 controller.load_state(&state)?;
@@ -235,7 +248,7 @@ impl Search {
         while self.epoch < lc.controller_epochs {
             let epoch = self.epoch;
             let first = self.trials_before;
-            let ctx = ControllerContext { space: &self.space, tried: &tried, epoch };
+            let ctx = ControllerContext { space: self.space.as_ref(), tried: &tried, epoch };
             let proposals = match self.controller.propose(&ctx, lc.samples_per_epoch) {
                 Ok(p) => p,
                 Err(e @ ControllerError::Exhausted { .. }) if !self.records.is_empty() => {
@@ -283,7 +296,7 @@ impl Search {
                     }
                 }
             }
-            let ctx = ControllerContext { space: &self.space, tried: &tried, epoch };
+            let ctx = ControllerContext { space: self.space.as_ref(), tried: &tried, epoch };
             let report = self.controller.update(&ctx, &self.records[first..])?;
             let epoch_report = EpochReport::new(epoch, &self.records[first..], report.metrics);
             self.storage.append_epoch(&epoch_report)?;
@@ -342,17 +355,23 @@ impl Search {
             if *index < self.records.len() {
                 continue;
             }
-            let arch = self.space.decode(&p.tokens, input_dim, n_classes)?;
-            let keys = arch.bigram_keys();
-            let mut init: Vec<Option<LayerWeights>> = Vec::with_capacity(keys.len());
-            for (k, &(i, o, _)) in keys.iter().zip(&arch.dense_shapes()) {
-                let w = match self.store.as_ref() {
-                    Some(s) => s.get(k)?.filter(|w| w.fits(i, o)),
-                    None => None,
-                };
-                init.push(w);
-            }
-            jobs.push((*index, p.clone(), arch, keys, init));
+            let candidate = self.space.candidate(&p.tokens, input_dim, n_classes)?;
+            let (keys, init) = match &candidate {
+                Candidate::Network(arch) => {
+                    let keys = arch.bigram_keys();
+                    let mut init: Vec<Option<LayerWeights>> = Vec::with_capacity(keys.len());
+                    for (k, &(i, o, _)) in keys.iter().zip(&arch.dense_shapes()) {
+                        let w = match self.store.as_ref() {
+                            Some(s) => s.get(k)?.filter(|w| w.fits(i, o)),
+                            None => None,
+                        };
+                        init.push(w);
+                    }
+                    (keys, init)
+                }
+                Candidate::Point { .. } => (Vec::new(), Vec::new()),
+            };
+            jobs.push((*index, p.clone(), candidate, keys, init));
         }
         let outcomes = match self.queue.clone() {
             Some(q) => self.through_queue(q.as_ref(), &jobs, observer)?,
@@ -367,7 +386,7 @@ impl Search {
                 dones.push(Done { record, puts });
                 continue;
             }
-            let Some(((_, _, arch, keys, init), (outcome, seconds))) = new.next() else {
+            let Some(((_, _, candidate, keys, init), (outcome, seconds))) = new.next() else {
                 return Err(SearchError::Io {
                     path: self.storage.location(),
                     message: format!("trial {index} was not run"),
@@ -380,7 +399,7 @@ impl Search {
             } else {
                 Vec::new()
             };
-            let record = record(*index, epoch, p.clone(), &arch, &outcome, transfers, seconds);
+            let record = record(*index, epoch, p.clone(), &candidate, &outcome, transfers, seconds);
             self.storage.append_trial(&record, self.store.is_some().then_some(&puts[..]))?;
             self.records.push(record.clone());
             dones.push(Done { record, puts });
@@ -396,9 +415,9 @@ impl Search {
     fn locally(&self, jobs: &[Job]) -> Vec<Trained> {
         let seed = self.cfg.seed;
         let trainer: &dyn ArchitectureTrainer = self.trainer.as_ref();
-        let train = |(index, _, arch, _, init): &Job| {
+        let train = |(index, _, candidate, _, init): &Job| {
             let t0 = Instant::now();
-            let o = trainer.train(arch, init, derive(seed, "trial", *index as u64));
+            let o = train_candidate(trainer, candidate, init, derive(seed, "trial", *index as u64));
             (o, t0.elapsed().as_secs_f64())
         };
         if jobs.len() <= 1 || self.threads <= 1 {
@@ -452,7 +471,7 @@ impl Search {
             lease: crate::worker::DEFAULT_LEASE,
         };
         let done = AtomicBool::new(false);
-        let (trainer, space) = (self.trainer.as_ref(), &self.space);
+        let (trainer, space) = (self.trainer.as_ref(), self.space.as_ref());
         let collected = std::thread::scope(|s| {
             for t in 0..self.threads.min(wanted.len()) {
                 let who = Claimant { worker: format!("{}-{t}", who.worker), ..who.clone() };
@@ -529,11 +548,24 @@ fn collect(
     }
 }
 
-fn record(
+/// Trains a network candidate, or measures a point of a table space.
+pub(crate) fn train_candidate(
+    trainer: &dyn ArchitectureTrainer,
+    candidate: &Candidate,
+    init: &[Option<LayerWeights>],
+    seed: u64,
+) -> Result<TrainOutcome, TrainerError> {
+    match candidate {
+        Candidate::Network(arch) => trainer.train(arch, init, seed),
+        Candidate::Point { values, .. } => trainer.measure(values, seed),
+    }
+}
+
+pub(crate) fn record(
     trial: usize,
     epoch: usize,
     p: Proposal,
-    arch: &Architecture,
+    candidate: &Candidate,
     o: &TrainOutcome,
     transfers: usize,
     seconds: f64,
@@ -541,16 +573,17 @@ fn record(
     TrialRecord {
         trial,
         epoch,
-        architecture: arch.to_string(),
+        architecture: candidate.text(),
         tokens: p.tokens,
         reward: o.reward(),
         val_acc_last: o.val_acc_last(),
         predicted: p.predicted,
         transfers,
-        params: arch.param_count(),
+        params: candidate.params(),
         seconds,
         status: if o.diverged { TrialStatus::Diverged } else { TrialStatus::Ok },
         epochs: o.epochs.clone(),
+        metric: o.measured.map(|m| m.metric),
     }
 }
 
@@ -562,7 +595,7 @@ pub fn evaluate(
     text: &str,
 ) -> Result<(Architecture, TrainOutcome, f64), SearchError> {
     let trainer = cfg.trainer.build(Arc::clone(&data.split))?;
-    let arch = Architecture::parse(text, trainer.input_dim(), trainer.n_classes(), cfg.space.dropout)?;
+    let arch = Architecture::parse(text, trainer.input_dim(), trainer.n_classes(), cfg.mlp_space()?.dropout_rate())?;
     let t0 = Instant::now();
     let outcome = trainer.train(&arch, &[], derive(cfg.seed, "trial", 0))?;
     Ok((arch, outcome, t0.elapsed().as_secs_f64()))

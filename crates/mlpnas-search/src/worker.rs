@@ -14,7 +14,7 @@ use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mlpnas_core::{ArchitectureTrainer, Claim, Claimant, MlpSpace, SearchSpace, TrialQueue, TrialResult};
+use mlpnas_core::{ArchitectureTrainer, Claim, Claimant, SearchSpace, TrialQueue, TrialResult};
 
 use crate::config::{SearchConfig, stored_with_added_fields};
 use crate::error::SearchError;
@@ -37,7 +37,7 @@ pub fn train_claim(
     queue: &dyn TrialQueue,
     claim: &Claim,
     trainer: &dyn ArchitectureTrainer,
-    space: &MlpSpace,
+    space: &dyn SearchSpace,
     worker: &str,
 ) -> Result<bool, SearchError> {
     let (stop, beat) = channel::<()>();
@@ -53,9 +53,12 @@ pub fn train_claim(
         });
         let t0 = Instant::now();
         let outcome = space
-            .decode(&claim.task.tokens, trainer.input_dim(), trainer.n_classes())
+            .candidate(&claim.task.tokens, trainer.input_dim(), trainer.n_classes())
             .map_err(|e| e.to_string())
-            .and_then(|arch| trainer.train(&arch, &claim.task.init, claim.task.seed).map_err(|e| e.to_string()));
+            .and_then(|c| {
+                crate::search::train_candidate(trainer, &c, &claim.task.init, claim.task.seed)
+                    .map_err(|e| e.to_string())
+            });
         let seconds = t0.elapsed().as_secs_f64();
         drop(stop);
         (outcome, seconds)
@@ -84,7 +87,7 @@ pub struct WorkerOptions {
 /// A run as a worker needs it.
 struct RunContext {
     trainer: Box<dyn ArchitectureTrainer>,
-    space: MlpSpace,
+    space: Box<dyn SearchSpace>,
 }
 
 /// Claims and trains trials until idle for `exit_when_idle` (forever without it); `log` gets a
@@ -143,7 +146,7 @@ pub fn work(queue: &dyn TrialQueue, opts: &WorkerOptions, log: &(dyn Fn(&str) + 
                     continue;
                 }
             };
-            let ok = train_claim(queue, &claim, ctx.trainer.as_ref(), &ctx.space, &who.worker)?;
+            let ok = train_claim(queue, &claim, ctx.trainer.as_ref(), ctx.space.as_ref(), &who.worker)?;
             last_work.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
             if ok {
                 accepted.fetch_add(1, Ordering::Relaxed);

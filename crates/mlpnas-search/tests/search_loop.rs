@@ -67,9 +67,9 @@ impl ArchitectureTrainer for Fake {
             .collect();
         let m = EpochMetrics { train_loss: 1.0, val_loss: 1.0, val_acc: acc };
         Ok(if diverged {
-            TrainOutcome { epochs: vec![], diverged, weights: vec![] }
+            TrainOutcome { epochs: vec![], diverged, weights: vec![], measured: None }
         } else {
-            TrainOutcome { epochs: vec![m, m], diverged, weights }
+            TrainOutcome { epochs: vec![m, m], diverged, weights, measured: None }
         })
     }
     fn fit(

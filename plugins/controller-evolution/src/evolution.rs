@@ -310,6 +310,7 @@ mod tests {
             seconds: 0.0,
             status: TrialStatus::Ok,
             epochs: Vec::new(),
+            metric: None,
         }
     }
 

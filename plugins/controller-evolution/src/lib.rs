@@ -22,4 +22,4 @@ pub mod mutation;
 
 pub use config::{EvolutionControllerConfig, MutationWeights};
 pub use evolution::{ENUMERATION_LIMIT, EvolutionController, Member};
-pub use mutation::{Mutation, mutate};
+pub use mutation::{Mutation, mutate, mutate_position};

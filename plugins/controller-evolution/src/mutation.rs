@@ -1,11 +1,14 @@
-//! Mutations of a token sequence, at the token level through [`SearchSpace`] only.
+//! Mutations of a token sequence.
 //!
-//! A sequence is read as hidden layers, each optionally followed by one dropout token, then the
-//! output token. A mutation edits that list and writes it back; it is built to keep the sequence
-//! valid (at least one hidden layer, no more than `max_len` tokens, only hidden tokens the space
-//! has), and the controller still checks every child with [`SearchSpace::validate`].
+//! In an MLP space ([`SearchSpace::as_mlp`]) a sequence is read as hidden layers, each optionally
+//! followed by one dropout token, then the output token. A layer mutation edits that list and
+//! writes it back; it is built to keep the sequence valid (at least one hidden layer, no more
+//! than `max_len` tokens, only hidden tokens the space has). Any other space (a benchmark table's
+//! dimensions) gets the generic mutation, whatever kind was drawn: one position takes another
+//! allowed token ([`mutate_position`]). The controller still checks every child with
+//! [`SearchSpace::validate`].
 
-use mlpnas_core::{Activation, SearchSpace, Token, TokenId};
+use mlpnas_core::{Activation, MlpSpace, SearchSpace, Token, TokenId};
 use rand::Rng;
 
 /// One kind of mutation.
@@ -49,6 +52,7 @@ pub(crate) struct Catalog {
 impl Catalog {
     /// Every hidden token of `space`, by increasing id.
     pub(crate) fn of(space: &dyn SearchSpace) -> Self {
+        let Some(space) = space.as_mlp() else { return Self { hidden: Vec::new() } };
         let hidden = (1..space.vocab_size() as TokenId)
             .filter_map(|id| match space.token(id) {
                 Some(Token::Hidden { units, activation }) => Some((id, units, activation)),
@@ -71,7 +75,7 @@ struct Layers {
 
 impl Layers {
     /// Reads `seq`; `None` unless it is hidden layers with optional single dropouts, then the output.
-    fn parse(space: &dyn SearchSpace, seq: &[TokenId]) -> Option<Self> {
+    fn parse(space: &MlpSpace, seq: &[TokenId]) -> Option<Self> {
         let (&output, body) = seq.split_last()?;
         if space.token(output) != Some(Token::Output) {
             return None;
@@ -129,6 +133,7 @@ pub(crate) fn mutate_with(
     m: Mutation,
     rng: &mut impl Rng,
 ) -> Option<Vec<TokenId>> {
+    let Some(space) = space.as_mlp() else { return mutate_position(space, parent, rng) };
     let mut layers = Layers::parse(space, parent)?;
     let room = layers.len() < space.max_len();
     let dropout = space.dropout_id();
@@ -178,6 +183,32 @@ pub(crate) fn mutate_with(
         }
     }
     Some(layers.tokens(dropout))
+}
+
+/// The generic mutation: one position, drawn uniformly among those that have another allowed
+/// token after the parent's prefix, takes one of them (uniformly); the positions after it keep
+/// the parent's tokens where they are still allowed and take a uniformly drawn allowed token
+/// where not (a table that is not a full grid). `None` when no position has an alternative.
+pub fn mutate_position(space: &dyn SearchSpace, parent: &[TokenId], rng: &mut impl Rng) -> Option<Vec<TokenId>> {
+    let others = |i: usize| -> Vec<TokenId> {
+        space.allowed_next(&parent[..i]).into_iter().filter(|&t| t != parent[i]).collect()
+    };
+    let eligible: Vec<usize> = (0..parent.len()).filter(|&i| !others(i).is_empty()).collect();
+    let i = pick(rng, &eligible)?;
+    let mut child = parent[..i].to_vec();
+    child.push(pick(rng, &others(i))?);
+    for &t in &parent[i + 1..] {
+        if space.is_complete(&child) {
+            break;
+        }
+        let allowed = space.allowed_next(&child);
+        child.push(if allowed.contains(&t) { t } else { pick(rng, &allowed)? });
+    }
+    while !space.is_complete(&child) {
+        let allowed = space.allowed_next(&child);
+        child.push(pick(rng, &allowed)?);
+    }
+    Some(child)
 }
 
 #[cfg(test)]

@@ -90,6 +90,7 @@ fn evaluations_to_optimum(
                 seconds: 0.0,
                 status: TrialStatus::Ok,
                 epochs: Vec::new(),
+                metric: None,
             });
             assert!(tried.insert(p.tokens.clone()), "{:?} proposed twice", p.tokens);
         }

@@ -16,7 +16,7 @@
 
 use burn::tensor::activation::{log_softmax, sigmoid, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
-use mlpnas_core::{ControllerError, SearchSpace, Token, TokenId};
+use mlpnas_core::{ControllerError, SearchSpace, TokenId};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -220,7 +220,7 @@ impl Net {
 
 /// Whether `prefix` ends with the output token.
 pub(crate) fn is_complete(space: &dyn SearchSpace, prefix: &[TokenId]) -> bool {
-    prefix.last().is_some_and(|&t| space.token(t) == Some(Token::Output))
+    space.is_complete(prefix)
 }
 
 /// Index into `allowed` drawn with probabilities `softmax(logits[allowed])`, computed in f64.

@@ -25,20 +25,21 @@ fn base() -> ReinforceConfig {
 }
 
 fn record(space: &dyn SearchSpace, trial: usize, p: &Proposal, reward: f64) -> Result<TrialRecord, ControllerError> {
-    let arch = space.decode(&p.tokens, 4, 3).map_err(|e| ControllerError::Other(e.to_string()))?;
+    let c = space.candidate(&p.tokens, 4, 3).map_err(|e| ControllerError::Other(e.to_string()))?;
     Ok(TrialRecord {
         trial,
         epoch: 0,
         tokens: p.tokens.clone(),
-        architecture: arch.to_string(),
+        architecture: c.text(),
         reward,
         val_acc_last: reward,
         predicted: p.predicted,
         transfers: 0,
-        params: arch.param_count(),
+        params: c.params(),
         seconds: 0.0,
         status: TrialStatus::Ok,
         epochs: Vec::new(),
+        metric: None,
     })
 }
 

@@ -228,7 +228,7 @@ impl ArchitectureTrainer for BurnTrainer {
     ) -> Result<TrainOutcome, TrainerError> {
         self.check_arch(arch, init)?;
         let fit = self.run_epochs(arch, init, seed, Stop { max_epochs: self.cfg.epochs, patience: None })?;
-        Ok(TrainOutcome { epochs: fit.epochs, diverged: fit.diverged, weights: fit.weights })
+        Ok(TrainOutcome { epochs: fit.epochs, diverged: fit.diverged, weights: fit.weights, measured: None })
     }
 
     fn fit(

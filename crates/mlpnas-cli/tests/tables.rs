@@ -1,0 +1,278 @@
+//! Benchmark tables through the real `mlpnas` binary: `mlpnas tabulate` on a tiny space (and its
+//! resume after SIGKILL), searches with `[space]`/`[trainer]` type = "table" by every
+//! controller on the table it made, and bad tables (one-line errors naming file and line).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use mlpnas_core::TrialRecord;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mlpnas"))
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A fresh empty directory for one test.
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mlpnas-tables-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("tmp dir");
+    d
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run mlpnas");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a command that must fail; returns its one-line stderr.
+fn fails(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "expected exit 1, stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "error must be one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    err
+}
+
+fn journal(dir: &Path) -> Vec<TrialRecord> {
+    let text = std::fs::read_to_string(dir.join("journal.jsonl")).expect("journal");
+    text.lines().map(|l| serde_json::from_str(l).expect("record")).collect()
+}
+
+/// `mlpnas tabulate` of a tiny space on iris: 4 hidden tokens, max_len 3 = 24 configurations.
+fn tabulate(out: &Path, seeds: usize) -> Command {
+    let mut c = bin();
+    c.args(["tabulate", "--quiet", "--config"]).arg(workspace().join("configs/random.toml"));
+    c.args(["--data", "builtin:iris", "--seeds", &seeds.to_string(), "--out"]).arg(out);
+    c.args(["--set", "space.units=[8, 16]", "--set", "space.activations=[\"relu\", \"tanh\"]"]);
+    c.args(["--set", "trainer.epochs=4"]);
+    c
+}
+
+/// The table of every test here: 24 configurations x 2 seeds, made once.
+fn tiny_table() -> &'static Path {
+    static TABLE: OnceLock<PathBuf> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let dir = tmp("tiny").join("iris-tiny");
+        let out = ok(&mut tabulate(&dir, 2));
+        assert!(out.contains("24 configurations x 2 seeds = 48 rows"), "{out}");
+        dir
+    })
+}
+
+/// `table.csv` without its `seconds` column (wall times differ between runs).
+fn rows_without_seconds(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("table.csv")).expect("table.csv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let keep = header.iter().position(|h| *h == "seconds").expect("a seconds column");
+    assert_eq!(header[keep - 2..keep], ["seed", "val_acc"]);
+    text.lines().map(|l| l.split(',').take(keep).collect::<Vec<_>>().join(",")).collect()
+}
+
+/// Metric per (configuration text, seed) of a table made by `tabulate`.
+fn metrics(dir: &Path) -> HashMap<String, Vec<f64>> {
+    let text = std::fs::read_to_string(dir.join("table.csv")).expect("table.csv");
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().expect("header").split(',').map(String::from).collect();
+    let dims = header.iter().position(|h| h == "seed").expect("seed column");
+    let mut out: HashMap<String, Vec<f64>> = HashMap::new();
+    for l in lines {
+        let cells: Vec<&str> = l.split(',').collect();
+        let key: Vec<String> = (0..dims).map(|i| format!("{}={}", header[i], cells[i])).collect();
+        out.entry(key.join(",")).or_default().push(cells[dims + 1].parse().expect("metric"));
+    }
+    out
+}
+
+#[test]
+fn tabulate_writes_every_configuration_with_every_seed() {
+    let dir = tiny_table();
+    let toml = std::fs::read_to_string(dir.join("table.toml")).expect("table.toml");
+    assert!(toml.contains("name = \"iris-tiny\""), "{toml}");
+    assert!(toml.contains("metric = \"val_acc\"") && toml.contains("direction = \"maximize\""), "{toml}");
+    let rows = rows_without_seconds(dir);
+    assert_eq!(rows[0], "layer_1,layer_2,layer_3,seed,val_acc");
+    assert_eq!(rows.len(), 1 + 48);
+    let m = metrics(dir);
+    assert_eq!(m.len(), 24, "{:?}", m.keys());
+    assert!(m.values().all(|v| v.len() == 2 && v.iter().all(|x| (0.0..=1.0).contains(x))));
+    assert!(m.contains_key("layer_1=16:tanh,layer_2=dropout(0.2),layer_3=output"), "{:?}", m.keys());
+    assert!(m.contains_key("layer_1=8:relu,layer_2=output,layer_3=none"), "{:?}", m.keys());
+    // Learning happened: the best configuration is far above chance (1/3) on iris.
+    let best = m.values().map(|v| v.iter().sum::<f64>() / 2.0).fold(0.0, f64::max);
+    assert!(best > 0.6, "best mean accuracy {best}");
+    // Four epochs per row in epochs.csv.
+    let epochs = std::fs::read_to_string(dir.join("epochs.csv")).expect("epochs.csv");
+    assert!(epochs.starts_with("layer_1,layer_2,layer_3,seed,epoch,train_loss,val_loss,val_acc\n"), "{epochs}");
+    assert_eq!(epochs.lines().count(), 1 + 48 * 4);
+    // A finished tabulation is not overwritten by a new one...
+    let err = fails(&mut tabulate(dir, 2));
+    assert!(err.contains("already holds a tabulation"), "{err}");
+    // ... and nothing is left to do when continued with as many seeds.
+    let again = ok(bin().args(["tabulate", "--quiet", "--seeds", "2", "--out"]).arg(dir));
+    assert!(again.contains("48 rows"), "{again}");
+    assert_eq!(rows_without_seconds(dir).len(), 49);
+}
+
+#[test]
+fn tabulate_resumes_after_sigkill() {
+    let reference = tiny_table();
+    let dir = tmp("killed").join("iris-tiny");
+    let journal_path = dir.join("run/journal.jsonl");
+    let mut child = tabulate(&dir, 2).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    let t0 = Instant::now();
+    // Killed in the second seed's pass: the first pass's table is already written.
+    while std::fs::read_to_string(&journal_path).map_or(0, |t| t.lines().count()) < 26 {
+        assert!(t0.elapsed() < Duration::from_secs(120), "tabulate made no progress");
+        assert!(child.try_wait().expect("wait").is_none(), "finished before it could be killed");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    let partial = rows_without_seconds(&dir);
+    assert_eq!(partial.len(), 1 + 24, "after the first pass the table holds seed 0");
+    let err =
+        fails(bin().args(["tabulate", "--quiet", "--seeds", "2", "--set", "trainer.epochs=3", "--out"]).arg(&dir));
+    assert!(err.contains("its own config"), "{err}");
+    ok(bin().args(["tabulate", "--quiet", "--seeds", "2", "--out"]).arg(&dir));
+    assert_eq!(rows_without_seconds(&dir), rows_without_seconds(reference), "resumed table differs");
+    let epochs = |d: &Path| std::fs::read_to_string(d.join("epochs.csv")).expect("epochs.csv");
+    assert_eq!(epochs(&dir), epochs(reference));
+    // More seeds later: the first two passes are kept, a third is added.
+    ok(bin().args(["tabulate", "--quiet", "--seeds", "3", "--out"]).arg(&dir));
+    let three = rows_without_seconds(&dir);
+    assert_eq!(three.len(), 1 + 72);
+    assert_eq!(three[..49], rows_without_seconds(reference)[..]);
+}
+
+/// A search on the tiny table with `controller`'s config for tables.
+fn table_search(controller: &str, out: &Path, table: &Path, extra: &[&str]) -> Command {
+    let mut c = bin();
+    c.args(["search", "--quiet", "--config"]).arg(workspace().join(format!("configs/tables/{controller}.toml")));
+    c.arg("--out").arg(out);
+    c.args(["--set", &format!("space.path=\"{}\"", table.display())]);
+    c.args(["--set", &format!("trainer.path=\"{}\"", table.display())]);
+    c.args(["--set", "search.controller_epochs=3", "--set", "search.samples_per_epoch=5"]);
+    c.args(extra);
+    c
+}
+
+#[test]
+fn every_controller_searches_a_table() {
+    let table = tiny_table();
+    let m = metrics(table);
+    let root = tmp("search");
+    for controller in ["random", "evolution", "reinforce"] {
+        let out = root.join(controller);
+        ok(&mut table_search(controller, &out, table, &[]));
+        let j = journal(&out);
+        assert_eq!(j.len(), 15, "{controller}");
+        let mut seen = std::collections::HashSet::new();
+        for r in &j {
+            let observed =
+                m.get(&r.architecture).unwrap_or_else(|| panic!("{controller}: {} not in the table", r.architecture));
+            let metric = r.metric.expect("a table trial journals its metric");
+            assert_eq!(r.reward, metric, "{controller}: a maximized metric is the reward");
+            assert!(observed.contains(&metric), "{controller}: {metric} is not one of {observed:?}");
+            assert!(r.epochs.is_empty() && r.params == 0, "{controller}: nothing is trained");
+            assert!(seen.insert(r.tokens.clone()), "{controller}: {} proposed twice", r.architecture);
+        }
+        // Same seed, same search.
+        let again = root.join(format!("{controller}-again"));
+        ok(&mut table_search(controller, &again, table, &[]));
+        let essence = |j: &[TrialRecord]| j.iter().map(|r| (r.tokens.clone(), r.reward)).collect::<Vec<_>>();
+        assert_eq!(essence(&journal(&again)), essence(&j), "{controller}");
+    }
+    // noise = "mean": the reward is the mean over the configuration's seeds.
+    let out = root.join("mean");
+    ok(&mut table_search("random", &out, table, &["--set", "trainer.noise=\"mean\""]));
+    for r in journal(&out) {
+        let v = &m[&r.architecture];
+        assert!((r.reward - v.iter().sum::<f64>() / v.len() as f64).abs() < 1e-12);
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::create_dir_all(dir).expect("dir");
+    std::fs::write(dir.join(name), text).expect("write");
+}
+
+const MINIMIZE_TOML: &str = r#"
+name = "toy"
+metric = "val_loss"
+direction = "minimize"
+[[dimension]]
+name = "alpha"
+values = [1e-8, 0.001]
+[[dimension]]
+name = "act"
+values = ["relu", "tanh"]
+"#;
+
+#[test]
+fn a_minimize_table_negates_rewards_and_names_configurations_by_value() {
+    let root = tmp("minimize");
+    let table = root.join("toy");
+    write(&table, "table.toml", MINIMIZE_TOML);
+    write(
+        &table,
+        "table.csv",
+        "alpha,act,seed,val_loss\n1e-08,relu,0,0.5\n1e-08,relu,1,0.7\n0.001,tanh,0,0.25\n0.001,relu,0,2.0\n",
+    );
+    let out = root.join("run");
+    ok(&mut table_search(
+        "evolution",
+        &out,
+        &table,
+        &["--set", "search.controller_epochs=1", "--set", "search.samples_per_epoch=3"],
+    ));
+    let j = journal(&out);
+    let mut texts: Vec<&str> = j.iter().map(|r| r.architecture.as_str()).collect();
+    texts.sort_unstable();
+    assert_eq!(texts, ["alpha=0.001,act=relu", "alpha=0.001,act=tanh", "alpha=1e-8,act=relu"]);
+    for r in &j {
+        assert_eq!(r.reward, -r.metric.expect("metric"));
+    }
+    let best = j.iter().max_by(|a, b| a.reward.total_cmp(&b.reward)).expect("trials");
+    assert_eq!(best.architecture, "alpha=0.001,act=tanh");
+}
+
+#[test]
+fn bad_tables_give_one_line_errors_naming_file_and_line() {
+    let root = tmp("bad");
+    let cases: [(&str, &str, &str, &str); 4] = [
+        ("missing", "", "", "table.toml"),
+        ("badvalue", MINIMIZE_TOML, "alpha,act,seed,val_loss\n1e-08,relu,0,0.5\n0.5,relu,0,0.1\n", "table.csv:3"),
+        ("badheader", MINIMIZE_TOML, "act,alpha,seed,val_loss\n", "table.csv:1"),
+        ("badmetric", MINIMIZE_TOML, "alpha,act,seed,val_loss\n1e-08,relu,0,x\n", "table.csv:2"),
+    ];
+    for (name, toml, csv, named) in cases {
+        let table = root.join(name);
+        std::fs::create_dir_all(&table).expect("dir");
+        if !toml.is_empty() {
+            write(&table, "table.toml", toml);
+            write(&table, "table.csv", csv);
+        }
+        let err = fails(&mut table_search("random", &root.join(format!("{name}-run")), &table, &[]));
+        assert!(err.contains(named), "{name}: {err}");
+        assert!(!root.join(format!("{name}-run/journal.jsonl")).exists(), "{name}: a run was started");
+    }
+    // A table search needs no data, and a tabulation needs one to continue.
+    let err = fails(bin().args(["tabulate", "--seeds", "1", "--out"]).arg(root.join("nothing")));
+    assert!(err.contains("holds no tabulation"), "{err}");
+}

@@ -1,0 +1,190 @@
+//! The table trainer (`[trainer] type = "table"`, `path = DIR`): a trial looks its configuration
+//! up instead of training it.
+//!
+//! With `noise = "seed"` (the default) the reward is the metric of one of the configuration's
+//! seeds, drawn from the trial's random stream, like a real, noisy training run; with `"mean"` it
+//! is the mean over its seeds. For a `minimize` table the reward is `-metric`, so controllers
+//! always maximise; the raw metric goes to the journal as `metric`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mlpnas_core::{
+    Architecture, ArchitectureTrainer, ConfigError, DataSplit, Dataset, EarlyStopping, FitOutcome, LayerWeights,
+    Measured, Model, Score, SearchSpace, TrainOutcome, TrainerConfig, TrainerError,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::space::TableSpace;
+use mlpnas_data::table::Table;
+
+/// Which of a configuration's observations a trial sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Noise {
+    /// One seed's metric, drawn from the trial's random stream.
+    #[default]
+    Seed,
+    /// The mean over its seeds (no noise).
+    Mean,
+}
+
+/// Settings of the table trainer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableTrainerConfig {
+    /// The table directory (relative to the config file's directory); the `[space]`'s table.
+    pub path: PathBuf,
+    /// Which observation a trial sees.
+    #[serde(default)]
+    pub noise: Noise,
+}
+
+const NO_NETWORK: &str = "a table trainer looks configurations up in its table; it trains no networks (finalize, eval, export and predict need an MLP space and a network trainer)";
+
+#[typetag::serde(name = "table")]
+impl TrainerConfig for TableTrainerConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.path.as_os_str().is_empty() {
+            return Err(ConfigError::new("path", "is empty; name a table directory (table.toml + table.csv)"));
+        }
+        // Loaded (once: `Table::open` caches it) while the config is checked, so that a bad
+        // table is reported before a run is created.
+        Table::open(&self.path).map_err(|e| ConfigError::new("path", e.to_string()))?;
+        Ok(())
+    }
+    fn build(&self, _data: Arc<DataSplit>) -> Result<Box<dyn ArchitectureTrainer>, TrainerError> {
+        let table = Table::open(&self.path).map_err(|e| TrainerError::Other(e.to_string()))?;
+        Ok(Box::new(TableTrainer { table, noise: self.noise }))
+    }
+    fn model(&self, _arch: &Architecture, _weights: &[LayerWeights]) -> Result<Box<dyn Model>, TrainerError> {
+        Err(TrainerError::Other(NO_NETWORK.into()))
+    }
+    fn boxed_clone(&self) -> Box<dyn TrainerConfig> {
+        Box::new(self.clone())
+    }
+    fn needs_data(&self) -> bool {
+        false
+    }
+    fn rebase(&mut self, base: &Path) {
+        if self.path.is_relative() && !self.path.as_os_str().is_empty() {
+            self.path = base.join(&self.path);
+        }
+    }
+}
+
+/// Measures configurations of one table.
+#[derive(Debug, Clone)]
+pub struct TableTrainer {
+    table: Arc<Table>,
+    noise: Noise,
+}
+
+impl TableTrainer {
+    /// A trainer over `table`.
+    pub fn new(table: Arc<Table>, noise: Noise) -> Self {
+        Self { table, noise }
+    }
+}
+
+impl ArchitectureTrainer for TableTrainer {
+    fn train(
+        &self,
+        _arch: &Architecture,
+        _init: &[Option<LayerWeights>],
+        _seed: u64,
+    ) -> Result<TrainOutcome, TrainerError> {
+        Err(TrainerError::Other(NO_NETWORK.into()))
+    }
+    fn fit(
+        &self,
+        _arch: &Architecture,
+        _init: &[Option<LayerWeights>],
+        _seed: u64,
+        _stop: EarlyStopping,
+    ) -> Result<FitOutcome, TrainerError> {
+        Err(TrainerError::Other(NO_NETWORK.into()))
+    }
+    fn score(&self, _arch: &Architecture, _weights: &[LayerWeights], _part: &Dataset) -> Result<Score, TrainerError> {
+        Err(TrainerError::Other(NO_NETWORK.into()))
+    }
+    fn measure(&self, point: &[u32], seed: u64) -> Result<TrainOutcome, TrainerError> {
+        let obs = self.table.observations(point).ok_or_else(|| {
+            TrainerError::Other(format!("{:?} is not a configuration of table {}", point, self.table.description.name))
+        })?;
+        let metric = match self.noise {
+            Noise::Seed => obs[ChaCha8Rng::seed_from_u64(seed).random_range(0..obs.len())].metric,
+            Noise::Mean => obs.iter().map(|o| o.metric).sum::<f64>() / obs.len() as f64,
+        };
+        let reward = self.table.description.direction.reward(metric);
+        Ok(TrainOutcome {
+            epochs: Vec::new(),
+            diverged: false,
+            weights: Vec::new(),
+            measured: Some(Measured { reward, metric }),
+        })
+    }
+    fn check_space(&self, space: &dyn SearchSpace) -> Result<(), TrainerError> {
+        // The space must be this table's: same tokens, same meaning.
+        let mine = TableSpace::new(Arc::clone(&self.table));
+        let same = space.vocab_size() == mine.vocab_size()
+            && space.max_len() == mine.max_len()
+            && (1..mine.vocab_size() as u32).all(|id| space.token_text(id) == mine.token_text(id));
+        if space.as_mlp().is_some() || !same {
+            return Err(TrainerError::Other(format!(
+                "the [trainer]'s table {} is not the [space]'s: a table search needs [space] and [trainer] type = \"table\" with the same path",
+                self.table.description.name
+            )));
+        }
+        Ok(())
+    }
+    fn input_dim(&self) -> usize {
+        0
+    }
+    fn n_classes(&self) -> usize {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mlpnas_data::table::{Description, Dimension, Direction, Row, Value, write_plain};
+
+    fn table(direction: Direction) -> Arc<Table> {
+        let dir = std::env::temp_dir().join(format!("mlpnas-table-trainer-{direction:?}-{}", std::process::id()));
+        let description = Description {
+            name: "t".into(),
+            metric: "loss".into(),
+            direction,
+            dimensions: vec![Dimension { name: "a".into(), values: vec![Value::Integer(1), Value::Integer(2)] }],
+        };
+        let rows: Vec<Row> = (0..4)
+            .map(|s| Row { config: vec![0], seed: s, metric: 0.1 * (s + 1) as f64, seconds: Some(1.0) })
+            .chain([Row { config: vec![1], seed: 0, metric: 0.9, seconds: Some(1.0) }])
+            .collect();
+        write_plain(&dir, &description, &rows).expect("write");
+        Table::open(&dir).expect("load")
+    }
+
+    #[test]
+    fn the_reward_is_one_seeds_metric_drawn_from_the_trial_seed() {
+        let t = TableTrainer::new(table(Direction::Minimize), Noise::Seed);
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..64 {
+            let o = t.measure(&[0], seed).expect("measure");
+            let m = o.measured.expect("measured");
+            assert_eq!(m.reward, -m.metric, "minimize: reward = -metric");
+            assert_eq!(o.reward(), m.reward);
+            assert_eq!(t.measure(&[0], seed).expect("again"), o, "same seed, same observation");
+            seen.insert((m.metric * 10.0).round() as i64);
+        }
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![1, 2, 3, 4], "every seed's row is drawn");
+        let mean = TableTrainer::new(table(Direction::Maximize), Noise::Mean).measure(&[0], 7).expect("mean");
+        let m = mean.measured.expect("measured");
+        assert!((m.metric - 0.25).abs() < 1e-12 && m.reward == m.metric, "{m:?}");
+        assert!(t.measure(&[5], 0).is_err());
+    }
+}
