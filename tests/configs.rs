@@ -10,7 +10,10 @@ fn every_config_file_parses_and_validates() {
     mlpnas_link::link_all();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
     let mut n = 0;
-    for entry in std::fs::read_dir(&dir).expect("configs/") {
+    let files = std::fs::read_dir(&dir)
+        .expect("configs/")
+        .chain(std::fs::read_dir(dir.join("tables")).expect("configs/tables/"));
+    for entry in files {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "toml") {
             let cfg = SearchConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
@@ -24,7 +27,24 @@ fn every_config_file_parses_and_validates() {
             n += 1;
         }
     }
-    assert!(n >= 1, "no config found in {}", dir.display());
+    assert!(n >= 10, "configs/ and configs/tables/ hold {n} configs");
+}
+
+#[test]
+fn a_stored_reinforce_config_without_advantage_resumes_with_the_baseline() {
+    mlpnas_link::link_all();
+    let dir = std::env::temp_dir().join(format!("mlpnas-configs-advantage-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let stored = "seed = 1\n[data]\nsource = \"builtin:iris\"\n[controller]\ntype = \"reinforce\"\n[trainer]\ntype = \"burn\"\n[store]\ntype = \"memory\"\n";
+    std::fs::write(dir.join("config.toml"), stored).expect("config");
+    std::fs::write(dir.join("journal.jsonl"), "").expect("journal");
+    let run = mlpnas_search::Run::open(Box::new(mlpnas_search::RunDir::new(&dir)), None).expect("open");
+    let text = run.config().to_toml().expect("toml");
+    assert!(text.contains("advantage = \"baseline\""), "{text}");
+    // A new config gets today's default.
+    let fresh = SearchConfig::from_toml(stored, "new", Path::new("/"), &[]).expect("new").to_toml().expect("toml");
+    assert!(fresh.contains("advantage = \"rank\""), "{fresh}");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use anyhow::{Context, Result, bail, ensure};
 use mlpnas_core::{
     Activation, Controller, ControllerContext, ControllerError, MlpSpace, MlpSpaceConfig, Proposal, SearchSpace,
-    TokenId, TrialRecord, TrialStatus,
+    SpaceConfig, TokenId, TrialRecord, TrialStatus,
 };
 
 /// Builds a fresh controller for `space`, seeded with `seed`.
@@ -61,16 +61,72 @@ pub fn space(units: &[u32], activations: &[Activation], max_len: usize) -> Resul
     cfg.build().with_context(|| format!("space {cfg:?}"))
 }
 
-/// The spaces the checks run on: small unit and activation lists, `max_len` 2..=5, plus the
-/// default space.
-pub fn spaces() -> Result<Vec<MlpSpace>> {
-    let mut out = Vec::new();
+/// The spaces the checks run on: small unit and activation lists, `max_len` 2..=5, the default
+/// space, and benchmark-table spaces ([`table_spaces`]).
+pub fn spaces() -> Result<Vec<Box<dyn SearchSpace>>> {
+    let mut out: Vec<Box<dyn SearchSpace>> = Vec::new();
     for max_len in 2..=5 {
-        out.push(space(&[8], &[Activation::Relu], max_len)?);
-        out.push(space(&[8, 16], &[Activation::Relu, Activation::Tanh], max_len)?);
+        out.push(Box::new(space(&[8], &[Activation::Relu], max_len)?));
+        out.push(Box::new(space(&[8, 16], &[Activation::Relu, Activation::Tanh], max_len)?));
     }
-    out.push(space(&[32, 64, 128], &Activation::ALL, 3)?);
-    out.push(MlpSpaceConfig::default().build()?);
+    out.push(Box::new(space(&[32, 64, 128], &Activation::ALL, 3)?));
+    out.push(Box::new(MlpSpaceConfig::default().build()?));
+    out.extend(table_spaces()?);
+    Ok(out)
+}
+
+/// Two `[space] type = "table"` spaces (the plugin must be linked): a full 2 x 3 x 2 grid, and a
+/// sparse table (20 of the 4 x 4 x 3 configurations, mixed numbers and strings) whose prefixes
+/// lead to few completions.
+pub fn table_spaces() -> Result<Vec<Box<dyn SearchSpace>>> {
+    let dir = std::env::temp_dir().join(format!("mlpnas-conformance-tables-{}", std::process::id()));
+    let mut out = Vec::new();
+    let grids: [(&str, &str, Vec<String>); 2] = [
+        (
+            "grid",
+            "[[dimension]]\nname = \"a\"\nvalues = [1, 2]\n[[dimension]]\nname = \"b\"\nvalues = [\"x\", \"y\", \"z\"]\n[[dimension]]\nname = \"c\"\nvalues = [0.5, 1e-8]\n",
+            (0..12)
+                .map(|i| format!("{},{},{}", [1, 2][i / 6], ["x", "y", "z"][i / 2 % 3], ["0.5", "1e-08"][i % 2]))
+                .collect(),
+        ),
+        (
+            "sparse",
+            "[[dimension]]\nname = \"lr\"\nvalues = [0.1, 0.01, 0.001, 0.0001]\n[[dimension]]\nname = \"act\"\nvalues = [\"relu\", \"tanh\", \"elu\", \"gelu\"]\n[[dimension]]\nname = \"width\"\nvalues = [16, 32, 64]\n",
+            (0..48usize)
+                .filter(|i| (i * 7 + 3) % 12 < 5)
+                .map(|i| {
+                    format!(
+                        "{},{},{}",
+                        ["0.1", "0.01", "0.001", "0.0001"][i / 12],
+                        ["relu", "tanh", "elu", "gelu"][i / 3 % 4],
+                        [16, 32, 64][i % 3]
+                    )
+                })
+                .collect(),
+        ),
+    ];
+    for (name, dims, rows) in grids {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).with_context(|| format!("{}", d.display()))?;
+        let names: Vec<String> =
+            dims.lines().filter_map(|l| l.strip_prefix("name = ")).map(|n| n.trim_matches('"').to_string()).collect();
+        std::fs::write(
+            d.join("table.toml"),
+            format!("name = \"{name}\"\nmetric = \"loss\"\ndirection = \"minimize\"\n{dims}"),
+        )?;
+        let mut csv = format!("{},seed,loss\n", names.join(","));
+        for (i, r) in rows.iter().enumerate() {
+            csv.push_str(&format!("{r},0,{}\n", i as f64 / 10.0));
+        }
+        std::fs::write(d.join("table.csv"), csv)?;
+        let cfg: Box<dyn SpaceConfig> =
+            toml::from_str(&format!("type = \"table\"\npath = {:?}\n", d.to_string_lossy()))
+                .with_context(|| format!("table space config for {}", d.display()))?;
+        cfg.validate().with_context(|| format!("table {name}"))?;
+        let space = cfg.build().with_context(|| format!("table {name}"))?;
+        ensure!(space.size() == rows.len() as u128, "table {name}: {} sequences for {} rows", space.size(), rows.len());
+        out.push(space);
+    }
     Ok(out)
 }
 
@@ -180,11 +236,10 @@ impl Loop {
 /// batches also satisfy the checks of [`Loop::step`]).
 pub fn proposals_are_valid(factory: ControllerFactory<'_>) -> Result<()> {
     for s in spaces()? {
+        let s = s.as_ref();
         for seed in [0, 1] {
-            let mut c = factory(&s, seed);
-            Loop::default()
-                .run(c.as_mut(), &s, 4, 5)
-                .with_context(|| format!("space {:?}, seed {seed}", s.config()))?;
+            let mut c = factory(s, seed);
+            Loop::default().run(c.as_mut(), s, 4, 5).with_context(|| format!("space {s:?}, seed {seed}"))?;
         }
     }
     Ok(())
@@ -193,17 +248,18 @@ pub fn proposals_are_valid(factory: ControllerFactory<'_>) -> Result<()> {
 /// Driven until the space runs out, proposals never repeat (within or across batches), a batch
 /// is short only when fewer untried sequences remain, and then `propose` reports `Exhausted`.
 pub fn proposals_are_distinct_and_untried(factory: ControllerFactory<'_>) -> Result<()> {
-    let small: Vec<MlpSpace> = spaces()?.into_iter().filter(|s| s.size() <= 300).collect();
-    ensure!(small.len() >= 5, "too few small spaces");
-    for s in small {
-        let mut c = factory(&s, 3);
+    let small: Vec<Box<dyn SearchSpace>> = spaces()?.into_iter().filter(|s| s.size() <= 300).collect();
+    ensure!(small.len() >= 7, "too few small spaces");
+    for s in &small {
+        let s = s.as_ref();
+        let mut c = factory(s, 3);
         let mut l = Loop::default();
         let size = s.size();
         // Enough epochs of 7 to exhaust the space, plus one to see `Exhausted`.
         let epochs = (size / 7) as usize + 2;
-        let all = l.run(c.as_mut(), &s, epochs, 7).with_context(|| format!("space {:?}", s.config()))?;
+        let all = l.run(c.as_mut(), s, epochs, 7).with_context(|| format!("space {s:?}"))?;
         ensure!(all.len() as u128 == size, "{} proposals in a space of {size}", all.len());
-        ensure!(l.step(c.as_mut(), &s, 1)?.is_none(), "propose succeeded on an exhausted space {:?}", s.config());
+        ensure!(l.step(c.as_mut(), s, 1)?.is_none(), "propose succeeded on an exhausted space {s:?}");
     }
     Ok(())
 }

@@ -1,6 +1,12 @@
 //! `cargo xtask compare`: every config x data set x seed through the `mlpnas` binary, J at a time,
 //! each into its own run directory, then the aggregation, plots and `report.md`.
 //!
+//! A run searches a data set (`--data SPEC`, passed to `mlpnas search --data`) or a benchmark
+//! table (`--tables DIR`: `--set space.path=DIR --set trainer.path=DIR`); on tables the report
+//! adds regret curves and tests ([`crate::regret`]). `--preset tables` runs configs/tables/ on
+//! tables; `--preset smoke --tables DIR` runs configs/NAME.toml on iris and
+//! configs/tables/NAME.toml on the tables.
+//!
 //! Layout of `--out DIR`: `runs/<data>/<config>/seed-<S>/` (one `mlpnas search --out` each),
 //! `logs/<data>/<config>/seed-<S>.log` (its stdout and stderr), `compare.json` (the options every
 //! run shares, checked on a rerun), and the outputs `report.md`, `summary.csv`, `runs.csv`,
@@ -181,6 +187,10 @@ pub struct SharedOptions {
     pub drop: Option<String>,
     /// `--set` overrides, in order.
     pub sets: Vec<String>,
+    /// Overrides for runs on data sets only, not on tables (the smoke preset's `trainer.epochs`,
+    /// which a table trainer has not).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_sets: Vec<String>,
 }
 
 /// A short file-name-safe name of a data SPEC: `builtin:iris` -> `iris`, `../x/wine.csv` -> `wine`.
@@ -246,6 +256,7 @@ impl Plan {
         let mut label = a.label.clone();
         let mut drop = a.drop.clone();
         let mut sets: Vec<String> = Vec::new();
+        let mut data_only: Vec<String> = Vec::new();
         let mut seeds = 5;
         let mut tables = a.tables.clone();
         // Where a config run on a table comes from, by name (smoke: configs/tables/NAME.toml).
@@ -267,10 +278,8 @@ impl Plan {
                         data.push("builtin:iris".into());
                     }
                     table_configs = Some(root.join("configs/tables"));
-                    sets.extend(
-                        ["search.controller_epochs=2", "search.samples_per_epoch=3", "trainer.epochs=2"]
-                            .map(String::from),
-                    );
+                    sets.extend(["search.controller_epochs=2", "search.samples_per_epoch=3"].map(String::from));
+                    data_only.push("trainer.epochs=2".to_string());
                 }
                 Preset::SeedAblation => {
                     if data.is_empty() {
@@ -350,7 +359,7 @@ impl Plan {
             configs: named,
             data: data_sets,
             seeds: (0..seeds).collect(),
-            shared: SharedOptions { label, drop, sets },
+            shared: SharedOptions { label, drop, sets, data_sets: data_only },
             out,
         })
     }
@@ -445,13 +454,15 @@ impl Job {
 
     fn shared_args(&self, shared: &SharedOptions, a: &mut Vec<String>) {
         a.extend(self.source.args());
-        if let Some(l) = &shared.label {
+        let on_table = matches!(self.source, Source::Table(_));
+        if let (false, Some(l)) = (on_table, &shared.label) {
             a.extend(["--label".into(), l.clone()]);
         }
-        if let Some(d) = &shared.drop {
+        if let (false, Some(d)) = (on_table, &shared.drop) {
             a.extend(["--drop".into(), d.clone()]);
         }
-        for s in &shared.sets {
+        let only_data = if on_table { &[][..] } else { &shared.data_sets[..] };
+        for s in shared.sets.iter().chain(only_data) {
             a.extend(["--set".into(), s.clone()]);
         }
     }
@@ -733,7 +744,9 @@ pub fn aggregate(
             let r = crate::regret::for_table(data, dir, &configs, &baseline)?;
             let file = format!("regret-{data}.svg");
             plots::regret(&plan.out.join(&file), data, &r)?;
-            ctx.plots.last_mut().map(|(_, f)| f.insert(0, ("Regret against trial".to_string(), file)));
+            if let Some((_, f)) = ctx.plots.last_mut() {
+                f.insert(0, ("Regret against trial".to_string(), file));
+            }
             ctx.regrets.push(r);
         }
         reports.push(DataReport::new(data, source.describe().as_deref(), &configs, &baseline, s));
@@ -865,7 +878,7 @@ mod tests {
         assert_eq!(p.seeds, [0, 1]);
         assert_eq!(p.data, [("iris".to_string(), Source::Data("builtin:iris".to_string()))]);
         assert_eq!(p.configs[0].table_path, p.configs[0].path, "no tables: no table configs needed");
-        assert!(p.shared.sets.contains(&"trainer.epochs=2".to_string()));
+        assert!(p.shared.data_sets.contains(&"trainer.epochs=2".to_string()));
         a.preset = Some(Preset::SeedAblation);
         a.data = vec!["builtin:iris".into()];
         let p = Plan::new(&a, &d).expect("ablation");
@@ -876,6 +889,49 @@ mod tests {
         assert!(err.to_string().contains("also named \"random\""), "{err}");
         let err = Plan::new(&args(&[&cfg.join("nope.toml")]), &d).expect_err("missing");
         assert!(err.to_string().contains("no such config file"), "{err}");
+    }
+
+    #[test]
+    fn the_tables_preset_runs_table_configs_on_every_table() {
+        let d = tmp("tables-preset");
+        let cfg = d.join("configs/tables");
+        std::fs::create_dir_all(&cfg).expect("dir");
+        for n in ["random.toml", "evolution.toml", "reinforce.toml"] {
+            std::fs::write(cfg.join(n), "").expect("write");
+            std::fs::write(d.join("configs").join(n), "").expect("write");
+        }
+        let mut a = args(&[]);
+        a.preset = Some(Preset::Tables);
+        a.seeds = None;
+        let err = Plan::new(&a, &d).expect_err("no docs/tables");
+        assert!(err.to_string().contains("--tables DIR"), "{err}");
+        for t in ["b", "a"] {
+            let t = d.join("docs/tables").join(t);
+            std::fs::create_dir_all(&t).expect("dir");
+            std::fs::write(t.join("table.toml"), "").expect("write");
+        }
+        std::fs::create_dir_all(d.join("docs/tables/not-a-table")).expect("dir");
+        let p = Plan::new(&a, &d).expect("tables");
+        let names: Vec<&str> = p.configs.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["random", "evolution", "reinforce"]);
+        assert_eq!(p.configs[1].table_path, cfg.join("evolution.toml"));
+        assert_eq!(p.seeds.len(), 100);
+        let tables: Vec<&str> = p.data.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(tables, ["a", "b"]);
+        assert!(matches!(&p.data[0].1, Source::Table(t) if t.ends_with("docs/tables/a")));
+        // Smoke with a table: iris runs configs/NAME.toml, the table configs/tables/NAME.toml.
+        a.preset = Some(Preset::Smoke);
+        a.tables = vec![d.join("docs/tables/a")];
+        let p = Plan::new(&a, &d).expect("smoke with a table");
+        assert_eq!(p.data.len(), 2);
+        let random = &p.configs[0];
+        assert_eq!(
+            (random.path.clone(), random.table_path.clone()),
+            (d.join("configs/random.toml"), cfg.join("random.toml"))
+        );
+        a.tables = vec![d.join("docs/tables/not-a-table")];
+        let err = Plan::new(&a, &d).expect_err("not a table");
+        assert!(err.to_string().contains("no table.toml"), "{err}");
     }
 
     #[test]
@@ -891,11 +947,22 @@ mod tests {
             log: d.join("log"),
             stored: None,
         };
-        let shared = SharedOptions { label: Some("y".into()), drop: Some("#0,q".into()), sets: vec!["a.b=1".into()] };
+        let shared = SharedOptions {
+            label: Some("y".into()),
+            drop: Some("#0,q".into()),
+            sets: vec!["a.b=1".into()],
+            data_sets: vec!["trainer.epochs=2".into()],
+        };
         let a = job.args(&shared).join(" ");
         assert!(a.starts_with("search --config "), "{a}");
         assert!(a.contains("--seed 2 --out ") && a.contains("--quiet --data builtin:iris"), "{a}");
-        assert!(a.ends_with("--label y --drop #0,q --set a.b=1"), "{a}");
+        assert!(a.ends_with("--label y --drop #0,q --set a.b=1 --set trainer.epochs=2"), "{a}");
+        // On a table: its paths instead of --data, and no data-only options.
+        let on_table = Job { source: Source::Table(d.join("t")), run_dir: d.join("t-run"), ..job.clone() };
+        let t = on_table.args(&shared).join(" ");
+        let path = format!("{:?}", d.join("t").to_string_lossy());
+        assert!(t.contains(&format!("--set space.path={path} --set trainer.path={path}")), "{t}");
+        assert!(t.ends_with("--set a.b=1") && !t.contains("--data") && !t.contains("--label"), "{t}");
         write_run(&job.run_dir, &[0.5], None);
         assert_eq!(job.args(&shared), ["search", "--resume", &job.run_dir.to_string_lossy(), "--quiet"]);
         // In a database: started with a name, or resumed by it, coordinating only.
@@ -903,7 +970,7 @@ mod tests {
         let fresh = Job { stored: Some(("c/iris/random/seed-2".into(), url.clone(), None)), ..job.clone() };
         let a = fresh.args(&shared).join(" ");
         assert!(a.contains("--name c/iris/random/seed-2 --storage postgresql://u@h/db --threads 0"), "{a}");
-        assert!(!a.contains("--out") && a.ends_with("--set a.b=1"), "{a}");
+        assert!(!a.contains("--out") && a.ends_with("--set trainer.epochs=2"), "{a}");
         let again = Job { stored: Some(("c/iris/random/seed-2".into(), url, Some("interrupted".into()))), ..job };
         assert_eq!(
             again.args(&shared).join(" "),
@@ -914,7 +981,7 @@ mod tests {
     #[test]
     fn shared_options_are_checked_on_a_rerun() {
         let d = tmp("shared");
-        let s = SharedOptions { label: None, drop: None, sets: vec!["trainer.epochs=2".into()] };
+        let s = SharedOptions { label: None, drop: None, sets: vec!["trainer.epochs=2".into()], data_sets: vec![] };
         check_shared(&d, &s).expect("first");
         check_shared(&d, &s).expect("same again");
         let other = SharedOptions { sets: vec![], ..s };

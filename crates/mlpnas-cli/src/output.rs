@@ -94,6 +94,23 @@ impl Progress {
 
 /// The top-N table.
 pub fn table(records: &[&TrialRecord]) -> String {
+    // Trials measured in a benchmark table have a raw metric and no trained network.
+    if records.iter().any(|r| r.metric.is_some()) {
+        let mut s = format!("{:>4}  {:>5}  {:>11}  {:>11}  configuration\n", "rank", "trial", "reward", "metric");
+        for (i, r) in records.iter().enumerate() {
+            let metric = r.metric.map_or("-".to_string(), |m| format!("{m:.5e}"));
+            s.push_str(&format!(
+                "{:>4}  {:>5}  {:>11.5e}  {:>11}  {}\n",
+                i + 1,
+                r.trial,
+                r.reward,
+                metric,
+                r.architecture
+            ));
+        }
+        s.pop();
+        return s;
+    }
     let mut s = format!(
         "{:>4}  {:>5}  {:>7}  {:>7}  {:>7}  {:>9}  {:>7}  architecture\n",
         "rank", "trial", "reward", "val_acc", "params", "transfers", "seconds"

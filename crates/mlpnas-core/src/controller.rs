@@ -83,4 +83,10 @@ pub trait ControllerConfig: fmt::Debug + Send + Sync {
     fn set_backend(&mut self, backend: &str) -> Result<(), ConfigError> {
         Err(ConfigError::new("backend", format!("this controller has no backends (asked for {backend:?})")))
     }
+    /// Fields added since release 0.1.0 and the value (TOML text) a run stored before a field
+    /// existed was made with, as [`crate::TrainerConfig::added_fields`]: a stored run config
+    /// that lacks one is read with that value, so it resumes as it was made.
+    fn added_fields(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
 }

@@ -303,19 +303,21 @@ pub fn resume_config(
 /// lacks none. Every reader of a stored config goes through this (`Run::resume`, `Run::open`).
 pub(crate) fn stored_with_added_fields(text: &str, shown: &str, base_dir: &Path) -> Result<String, SearchError> {
     let probe = SearchConfig::from_toml(text, shown, base_dir, &[])?;
-    let added = probe.trainer.added_fields();
     let file_err = |message: String| SearchError::ConfigFile { path: shown.to_string(), message };
     let mut table: toml::Table = toml::from_str(text).map_err(|e| file_err(toml_message(&e, text)))?;
-    let Some(toml::Value::Table(trainer)) = table.get_mut("trainer") else { return Ok(text.to_string()) };
     let mut changed = false;
-    for (key, value) in added {
-        if !trainer.contains_key(*key) {
-            let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
-                .ok()
-                .and_then(|mut t| t.remove("v"))
-                .ok_or_else(|| file_err(format!("trainer.{key}: the trainer's added value {value} is not TOML")))?;
-            trainer.insert((*key).to_string(), value);
-            changed = true;
+    for (section, added) in [("trainer", probe.trainer.added_fields()), ("controller", probe.controller.added_fields())]
+    {
+        let Some(toml::Value::Table(fields)) = table.get_mut(section) else { continue };
+        for (key, value) in added {
+            if !fields.contains_key(*key) {
+                let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                    .ok()
+                    .and_then(|mut t| t.remove("v"))
+                    .ok_or_else(|| file_err(format!("{section}.{key}: the added value {value} is not TOML")))?;
+                fields.insert((*key).to_string(), value);
+                changed = true;
+            }
         }
     }
     if !changed {

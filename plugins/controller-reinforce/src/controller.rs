@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::adam::{Adam, AdamSettings};
-use crate::config::{BaselineKind, ReinforceConfig};
+use crate::config::{Advantage, BaselineKind, ReinforceConfig};
 use crate::policy::{Dims, LossInput, LossParts, Params, Sample};
 use crate::state::State;
 
@@ -233,7 +233,10 @@ impl Controller for ReinforceController {
             BaselineKind::Ema => self.state.baseline.unwrap_or(batch_mean),
             BaselineKind::Constant => cfg.baseline_value,
         };
-        let mut advantages: Vec<f64> = returns.iter().map(|r| r - baseline).collect();
+        let mut advantages: Vec<f64> = match cfg.advantage {
+            Advantage::Baseline => returns.iter().map(|r| r - baseline).collect(),
+            Advantage::Rank => centred_ranks(&returns),
+        };
         if cfg.normalize_advantage {
             let m = mean(&advantages);
             let sd = (advantages.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / advantages.len() as f64).sqrt();
@@ -297,9 +300,43 @@ impl Controller for ReinforceController {
     }
 }
 
+/// Each value's rank among `xs` (ties share their mean rank), mapped linearly onto `[-1, 1]`
+/// (all 0 for fewer than two values).
+fn centred_ranks(xs: &[f64]) -> Vec<f64> {
+    let n = xs.len();
+    if n < 2 {
+        return vec![0.0; n];
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
+    let mut ranks = vec![0.0; n];
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && xs[order[j + 1]] == xs[order[i]] {
+            j += 1;
+        }
+        let mean = (i + j) as f64 / 2.0;
+        for &k in &order[i..=j] {
+            ranks[k] = 2.0 * mean / (n - 1) as f64 - 1.0;
+        }
+        i = j + 1;
+    }
+    ranks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn centred_ranks_ignore_scale_and_share_ties() {
+        assert_eq!(centred_ranks(&[-1000.0, 0.5, 0.2]), [-1.0, 1.0, 0.0]);
+        assert_eq!(centred_ranks(&[3.0, 1.0, 3.0, 2.0, 0.0]), [0.75, -0.5, 0.75, 0.0, -1.0]);
+        assert_eq!(centred_ranks(&[7.0]), [0.0]);
+        let a = centred_ranks(&[1e-4, 2e-4, 5e-5]);
+        assert_eq!(a, centred_ranks(&[1.0, 2.0, 0.5]), "only the order counts");
+    }
 
     #[test]
     fn discount_matches_the_seed() {

@@ -42,5 +42,5 @@ pub mod controller;
 mod policy;
 mod state;
 
-pub use config::{BaselineKind, ReinforceConfig};
+pub use config::{Advantage, BaselineKind, ReinforceConfig};
 pub use controller::ReinforceController;

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use controller_reinforce::{ReinforceConfig, ReinforceController};
+use controller_reinforce::{Advantage, ReinforceConfig, ReinforceController};
 use mlpnas_core::{
     Activation, Controller, ControllerContext, ControllerError, MlpSpace, MlpSpaceConfig, Proposal, SearchSpace,
     TokenId, TrialRecord, TrialStatus,
@@ -17,7 +17,8 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// The default settings on the backend under test (`Backend::under_test`), else the default
 /// (`ndarray`).
 fn base() -> ReinforceConfig {
-    let d = ReinforceConfig::default();
+    // With the accuracy predictor (off by default), so that its head is exercised too.
+    let d = ReinforceConfig { use_predictor: true, ..ReinforceConfig::default() };
     match mlpnas_backend::Backend::under_test() {
         Some(backend) => ReinforceConfig { backend, ..d },
         None => d,
@@ -70,7 +71,8 @@ fn prob_of(c: &ReinforceController, space: &dyn SearchSpace, token: TokenId) -> 
     Ok(c.first_token_probs(space)?.into_iter().find(|&(t, _)| t == token).map_or(0.0, |(_, p)| p))
 }
 
-/// Reward 1 when the first layer is (64, relu), else 0, with the default settings. The policy
+/// Reward 1 when the first layer is (64, relu), else 0, with the seed's settings (learning rate
+/// 0.01, `reward - baseline` advantages; the defaults learn more slowly, by design). The policy
 /// starts near uniform over the 28 hidden tokens (p ~ 1/28 = 0.036), so a batch of 10 holds the
 /// rewarded token with probability ~0.3 and the first positive advantage can take several epochs,
 /// while Keras' decay shrinks the learning rate (0.01 / (1 + 0.1 * 10k) after k epochs). Measured
@@ -83,8 +85,9 @@ fn learns_a_synthetic_reward_and_not_without_updates() -> TestResult {
     let target = space.hidden_id(64, Activation::Relu).ok_or("64:relu not in the space")?;
     let reward = |s: &[TokenId]| if s.first() == Some(&target) { 1.0 } else { 0.0 };
     for seed in [0, 1] {
-        let mut learner = base().build(&space, seed)?;
-        let mut frozen = base().build(&space, seed)?;
+        let seed_settings = || ReinforceConfig { learning_rate: 0.01, advantage: Advantage::Baseline, ..base() };
+        let mut learner = seed_settings().build(&space, seed)?;
+        let mut frozen = seed_settings().build(&space, seed)?;
         let p0 = prob_of(&learner, &space, target)?;
         assert!((0.02..0.06).contains(&p0), "initial probability {p0}");
         let mut hits = Vec::new();
@@ -177,7 +180,8 @@ proptest! {
 #[test]
 fn predictor_loss_decreases_on_a_fixed_target() -> TestResult {
     let space = MlpSpaceConfig::default().build()?;
-    let mut c = ReinforceConfig { decay: 0.0, ..base() }.build(&space, 3)?;
+    let mut c = ReinforceConfig { decay: 0.0, learning_rate: 0.01, advantage: Advantage::Baseline, ..base() }
+        .build(&space, 3)?;
     let tried = HashSet::new();
     let ctx = ControllerContext { space: &space, tried: &tried, epoch: 0 };
     let batch = c.propose(&ctx, 10)?;
