@@ -280,7 +280,12 @@ fn controller_and_trainer_on_different_backends() {
     for (i, (controller, trainer)) in [(other.as_str(), "flex"), ("flex", other.as_str())].into_iter().enumerate() {
         let run_dir = d.join(format!("run{i}"));
         let mut c = tiny_search(&run_dir, "builtin:iris", 2, 3, &[]);
-        c.args(["--set", &format!("controller={{type = \"reinforce\", hidden = 16, backend = \"{controller}\"}}")]);
+        c.args([
+            "--set",
+            &format!(
+                "controller={{type = \"reinforce\", hidden = 16, use_predictor = true, backend = \"{controller}\"}}"
+            ),
+        ]);
         c.args(["--set", &format!("trainer.backend={trainer}")]);
         ok(&mut c);
         let recs = journal(&run_dir);

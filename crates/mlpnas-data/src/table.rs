@@ -18,7 +18,7 @@ use std::fmt;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -210,9 +210,10 @@ pub struct Table {
 }
 
 /// A loaded table's directory, the modification time of its `table.csv`, and the table.
-type LoadedEntry = (PathBuf, Option<SystemTime>, Weak<Table>);
+type LoadedEntry = (PathBuf, Option<SystemTime>, Arc<Table>);
 
-/// Tables loaded by this process, so that a space and a trainer over one directory share it.
+/// Tables loaded by this process, so that checking a config, its space and its trainer load a
+/// directory once (kept for the process's life: a process reads a handful of tables).
 static LOADED: Mutex<Vec<LoadedEntry>> = Mutex::new(Vec::new());
 
 impl Table {
@@ -222,12 +223,13 @@ impl Table {
         let key = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
         let stamp = fs::metadata(key.join(TABLE_CSV)).and_then(|m| m.modified()).ok();
         let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
-        loaded.retain(|(_, _, w)| w.strong_count() > 0);
-        if let Some(t) = loaded.iter().find(|(p, s, _)| *p == key && *s == stamp).and_then(|(_, _, w)| w.upgrade()) {
-            return Ok(t);
+        if let Some((_, _, t)) = loaded.iter().find(|(p, s, _)| *p == key && *s == stamp) {
+            return Ok(Arc::clone(t));
         }
         let t = Arc::new(Table::load(dir)?);
-        loaded.push((key, stamp, Arc::downgrade(&t)));
+        // A changed table replaces the one read before.
+        loaded.retain(|(p, _, _)| *p != key);
+        loaded.push((key, stamp, Arc::clone(&t)));
         Ok(t)
     }
 
