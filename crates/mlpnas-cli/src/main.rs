@@ -595,6 +595,8 @@ fn worker(a: WorkerArgs, verbosity: output::Verbosity) -> Result<()> {
             (0..16).map(|i| format!("tch-cuda:{i}")).filter(|b| mlpnas_backend::Backend::parse_available(b).is_ok()),
         );
     }
+    // Trials of a trainer without a backend (a benchmark table's lookups).
+    backends.push(mlpnas_search::worker::ANY_BACKEND.to_string());
     let opts = mlpnas_search::WorkerOptions {
         threads: a.threads,
         runs: a.runs.clone(),

@@ -449,7 +449,7 @@ impl Search {
             return Ok(Vec::new());
         }
         let run = self.storage.run_name();
-        let backend = self.cfg.trainer.backend().unwrap_or_else(|| "any".into());
+        let backend = self.cfg.trainer.backend().unwrap_or_else(|| crate::worker::ANY_BACKEND.into());
         let seed = self.cfg.seed;
         let tasks: Vec<TrialTask> = jobs
             .iter()

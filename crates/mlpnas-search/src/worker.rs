@@ -22,6 +22,10 @@ use crate::error::SearchError;
 /// How long a claim holds without a heartbeat, by default.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
+/// The backend a queued trial asks for when its trainer runs on none (a benchmark table's):
+/// every worker can take it.
+pub const ANY_BACKEND: &str = "any";
+
 /// The longest an idle worker waits before looking again without being woken.
 pub const IDLE_POLL: Duration = Duration::from_millis(500);
 
@@ -181,7 +185,12 @@ fn run_context(queue: &dyn TrialQueue, run: &str) -> Result<RunContext, SearchEr
     let shown = format!("run {run} (config)");
     let text = stored_with_added_fields(&queue.run_config(run)?, &shown, Path::new(""))?;
     let cfg = SearchConfig::from_toml(&text, &shown, Path::new(""), &[])?.check()?;
-    let split = Arc::new(queue.run_data(run)?);
+    // A trainer without data (a benchmark table, read from its path on this machine) needs none.
+    let split = if cfg.trainer.needs_data() {
+        Arc::new(queue.run_data(run)?)
+    } else {
+        crate::search::prepare_data(&cfg)?.split
+    };
     let trainer = cfg.trainer.build(split)?;
     let space = cfg.space.build().map_err(|source| SearchError::Config { path: shown.clone(), source })?;
     Ok(RunContext { trainer, space })
