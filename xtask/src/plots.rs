@@ -128,7 +128,8 @@ pub fn best_so_far(path: &Path, configs: &[ConfigRuns]) -> Result<()> {
     line_chart(path, "Best reward so far (mean over seeds, band: min-max)", "trial", "best reward", &bands)
 }
 
-/// Regret against trial on one benchmark table: median over seeds, band: quartiles.
+/// Regret against trial on one benchmark table: median over seeds, band: quartiles; a log y axis
+/// (regrets span orders of magnitude), zero regrets drawn at the axis' floor.
 pub fn regret(path: &Path, table: &str, r: &crate::regret::TableRegret) -> Result<()> {
     let bands: Vec<Band> = r
         .configs
@@ -138,8 +139,51 @@ pub fn regret(path: &Path, table: &str, r: &crate::regret::TableRegret) -> Resul
             points: c.quartiles().iter().enumerate().map(|(i, &(m, lo, hi))| ((i + 1) as f64, m, lo, hi)).collect(),
         })
         .collect();
+    let all = || bands.iter().flat_map(|b| b.points.iter().flat_map(|p| [p.1, p.2, p.3]));
+    let hi = all().filter(|v| v.is_finite()).fold(f64::MIN_POSITIVE, f64::max);
+    let floor = all().filter(|v| v.is_finite() && *v > 0.0).fold(hi, f64::min) / 2.0;
+    let e = err(path);
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(&e)?;
+    let xmax = bands.iter().flat_map(|b| b.points.iter().map(|p| p.0)).fold(2.0, f64::max);
     let title = format!("Regret on {table} (median over seeds, band: quartiles)");
-    line_chart(path, &title, "trial", &format!("regret ({})", r.metric), &bands)
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (FONT, 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(1.0..xmax, (floor..hi * 1.5).log_scale())
+        .map_err(&e)?;
+    chart
+        .configure_mesh()
+        .x_desc("trial")
+        .y_desc(format!("regret ({}, log scale)", r.metric))
+        .y_label_formatter(&|y| format!("{y:.0e}"))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(&e)?;
+    let at_floor = |v: f64| if v > floor { v } else { floor };
+    for (i, b) in bands.iter().enumerate() {
+        let c = color(i);
+        let mut poly: Vec<(f64, f64)> = b.points.iter().map(|p| (p.0, at_floor(p.3))).collect();
+        poly.extend(b.points.iter().rev().map(|p| (p.0, at_floor(p.2))));
+        chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.15).filled()))).map_err(&e)?;
+        chart
+            .draw_series(LineSeries::new(b.points.iter().map(|p| (p.0, at_floor(p.1))), c.stroke_width(2)))
+            .map_err(&e)?
+            .label(b.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font((FONT, 14))
+        .draw()
+        .map_err(&e)?;
+    root.present().map_err(&e)?;
+    Ok(())
 }
 
 /// Seconds per trial against trial.
