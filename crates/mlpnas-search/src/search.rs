@@ -413,26 +413,9 @@ impl Search {
 
     /// Trains `jobs` on threads of this process, one each.
     fn locally(&self, jobs: &[Job]) -> Vec<Trained> {
-        let seed = self.cfg.seed;
-        let trainer: &dyn ArchitectureTrainer = self.trainer.as_ref();
-        let train = |(index, _, candidate, _, init): &Job| {
-            let t0 = Instant::now();
-            let o = train_candidate(trainer, candidate, init, derive(seed, "trial", *index as u64));
-            (o, t0.elapsed().as_secs_f64())
-        };
-        if jobs.len() <= 1 || self.threads <= 1 {
-            return jobs.iter().map(train).collect();
-        }
-        let mut out = Vec::with_capacity(jobs.len());
-        for group in jobs.chunks(self.threads) {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = group.iter().map(|j| s.spawn(move || train(j))).collect();
-                out.extend(handles.into_iter().map(|h| {
-                    h.join().unwrap_or_else(|_| (Err(TrainerError::Other("a worker thread panicked".into())), 0.0))
-                }));
-            });
-        }
-        out
+        let work: Vec<(usize, &Candidate, &[Option<LayerWeights>])> =
+            jobs.iter().map(|(index, _, candidate, _, init)| (*index, candidate, &init[..])).collect();
+        train_on_threads(self.trainer.as_ref(), self.cfg.seed, &work, self.threads)
     }
 
     /// Puts `jobs` into the run's queue and collects their results, training some of them on
@@ -546,6 +529,35 @@ fn collect(
         q.wait_for_change(seen, pause);
         pause = (pause * 2).min(Duration::from_millis(200));
     }
+}
+
+/// Trains (index, candidate, initial weights) jobs with the trial seed of each index, `threads`
+/// at a time on threads of this process, in order: the one local training of trials (a search's
+/// batch, a tabulation's rows).
+pub(crate) fn train_on_threads(
+    trainer: &dyn ArchitectureTrainer,
+    seed: u64,
+    jobs: &[(usize, &Candidate, &[Option<LayerWeights>])],
+    threads: usize,
+) -> Vec<Trained> {
+    let train = |&(index, candidate, init): &(usize, &Candidate, &[Option<LayerWeights>])| {
+        let t0 = Instant::now();
+        let o = train_candidate(trainer, candidate, init, derive(seed, "trial", index as u64));
+        (o, t0.elapsed().as_secs_f64())
+    };
+    if jobs.len() <= 1 || threads <= 1 {
+        return jobs.iter().map(train).collect();
+    }
+    let mut out = Vec::with_capacity(jobs.len());
+    for group in jobs.chunks(threads) {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = group.iter().map(|j| s.spawn(move || train(j))).collect();
+            out.extend(handles.into_iter().map(|h| {
+                h.join().unwrap_or_else(|_| (Err(TrainerError::Other("a worker thread panicked".into())), 0.0))
+            }));
+        });
+    }
+    out
 }
 
 /// Trains a network candidate, or measures a point of a table space.

@@ -22,13 +22,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use mlpnas_core::seed::derive;
-use mlpnas_core::{ArchitectureTrainer, Proposal, SearchSpace, Summary, TokenId, TrainerError, TrialRecord};
+use mlpnas_core::{Candidate, LayerWeights, Proposal, SearchSpace, Summary, TokenId, TrialRecord};
 use mlpnas_data::table::{Description, Dimension, Direction, Row, TABLE_CSV, TABLE_TOML, Value, render};
 
 use crate::error::SearchError;
 use crate::run::Run;
-use crate::search::{Observer, Prepared, record, train_candidate};
+use crate::search::{Observer, Prepared, record, train_on_threads};
 
 /// The run directory of a tabulation, inside its output directory.
 pub const RUN_DIR: &str = "run";
@@ -108,26 +107,9 @@ pub fn tabulate(
             let tokens = configs[i % n].clone();
             jobs.push((i, space.candidate(&tokens, input_dim, n_classes)?, tokens));
         }
-        let seed = cfg.seed;
-        let trainer: &dyn ArchitectureTrainer = trainer.as_ref();
-        let trained: Vec<_> = std::thread::scope(|s| {
-            let handles: Vec<_> = jobs
-                .iter()
-                .map(|(i, candidate, _)| {
-                    s.spawn(move || {
-                        let t = Instant::now();
-                        let o = train_candidate(trainer, candidate, &[], derive(seed, "trial", *i as u64));
-                        (o, t.elapsed().as_secs_f64())
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| (Err(TrainerError::Other("a training thread panicked".into())), 0.0))
-                })
-                .collect()
-        });
+        let work: Vec<(usize, &Candidate, &[Option<LayerWeights>])> =
+            jobs.iter().map(|(i, candidate, _)| (*i, candidate, &[][..])).collect();
+        let trained = train_on_threads(trainer.as_ref(), cfg.seed, &work, threads);
         for ((i, candidate, tokens), (outcome, seconds)) in jobs.into_iter().zip(trained) {
             let outcome = outcome?;
             let proposal = Proposal { tokens, predicted: None };
