@@ -4,6 +4,8 @@
 //! * `mlpnas search --resume DIR [--set search.controller_epochs=N ..]`
 //! * `mlpnas search --config FILE --storage postgresql://... [--name NAME] [--threads N]` (and
 //!   `--resume NAME --storage URL`): the run lives in PostgreSQL, workers anywhere train it
+//! * `mlpnas tabulate --config FILE --seeds K --out DIR [--threads N] [--storage URL [--run NAME]]`
+//!   (continued without --config): a benchmark table of the config's space
 //! * `mlpnas worker --storage URL [--threads N] [--runs NAME,..] [--exit-when-idle SECS]`
 //! * `mlpnas runs --storage URL [--json]`, `mlpnas export NAME --storage URL --out DIR`
 //! * `mlpnas eval --arch "64:relu,dropout,32:elu" [--config FILE] [--data SPEC] .. [--json]`
@@ -268,12 +270,20 @@ struct TabulateArgs {
     /// Table directory: the table files, and the tabulation's run directory (`run/`).
     #[arg(long)]
     out: PathBuf,
-    /// Configurations trained at once (default: search.batch).
+    /// Configurations this process trains at once (default: search.batch; with --storage, 0:
+    /// only workers train). The table does not depend on it.
     #[arg(long)]
     threads: Option<usize>,
-    /// The table's name (default: the config file's name).
+    /// The table's name (default: the --out directory's name).
     #[arg(long)]
     name: Option<String>,
+    /// Keep the tabulation's run in this PostgreSQL database instead of OUT/run, so that `mlpnas
+    /// worker` processes on any machine train its rows; the table is still written to --out.
+    #[arg(long, value_name = "URL")]
+    storage: Option<String>,
+    /// The run's name in --storage (default: tabulate-<the --out directory's name>).
+    #[arg(long, value_name = "NAME", requires = "storage")]
+    run: Option<String>,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -491,25 +501,37 @@ fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> {
 
 fn tabulate(mut a: TabulateArgs, verbosity: output::Verbosity) -> Result<()> {
     use mlpnas_search::tabulate::{RUN_DIR, tabulate};
-    let run_dir = a.out.join(RUN_DIR);
-    let existing = run_dir.join(mlpnas_search::rundir::JOURNAL).exists();
+    // The run: OUT/run, or a run in --storage (named by --run, by default after OUT).
+    let (storage, run_name, resume_hint) = match &a.storage {
+        None => {
+            let dir = a.out.join(RUN_DIR);
+            let hint = format!("mlpnas tabulate --out {} --seeds {}", a.out.display(), a.seeds);
+            (run_storage(None, &dir)?, dir.display().to_string(), hint)
+        }
+        Some(url) => {
+            let name = a.run.clone().unwrap_or_else(|| format!("tabulate-{}", dir_name(&a.out)));
+            let hint = format!(
+                "mlpnas tabulate --out {} --seeds {} --storage {} --run {name}",
+                a.out.display(),
+                a.seeds,
+                mlpnas_postgres::mask(url)
+            );
+            (run_storage(Some(url), Path::new(&name))?, name, hint)
+        }
+    };
+    let existing = storage.exists()?;
     let (run, name) = match (&a.config, existing) {
         (Some(_), true) => bail!(
-            "{}: already holds a tabulation; continue it without --config (mlpnas tabulate --out {} --seeds {}), or choose another --out",
-            a.out.display(),
-            a.out.display(),
-            a.seeds
+            "{run_name}: already holds a tabulation; continue it without --config ({resume_hint}), or choose another --out{}",
+            if a.storage.is_some() { " or --run" } else { "" }
         ),
-        (None, false) => bail!("{}: holds no tabulation to continue; give --config FILE", a.out.display()),
+        (None, false) => bail!("{run_name}: holds no tabulation to continue; give --config FILE"),
         (None, true) => {
             let d = &a.data;
             if d.data.is_some() || d.label.is_some() || d.drop.is_some() || d.seed.is_some() || !d.set.is_empty() {
-                bail!(
-                    "{}: a tabulation continues with its own config; only --seeds and --threads may change",
-                    a.out.display()
-                );
+                bail!("{run_name}: a tabulation continues with its own config; only --seeds and --threads may change");
             }
-            let run = Run::resume(Box::new(RunDir::new(&run_dir)), &[])?;
+            let run = Run::resume(storage, &[])?;
             (run, table_name(&a))
         }
         (Some(config), false) => {
@@ -518,22 +540,23 @@ fn tabulate(mut a: TabulateArgs, verbosity: output::Verbosity) -> Result<()> {
             let cfg = load_config(Some(config), &a.data)?;
             // Bad data is reported before anything is written.
             prepare_data(&cfg)?;
-            (Run::create(Box::new(RunDir::new(&run_dir)), cfg)?, table_name(&a))
+            (Run::create(storage, cfg)?, table_name(&a))
         }
     };
     let data = prepare_data(run.config())?;
     let threads = a.threads.unwrap_or(run.config().search.batch);
     if verbosity > output::Verbosity::Quiet {
         eprintln!(
-            "mlpnas: tabulating {} ({} train / {} valid rows) with {} seed(s) on {threads} thread(s) -> {}",
+            "mlpnas: tabulating {} ({} train / {} valid rows) with {} seed(s) on {threads} thread(s){} -> {}",
             run.config().data.source,
             data.split.train.n_rows(),
             data.split.valid.n_rows(),
             a.seeds,
+            if a.storage.is_some() { " and workers" } else { "" },
             a.out.display()
         );
     }
-    on_interrupt(&run.location(), &format!("mlpnas tabulate --out {} --seeds {}", a.out.display(), a.seeds));
+    on_interrupt(&run.location(), &resume_hint);
     let mut progress = output::Progress::new(verbosity);
     let done = tabulate(run, &data, a.seeds, threads, &a.out, &name, &mut progress)?;
     progress.finish();
@@ -548,12 +571,15 @@ fn tabulate(mut a: TabulateArgs, verbosity: output::Verbosity) -> Result<()> {
     Ok(())
 }
 
+/// The last component of `dir` (made absolute first: `.` has a name too).
+fn dir_name(dir: &Path) -> String {
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    dir.file_name().map_or("table".into(), |s| s.to_string_lossy().into_owned())
+}
+
 /// The table's name: --name, or the table directory's name.
 fn table_name(a: &TabulateArgs) -> String {
-    a.name.clone().unwrap_or_else(|| {
-        let dir = std::path::absolute(&a.out).unwrap_or_else(|_| a.out.clone());
-        dir.file_name().map_or("table".into(), |s| s.to_string_lossy().into_owned())
-    })
+    a.name.clone().unwrap_or_else(|| dir_name(&a.out))
 }
 
 /// The run's storage: the run directory `dir`, or the run named `dir` in the PostgreSQL

@@ -1,59 +1,13 @@
 //! End-to-end tests through the real `mlpnas` binary: searches on tiny budgets, determinism,
 //! the other subcommands, and bad input (one-line error naming the file, exit 1, no panic).
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use mlpnas_core::TrialRecord;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mlpnas"))
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A fresh empty directory for one test.
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mlpnas-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("tmp dir");
-    d
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run mlpnas");
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
-        "panic: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = run(cmd);
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Runs a command that must fail; returns its stderr after checking the error contract.
-fn fails(cmd: &mut Command) -> String {
-    let out = run(cmd);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "expected exit 1, stderr: {err}");
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "error must be one line: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    assert!(!err.contains("stack backtrace"), "{err}");
-    err
-}
-
-fn journal(dir: &Path) -> Vec<TrialRecord> {
-    let text = std::fs::read_to_string(dir.join("journal.jsonl")).expect("journal");
-    text.lines().map(|l| serde_json::from_str(l).expect("record")).collect()
-}
+use support::{bin, fails, journal, ok, run, tmp, workspace};
 
 /// The backend under test, when one is named (`mlpnas_backend::Backend::under_test`; `.ci/run`
 /// sets `tch-cpu` for its LibTorch pass): searches and evaluations train on it.

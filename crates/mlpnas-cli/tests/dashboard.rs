@@ -13,22 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Dashboard, request};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mlpnas"))
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mlpnas-dash-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("tmp dir");
-    d
-}
+use support::dashboard::{Dashboard, request};
+use support::{bin, tmp, workspace};
 
 /// A quick search on iris: 2 controller epochs x 6 trials, 3 training epochs each.
 fn iris_search(out: &Path, seed: u64) {

@@ -9,7 +9,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -17,14 +17,6 @@ use std::time::{Duration, Instant};
 use mlpnas_core::{
     Claimant, DataSplit, Dataset, RunStorage, TrainOutcome, TrialQueue, TrialRecord, TrialResult, TrialTask,
 };
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mlpnas"))
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 const PASSWORD: &str = "s3cret-pw";
 
@@ -37,6 +29,7 @@ struct Pg {
     /// Server options beyond the port, socket and listen address.
     extra: String,
 }
+use support::{bin, epochs_csv, fails, ok, rows_without_seconds, tabulate, tmp, workspace};
 
 fn pg_bindir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("MLPNAS_PG_BINDIR") {
@@ -235,7 +228,7 @@ impl Drop for Pg {
     }
 }
 
-/// The search of these tests: wine quality, 3 controller epochs x 8 trials, batch 2, 4
+/// The search of the search tests: wine quality, 3 controller epochs x 8 trials, batch 2, 4
 /// training epochs per trial (about 0.1-0.5 s each).
 fn search_args(c: &mut Command) -> &mut Command {
     let csv = workspace().join("../shared/data/wine-quality.csv");
@@ -384,7 +377,7 @@ fn workers_with_one_killed_mid_run_give_the_local_journal() {
     let shown = String::from_utf8_lossy(&text.stdout);
     assert!(!shown.contains(PASSWORD) && shown.contains("postgres:***@"), "{shown}");
     // The dashboard shows runs in the database through the same storage.
-    let d = support::Dashboard::start(&["--storage", &url]);
+    let d = support::dashboard::Dashboard::start(&["--storage", &url]);
     let listed = d.json("/api/runs");
     assert_eq!(listed["runs"][0]["id"], "r1", "{listed}");
     assert_eq!(listed["runs"][0]["status"], "finished");
@@ -490,6 +483,70 @@ fn a_second_coordinator_is_refused_and_runs_in_a_database_need_a_memory_store() 
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && e.contains("type = \"memory\""), "{e}");
     assert!(!mlpnas_postgres::open(&url).expect("db").run("r5").exists().expect("exists"), "a refused run was created");
+}
+
+/// Queued tasks of run `name` (any state).
+fn tasks(pg: &Pg, name: &str) -> i64 {
+    let mut c = postgres::Client::connect(&pg.url(), postgres::NoTls).expect("connect");
+    c.query_one("SELECT count(*) FROM mlpnas_tasks WHERE run_name = $1", &[&name]).expect("query").get(0)
+}
+
+#[test]
+fn a_tabulation_through_workers_gives_the_local_table_and_resumes_after_sigkill() {
+    let Some(pg) = Pg::start("tabulate") else { return };
+    let url = pg.url();
+    let root = tmp("tabulate");
+    let local = root.join("local");
+    ok(&mut tabulate(&local, 2));
+    let dist = root.join("iris-tiny");
+    let with_storage = |c: &mut Command, threads: &str| {
+        c.args(["--storage", &url, "--threads", threads]);
+    };
+    // The first seed pass, trained by two workers alone.
+    let (a, b) = (worker(&pg, &[]), worker(&pg, &[]));
+    let mut first = tabulate(&dist, 1);
+    with_storage(&mut first, "0");
+    ok(&mut first);
+    stop(a);
+    stop(b);
+    assert!(!dist.join("run").exists(), "the run is in the database, not in OUT/run");
+    assert_eq!(rows_without_seconds(&dist), rows_without_seconds(&local)[..25]);
+    assert_eq!(trials(&pg, "tabulate-iris-tiny"), 24);
+    assert_eq!(tasks(&pg, "tabulate-iris-tiny"), 0, "committed rows leave no tasks behind");
+    // A second pass with no worker anywhere: the coordinator queues it and waits; SIGKILL it there.
+    let resume = |threads: &str| {
+        let mut c = bin();
+        c.args(["tabulate", "--quiet", "--seeds", "2", "--out"]).arg(&dist);
+        with_storage(&mut c, threads);
+        c
+    };
+    let mut coord = spawn(&mut resume("0"));
+    let t0 = Instant::now();
+    while tasks(&pg, "tabulate-iris-tiny") < 24 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "the second pass was never queued");
+        assert!(coord.try_wait().expect("wait").is_none(), "finished without workers: {}", stderr(&mut coord));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    stop(coord);
+    // A new tabulation under the same run name is refused; the resumed one (a worker and a
+    // thread of its own) finds the queued pass and ends with the local table.
+    let err = fails(tabulate(&dist, 2).args(["--storage", &url]));
+    assert!(err.contains("tabulate-iris-tiny: already holds a tabulation"), "{err}");
+    let w = worker(&pg, &["--exit-when-idle", "30"]);
+    ok(&mut resume("1"));
+    stop(w);
+    assert_eq!(rows_without_seconds(&dist), rows_without_seconds(&local), "the table differs from the local one");
+    assert_eq!(epochs_csv(&dist), epochs_csv(&local));
+    assert_eq!(trials(&pg, "tabulate-iris-tiny"), 48);
+    assert_eq!(tasks(&pg, "tabulate-iris-tiny"), 0);
+    let out = bin().args(["runs", "--storage", &url, "--json"]).output().expect("runs");
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(runs[0]["name"], "tabulate-iris-tiny", "{runs}");
+    assert_eq!(runs[0]["status"], "finished", "{runs}");
+    // Continuing a tabulation that is not there says so.
+    let err = fails(resume("1").args(["--run", "nope"]));
+    assert!(err.contains("nope: holds no tabulation to continue"), "{err}");
+    let _ = std::fs::remove_dir_all(&root);
 }
 
 fn signal(c: &Child, sig: &str) {

@@ -2,26 +2,14 @@
 //! resumed ends with the same journal and per-epoch reports as an uninterrupted one (for every
 //! store); Ctrl-C says how to resume; config changes on resume are refused unless safe.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mlpnas_core::TrialRecord;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mlpnas"))
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mlpnas-resume-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("tmp dir");
-    d
-}
+use support::{bin, journal, tmp, workspace};
 
 /// 6 controller epochs x 4 trials on iris, 3 training epochs each, one-shot on.
 fn search(out: &Path, store: &str, extra: &[&str]) -> Command {
@@ -49,11 +37,6 @@ fn resume(dir: &Path) -> Command {
 
 fn lines(path: &Path) -> usize {
     std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
-}
-
-fn journal(dir: &Path) -> Vec<TrialRecord> {
-    let text = std::fs::read_to_string(dir.join("journal.jsonl")).expect("journal");
-    text.lines().map(|l| serde_json::from_str(l).expect("record")).collect()
 }
 
 /// What must match between runs (everything but wall times).

@@ -2,66 +2,16 @@
 //! resume after SIGKILL), searches with `[space]`/`[trainer]` type = "table" by every
 //! controller on the table it made, and bad tables (one-line errors naming file and line).
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use mlpnas_core::TrialRecord;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mlpnas"))
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A fresh empty directory for one test.
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mlpnas-tables-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("tmp dir");
-    d
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run mlpnas");
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = run(cmd);
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Runs a command that must fail; returns its one-line stderr.
-fn fails(cmd: &mut Command) -> String {
-    let out = run(cmd);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "expected exit 1, stderr: {err}");
-    assert_eq!(err.lines().count(), 1, "error must be one line: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    err
-}
-
-fn journal(dir: &Path) -> Vec<TrialRecord> {
-    let text = std::fs::read_to_string(dir.join("journal.jsonl")).expect("journal");
-    text.lines().map(|l| serde_json::from_str(l).expect("record")).collect()
-}
-
-/// `mlpnas tabulate` of a tiny space on iris: 4 hidden tokens, max_len 3 = 24 configurations.
-fn tabulate(out: &Path, seeds: usize) -> Command {
-    let mut c = bin();
-    c.args(["tabulate", "--quiet", "--config"]).arg(workspace().join("configs/random.toml"));
-    c.args(["--data", "builtin:iris", "--seeds", &seeds.to_string(), "--out"]).arg(out);
-    c.args(["--set", "space.units=[8, 16]", "--set", "space.activations=[\"relu\", \"tanh\"]"]);
-    c.args(["--set", "trainer.epochs=4"]);
-    c
-}
+use support::{bin, fails, journal, ok, rows_without_seconds, tabulate, tmp, workspace};
 
 /// The table of every test here: 24 configurations x 2 seeds, made once.
 fn tiny_table() -> &'static Path {
@@ -72,16 +22,6 @@ fn tiny_table() -> &'static Path {
         assert!(out.contains("24 configurations x 2 seeds = 48 rows"), "{out}");
         dir
     })
-}
-
-/// `table.csv` without its `seconds` column (wall times differ between runs).
-fn rows_without_seconds(dir: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(dir.join("table.csv")).expect("table.csv");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    let keep = header.iter().position(|h| *h == "seconds").expect("a seconds column");
-    assert_eq!(header[keep - 2..keep], ["seed", "val_acc"]);
-    text.lines().map(|l| l.split(',').take(keep).collect::<Vec<_>>().join(",")).collect()
 }
 
 /// Metric per (configuration text, seed) of a table made by `tabulate`.

@@ -116,7 +116,10 @@ pub struct Search {
 type Job = (usize, Proposal, Candidate, Vec<BigramKey>, Vec<Option<LayerWeights>>);
 
 /// How training one job went, with its wall time.
-type Trained = (Result<TrainOutcome, TrainerError>, f64);
+pub(crate) type Trained = (Result<TrainOutcome, TrainerError>, f64);
+
+/// A trial for the queue: index, tokens, initial weights.
+pub(crate) type QueuedJob<'a> = (usize, &'a [TokenId], &'a [Option<LayerWeights>]);
 
 /// One trial's result before it is committed.
 struct Done {
@@ -418,32 +421,78 @@ impl Search {
         train_on_threads(self.trainer.as_ref(), self.cfg.seed, &work, self.threads)
     }
 
-    /// Puts `jobs` into the run's queue and collects their results, training some of them on
-    /// this process's threads meanwhile (workers elsewhere train the rest). Submitting is
-    /// idempotent, so a resumed coordinator finds the claims and results of the batch it was
-    /// running.
+    /// Puts `jobs` into the run's queue and collects their results (see [`Queued::train`]).
     fn through_queue(
         &self,
         q: &dyn TrialQueue,
         jobs: &[Job],
         observer: &mut dyn Observer,
     ) -> Result<Vec<Trained>, SearchError> {
+        let queued =
+            Queued::new(q, self.storage.as_ref(), &self.cfg, self.trainer.as_ref(), self.space.as_ref(), self.threads);
+        let work: Vec<QueuedJob<'_>> =
+            jobs.iter().map(|(index, p, _, _, init)| (*index, &p.tokens[..], &init[..])).collect();
+        queued.train(&work, observer)
+    }
+}
+
+/// Training through a run's [`TrialQueue`]: the one distributed training of trials (a search's
+/// batch, a tabulation's rows), as [`train_on_threads`] is the one local training.
+pub(crate) struct Queued<'a> {
+    queue: &'a dyn TrialQueue,
+    run: String,
+    backend: String,
+    seed: u64,
+    trainer: &'a dyn ArchitectureTrainer,
+    space: &'a dyn SearchSpace,
+    threads: usize,
+}
+
+impl<'a> Queued<'a> {
+    /// Training of the run in `storage` (whose queue `queue` is), with `threads` of this
+    /// process training too.
+    pub(crate) fn new(
+        queue: &'a dyn TrialQueue,
+        storage: &dyn RunStorage,
+        cfg: &CheckedConfig,
+        trainer: &'a dyn ArchitectureTrainer,
+        space: &'a dyn SearchSpace,
+        threads: usize,
+    ) -> Self {
+        Queued {
+            queue,
+            run: storage.run_name(),
+            backend: cfg.trainer.backend().unwrap_or_else(|| crate::worker::ANY_BACKEND.into()),
+            seed: cfg.seed,
+            trainer,
+            space,
+            threads,
+        }
+    }
+
+    /// Puts the (trial index, tokens, initial weights) `jobs` into the queue, each with the trial
+    /// seed of its index, and collects their results in order, training some of them on this
+    /// process's threads meanwhile (workers elsewhere train the rest). Submitting is idempotent,
+    /// so a resumed coordinator finds the claims and results of the batch it was running.
+    pub(crate) fn train(
+        &self,
+        jobs: &[QueuedJob<'_>],
+        observer: &mut dyn Observer,
+    ) -> Result<Vec<Trained>, SearchError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        let run = self.storage.run_name();
-        let backend = self.cfg.trainer.backend().unwrap_or_else(|| crate::worker::ANY_BACKEND.into());
-        let seed = self.cfg.seed;
+        let (q, run, backend) = (self.queue, &self.run, &self.backend);
         let tasks: Vec<TrialTask> = jobs
             .iter()
-            .map(|(index, p, _, _, init)| TrialTask {
-                trial: *index,
-                tokens: p.tokens.clone(),
-                seed: derive(seed, "trial", *index as u64),
-                init: init.clone(),
+            .map(|&(index, tokens, init)| TrialTask {
+                trial: index,
+                tokens: tokens.to_vec(),
+                seed: derive(self.seed, "trial", index as u64),
+                init: init.to_vec(),
             })
             .collect();
-        q.submit(&run, &backend, &tasks)?;
+        q.submit(run, backend, &tasks)?;
         let wanted: Vec<usize> = tasks.iter().map(|t| t.trial).collect();
         let who = Claimant {
             worker: format!("{}/coordinator", crate::worker::process_name()),
@@ -454,7 +503,7 @@ impl Search {
             lease: crate::worker::DEFAULT_LEASE,
         };
         let done = AtomicBool::new(false);
-        let (trainer, space) = (self.trainer.as_ref(), self.space.as_ref());
+        let (trainer, space) = (self.trainer, self.space);
         let collected = std::thread::scope(|s| {
             for t in 0..self.threads.min(wanted.len()) {
                 let who = Claimant { worker: format!("{}-{t}", who.worker), ..who.clone() };
@@ -478,7 +527,7 @@ impl Search {
                     }
                 });
             }
-            let r = collect(q, &run, &wanted, self.threads, observer);
+            let r = collect(q, run, &wanted, self.threads, observer);
             done.store(true, Ordering::Relaxed);
             r
         });
@@ -491,6 +540,11 @@ impl Search {
                 None => (Err(TrainerError::Other(format!("trial {t} has no result"))), 0.0),
             })
             .collect())
+    }
+
+    /// Drops the queue's tasks of `trials` once they are committed.
+    pub(crate) fn retire(&self, trials: &[usize]) -> Result<(), SearchError> {
+        Ok(self.queue.retire(&self.run, trials)?)
     }
 }
 

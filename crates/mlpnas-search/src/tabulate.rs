@@ -12,6 +12,10 @@
 //! ([`Run::resume`]) and ends with the table of an uninterrupted one; raising `--seeds` later
 //! continues it.
 //!
+//! A tabulation whose run is in a shared storage (PostgreSQL) trains its rows through the run's
+//! queue ([`Queued`]), like a search: `mlpnas worker` processes anywhere train them, and so do
+//! `threads` threads of this process; the table does not depend on who trained what.
+//!
 //! The table has one dimension per sequence position (`layer_1`, ...; `token_1`, ... for a
 //! space that is not the MLP space), whose values are the token texts seen there and `none`
 //! past a sequence's end, the metric `val_acc` (validation accuracy after the last epoch,
@@ -27,7 +31,7 @@ use mlpnas_data::table::{Description, Dimension, Direction, Row, TABLE_CSV, TABL
 
 use crate::error::SearchError;
 use crate::run::Run;
-use crate::search::{Observer, Prepared, record, train_on_threads};
+use crate::search::{Observer, Prepared, Queued, QueuedJob, Trained, record, train_on_threads};
 
 /// The run directory of a tabulation, inside its output directory.
 pub const RUN_DIR: &str = "run";
@@ -38,6 +42,9 @@ pub const EPOCHS_CSV: &str = "epochs.csv";
 pub const NONE: &str = "none";
 /// Largest plan accepted (configurations x seeds).
 pub const MAX_ROWS: usize = 1_000_000;
+/// Rows a tabulation through a queue keeps queued at once (within a seed pass): enough to keep
+/// many workers busy, few enough that the journal and the progress display follow closely.
+pub const QUEUED_ROWS: usize = 256;
 
 /// What a finished tabulation returns.
 #[derive(Debug)]
@@ -53,8 +60,9 @@ pub struct Tabulated {
 }
 
 /// Trains the plan of `run` (a run opened for writing, with its store unused) for `seeds` seeds
-/// on `threads` threads, writing the table into `out` (see the module documentation). `name`
-/// is the table's name.
+/// on `threads` threads of this process (and on workers, when the run's storage has a queue;
+/// only there may `threads` be 0), writing the table into `out` (see the module
+/// documentation). `name` is the table's name.
 pub fn tabulate(
     run: Run,
     data: &Prepared,
@@ -95,21 +103,39 @@ pub fn tabulate(
     if !records.is_empty() {
         observer.notice(&format!("resuming after {} journaled rows", records.len()));
     }
-    let threads = threads.max(1);
+    let queue = storage.queue();
+    if queue.is_none() && threads == 0 {
+        return Err(damaged("a local tabulation needs at least one training thread".into()));
+    }
+    storage.clear_summary()?;
+    if queue.is_some() {
+        storage.publish_data(&data.split)?;
+    }
+    let queued =
+        queue.as_deref().map(|q| Queued::new(q, storage.as_ref(), &cfg, trainer.as_ref(), space.as_ref(), threads));
+    let batch = if queued.is_some() { QUEUED_ROWS.max(threads) } else { threads };
     let (input_dim, n_classes) = (trainer.input_dim(), trainer.n_classes());
     let mut best = 0;
     while records.len() < total {
         let first = records.len();
         // A batch never crosses a seed pass, so each pass's table is written as soon as it ends.
-        let end = (first + threads).min(total).min((first / n + 1) * n);
+        let end = (first + batch).min(total).min((first / n + 1) * n);
         let mut jobs = Vec::with_capacity(end - first);
         for i in first..end {
             let tokens = configs[i % n].clone();
             jobs.push((i, space.candidate(&tokens, input_dim, n_classes)?, tokens));
         }
-        let work: Vec<(usize, &Candidate, &[Option<LayerWeights>])> =
-            jobs.iter().map(|(i, candidate, _)| (*i, candidate, &[][..])).collect();
-        let trained = train_on_threads(trainer.as_ref(), cfg.seed, &work, threads);
+        let trained: Vec<Trained> = match &queued {
+            Some(queued) => {
+                let work: Vec<QueuedJob<'_>> = jobs.iter().map(|(i, _, tokens)| (*i, &tokens[..], &[][..])).collect();
+                queued.train(&work, observer)?
+            }
+            None => {
+                let work: Vec<(usize, &Candidate, &[Option<LayerWeights>])> =
+                    jobs.iter().map(|(i, candidate, _)| (*i, candidate, &[][..])).collect();
+                train_on_threads(trainer.as_ref(), cfg.seed, &work, threads)
+            }
+        };
         for ((i, candidate, tokens), (outcome, seconds)) in jobs.into_iter().zip(trained) {
             let outcome = outcome?;
             let proposal = Proposal { tokens, predicted: None };
@@ -120,6 +146,9 @@ pub fn tabulate(
                 best = i;
             }
             observer.trial(&records[i], &records[best]);
+        }
+        if let Some(queued) = &queued {
+            queued.retire(&(first..end).collect::<Vec<_>>())?;
         }
         if records.len() % n == 0 {
             write_table(out, &description, &indices, &records)?;

@@ -1,107 +1,96 @@
-//! Shared by the end-to-end tests that talk to `mlpnas dashboard`: start it on a free port, and
-//! a raw HTTP/1.1 client (raw, so that paths such as `/../../etc/passwd` reach the server as
-//! written: ordinary clients normalise them away).
+//! Shared by the end-to-end tests of the `mlpnas` binary (each test file says `mod support;`):
+//! the binary, fresh directories, running a command that must succeed or fail by the error
+//! contract (one line, exit 1, no panic, no backtrace), journals, the tiny benchmark table, and
+//! the dashboard client ([`dashboard`]).
 #![allow(dead_code)]
 
-use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+pub mod dashboard;
 
-/// A running `mlpnas dashboard`, killed on drop.
-pub struct Dashboard {
-    child: Child,
-    /// Where it listens.
-    pub addr: SocketAddr,
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use mlpnas_core::TrialRecord;
+
+/// The `mlpnas` binary under test.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mlpnas"))
 }
 
-impl Dashboard {
-    /// Starts `mlpnas dashboard ARGS --port 0` and waits for the address it prints.
-    pub fn start<S: AsRef<OsStr>>(args: &[S]) -> Dashboard {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mlpnas"))
-            .arg("dashboard")
-            .args(args)
-            .args(["--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mlpnas dashboard");
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        out.read_line(&mut line).expect("read the address line");
-        let Some(url) = line.trim().strip_prefix("dashboard: http://") else {
-            let _ = child.kill();
-            let mut err = String::new();
-            let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
-            panic!("dashboard did not start: {line:?} {err}");
-        };
-        let addr: SocketAddr = url.trim_end_matches('/').parse().expect("address");
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            let _ = out.read_to_string(&mut sink);
-        });
-        Dashboard { child, addr }
-    }
-
-    /// The page's base URL.
-    pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
-    }
-
-    /// GET `path` exactly as written; status and body.
-    pub fn get(&self, path: &str) -> (u16, String) {
-        request(self.addr, "GET", path, "127.0.0.1")
-    }
-
-    /// GET `path`, which must answer 200 with JSON.
-    pub fn json(&self, path: &str) -> serde_json::Value {
-        let (status, body) = self.get(path);
-        assert_eq!(status, 200, "GET {path}: {body}");
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
-    }
-
-    /// Whether the server process is still alive.
-    pub fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
+/// The workspace root (configs/, and ../shared beside it).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-impl Drop for Dashboard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A fresh empty directory for one test, named after the test binary, this process and `name`.
+pub fn tmp(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().ok();
+    let suite = exe.as_deref().and_then(Path::file_stem).map_or("e2e".into(), |s| s.to_string_lossy().into_owned());
+    let suite = suite.split('-').next().unwrap_or("e2e").to_string();
+    let d = std::env::temp_dir().join(format!("mlpnas-{suite}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("tmp dir");
+    d
 }
 
-/// One HTTP/1.1 request with `Connection: close`; status and (de-chunked) body.
-pub fn request(addr: SocketAddr, method: &str, path: &str, host: &str) -> (u16, String) {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
-        .expect("send");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read");
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(raw.len(), |i| i + 4);
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let body = &raw[split..];
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    let body = if chunked { dechunk(body) } else { body.to_vec() };
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
-
-fn dechunk(mut body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = body.windows(2).position(|w| w == b"\r\n") {
-        let n = usize::from_str_radix(String::from_utf8_lossy(&body[..eol]).trim(), 16).unwrap_or(0);
-        let rest = &body[eol + 2..];
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.extend_from_slice(&rest[..n]);
-        body = rest[n..].strip_prefix(b"\r\n").unwrap_or(&rest[n..]);
-    }
+/// Runs `cmd` to its end; a panic in its output fails the test.
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run mlpnas");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "panic: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a command that must fail; returns its stderr after checking the error contract.
+pub fn fails(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "expected exit 1, stderr: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "error must be one line: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(!err.contains("stack backtrace"), "{err}");
+    err
+}
+
+/// The trials of the run directory `dir`.
+pub fn journal(dir: &Path) -> Vec<TrialRecord> {
+    let text = std::fs::read_to_string(dir.join("journal.jsonl")).expect("journal");
+    text.lines().map(|l| serde_json::from_str(l).expect("record")).collect()
+}
+
+/// `mlpnas tabulate` of a tiny space on iris into `out`: 4 hidden tokens, max_len 3 = 24
+/// configurations, 4 training epochs each.
+pub fn tabulate(out: &Path, seeds: usize) -> Command {
+    let mut c = bin();
+    c.args(["tabulate", "--quiet", "--config"]).arg(workspace().join("configs/random.toml"));
+    c.args(["--data", "builtin:iris", "--seeds", &seeds.to_string(), "--out"]).arg(out);
+    c.args(["--set", "space.units=[8, 16]", "--set", "space.activations=[\"relu\", \"tanh\"]"]);
+    c.args(["--set", "trainer.epochs=4"]);
+    c
+}
+
+/// `table.csv` of the table in `dir` without its `seconds` column (wall times differ between
+/// runs).
+pub fn rows_without_seconds(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("table.csv")).expect("table.csv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let keep = header.iter().position(|h| *h == "seconds").expect("a seconds column");
+    assert_eq!(header[keep - 2..keep], ["seed", "val_acc"]);
+    text.lines().map(|l| l.split(',').take(keep).collect::<Vec<_>>().join(",")).collect()
+}
+
+/// `epochs.csv` of the table in `dir`.
+pub fn epochs_csv(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("epochs.csv")).expect("epochs.csv")
 }
