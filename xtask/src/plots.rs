@@ -96,27 +96,40 @@ fn line_chart(path: &Path, title: &str, x_desc: &str, y_desc: &str, bands: &[Ban
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(&e)?;
+    draw_bands(&mut chart, bands, |y| y, SeriesLabelPosition::LowerRight).map_err(&e)?;
+    root.present().map_err(&e)?;
+    Ok(())
+}
+
+/// Draws each band (its low-high polygon, its line, its legend entry) and the legend, on a
+/// linear or a logarithmic y axis; `at` maps each y value before it is drawn.
+fn draw_bands<'a, 'b: 'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>,
+    bands: &[Band],
+    at: impl Fn(f64) -> f64,
+    legend: SeriesLabelPosition,
+) -> Result<(), DrawingAreaErrorKind<std::io::Error>>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
     for (i, b) in bands.iter().enumerate() {
         let c = color(i);
-        let mut poly: Vec<(f64, f64)> = b.points.iter().map(|p| (p.0, p.3)).collect();
-        poly.extend(b.points.iter().rev().map(|p| (p.0, p.2)));
-        chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.15).filled()))).map_err(&e)?;
+        let mut poly: Vec<(f64, f64)> = b.points.iter().map(|p| (p.0, at(p.3))).collect();
+        poly.extend(b.points.iter().rev().map(|p| (p.0, at(p.2))));
+        chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.15).filled())))?;
         chart
-            .draw_series(LineSeries::new(b.points.iter().map(|p| (p.0, p.1)), c.stroke_width(2)))
-            .map_err(&e)?
+            .draw_series(LineSeries::new(b.points.iter().map(|p| (p.0, at(p.1))), c.stroke_width(2)))?
             .label(b.name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(legend)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.4))
         .label_font((FONT, 14))
         .draw()
-        .map_err(&e)?;
-    root.present().map_err(&e)?;
-    Ok(())
 }
 
 /// Best reward so far against trial.
@@ -162,26 +175,7 @@ pub fn regret(path: &Path, table: &str, r: &crate::regret::TableRegret) -> Resul
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(&e)?;
-    let at_floor = |v: f64| if v > floor { v } else { floor };
-    for (i, b) in bands.iter().enumerate() {
-        let c = color(i);
-        let mut poly: Vec<(f64, f64)> = b.points.iter().map(|p| (p.0, at_floor(p.3))).collect();
-        poly.extend(b.points.iter().rev().map(|p| (p.0, at_floor(p.2))));
-        chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.15).filled()))).map_err(&e)?;
-        chart
-            .draw_series(LineSeries::new(b.points.iter().map(|p| (p.0, at_floor(p.1))), c.stroke_width(2)))
-            .map_err(&e)?
-            .label(b.name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font((FONT, 14))
-        .draw()
-        .map_err(&e)?;
+    draw_bands(&mut chart, &bands, |v| v.max(floor), SeriesLabelPosition::UpperRight).map_err(&e)?;
     root.present().map_err(&e)?;
     Ok(())
 }
@@ -379,5 +373,57 @@ mod tests {
             assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{f}");
             assert!(svg.contains("reinforce"), "{f} has a legend or label");
         }
+    }
+
+    #[test]
+    fn regret_curves_span_decades_and_every_trial_is_drawn_inside_the_chart() {
+        use crate::regret::{ConfigRegret, TableRegret};
+        let d = tmp("regret-plot");
+        let curve = |k: f64| (0..10).map(|i| k * 10f64.powi(-i)).chain([0.0]).collect::<Vec<f64>>();
+        let configs = ["random", "evolution"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| ConfigRegret {
+                name: name.to_string(),
+                curves: (0..3).map(|s| (s, curve(1.0 + i as f64 + s as f64))).collect(),
+            })
+            .collect();
+        let r = TableRegret {
+            table: "t".into(),
+            metric: "mse".into(),
+            minimize: true,
+            best_metric: 0.1,
+            configurations: 11,
+            baseline: "random".into(),
+            configs,
+            tests: Vec::new(),
+        };
+        let path = d.join("regret.svg");
+        regret(&path, "t", &r).expect("regret plot");
+        let svg = std::fs::read_to_string(&path).expect("svg");
+        assert!(svg.starts_with("<svg") && svg.contains("evolution") && svg.contains("log scale"));
+        // Ticks over many decades, and every drawn point inside the plot (zero regrets too,
+        // which a log axis cannot place).
+        assert!(svg.contains("1e0") && svg.contains("1e-8"), "{svg}");
+        let mut points = 0;
+        for attr in svg.split("points=\"").skip(1) {
+            for xy in attr[..attr.find('"').expect("closed")].split_whitespace() {
+                let (x, y) = xy.split_once(',').expect("x,y");
+                let (x, y): (f64, f64) = (x.parse().expect("x"), y.parse().expect("y"));
+                assert!((0.0..=800.0).contains(&x) && (0.0..=460.0).contains(&y), "{xy} is off the chart");
+                points += 1;
+            }
+        }
+        assert!(points >= 2 * 11 * 3, "lines and bands drawn: {points} points");
+        // Each median line has all 11 trials, the last one (zero regret) included.
+        let lines: Vec<usize> = svg
+            .split("<polyline")
+            .skip(1)
+            .map(|l| {
+                l.split("points=\"").nth(1).map_or(0, |p| p[..p.find('"').expect("closed")].split_whitespace().count())
+            })
+            .filter(|&n| n == 11)
+            .collect();
+        assert_eq!(lines.len(), 2, "two full median lines");
     }
 }
