@@ -18,7 +18,8 @@ fn every_config_file_parses_and_validates() {
         if path.extension().is_some_and(|e| e == "toml") {
             let cfg = SearchConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
             let space = cfg.space.build().expect("space");
-            cfg.controller.build(space.as_ref(), 1).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            mlpnas_core::build_controller(cfg.controller.as_ref(), space.as_ref(), 1)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             // The resolved config written to run directories parses back to the same settings.
             let text = cfg.to_toml().expect("to_toml");
             let again = SearchConfig::from_toml(&text, "resolved", Path::new("/"), &[]).expect("resolved parses");
@@ -39,7 +40,7 @@ fn a_stored_reinforce_config_without_advantage_resumes_with_the_baseline() {
     let stored = "seed = 1\n[data]\nsource = \"builtin:iris\"\n[controller]\ntype = \"reinforce\"\n[trainer]\ntype = \"burn\"\n[store]\ntype = \"memory\"\n";
     std::fs::write(dir.join("config.toml"), stored).expect("config");
     std::fs::write(dir.join("journal.jsonl"), "").expect("journal");
-    let run = mlpnas_search::Run::open(Box::new(mlpnas_search::RunDir::new(&dir)), None).expect("open");
+    let run = mlpnas_search::Run::open(Box::new(mlpnas_runs::RunDir::new(&dir)), None).expect("open");
     let text = run.config().to_toml().expect("toml");
     assert!(text.contains("advantage = \"baseline\""), "{text}");
     // A new config gets today's default.

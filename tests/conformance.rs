@@ -43,7 +43,7 @@ fn controller_from_toml(config: &str, space: &dyn SearchSpace, seed: u64) -> Box
         cfg.set_backend(&b.to_string()).expect("the backend under test is available");
     }
     cfg.validate().expect("controller config is valid");
-    cfg.build(space, seed).expect("controller builds")
+    mlpnas_core::build_controller(cfg.as_ref(), space, seed).expect("controller builds")
 }
 
 /// `store_suite!(module_name, "toml config");` runs the store suite on that store.

@@ -7,7 +7,8 @@
 //! * `cargo xtask compare --preset smoke --profile dev` is the tiny version CI runs;
 //!   `--preset seed-ablation` the one-shot / predictor ablation on wine-quality.
 //!
-//! Modules: [`compare`] (plan, runner, progress), [`runs`] (reading a run directory),
+//! Modules: [`compare`] (arguments and presets, plan, jobs, execution, runs in PostgreSQL,
+//! aggregation), [`runs`] (reading a run directory through `mlpnas-runs`),
 //! [`aggregate`] (per-config numbers, paired comparison, CSV / JSON), [`stats`] (bootstrap,
 //! Wilcoxon), [`plots`] (SVG), [`report`] (markdown).
 

@@ -227,22 +227,28 @@ pub fn markdown(o: &mut String, tables: &[TableRegret]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runs::{RunData, Trial};
+    use crate::runs::RunData;
+    use mlpnas_core::{TrialRecord, TrialStatus};
 
-    fn trial(i: usize, architecture: &str, reward: f64) -> Trial {
-        Trial {
+    fn trial(i: usize, architecture: &str, reward: f64) -> TrialRecord {
+        TrialRecord {
             trial: i,
             epoch: 0,
+            tokens: Vec::new(),
             architecture: architecture.into(),
             reward,
+            val_acc_last: reward,
             predicted: None,
             transfers: 0,
+            params: 0,
             seconds: 0.0,
-            test_acc: None,
+            status: TrialStatus::Ok,
+            epochs: Vec::new(),
+            metric: None,
         }
     }
 
-    fn run(seed: u64, trials: Vec<Trial>) -> RunData {
+    fn run(seed: u64, trials: Vec<TrialRecord>) -> RunData {
         RunData { seed, trials, epochs: Vec::new(), summary: None, warnings: Vec::new() }
     }
 

@@ -1,95 +1,22 @@
 //! Reading one run directory (`mlpnas search --out RUN`) and the per-run numbers of a comparison.
 //!
-//! The contract: `RUN/journal.jsonl` (one trial record a line), `RUN/controller.jsonl` (one
-//! `mlpnas_core::EpochReport` a controller epoch) and `RUN/summary.json` (written last:
-//! `{"finished": true, "trials", "exhausted", "wall_seconds", "best"}`). Parsing is lenient: only
-//! the fields used here are read, missing optional ones default, a half-written last line is
-//! skipped, and a bad line elsewhere is skipped with a warning.
+//! A run directory is read through its one reader, `mlpnas_runs::RunDir` (the storage the search
+//! wrote it with): the journal's [`TrialRecord`]s (a half-written last line is dropped with a
+//! warning; any other bad line is an error naming the file and line, as for `report` and
+//! `--resume`), the controller's `EpochReport`s and the `Summary` (written last).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use mlpnas_core::EpochReport;
 use mlpnas_core::stats::{mean, spearman};
-use serde::{Deserialize, Deserializer, Serialize};
+use mlpnas_core::{EpochReport, RunStorage, Summary, TrialRecord};
+use mlpnas_runs::{JOURNAL, RunDir};
+use serde::Serialize;
 
-/// The fields of a journal line that a comparison uses.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Trial {
-    /// 0-based trial index.
-    pub trial: usize,
-    /// Controller epoch.
-    #[serde(default)]
-    pub epoch: usize,
-    /// Text form of the architecture.
-    #[serde(default)]
-    pub architecture: String,
-    /// Reward (`null`, e.g. a NaN written by JSON, reads as 0).
-    #[serde(default, deserialize_with = "nullable_f64")]
-    pub reward: f64,
-    /// The controller's prediction, if it has a predictor.
-    #[serde(default)]
-    pub predicted: Option<f64>,
-    /// Dense layers that started from shared weights.
-    #[serde(default)]
-    pub transfers: usize,
-    /// Wall time of the trial.
-    #[serde(default, deserialize_with = "nullable_f64")]
-    pub seconds: f64,
-    /// Held-out test accuracy, where the search measured it.
-    #[serde(default)]
-    pub test_acc: Option<f64>,
-}
-
-fn nullable_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(0.0))
-}
-
-/// `RUN/summary.json`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct RunSummary {
-    /// Whether the search ran to its end.
-    #[serde(default)]
-    pub finished: bool,
-    /// Wall time of the whole search.
-    #[serde(default)]
-    pub wall_seconds: Option<f64>,
-    /// Whether the space ran out before the budget.
-    #[serde(default)]
-    pub exhausted: bool,
-    /// The winner, with `test_acc` where measured.
-    #[serde(default)]
-    pub best: Option<serde_json::Value>,
-}
-
-/// Whether `run_dir` holds a finished search (`summary.json` with `finished: true`).
+/// Whether `run_dir` holds a finished search (a summary that says finished).
 pub fn is_finished(run_dir: &Path) -> bool {
-    read_summary(run_dir).is_some_and(|s| s.finished)
-}
-
-fn read_summary(run_dir: &Path) -> Option<RunSummary> {
-    let text = std::fs::read_to_string(run_dir.join("summary.json")).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-/// Parses JSON lines leniently: a bad last line is a half-written one (skipped silently), a bad
-/// line elsewhere is skipped with a warning.
-fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path, warnings: &mut Vec<String>) -> Result<Vec<T>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str(line) {
-            Ok(v) => out.push(v),
-            Err(_) if i + 1 == lines.len() => {}
-            Err(e) => warnings.push(format!("{}: line {}: skipped ({e})", path.display(), i + 1)),
-        }
-    }
-    Ok(out)
+    RunDir::new(run_dir).read_summary().ok().flatten().is_some_and(|s| s.finished)
 }
 
 /// One run directory, read.
@@ -98,27 +25,26 @@ pub struct RunData {
     /// Seed of the run.
     pub seed: u64,
     /// Trials in journal order.
-    pub trials: Vec<Trial>,
+    pub trials: Vec<TrialRecord>,
     /// Controller epochs (empty when `controller.jsonl` is absent).
     pub epochs: Vec<EpochReport>,
-    /// `summary.json`, when present.
-    pub summary: Option<RunSummary>,
-    /// Lines skipped while reading.
+    /// The summary, when the search finished.
+    pub summary: Option<Summary>,
+    /// What the reader noticed (a dropped half-written line).
     pub warnings: Vec<String>,
 }
 
 impl RunData {
     /// Reads `run_dir`; `None` when it has no journal (the run never started).
     pub fn load(run_dir: &Path, seed: u64) -> Result<Option<Self>> {
-        let journal = run_dir.join("journal.jsonl");
-        if !journal.exists() {
+        if !run_dir.join(JOURNAL).exists() {
             return Ok(None);
         }
-        let mut warnings = Vec::new();
-        let trials = read_jsonl(&journal, &mut warnings)?;
-        let controller = run_dir.join("controller.jsonl");
-        let epochs = if controller.exists() { read_jsonl(&controller, &mut warnings)? } else { Vec::new() };
-        Ok(Some(Self { seed, trials, epochs, summary: read_summary(run_dir), warnings }))
+        let dir = RunDir::new(run_dir);
+        let log = dir.read_trials().with_context(|| format!("{}", run_dir.display()))?;
+        let epochs = dir.read_epochs().with_context(|| format!("{}", run_dir.display()))?;
+        let summary = dir.read_summary().with_context(|| format!("{}", run_dir.display()))?;
+        Ok(Some(Self { seed, trials: log.records, epochs, summary, warnings: log.warnings }))
     }
 
     /// The numbers a comparison reports for this run.
@@ -126,15 +52,11 @@ impl RunData {
         let rewards: Vec<f64> = self.trials.iter().map(|t| t.reward).collect();
         let winner = best_trial(&self.trials);
         let best_reward = winner.map(|t| t.reward);
-        let summary_best_test = self
-            .summary
-            .as_ref()
-            .and_then(|s| s.best.as_ref())
-            .and_then(|b| b.get("test_acc"))
-            .and_then(serde_json::Value::as_f64);
-        let test_acc = summary_best_test.or_else(|| winner.and_then(|t| t.test_acc));
+        // The journal records no test accuracy (the search never scores on test rows): the
+        // column stays empty until something measures it.
+        let test_acc = None;
         let trial_seconds: f64 = self.trials.iter().map(|t| t.seconds).sum();
-        let summary_wall = self.summary.as_ref().and_then(|s| s.wall_seconds);
+        let summary_wall = self.summary.as_ref().map(|s| s.wall_seconds);
         let wall_seconds = summary_wall.unwrap_or(trial_seconds);
         let n = self.trials.len();
         let (pred, actual): (Vec<f64>, Vec<f64>) =
@@ -182,8 +104,8 @@ impl RunData {
 }
 
 /// The highest-reward trial, the earliest on ties.
-pub fn best_trial(trials: &[Trial]) -> Option<&Trial> {
-    trials.iter().fold(None, |best: Option<&Trial>, t| match best {
+pub fn best_trial(trials: &[TrialRecord]) -> Option<&TrialRecord> {
+    trials.iter().fold(None, |best: Option<&TrialRecord>, t| match best {
         Some(b) if b.reward >= t.reward => Some(b),
         _ => Some(t),
     })
@@ -298,9 +220,8 @@ pub(crate) mod tests {
         let mut text = [
             line(0, 0, 0.5, Some(0.4), 0),
             line(1, 0, 0.8, Some(0.9), 1),
-            // An unknown future field and a test accuracy.
-            r#"{"trial":2,"epoch":1,"reward":0.9,"predicted":0.7,"transfers":2,"seconds":1.5,"test_acc":0.88,"new_field":[1]}"#
-                .to_string(),
+            // An unknown future field.
+            line(2, 1, 0.9, Some(0.7), 2).replace("\"seconds\":0.5", "\"seconds\":1.5,\"new_field\":[1]"),
             line(3, 1, 0.6, Some(0.5), 1),
         ]
         .join("\n");
@@ -308,13 +229,13 @@ pub(crate) mod tests {
         std::fs::write(d.join("journal.jsonl"), text).expect("write");
         let run = RunData::load(&d, 3).expect("readable").expect("has a journal");
         assert_eq!(run.trials.len(), 4);
-        assert!(run.warnings.is_empty(), "{:?}", run.warnings);
+        assert_eq!(run.warnings.len(), 1, "the half-written line is dropped with a warning: {:?}", run.warnings);
         let m = run.metrics();
         assert_eq!(m.seed, 3);
         assert!(!m.finished);
         assert_eq!(m.best_reward, Some(0.9));
-        assert_eq!(m.best_architecture.as_deref(), Some(""));
-        assert_eq!(m.test_acc, Some(0.88));
+        assert_eq!(m.best_architecture.as_deref(), Some("a2"));
+        assert_eq!(m.test_acc, None);
         assert_eq!(m.trials_to_95, Some(3)); // 0.855 first reached by 0.9
         assert_eq!(m.epoch_mean_rewards, vec![0.65, 0.75]);
         assert_eq!(m.wall_seconds, 3.0); // no summary: 0.5 + 0.5 + 1.5 + 0.5
@@ -327,24 +248,18 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_bad_middle_line_is_skipped_with_a_warning() {
+    fn a_bad_middle_line_is_an_error_naming_it() {
         let d = tmp("bad-middle");
         let text = [line(0, 0, 0.5, None, 0), "not json".into(), line(1, 0, 0.6, None, 0)].join("\n");
         std::fs::write(d.join("journal.jsonl"), text).expect("write");
-        let run = RunData::load(&d, 0).expect("readable").expect("journal");
-        assert_eq!(run.trials.len(), 2);
-        assert_eq!(run.warnings.len(), 1);
-        assert!(run.warnings[0].contains("line 2"), "{}", run.warnings[0]);
+        let e = format!("{:#}", RunData::load(&d, 0).expect_err("a damaged journal"));
+        assert!(e.contains("journal.jsonl") && e.contains("line 2"), "{e}");
     }
 
     #[test]
     fn summary_and_controller_reports_take_precedence() {
         let d = tmp("summary");
         write_run(&d, &[0.2, 0.4, 0.6, 0.8], Some(2.0));
-        let best = serde_json::json!({"trial": 3, "reward": 0.8, "test_acc": 0.75});
-        let s =
-            serde_json::json!({"finished": true, "trials": 4, "exhausted": false, "wall_seconds": 2.0, "best": best});
-        std::fs::write(d.join("summary.json"), s.to_string()).expect("summary");
         let reports = [(0, 0.25), (1, 0.75)].map(|(e, m)| {
             serde_json::json!({"epoch": e, "trials": 2, "mean_reward": m, "best_reward": m, "predictor_mae": null,
                 "predictor_spearman": null, "metrics": {"entropy": 1.0}})
@@ -354,7 +269,6 @@ pub(crate) mod tests {
         assert!(is_finished(&d));
         let m = RunData::load(&d, 0).expect("readable").expect("journal").metrics();
         assert!(m.finished && m.wall_from_summary);
-        assert_eq!(m.test_acc, Some(0.75));
         assert_eq!(m.epoch_mean_rewards, vec![0.25, 0.75]);
         assert_eq!(m.archs_per_second, Some(2.0));
         assert_eq!(m.predictor_mae, None);

@@ -16,7 +16,8 @@ use mlpnas_core::{
     Activation, Architecture, ArchitectureTrainer, BigramKey, DataSplit, HostTensor, LayerKey, LayerWeights,
     OutputKind, TrainerConfig, WeightStore,
 };
-use mlpnas_search::{CheckedConfig, RunDir, Search, SearchConfig, prepare_data};
+use mlpnas_runs::RunDir;
+use mlpnas_search::{CheckedConfig, Search, SearchConfig, prepare_data};
 use trainer_burn::{BurnTrainerConfig, Gradients};
 
 #[cfg(feature = "mimalloc")]

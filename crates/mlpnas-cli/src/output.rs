@@ -144,6 +144,6 @@ pub fn token_text(t: Token, dropout: f64) -> String {
 
 /// Current UTC time as `YYYYMMDD-HHMMSS` (for default run directory names).
 pub fn utc_stamp() -> String {
-    let [y, m, d, h, mi, s] = mlpnas_search::rundir::utc_parts();
+    let [y, m, d, h, mi, s] = mlpnas_runs::utc_parts();
     format!("{y:04}{m:02}{d:02}-{h:02}{mi:02}{s:02}")
 }

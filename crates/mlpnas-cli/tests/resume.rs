@@ -239,7 +239,7 @@ fn a_second_writer_is_refused_and_changes_nothing() {
     assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
 
     // The same against a holder that is this test process: the journal stays byte-identical.
-    let mut held = mlpnas_search::RunDir::new(&dir);
+    let mut held = mlpnas_runs::RunDir::new(&dir);
     mlpnas_core::RunStorage::lock(&mut held).expect("lock");
     let before = std::fs::read(&journal_path).expect("journal");
     let controller_before = std::fs::read(dir.join("controller.jsonl")).expect("epochs");

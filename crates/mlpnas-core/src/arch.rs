@@ -158,6 +158,23 @@ impl Architecture {
         self.dense_shapes().iter().map(|(i, o, _)| i * o + o).sum()
     }
 
+    /// Parses an architecture as the journal writes it, output layer included (`...,3:softmax`,
+    /// or `...,1:sigmoid` for two classes): the number of classes is read from that layer.
+    /// Dropout rates are not part of the text (0 here).
+    pub fn parse_journaled(text: &str, input_dim: usize) -> Result<Self, SpaceError> {
+        let last = text.rsplit(',').next().unwrap_or_default().trim();
+        let n_classes = match last.split_once(':') {
+            Some(("1", "sigmoid")) => Some(2),
+            Some((units, "softmax")) => units.parse().ok().filter(|&n: &usize| n > 2),
+            _ => None,
+        }
+        .map_or_else(
+            || Err(SpaceError::Parse { text: text.to_string(), reason: format!("{last:?} is not an output layer") }),
+            Ok,
+        )?;
+        Self::parse(text, input_dim, n_classes, 0.0)
+    }
+
     /// Parses `64:relu,dropout,32:elu[,3:softmax]`. Without an explicit output layer the one for
     /// `n_classes` is appended; `dropout_rate` is the rate of every `dropout` token.
     pub fn parse(text: &str, input_dim: usize, n_classes: usize, dropout_rate: f64) -> Result<Self, SpaceError> {
@@ -323,6 +340,17 @@ mod tests {
             let e = Architecture::parse(text, 4, 3, 0.2).expect_err(text).to_string();
             assert!(e.contains(needle), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn journaled_text_gives_the_same_keys() {
+        let a = Architecture::parse("64:relu,dropout,32:elu", 11, 3, 0.2).expect("parses");
+        let b = Architecture::parse_journaled(&a.to_string(), 11).expect("parses");
+        assert_eq!(a.bigram_keys(), b.bigram_keys());
+        let two = Architecture::parse_journaled("8:tanh,1:sigmoid", 4).expect("binary");
+        assert_eq!(two.bigram_keys()[1].to_string(), "8:tanh>1:sigmoid");
+        assert!(Architecture::parse_journaled("8:tanh", 4).is_err());
+        assert!(Architecture::parse_journaled("8:tanh,2:softmax", 4).is_err());
     }
 
     #[test]

@@ -72,7 +72,9 @@ pub trait ControllerConfig: fmt::Debug + Send + Sync {
     /// Checks every field (called once, when the config is loaded; fields are named relative to
     /// the section, the host adds `controller.`).
     fn validate(&self) -> Result<(), ConfigError>;
-    /// Builds the controller for `space`, seeded with `seed`, from a validated config.
+    /// Builds the controller for `space`, seeded with `seed`, from a validated config. `space`
+    /// holds at least one sequence: hosts build through [`build_controller`], which refuses an
+    /// empty space once for every controller.
     fn build(&self, space: &dyn SearchSpace, seed: u64) -> Result<Box<dyn Controller>, ControllerError>;
     /// The backend it runs on, for controllers that have one (the REINFORCE policy's).
     fn backend(&self) -> Option<String> {
@@ -89,4 +91,18 @@ pub trait ControllerConfig: fmt::Debug + Send + Sync {
     fn added_fields(&self) -> &'static [(&'static str, &'static str)] {
         &[]
     }
+}
+
+/// Builds the controller of `config` for `space`, seeded with `seed`: how every host builds one.
+/// A space without a single valid sequence is refused here, for every controller alike
+/// ([`ControllerError::Exhausted`] with size 0).
+pub fn build_controller(
+    config: &dyn ControllerConfig,
+    space: &dyn SearchSpace,
+    seed: u64,
+) -> Result<Box<dyn Controller>, ControllerError> {
+    if space.size() == 0 {
+        return Err(ControllerError::Exhausted { size: 0 });
+    }
+    config.build(space, seed)
 }

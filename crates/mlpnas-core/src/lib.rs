@@ -38,7 +38,7 @@ pub mod trainer;
 pub mod trial;
 
 pub use arch::{Activation, Architecture, BigramKey, Layer, LayerKey, OutputKind};
-pub use controller::{Controller, ControllerConfig, ControllerContext, Proposal, UpdateReport};
+pub use controller::{Controller, ControllerConfig, ControllerContext, Proposal, UpdateReport, build_controller};
 pub use data::{DataSplit, Dataset};
 pub use error::{CodecError, ConfigError, ControllerError, SpaceError, StorageError, StoreError, TrainerError};
 pub use queue::{Claim, Claimant, TrialQueue, TrialResult, TrialTask};
@@ -49,4 +49,4 @@ pub use tensor::{HostTensor, LayerWeights};
 pub use trainer::{
     ArchitectureTrainer, EarlyStopping, EpochMetrics, FitOutcome, Measured, Model, Score, TrainOutcome, TrainerConfig,
 };
-pub use trial::{EpochReport, TrialRecord, TrialStatus};
+pub use trial::{EpochReport, TrialRecord, TrialStatus, batches, top_n};

@@ -17,6 +17,23 @@ pub enum TrialStatus {
     Diverged,
 }
 
+impl TrialStatus {
+    /// Whether a trial that ended so puts its trained weights into the weight store (a diverged
+    /// one does not).
+    pub fn stores_weights(self) -> bool {
+        self == TrialStatus::Ok
+    }
+}
+
+/// The batches of a controller epoch of `n` trials trained `batch` at a time, as index ranges
+/// within the epoch: the trials of a batch read the weight store as it was at the batch's start,
+/// and their weights are stored in trial order after it. The search loop runs them so; readers
+/// that replay a run's store (the dashboard) follow the same ranges.
+pub fn batches(n: usize, batch: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let batch = batch.max(1);
+    (0..n.div_ceil(batch)).map(move |b| b * batch..((b + 1) * batch).min(n))
+}
+
 /// One finished trial.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialRecord {
@@ -49,6 +66,14 @@ pub struct TrialRecord {
     /// is `-metric` for a metric to minimise); absent for trained networks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<f64>,
+}
+
+/// The `n` best records by reward (ties: earlier trial first).
+pub fn top_n(records: &[TrialRecord], n: usize) -> Vec<&TrialRecord> {
+    let mut v: Vec<&TrialRecord> = records.iter().collect();
+    v.sort_by(|a, b| b.reward.total_cmp(&a.reward).then(a.trial.cmp(&b.trial)));
+    v.truncate(n);
+    v
 }
 
 /// One controller epoch's summary (a line of `controller.jsonl` in the run directory).
@@ -90,5 +115,43 @@ impl EpochReport {
             predictor_spearman: crate::stats::spearman(&pred, &actual),
             metrics,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(trial: usize, reward: f64) -> TrialRecord {
+        TrialRecord {
+            trial,
+            epoch: 0,
+            tokens: vec![1, 30],
+            architecture: "8:sigmoid,3:softmax".into(),
+            reward,
+            val_acc_last: reward,
+            predicted: None,
+            transfers: 0,
+            params: 10,
+            seconds: 0.1,
+            status: TrialStatus::Ok,
+            epochs: vec![],
+            metric: None,
+        }
+    }
+
+    #[test]
+    fn batches_cover_an_epoch_in_order() {
+        let b: Vec<_> = batches(5, 2).collect();
+        assert_eq!(b, [0..2, 2..4, 4..5]);
+        assert_eq!(batches(3, 0).count(), 3, "a batch of 0 is read as 1");
+        assert_eq!(batches(0, 4).count(), 0);
+    }
+
+    #[test]
+    fn top_n_orders_by_reward_then_trial() {
+        let rs = vec![rec(0, 0.5), rec(1, 0.9), rec(2, 0.9), rec(3, 0.1)];
+        let t: Vec<usize> = top_n(&rs, 3).iter().map(|r| r.trial).collect();
+        assert_eq!(t, [1, 2, 0]);
     }
 }

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use mlpnas_core::RunStorage;
-use mlpnas_search::RunDir;
+use mlpnas_runs::RunDir;
 
 pub use state::{Best, BigramUse, Facts, Reader, RunInfo, RunView, Status, bigram_reuse};
 
@@ -103,7 +103,7 @@ impl DirSource {
 
 /// A directory holding a search's files (its config and journal).
 fn is_run_dir(p: &Path) -> bool {
-    p.join(mlpnas_search::rundir::JOURNAL).is_file()
+    p.join(mlpnas_runs::JOURNAL).is_file()
 }
 
 impl RunSource for DirSource {

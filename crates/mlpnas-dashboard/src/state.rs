@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use mlpnas_core::{EpochReport, RunStorage, TrialRecord, TrialStatus};
-use mlpnas_final::Leaderboard;
+use mlpnas_core::{Architecture, EpochReport, LayerKey, RunStorage, TrialRecord, batches, top_n};
+use mlpnas_runs::{Leaderboard, RunSettings};
 use serde::Serialize;
 
 /// Where a run stands.
@@ -40,27 +40,27 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// Reads them from a run's resolved config (TOML).
+    /// Reads them from a run's resolved config (TOML): the loop's settings as the search reads
+    /// them ([`RunSettings`]), the group from the config without its seed.
     pub fn from_config(text: &str) -> Result<Self, String> {
+        let settings = RunSettings::from_toml(text)?;
         let mut v: toml::Table = toml::from_str(text).map_err(|e| format!("config.toml: {}", e.message()))?;
-        let get = |t: &toml::Table, section: &str, key: &str| t.get(section).and_then(|s| s.get(key)).cloned();
-        let int = |t: &toml::Table, section: &str, key: &str| get(t, section, key).and_then(|x| x.as_integer());
-        let controller = get(&v, "controller", "type").and_then(|x| x.as_str().map(String::from));
-        let data = get(&v, "data", "source").and_then(|x| x.as_str().map(String::from));
-        let planned = match (int(&v, "search", "controller_epochs"), int(&v, "search", "samples_per_epoch")) {
-            (Some(e), Some(s)) if e >= 0 && s >= 0 => Some((e * s) as usize),
-            _ => None,
-        };
-        let batch = int(&v, "search", "batch").or_else(|| int(&v, "search", "workers")).unwrap_or(1).max(1) as usize;
-        let one_shot =
-            get(&v, "search", "one_shot").and_then(|x| x.as_bool()).unwrap_or(true) && v.contains_key("store");
-        let seed = v.remove("seed").and_then(|x| x.as_integer());
+        v.remove("seed");
+        let (controller, data) = (settings.controller.clone(), settings.data_source.clone());
         let label =
             [controller.as_deref().unwrap_or("?"), data.as_deref().map(short_source).unwrap_or("?")].join(" · ");
         // The config without its seed, as text: equal texts = one group.
         let rest = toml::to_string(&v).unwrap_or_default();
         let group = format!("{label} #{:08x}", fnv1a(rest.as_bytes()) as u32);
-        Ok(Self { controller, data, seed, planned, batch, one_shot, group })
+        Ok(Self {
+            controller,
+            data,
+            seed: settings.seed,
+            planned: Some(settings.search.planned()),
+            batch: settings.search.batch.max(1),
+            one_shot: settings.shares_weights(),
+            group,
+        })
     }
 }
 
@@ -171,12 +171,9 @@ impl Reader {
         let epochs = s.read_epochs().map_err(|e| e.to_string())?;
         let finished = s.read_summary().map_err(|e| e.to_string())?.map(|s| s.wall_seconds);
         let writer = s.writer().map_err(|e| e.to_string())?;
-        let leaderboard = match s.local_dir().map(|d| d.join("final").join("leaderboard.json")) {
-            Some(p) if p.exists() => {
-                let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-                Some(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?)
-            }
-            _ => None,
+        let leaderboard = match s.local_dir() {
+            Some(dir) => Leaderboard::read(dir).map_err(|e| e.to_string())?,
+            None => None,
         };
         self.mark = mark;
         Ok(Update { facts, keep, records, epochs, finished, writer, leaderboard })
@@ -233,7 +230,7 @@ impl RunView {
         };
         info.writer = u.writer;
         info.trials = self.records.len();
-        info.best = mlpnas_search::top_n(&self.records, 1).first().map(|r| Best {
+        info.best = top_n(&self.records, 1).first().map(|r| Best {
             trial: r.trial,
             reward: r.reward,
             architecture: r.architecture.clone(),
@@ -285,58 +282,63 @@ pub struct BigramUse {
 }
 
 /// Replays the store's contents over `records` the way the search loop fills it: each controller
-/// epoch's trials run in batches of `batch`; a trial sees the bigrams put by the trials of
-/// earlier batches (diverged trials put nothing). The total of `reused` over all bigrams equals
-/// the journal's `transfers` summed (for a store without a size cap).
+/// epoch's trials run in batches of `batch` ([`mlpnas_core::batches`]); a trial sees the bigrams
+/// put by the trials of earlier batches (only trials whose status stores weights put any). The
+/// total of `reused` over all bigrams equals the journal's `transfers` summed (for a store without
+/// a size cap).
 pub fn bigram_reuse(records: &[TrialRecord], batch: usize) -> Vec<BigramUse> {
     let mut uses: BTreeMap<String, BigramUse> = BTreeMap::new();
     let mut stored: HashSet<String> = HashSet::new();
-    let mut pending: Vec<String> = Vec::new();
-    let (mut epoch, mut in_epoch) = (usize::MAX, 0usize);
-    for r in records {
-        if r.epoch != epoch {
-            epoch = r.epoch;
-            in_epoch = 0;
-        }
-        if in_epoch % batch.max(1) == 0 {
-            stored.extend(pending.drain(..));
-        }
-        in_epoch += 1;
-        for key in bigrams_of(&r.architecture) {
-            let u = uses.entry(key.clone()).or_insert(BigramUse {
-                bigram: key.clone(),
-                trials: 0,
-                reused: 0,
-                first_trial: r.trial,
-            });
-            u.trials += 1;
-            if stored.contains(&key) {
-                u.reused += 1;
+    let mut at = 0;
+    while at < records.len() {
+        let epoch = records[at].epoch;
+        let len = records[at..].iter().take_while(|r| r.epoch == epoch).count();
+        for range in batches(len, batch) {
+            let mut pending: Vec<String> = Vec::new();
+            for r in &records[at + range.start..at + range.end] {
+                for key in bigrams_of(&r.architecture) {
+                    let u = uses.entry(key.clone()).or_insert(BigramUse {
+                        bigram: key.clone(),
+                        trials: 0,
+                        reused: 0,
+                        first_trial: r.trial,
+                    });
+                    u.trials += 1;
+                    if stored.contains(&key) {
+                        u.reused += 1;
+                    }
+                    if r.status.stores_weights() {
+                        pending.push(key);
+                    }
+                }
             }
-            if r.status == TrialStatus::Ok {
-                pending.push(key);
-            }
+            stored.extend(pending);
         }
+        at += len;
     }
     let mut out: Vec<BigramUse> = uses.into_values().collect();
     out.sort_by(|a, b| b.reused.cmp(&a.reused).then(b.trials.cmp(&a.trials)).then(a.bigram.cmp(&b.bigram)));
     out
 }
 
-/// The bigrams of an architecture text (`64:relu,dropout,32:elu,3:softmax`).
+/// The store keys of a journaled architecture (`64:relu,dropout,32:elu,3:softmax`), as
+/// [`Architecture::bigram_keys`] makes them, shown with the input unnamed (`input>64:relu`);
+/// none for a text that is not a network (a table point).
 fn bigrams_of(architecture: &str) -> Vec<String> {
-    let mut prev = "input";
-    let mut out = Vec::new();
-    for layer in architecture.split(',').map(str::trim).filter(|l| !l.is_empty() && *l != "dropout") {
-        out.push(format!("{prev}>{layer}"));
-        prev = layer;
-    }
-    out
+    let Ok(arch) = Architecture::parse_journaled(architecture, 0) else { return Vec::new() };
+    arch.bigram_keys()
+        .iter()
+        .map(|k| match k.prev {
+            LayerKey::Input(_) => format!("input>{}", k.cur),
+            prev => format!("{prev}>{}", k.cur),
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mlpnas_core::TrialStatus;
 
     fn rec(trial: usize, epoch: usize, arch: &str, status: TrialStatus) -> TrialRecord {
         TrialRecord {

@@ -3,6 +3,7 @@
 
 use mlpnas_core::TrainerConfig;
 use mlpnas_data::Standardizer;
+use mlpnas_runs::FinalMetrics;
 use serde::{Deserialize, Serialize};
 
 /// Format tag of [`ModelCard::format`].
@@ -75,38 +76,4 @@ impl ModelCard {
         let card: ModelCard = serde_json::from_value(v).map_err(|e| format!("not a model card: {e}"))?;
         Ok((card, legacy))
     }
-}
-
-/// Training facts and scores of a finalized model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FinalMetrics {
-    /// Rank among the run's trials by search reward (1 = best).
-    pub rank: usize,
-    /// The trial of the search it comes from.
-    pub trial: usize,
-    /// Its reward in the search.
-    pub search_reward: f64,
-    /// `scratch` or `shared` (warm start from the run's weight store).
-    pub init: String,
-    /// Dense layers that started from shared weights.
-    pub transfers: usize,
-    /// Epochs run.
-    pub epochs_run: usize,
-    /// 1-based epoch whose weights were kept (lowest validation loss).
-    pub best_epoch: usize,
-    /// Whether early stopping ended training.
-    pub stopped_early: bool,
-    /// Validation loss of the kept weights.
-    pub val_loss: f64,
-    /// Validation accuracy of the kept weights.
-    pub val_acc: f64,
-    /// Test loss of the kept weights.
-    pub test_loss: f64,
-    /// Test accuracy of the kept weights.
-    pub test_acc: f64,
-    /// Rows in the training, validation and test parts.
-    pub rows: [usize; 3],
-    /// Wall time of the final training.
-    pub seconds: f64,
 }

@@ -5,13 +5,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mlpnas_core::seed::derive;
+use mlpnas_core::top_n;
 use mlpnas_core::{
     Architecture, ArchitectureTrainer, EarlyStopping, LayerWeights, TrialRecord, TrialStatus, WeightStore, codec,
 };
-use mlpnas_search::{CheckedConfig, Run, RunDir, SearchError, prepare_data, top_n};
+use mlpnas_runs::{
+    FINAL_DIR, FinalMetrics, JOURNAL, LEADERBOARD_JSON, LEADERBOARD_MD, Leaderboard, LeaderboardEntry, RunDir,
+};
+use mlpnas_search::{CheckedConfig, Run, SearchError, prepare_data};
 use serde::{Deserialize, Serialize};
 
-use crate::card::{CARD_FORMAT, FinalMetrics, ModelCard};
+use crate::card::{CARD_FORMAT, ModelCard};
 use crate::error::FinalError;
 use crate::{MODEL_CARD, MODEL_WEIGHTS};
 
@@ -59,71 +63,6 @@ impl Default for FinalizeOptions {
     }
 }
 
-/// One finalized model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LeaderboardEntry {
-    /// Architecture text.
-    pub architecture: String,
-    /// Model directory, relative to the leaderboard's directory.
-    pub model_dir: String,
-    /// Scores and training facts.
-    pub metrics: FinalMetrics,
-}
-
-/// The result of [`finalize`] (`leaderboard.json`), best validation accuracy first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Leaderboard {
-    /// The run directory.
-    pub run_dir: String,
-    /// Data source.
-    pub data_source: String,
-    /// Whether the test rows were carved out of the search's training rows (the run had no test part).
-    pub test_carved_from_train: bool,
-    /// Models, best validation accuracy first (ties: lower validation loss, then search rank);
-    /// the test accuracy is reported, never used to choose.
-    pub entries: Vec<LeaderboardEntry>,
-    /// The directory written.
-    #[serde(skip)]
-    pub dir: PathBuf,
-}
-
-impl Leaderboard {
-    /// The leaderboard as a markdown table.
-    pub fn to_markdown(&self) -> String {
-        let mut s = format!(
-            "# Final models of {}\n\nData: {}; test rows {}.\n\n",
-            self.run_dir,
-            self.data_source,
-            if self.test_carved_from_train {
-                "carved out of the search's training rows (never used to select or train the final models)"
-            } else {
-                "held out by the run's own split"
-            }
-        );
-        s.push_str(
-            "| # | architecture | search rank | search reward | init | epochs (best) | val acc | test acc | model |\n",
-        );
-        s.push_str("|---|---|---|---|---|---|---|---|---|\n");
-        for (i, e) in self.entries.iter().enumerate() {
-            let m = &e.metrics;
-            s.push_str(&format!(
-                "| {} | `{}` | {} | {:.4} | {} | {} ({}) | {:.4} | {:.4} | {} |\n",
-                i + 1,
-                e.architecture,
-                m.rank,
-                m.search_reward,
-                m.init,
-                m.epochs_run,
-                m.best_epoch,
-                m.val_acc,
-                m.test_acc,
-                e.model_dir
-            ));
-        }
-        s
-    }
-}
-
 /// Retrains the `opts.top` best trials of `run_dir` and writes the models and the leaderboard
 /// into `opts.out` (default `run_dir/final`), which must not exist: everything is written to a
 /// temporary sibling first and renamed at the end, so an interrupted finalize leaves nothing
@@ -134,11 +73,11 @@ pub fn finalize(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Leaderboard, FinalError> {
     check_options(opts)?;
-    let out = opts.out.clone().unwrap_or_else(|| run_dir.join("final"));
+    let out = opts.out.clone().unwrap_or_else(|| run_dir.join(FINAL_DIR));
     if out.exists() {
         return Err(FinalError::file(&out, "already exists; remove it or choose another --out"));
     }
-    if !run_dir.join(mlpnas_search::rundir::JOURNAL).exists() {
+    if !run_dir.join(JOURNAL).exists() {
         return Err(FinalError::file(run_dir, "no journal.jsonl here; is it a run directory?"));
     }
     finalize_run(Box::new(RunDir::new(run_dir)), &out, opts, progress)
@@ -277,8 +216,8 @@ pub fn finalize_run(
         std::fs::rename(&from, &to).map_err(|err| FinalError::file(&from, err))?;
     }
     let json = serde_json::to_string_pretty(&board).map_err(|e| FinalError::file(&tmp, e))?;
-    write(&tmp.join("leaderboard.json"), json.as_bytes())?;
-    write(&tmp.join("leaderboard.md"), board.to_markdown().as_bytes())?;
+    write(&tmp.join(LEADERBOARD_JSON), json.as_bytes())?;
+    write(&tmp.join(LEADERBOARD_MD), board.to_markdown().as_bytes())?;
     std::fs::rename(&tmp, &out).map_err(|e| FinalError::file(&out, e))?;
     Ok(board)
 }
@@ -288,7 +227,7 @@ pub fn finalize_run(
 pub fn temporary_dir(out: &Path) -> PathBuf {
     out.with_file_name(format!(
         ".{}.tmp-{}",
-        out.file_name().map_or("final".into(), |n| n.to_string_lossy().into_owned()),
+        out.file_name().map_or(FINAL_DIR.into(), |n| n.to_string_lossy().into_owned()),
         std::process::id()
     ))
 }

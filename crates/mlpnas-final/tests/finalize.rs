@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use mlpnas_final::{FinalizeOptions, Init, Predictor, finalize};
-use mlpnas_search::{Run, RunDir, Search, SearchConfig, prepare_data};
+use mlpnas_runs::RunDir;
+use mlpnas_search::{Run, Search, SearchConfig, prepare_data};
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("mlpnas-final-{}-{name}", std::process::id()));

@@ -1,7 +1,7 @@
 //! The search config file and its overrides.
 //!
 //! A config is TOML with the sections `[data]` ([`mlpnas_data::DataConfig`]), `[search]`
-//! ([`LoopConfig`]) and one typetag section per component, chosen by `type`: `[space]` (the MLP
+//! ([`mlpnas_runs::LoopConfig`]) and one typetag section per component, chosen by `type`: `[space]` (the MLP
 //! space, `"mlp"`, when it has no `type` or is absent), `[controller]`, `[trainer]`, `[store]`
 //! (optional; needed for one-shot).
 //! Overrides (`--set search.one_shot=false`) are applied to the TOML tree before it is
@@ -18,36 +18,11 @@ use std::path::{Path, PathBuf};
 
 use mlpnas_core::{ConfigError, ControllerConfig, MlpSpace, MlpSpaceConfig, SpaceConfig, StoreConfig, TrainerConfig};
 use mlpnas_data::DataConfig;
+use mlpnas_runs::LoopConfig;
+use mlpnas_runs::settings::current_key;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::SearchError;
-
-/// `[search]`: the budget and the loop's switches.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LoopConfig {
-    /// Controller epochs (the controller is updated after each).
-    pub controller_epochs: usize,
-    /// Architectures proposed and trained per controller epoch.
-    pub samples_per_epoch: usize,
-    /// One-shot weight sharing through the `[store]`.
-    pub one_shot: bool,
-    /// Architectures listed in the final summary.
-    pub top: usize,
-    /// Architectures trained at once: the trials of a batch read the weight store as it was at
-    /// the batch's start and their weights are stored in trial order after it, so results
-    /// depend on `batch` but never on timing, on how many threads or workers train it, or on
-    /// which machine trained what. A local search trains a batch on `batch` threads. 1 = the
-    /// original, strictly sequential method. (`workers` is its old name, still accepted.)
-    #[serde(alias = "workers")]
-    pub batch: usize,
-}
-
-impl Default for LoopConfig {
-    fn default() -> Self {
-        Self { controller_epochs: 10, samples_per_epoch: 10, one_shot: true, top: 5, batch: 1 }
-    }
-}
 
 /// A whole search config.
 #[derive(Debug, Serialize, Deserialize)]
@@ -184,6 +159,12 @@ impl SearchConfig {
         Ok(())
     }
 
+    /// The store trials share weights through: the `[store]` when the run shares weights
+    /// ([`LoopConfig::shares_weights`]), else none.
+    pub fn shared_store(&self) -> Option<&dyn StoreConfig> {
+        self.store.as_deref().filter(|_| self.search.shares_weights(self.store.is_some()))
+    }
+
     /// The MLP space, for what only networks have (architectures given as text, finalize);
     /// a config with another space is refused with why.
     pub fn mlp_space(&self) -> Result<MlpSpace, SearchError> {
@@ -247,20 +228,13 @@ impl SearchConfig {
 /// parallelism can change. Everything else would make the finished trials incomparable.
 pub const RESUMABLE_CHANGES: &[&str] = &["search.controller_epochs", "search.top", "search.batch"];
 
-/// The old name of `search.batch` (a config or `--set` may still use it).
-const OLD_BATCH: &str = "workers";
-
-/// Renames `search.workers` to `search.batch` in a config tree (both given: the old one goes).
-/// Also gives a `[space]` without `type` its implicit `type = "mlp"`.
+/// Renames old keys in a config tree ([`mlpnas_runs::settings::rename_old_keys`]) and gives a
+/// `[space]` without `type` its implicit `type = "mlp"`.
 fn rename_old_keys(table: &mut toml::Table) {
     if let Some(toml::Value::Table(space)) = table.get_mut("space") {
         space.entry("type").or_insert_with(|| toml::Value::String("mlp".into()));
     }
-    if let Some(toml::Value::Table(search)) = table.get_mut("search")
-        && let Some(v) = search.remove(OLD_BATCH)
-    {
-        search.entry("batch").or_insert(v);
-    }
+    mlpnas_runs::settings::rename_old_keys(table);
 }
 
 /// The resolved config `text` of a run (named `shown` in errors, relative paths against
@@ -395,7 +369,7 @@ pub fn apply_override(table: &mut toml::Table, text: &str) -> Result<(), String>
         }
         Err(_) => toml::Value::String(raw.to_string()),
     };
-    let key = if key == "search.workers" { "search.batch" } else { key };
+    let key = current_key(key);
     let parts: Vec<&str> = key.split('.').collect();
     let (last, path) = parts.split_last().ok_or("empty key")?;
     let mut cur = table;

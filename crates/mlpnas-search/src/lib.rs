@@ -4,30 +4,40 @@
 //!   `[trainer]`, `[store]`), `--set key.path=value` overrides, one-line errors naming the file;
 //! * [`run`]: [`Run`], the one owner of a run's state (config, trials, epochs, checkpoint,
 //!   summary) over a [`mlpnas_core::RunStorage`], and the one replay of its weight store;
+//! * [`prepare`]: the run's data as trainers get it ([`prepare_data`]);
 //! * [`search`]: the search loop ([`Search`]) and single-architecture evaluation ([`evaluate`]);
-//! * [`rundir`]: [`RunDir`], the run directory (the embedded storage): its files, its lock, how
-//!   each is written crash-safely;
+//!   [`observer`]: what it tells whoever shows its progress;
+//! * [`training`]: the one local training of trials (threads of this process);
+//! * [`queued`]: the one training through a run's queue (workers, and this process's threads);
+//! * [`claim`]: training one claimed trial under a renewed lease (workers and coordinators);
 //! * [`tabulate`]: `mlpnas tabulate`, every configuration of a space with several seeds, as a
 //!   benchmark table;
-//! * [`worker`]: training queued trials (`mlpnas worker`, and a coordinator's own threads);
-//! * [`journal`]: the append-only `journal.jsonl` of a run directory, and the top-N summary.
+//! * [`worker`]: `mlpnas worker`, claiming queued trials of any run.
+//!
+//! Module imports run one way: `search` and `tabulate` use `queued` and `training`; `queued` and
+//! `worker` use `claim`; `claim` uses `training`. Where a run's files live and what they mean
+//! (the run directory, the journal, the loop settings) is `mlpnas-runs`'s.
 //!
 //! This crate knows the core traits only; which controller, trainer and store run is decided by
 //! the config through typetag, so the binary must link every plugin (see `mlpnas-link`).
 
+pub mod claim;
 pub mod config;
 pub mod error;
-pub mod journal;
+pub mod observer;
+pub mod prepare;
+pub mod queued;
 pub mod run;
-pub mod rundir;
 pub mod search;
 pub mod tabulate;
+pub mod training;
 pub mod worker;
 
-pub use config::{CheckedConfig, LoopConfig, RESUMABLE_CHANGES, SearchConfig, resume_config};
+pub use claim::train_claim;
+pub use config::{CheckedConfig, RESUMABLE_CHANGES, SearchConfig, resume_config};
 pub use error::SearchError;
-pub use journal::{Journal, read_journal, top_n};
+pub use observer::Observer;
+pub use prepare::{Prepared, prepare_data};
 pub use run::Run;
-pub use rundir::RunDir;
-pub use search::{Observer, Prepared, Search, SearchSummary, evaluate, prepare_data};
-pub use worker::{WorkerOptions, train_claim, work};
+pub use search::{Search, SearchSummary, evaluate};
+pub use worker::{WorkerOptions, work};

@@ -1,7 +1,7 @@
 //! [`Run`]: the one owner of a run's state.
 //!
 //! A run is its config, its trials, its controller epochs, its latest checkpoint and its
-//! summary, kept by a [`RunStorage`] (a run directory, [`crate::RunDir`]). Everything that looks
+//! summary, kept by a [`RunStorage`] (a run directory, [`mlpnas_runs::RunDir`]). Everything that looks
 //! at a run goes through a `Run`: the search creates or continues one ([`crate::Search`]),
 //! `finalize` and `report` open one for reading. How a run's weight store is rebuilt from a
 //! checkpoint and the trials after it exists once, here ([`Run::weight_store`]).
@@ -120,7 +120,7 @@ impl Run {
 
     /// Whether the run shares weights through a store.
     pub fn shares_weights(&self) -> bool {
-        self.cfg.search.one_shot && self.cfg.store.is_some()
+        self.cfg.shared_store().is_some()
     }
 
     /// The run's weight store as it stood after trial `upto - 1` was committed: built from the
@@ -135,7 +135,7 @@ impl Run {
         checkpoint: Option<&CheckpointState>,
         upto: usize,
     ) -> Result<Option<Box<dyn WeightStore>>, SearchError> {
-        let Some(store_cfg) = self.cfg.store.as_ref().filter(|_| self.cfg.search.one_shot) else {
+        let Some(store_cfg) = self.cfg.shared_store() else {
             return Ok(None);
         };
         let dir = self.store_dir()?;
@@ -178,8 +178,8 @@ impl Run {
 
 /// Refuses a store that keeps files of its own in a storage without a local directory.
 fn store_fits(storage: &dyn RunStorage, cfg: &CheckedConfig) -> Result<(), SearchError> {
-    match &cfg.store {
-        Some(s) if cfg.search.one_shot && s.needs_files() && storage.local_dir().is_none() => Err(SearchError::Io {
+    match cfg.shared_store() {
+        Some(s) if s.needs_files() && storage.local_dir().is_none() => Err(SearchError::Io {
             path: storage.location(),
             message: "this [store] keeps files in a run directory, which a run in a database has not; use [store] type = \"memory\" (its snapshots are kept in the database)".into(),
         }),
@@ -192,7 +192,7 @@ fn store_fits(storage: &dyn RunStorage, cfg: &CheckedConfig) -> Result<(), Searc
 fn config_text(storage: &dyn RunStorage) -> Result<(String, String, PathBuf), SearchError> {
     let text = storage.read_config()?;
     let (shown, base) = match storage.local_dir() {
-        Some(d) => (d.join(crate::rundir::CONFIG).display().to_string(), d.to_path_buf()),
+        Some(d) => (d.join(mlpnas_runs::CONFIG).display().to_string(), d.to_path_buf()),
         None => (format!("{} (config)", storage.location()), PathBuf::new()),
     };
     let text = crate::config::stored_with_added_fields(&text, &shown, &base)?;

@@ -1,68 +1,23 @@
 //! The search loop ([`Search`]) and single-architecture evaluation ([`evaluate`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mlpnas_core::seed::derive;
 use mlpnas_core::{
-    Architecture, ArchitectureTrainer, BigramKey, Candidate, Claimant, Controller, ControllerContext, ControllerError,
-    DataSplit, EpochReport, LayerWeights, Proposal, RunStorage, SearchSpace, Summary, TokenId, TrainOutcome,
-    TrainerError, TrialQueue, TrialRecord, TrialResult, TrialStatus, TrialTask, WeightStore,
+    Architecture, ArchitectureTrainer, BigramKey, Candidate, Controller, ControllerContext, ControllerError,
+    EpochReport, LayerWeights, Proposal, RunStorage, SearchSpace, Summary, TokenId, TrainOutcome, TrialQueue,
+    TrialRecord, WeightStore, batches, build_controller, top_n,
 };
 
-use crate::config::{CheckedConfig, SearchConfig};
+use crate::config::CheckedConfig;
 use crate::error::SearchError;
-use crate::journal::top_n;
+use crate::observer::Observer;
+use crate::prepare::Prepared;
+use crate::queued::{Queued, QueuedJob};
 use crate::run::Run;
-
-/// Hooks for progress display; every method has a no-op default.
-pub trait Observer {
-    /// The search starts with this many trials planned.
-    fn start(&mut self, _planned: usize) {}
-    /// A trial finished; `best` is the best so far (this one included).
-    fn trial(&mut self, _record: &TrialRecord, _best: &TrialRecord) {}
-    /// A controller epoch finished: its report, the trials so far, the best so far, and the
-    /// wall time of this session.
-    fn epoch(&mut self, _report: &EpochReport, _trials: usize, _best: &TrialRecord, _seconds: f64) {}
-    /// A notice worth showing (e.g. the space is exhausted, or a resumed search's warnings).
-    fn notice(&mut self, _message: &str) {}
-    /// Something the user must see even when progress is hidden (e.g. a dropped journal line).
-    fn warning(&mut self, message: &str) {
-        self.notice(message);
-    }
-}
-
-impl Observer for () {}
-
-/// Loaded, split and standardized data, ready for a trainer.
-#[derive(Debug, Clone)]
-pub struct Prepared {
-    /// The fixed split.
-    pub split: Arc<DataSplit>,
-    /// Standardization fitted on the training part, if on.
-    pub standardizer: Option<mlpnas_data::Standardizer>,
-}
-
-/// Loads the config's data and splits it with the config's seed; for a trainer that needs no
-/// data (a benchmark table), an empty split.
-pub fn prepare_data(cfg: &SearchConfig) -> Result<Prepared, SearchError> {
-    if !cfg.trainer.needs_data() {
-        let empty = mlpnas_core::Dataset {
-            features: Vec::new(),
-            sample_shape: Vec::new(),
-            labels: Vec::new(),
-            class_names: Vec::new(),
-            feature_names: Vec::new(),
-        };
-        let split = DataSplit { train: empty.clone(), valid: empty, test: None };
-        return Ok(Prepared { split: Arc::new(split), standardizer: None });
-    }
-    let data = mlpnas_data::load(&cfg.data, &cfg.base_dir)?;
-    let p = mlpnas_data::prepare(&cfg.data, data, derive(cfg.seed, "split", 0))?;
-    Ok(Prepared { split: Arc::new(p.split), standardizer: p.standardizer })
-}
+use crate::training::{Trained, record, train_on_threads};
 
 /// What a finished search returns.
 #[derive(Debug)]
@@ -115,12 +70,6 @@ pub struct Search {
 /// A trial to train: index, proposal, candidate, its bigram keys, its initial weights.
 type Job = (usize, Proposal, Candidate, Vec<BigramKey>, Vec<Option<LayerWeights>>);
 
-/// How training one job went, with its wall time.
-pub(crate) type Trained = (Result<TrainOutcome, TrainerError>, f64);
-
-/// A trial for the queue: index, tokens, initial weights.
-pub(crate) type QueuedJob<'a> = (usize, &'a [TokenId], &'a [Option<LayerWeights>]);
-
 /// One trial's result before it is committed.
 struct Done {
     record: TrialRecord,
@@ -153,7 +102,8 @@ impl Search {
             });
         }
         let space = cfg.space.build().map_err(|source| SearchError::Config { path: "space".into(), source })?;
-        let mut controller = cfg.controller.build(space.as_ref(), derive(cfg.seed, "controller", 0))?;
+        let mut controller =
+            build_controller(cfg.controller.as_ref(), space.as_ref(), derive(cfg.seed, "controller", 0))?;
         let trainer = cfg.trainer.build(Arc::clone(&data.split))?;
         trainer.check_space(space.as_ref())?;
         let (epoch, trials_before, wall_before) = match checkpoint {
@@ -282,8 +232,8 @@ impl Search {
             }
             let indexed: Vec<(usize, Proposal)> =
                 proposals.into_iter().enumerate().map(|(i, p)| (first + i, p)).collect();
-            for chunk in indexed.chunks(lc.batch) {
-                let dones = self.batch(epoch, chunk, observer)?;
+            for range in batches(indexed.len(), lc.batch) {
+                let dones = self.batch(epoch, &indexed[range], observer)?;
                 for d in &dones {
                     tried.insert(d.record.tokens.clone());
                     let best = top_n(&self.records, 1)[0];
@@ -397,12 +347,12 @@ impl Search {
             };
             let outcome = outcome?;
             let transfers = init.iter().filter(|w| w.is_some()).count();
-            let puts: Vec<(BigramKey, LayerWeights)> = if self.store.is_some() && !outcome.diverged {
+            let record = record(*index, epoch, p.clone(), &candidate, &outcome, transfers, seconds);
+            let puts: Vec<(BigramKey, LayerWeights)> = if self.store.is_some() && record.status.stores_weights() {
                 keys.into_iter().zip(outcome.weights.iter().cloned()).collect()
             } else {
                 Vec::new()
             };
-            let record = record(*index, epoch, p.clone(), &candidate, &outcome, transfers, seconds);
             self.storage.append_trial(&record, self.store.is_some().then_some(&puts[..]))?;
             self.records.push(record.clone());
             dones.push(Done { record, puts });
@@ -433,223 +383,6 @@ impl Search {
         let work: Vec<QueuedJob<'_>> =
             jobs.iter().map(|(index, p, _, _, init)| (*index, &p.tokens[..], &init[..])).collect();
         queued.train(&work, observer)
-    }
-}
-
-/// Training through a run's [`TrialQueue`]: the one distributed training of trials (a search's
-/// batch, a tabulation's rows), as [`train_on_threads`] is the one local training.
-pub(crate) struct Queued<'a> {
-    queue: &'a dyn TrialQueue,
-    run: String,
-    backend: String,
-    seed: u64,
-    trainer: &'a dyn ArchitectureTrainer,
-    space: &'a dyn SearchSpace,
-    threads: usize,
-}
-
-impl<'a> Queued<'a> {
-    /// Training of the run in `storage` (whose queue `queue` is), with `threads` of this
-    /// process training too.
-    pub(crate) fn new(
-        queue: &'a dyn TrialQueue,
-        storage: &dyn RunStorage,
-        cfg: &CheckedConfig,
-        trainer: &'a dyn ArchitectureTrainer,
-        space: &'a dyn SearchSpace,
-        threads: usize,
-    ) -> Self {
-        Queued {
-            queue,
-            run: storage.run_name(),
-            backend: cfg.trainer.backend().unwrap_or_else(|| crate::worker::ANY_BACKEND.into()),
-            seed: cfg.seed,
-            trainer,
-            space,
-            threads,
-        }
-    }
-
-    /// Puts the (trial index, tokens, initial weights) `jobs` into the queue, each with the trial
-    /// seed of its index, and collects their results in order, training some of them on this
-    /// process's threads meanwhile (workers elsewhere train the rest). Submitting is idempotent,
-    /// so a resumed coordinator finds the claims and results of the batch it was running.
-    pub(crate) fn train(
-        &self,
-        jobs: &[QueuedJob<'_>],
-        observer: &mut dyn Observer,
-    ) -> Result<Vec<Trained>, SearchError> {
-        if jobs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (q, run, backend) = (self.queue, &self.run, &self.backend);
-        let tasks: Vec<TrialTask> = jobs
-            .iter()
-            .map(|&(index, tokens, init)| TrialTask {
-                trial: index,
-                tokens: tokens.to_vec(),
-                seed: derive(self.seed, "trial", index as u64),
-                init: init.to_vec(),
-            })
-            .collect();
-        q.submit(run, backend, &tasks)?;
-        let wanted: Vec<usize> = tasks.iter().map(|t| t.trial).collect();
-        let who = Claimant {
-            worker: format!("{}/coordinator", crate::worker::process_name()),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            backends: vec![backend.clone()],
-            runs: Some(vec![run.clone()]),
-            skip: Vec::new(),
-            lease: crate::worker::DEFAULT_LEASE,
-        };
-        let done = AtomicBool::new(false);
-        let (trainer, space) = (self.trainer, self.space);
-        let collected = std::thread::scope(|s| {
-            for t in 0..self.threads.min(wanted.len()) {
-                let who = Claimant { worker: format!("{}-{t}", who.worker), ..who.clone() };
-                let done = &done;
-                s.spawn(move || {
-                    let mut pause = Duration::from_millis(1);
-                    while !done.load(Ordering::Relaxed) {
-                        let seen = q.changes();
-                        match q.claim(&who) {
-                            Ok(Some(c)) => {
-                                // A failure is reported through the queue; a lost claim is
-                                // trained by whoever holds it now.
-                                let _ = crate::worker::train_claim(q, &c, trainer, space, &who.worker);
-                                pause = Duration::from_millis(1);
-                            }
-                            Ok(None) | Err(_) => {
-                                q.wait_for_change(seen, pause);
-                                pause = (pause * 2).min(Duration::from_millis(100));
-                            }
-                        }
-                    }
-                });
-            }
-            let r = collect(q, run, &wanted, self.threads, observer);
-            done.store(true, Ordering::Relaxed);
-            r
-        });
-        let mut collected = collected?;
-        Ok(wanted
-            .iter()
-            .map(|t| match collected.remove(t) {
-                Some(Ok(r)) => (Ok(r.outcome), r.seconds),
-                Some(Err(m)) => (Err(TrainerError::Other(format!("trial {t}: {m}"))), 0.0),
-                None => (Err(TrainerError::Other(format!("trial {t} has no result"))), 0.0),
-            })
-            .collect())
-    }
-
-    /// Drops the queue's tasks of `trials` once they are committed.
-    pub(crate) fn retire(&self, trials: &[usize]) -> Result<(), SearchError> {
-        Ok(self.queue.retire(&self.run, trials)?)
-    }
-}
-
-/// Polls `q` until every trial of `wanted` has a result.
-fn collect(
-    q: &dyn TrialQueue,
-    run: &str,
-    wanted: &[usize],
-    threads: usize,
-    observer: &mut dyn Observer,
-) -> Result<HashMap<usize, Result<TrialResult, String>>, SearchError> {
-    let mut got: HashMap<usize, Result<TrialResult, String>> = HashMap::new();
-    let mut pause = Duration::from_millis(1);
-    let start = Instant::now();
-    let mut told = false;
-    loop {
-        let missing: Vec<usize> = wanted.iter().copied().filter(|t| !got.contains_key(t)).collect();
-        if missing.is_empty() {
-            return Ok(got);
-        }
-        let before = got.len();
-        let seen = q.changes();
-        got.extend(q.results(run, &missing)?);
-        if got.len() > before {
-            pause = Duration::from_millis(1);
-            continue;
-        }
-        if !told && threads == 0 && start.elapsed() > Duration::from_secs(5) {
-            observer.notice(&format!(
-                "waiting for workers: {} trial(s) queued (start one with: mlpnas worker --storage URL)",
-                missing.len()
-            ));
-            told = true;
-        }
-        // Woken by the queue when a result arrives; the timeout is the fallback.
-        q.wait_for_change(seen, pause);
-        pause = (pause * 2).min(Duration::from_millis(200));
-    }
-}
-
-/// Trains (index, candidate, initial weights) jobs with the trial seed of each index, `threads`
-/// at a time on threads of this process, in order: the one local training of trials (a search's
-/// batch, a tabulation's rows).
-pub(crate) fn train_on_threads(
-    trainer: &dyn ArchitectureTrainer,
-    seed: u64,
-    jobs: &[(usize, &Candidate, &[Option<LayerWeights>])],
-    threads: usize,
-) -> Vec<Trained> {
-    let train = |&(index, candidate, init): &(usize, &Candidate, &[Option<LayerWeights>])| {
-        let t0 = Instant::now();
-        let o = train_candidate(trainer, candidate, init, derive(seed, "trial", index as u64));
-        (o, t0.elapsed().as_secs_f64())
-    };
-    if jobs.len() <= 1 || threads <= 1 {
-        return jobs.iter().map(train).collect();
-    }
-    let mut out = Vec::with_capacity(jobs.len());
-    for group in jobs.chunks(threads) {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = group.iter().map(|j| s.spawn(move || train(j))).collect();
-            out.extend(handles.into_iter().map(|h| {
-                h.join().unwrap_or_else(|_| (Err(TrainerError::Other("a worker thread panicked".into())), 0.0))
-            }));
-        });
-    }
-    out
-}
-
-/// Trains a network candidate, or measures a point of a table space.
-pub(crate) fn train_candidate(
-    trainer: &dyn ArchitectureTrainer,
-    candidate: &Candidate,
-    init: &[Option<LayerWeights>],
-    seed: u64,
-) -> Result<TrainOutcome, TrainerError> {
-    match candidate {
-        Candidate::Network(arch) => trainer.train(arch, init, seed),
-        Candidate::Point { values, .. } => trainer.measure(values, seed),
-    }
-}
-
-pub(crate) fn record(
-    trial: usize,
-    epoch: usize,
-    p: Proposal,
-    candidate: &Candidate,
-    o: &TrainOutcome,
-    transfers: usize,
-    seconds: f64,
-) -> TrialRecord {
-    TrialRecord {
-        trial,
-        epoch,
-        architecture: candidate.text(),
-        tokens: p.tokens,
-        reward: o.reward(),
-        val_acc_last: o.val_acc_last(),
-        predicted: p.predicted,
-        transfers,
-        params: candidate.params(),
-        seconds,
-        status: if o.diverged { TrialStatus::Diverged } else { TrialStatus::Ok },
-        epochs: o.epochs.clone(),
-        metric: o.measured.map(|m| m.metric),
     }
 }
 

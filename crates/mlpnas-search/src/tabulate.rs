@@ -30,8 +30,11 @@ use mlpnas_core::{Candidate, LayerWeights, Proposal, SearchSpace, Summary, Token
 use mlpnas_data::table::{Description, Dimension, Direction, Row, TABLE_CSV, TABLE_TOML, Value, render};
 
 use crate::error::SearchError;
+use crate::observer::Observer;
+use crate::prepare::Prepared;
+use crate::queued::{Queued, QueuedJob};
 use crate::run::Run;
-use crate::search::{Observer, Prepared, Queued, QueuedJob, Trained, record, train_on_threads};
+use crate::training::{Trained, record, train_on_threads};
 
 /// The run directory of a tabulation, inside its output directory.
 pub const RUN_DIR: &str = "run";
@@ -243,7 +246,7 @@ fn write_table(
         .map_err(|e| SearchError::Io { path: out.display().to_string(), message: format!("cannot create: {e}") })?;
     for (file, text) in [(TABLE_TOML, toml_text), (TABLE_CSV, csv_text), (EPOCHS_CSV, epochs)] {
         let path = out.join(file);
-        crate::rundir::atomic_write(&path, text.as_bytes())
+        mlpnas_runs::atomic_write(&path, text.as_bytes())
             .map_err(|e| SearchError::Io { path: path.display().to_string(), message: format!("cannot write: {e}") })?;
     }
     Ok(())

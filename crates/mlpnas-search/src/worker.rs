@@ -1,5 +1,5 @@
-//! Training queued trials: `mlpnas worker` ([`work`]) and the coordinator's own training threads
-//! share [`train_claim`].
+//! `mlpnas worker` ([`work`]): claims queued trials of any run and trains them ([`train_claim`],
+//! shared with the coordinator's own training threads).
 //!
 //! A worker knows nothing of the search: it claims a trial from a [`TrialQueue`], builds the
 //! trial's run (config and prepared data, as the coordinator published them; cached per run),
@@ -10,68 +10,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mlpnas_core::{ArchitectureTrainer, Claim, Claimant, SearchSpace, TrialQueue, TrialResult};
+use mlpnas_core::{ArchitectureTrainer, Claimant, SearchSpace, TrialQueue};
 
+use crate::claim::{IDLE_POLL, process_name, train_claim};
 use crate::config::{SearchConfig, stored_with_added_fields};
 use crate::error::SearchError;
-
-/// How long a claim holds without a heartbeat, by default.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
-
-/// The backend a queued trial asks for when its trainer runs on none (a benchmark table's):
-/// every worker can take it.
-pub const ANY_BACKEND: &str = "any";
-
-/// The longest an idle worker waits before looking again without being woken.
-pub const IDLE_POLL: Duration = Duration::from_millis(500);
-
-/// This process's name for claims: `host:pid`.
-pub fn process_name() -> String {
-    format!("{}:{}", mlpnas_core::host_name(), std::process::id())
-}
-
-/// Trains the trial of `claim` with `trainer` (its run's) while renewing the lease every third
-/// of it, then reports the outcome (or the trainer's error) to `queue`. Returns whether the
-/// queue accepted it (`false`: the claim was lost to a newer attempt meanwhile).
-pub fn train_claim(
-    queue: &dyn TrialQueue,
-    claim: &Claim,
-    trainer: &dyn ArchitectureTrainer,
-    space: &dyn SearchSpace,
-    worker: &str,
-) -> Result<bool, SearchError> {
-    let (stop, beat) = channel::<()>();
-    let every = (claim.lease / 3).max(Duration::from_millis(50));
-    let (outcome, seconds) = std::thread::scope(|s| {
-        s.spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = beat.recv_timeout(every) {
-                // A failed renewal is not fatal here: the result is fenced by attempt anyway.
-                if !matches!(queue.renew(claim), Ok(true)) {
-                    break;
-                }
-            }
-        });
-        let t0 = Instant::now();
-        let outcome = space
-            .candidate(&claim.task.tokens, trainer.input_dim(), trainer.n_classes())
-            .map_err(|e| e.to_string())
-            .and_then(|c| {
-                crate::search::train_candidate(trainer, &c, &claim.task.init, claim.task.seed)
-                    .map_err(|e| e.to_string())
-            });
-        let seconds = t0.elapsed().as_secs_f64();
-        drop(stop);
-        (outcome, seconds)
-    });
-    Ok(match outcome {
-        Ok(outcome) => queue.complete(claim, &TrialResult { outcome, seconds, worker: worker.to_string() })?,
-        Err(message) => queue.fail(claim, &message)?,
-    })
-}
 
 /// What `mlpnas worker` does.
 #[derive(Debug, Clone)]
@@ -189,7 +135,7 @@ fn run_context(queue: &dyn TrialQueue, run: &str) -> Result<RunContext, SearchEr
     let split = if cfg.trainer.needs_data() {
         Arc::new(queue.run_data(run)?)
     } else {
-        crate::search::prepare_data(&cfg)?.split
+        crate::prepare::prepare_data(&cfg)?.split
     };
     let trainer = cfg.trainer.build(split)?;
     let space = cfg.space.build().map_err(|source| SearchError::Config { path: shown.clone(), source })?;

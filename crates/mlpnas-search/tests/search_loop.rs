@@ -10,7 +10,8 @@ use mlpnas_core::{
     Architecture, ArchitectureTrainer, BigramKey, ConfigError, DataSplit, Dataset, EarlyStopping, EpochMetrics,
     FitOutcome, HostTensor, Layer, LayerWeights, Model, Score, TrainOutcome, TrainerConfig, TrainerError, TrialStatus,
 };
-use mlpnas_search::{CheckedConfig, Run, RunDir, Search, SearchConfig, prepare_data, read_journal};
+use mlpnas_runs::{RunDir, read_journal};
+use mlpnas_search::{CheckedConfig, Run, Search, SearchConfig, prepare_data};
 use serde::{Deserialize, Serialize};
 
 /// Scores an architecture by its width; "diverges" on any tanh layer. Its trained weights are

@@ -67,7 +67,7 @@ struct SavedState {
 
 impl EvolutionController {
     /// A controller with settings `cfg` (assumed valid), its RNG seeded with `seed`.
-    pub fn new(cfg: EvolutionControllerConfig, seed: u64) -> Self {
+    pub(crate) fn new(cfg: EvolutionControllerConfig, seed: u64) -> Self {
         let population = VecDeque::with_capacity(cfg.population + 1);
         Self { cfg, rng: ChaCha8Rng::seed_from_u64(seed), population, evaluated: 0, last_batch: BatchCounts::default() }
     }

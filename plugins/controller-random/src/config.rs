@@ -31,7 +31,8 @@ impl RandomControllerConfig {
         Ok(())
     }
 
-    /// Validates, then builds the controller, its RNG seeded with `seed`.
+    /// Validates, then builds the controller, its RNG seeded with `seed`: the one way to a
+    /// controller (the trait's `build` comes here too), so it only ever runs a checked config.
     pub fn build(&self, seed: u64) -> Result<RandomController, ConfigError> {
         self.validate()?;
         Ok(RandomController::new(self.clone(), seed))
@@ -44,12 +45,9 @@ impl ControllerConfig for RandomControllerConfig {
         RandomControllerConfig::validate(self)
     }
 
-    fn build(&self, space: &dyn SearchSpace, seed: u64) -> Result<Box<dyn Controller>, ControllerError> {
-        // The host checked the config once, when it was loaded.
-        let controller = RandomController::new(self.clone(), seed);
-        if space.size() == 0 {
-            return Err(ControllerError::Exhausted { size: 0 });
-        }
+    fn build(&self, _space: &dyn SearchSpace, seed: u64) -> Result<Box<dyn Controller>, ControllerError> {
+        let controller =
+            RandomControllerConfig::build(self, seed).map_err(|e| ControllerError::Other(e.to_string()))?;
         Ok(Box::new(controller))
     }
 }

@@ -30,7 +30,7 @@ struct SavedState {
 
 impl RandomController {
     /// A controller with settings `cfg` (assumed valid), its RNG seeded with `seed`.
-    pub fn new(cfg: RandomControllerConfig, seed: u64) -> Self {
+    pub(crate) fn new(cfg: RandomControllerConfig, seed: u64) -> Self {
         Self { cfg, rng: ChaCha8Rng::seed_from_u64(seed) }
     }
 

@@ -150,7 +150,8 @@ impl ReinforceConfig {
         Ok(())
     }
 
-    /// Validates, then builds the controller for `space`, seeded with `seed`.
+    /// Validates, then builds the controller for `space`, seeded with `seed`: the one way to a
+    /// controller (the trait's `build` comes here too), so it only ever runs a checked config.
     pub fn build(&self, space: &dyn SearchSpace, seed: u64) -> Result<ReinforceController, ControllerError> {
         self.validate().map_err(|e| ControllerError::Other(e.to_string()))?;
         ReinforceController::new(self.clone(), space, seed)
@@ -164,10 +165,7 @@ impl ControllerConfig for ReinforceConfig {
     }
 
     fn build(&self, space: &dyn SearchSpace, seed: u64) -> Result<Box<dyn Controller>, ControllerError> {
-        if space.size() == 0 {
-            return Err(ControllerError::Exhausted { size: 0 });
-        }
-        Ok(Box::new(ReinforceController::new(self.clone(), space, seed)?))
+        Ok(Box::new(ReinforceConfig::build(self, space, seed)?))
     }
 
     fn backend(&self) -> Option<String> {

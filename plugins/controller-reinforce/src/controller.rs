@@ -68,7 +68,7 @@ fn mean(x: &[f64]) -> f64 {
 impl ReinforceController {
     /// A controller with settings `cfg` (assumed valid) for `space`: weights drawn from a stream
     /// derived from `seed`, the sampling RNG seeded with `seed`.
-    pub fn new(cfg: ReinforceConfig, space: &dyn SearchSpace, seed: u64) -> Result<Self, ControllerError> {
+    pub(crate) fn new(cfg: ReinforceConfig, space: &dyn SearchSpace, seed: u64) -> Result<Self, ControllerError> {
         let dims = Dims { vocab: space.vocab_size(), embedding: cfg.embedding, hidden: cfg.hidden };
         if dims.vocab < 2 {
             return Err(ControllerError::Other(format!("a vocabulary of {} tokens is too small", dims.vocab)));

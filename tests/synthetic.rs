@@ -1,15 +1,15 @@
 //! Evolution against the random baseline on a synthetic reward with a known optimum: the reward
 //! of a sequence is its closeness to a fixed target sequence (computed, nothing is trained). Both
-//! controllers are built through their configs and driven through `propose` / `update` in batches
-//! with the same budget; evolution should reach the target in fewer evaluations on most seeds.
+//! controllers are built from their typetag configs (after `mlpnas_link::link_all()`, so no
+//! plugin depends on another, even in its tests) and driven through `propose` / `update` in
+//! batches with the same budget; evolution should reach the target in fewer evaluations on most
+//! seeds.
 
 use std::collections::HashSet;
 
-use controller_evolution::EvolutionControllerConfig;
-use controller_random::RandomControllerConfig;
 use mlpnas_core::{
     Activation, Controller, ControllerConfig, ControllerContext, MlpSpace, MlpSpaceConfig, SearchSpace, Token, TokenId,
-    TrialRecord, TrialStatus,
+    TrialRecord, TrialStatus, build_controller,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -112,13 +112,14 @@ fn evolution_finds_a_known_optimum_sooner_than_random_search() -> TestResult {
     assert_eq!(reward(&s, &target), 1.0);
     // Enough to exhaust the space, so that both always find it and the counts compare.
     let (budget, batch) = (s.size() as usize, 10);
-    let evolution = EvolutionControllerConfig::default();
-    let random = RandomControllerConfig::default();
+    mlpnas_link::link_all();
+    let evolution: Box<dyn ControllerConfig> = toml::from_str("type = \"evolution\"")?;
+    let random: Box<dyn ControllerConfig> = toml::from_str("type = \"random\"")?;
     let mut wins = 0;
     let mut rows = Vec::new();
     for seed in 0..10u64 {
-        let mut evo = ControllerConfig::build(&evolution, &s, seed)?;
-        let mut rnd = ControllerConfig::build(&random, &s, seed)?;
+        let mut evo = build_controller(evolution.as_ref(), &s, seed)?;
+        let mut rnd = build_controller(random.as_ref(), &s, seed)?;
         let e = evaluations_to_optimum(evo.as_mut(), &s, &target, budget, batch)?;
         let r = evaluations_to_optimum(rnd.as_mut(), &s, &target, budget, batch)?;
         let (Some(e), Some(r)) = (e, r) else {

@@ -154,14 +154,6 @@ pub(crate) fn scan_from(path: &Path, offset: u64) -> Result<(Vec<TrialRecord>, u
     Ok((records, start + whole as u64, start < offset))
 }
 
-/// The `n` best records by reward (ties: earlier trial first).
-pub fn top_n(records: &[TrialRecord], n: usize) -> Vec<&TrialRecord> {
-    let mut v: Vec<&TrialRecord> = records.iter().collect();
-    v.sort_by(|a, b| b.reward.total_cmp(&a.reward).then(a.trial.cmp(&b.trial)));
-    v.truncate(n);
-    v
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,12 +245,5 @@ mod tests {
         std::fs::write(&p, "not json\n").expect("write");
         let e = read_journal(&p).expect_err("bad").to_string();
         assert!(e.contains("line 1"), "{e}");
-    }
-
-    #[test]
-    fn top_n_orders_by_reward_then_trial() {
-        let rs = vec![rec(0, 0.5), rec(1, 0.9), rec(2, 0.9), rec(3, 0.1)];
-        let t: Vec<usize> = top_n(&rs, 3).iter().map(|r| r.trial).collect();
-        assert_eq!(t, [1, 2, 0]);
     }
 }

@@ -1,0 +1,149 @@
+//! The commands for after a search: `mlpnas report`, `mlpnas finalize` and `mlpnas predict`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use mlpnas_core::top_n;
+
+use crate::args::{FinalizeArgs, PredictArgs};
+use crate::output;
+use crate::signals::on_finalize_interrupt;
+use crate::storage::{run_name, run_storage};
+
+pub(crate) fn report(
+    dir: &Path,
+    url: Option<&str>,
+    top: usize,
+    json: bool,
+    verbosity: output::Verbosity,
+) -> Result<()> {
+    // Read-only: no lock, so a report works while the search writes.
+    let storage = run_storage(url, dir)?;
+    if url.is_some() && !storage.exists()? {
+        bail!("{}: no such run (mlpnas runs --storage URL lists them)", storage.location());
+    }
+    let log = storage.read_trials()?;
+    if verbosity == output::Verbosity::Verbose {
+        match storage.read_summary()? {
+            Some(s) => eprintln!("finished: {} trials in {:.1} s", s.trials, s.wall_seconds),
+            None => eprintln!("not finished: running now, or interrupted (continue it with --resume)"),
+        }
+    }
+    let (records, warnings) = (log.records, log.warnings);
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let best = top_n(&records, top);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&best)?);
+    } else {
+        println!("{}", output::table(&best));
+        println!("{} trials", records.len());
+    }
+    Ok(())
+}
+
+pub(crate) fn finalize(a: FinalizeArgs, verbosity: output::Verbosity) -> Result<()> {
+    let opts = mlpnas_final::FinalizeOptions {
+        top: a.top,
+        max_epochs: a.epochs,
+        patience: a.patience,
+        init: if a.from_shared { mlpnas_final::Init::Shared } else { mlpnas_final::Init::Scratch },
+        test_fraction: a.test_fraction,
+        out: a.out.clone(),
+        backend: a.backend,
+    };
+    let quiet = verbosity == output::Verbosity::Quiet;
+    let out = match (&a.out, &a.storage) {
+        (Some(o), _) => o.clone(),
+        (None, None) => a.dir.join("final"),
+        (None, Some(_)) => PathBuf::from(format!("{}-final", run_name(&a.dir)?)),
+    };
+    on_finalize_interrupt(mlpnas_final::temporary_dir(&out), out.clone());
+    let mut progress = |line: &str| {
+        if !quiet || line.starts_with("warning") {
+            eprintln!("{line}");
+        }
+    };
+    let board = match &a.storage {
+        None => mlpnas_final::finalize(&a.dir, &opts, &mut progress)?,
+        Some(url) => mlpnas_final::finalize_run(run_storage(Some(url), &a.dir)?, &out, &opts, &mut progress)?,
+    };
+    println!("{}", board.to_markdown());
+    println!("models and leaderboard: {}", board.dir.display());
+    if let Some(best) = board.entries.first() {
+        println!(
+            "predict with: mlpnas predict {} --data FILE.csv   (model-1: the best by validation accuracy)",
+            board.dir.join(&best.model_dir).display()
+        );
+    }
+    Ok(())
+}
+
+pub(crate) fn predict(a: PredictArgs, verbosity: output::Verbosity) -> Result<()> {
+    let quiet = verbosity == output::Verbosity::Quiet;
+    let predictor = mlpnas_final::Predictor::load_on(&a.model, a.backend.as_deref())?;
+    let cwd = std::env::current_dir().context("current directory")?;
+    let p = predictor.predict_source(&a.data, &cwd)?;
+    let names = &predictor.card().class_names;
+    let mut out = String::new();
+    out.push_str("prediction");
+    if a.proba {
+        for n in names {
+            out.push(',');
+            out.push_str(&csv_field(&format!("p_{n}")));
+        }
+    }
+    out.push('\n');
+    for (i, &c) in p.classes.iter().enumerate() {
+        out.push_str(&csv_field(&names[c]));
+        if a.proba {
+            for v in &p.proba[i * p.n_classes..(i + 1) * p.n_classes] {
+                out.push(',');
+                out.push_str(&v.to_string());
+            }
+        }
+        out.push('\n');
+    }
+    match &a.out {
+        Some(path) => {
+            // Written whole or not at all; an error names the file asked for, not the temporary.
+            mlpnas_runs::atomic_write(path, out.as_bytes())
+                .map_err(|e| anyhow::anyhow!("{}: cannot write the predictions: {e}", path.display()))?;
+            if !quiet {
+                eprintln!("{} predictions -> {}", p.classes.len(), path.display());
+            }
+        }
+        None => print!("{out}"),
+    }
+    if let Some(score) = p.score(names) {
+        if score.unknown_rows > 0 {
+            let shown: Vec<&str> = score.unknown_labels.iter().take(10).map(String::as_str).collect();
+            let more = score.unknown_labels.len().saturating_sub(shown.len());
+            eprintln!(
+                "warning: {} of {} labelled rows have labels the model has never seen ({}{}; its classes: {})",
+                score.unknown_rows,
+                p.classes.len(),
+                shown.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() },
+                names.join(", ")
+            );
+        }
+        match score.accuracy {
+            _ if quiet => {}
+            Some(acc) if score.unknown_rows == 0 => {
+                eprintln!("accuracy {acc:.4} on {} labelled rows", score.known_rows)
+            }
+            Some(acc) => {
+                eprintln!("accuracy {acc:.4} on the {} rows whose labels the model knows", score.known_rows)
+            }
+            None => eprintln!("no accuracy: no row has a label the model knows"),
+        }
+    }
+    Ok(())
+}
+
+/// A CSV field, quoted when needed.
+pub(crate) fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}

@@ -1,0 +1,127 @@
+//! A finalize's leaderboard (`final/leaderboard.json` of a run directory, by default): the
+//! finalized models of a run with their scores. `mlpnas finalize` writes it; the dashboard and
+//! `report` read it through [`Leaderboard::read`].
+
+use std::path::{Path, PathBuf};
+
+use mlpnas_core::StorageError;
+use serde::{Deserialize, Serialize};
+
+/// Where `finalize` writes inside a run directory by default.
+pub const FINAL_DIR: &str = "final";
+/// The leaderboard's file name (JSON).
+pub const LEADERBOARD_JSON: &str = "leaderboard.json";
+/// The leaderboard as a markdown table.
+pub const LEADERBOARD_MD: &str = "leaderboard.md";
+
+/// Training facts and scores of a finalized model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinalMetrics {
+    /// Rank among the run's trials by search reward (1 = best).
+    pub rank: usize,
+    /// The trial of the search it comes from.
+    pub trial: usize,
+    /// Its reward in the search.
+    pub search_reward: f64,
+    /// `scratch` or `shared` (warm start from the run's weight store).
+    pub init: String,
+    /// Dense layers that started from shared weights.
+    pub transfers: usize,
+    /// Epochs run.
+    pub epochs_run: usize,
+    /// 1-based epoch whose weights were kept (lowest validation loss).
+    pub best_epoch: usize,
+    /// Whether early stopping ended training.
+    pub stopped_early: bool,
+    /// Validation loss of the kept weights.
+    pub val_loss: f64,
+    /// Validation accuracy of the kept weights.
+    pub val_acc: f64,
+    /// Test loss of the kept weights.
+    pub test_loss: f64,
+    /// Test accuracy of the kept weights.
+    pub test_acc: f64,
+    /// Rows in the training, validation and test parts.
+    pub rows: [usize; 3],
+    /// Wall time of the final training.
+    pub seconds: f64,
+}
+
+/// One finalized model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaderboardEntry {
+    /// Architecture text.
+    pub architecture: String,
+    /// Model directory, relative to the leaderboard's directory.
+    pub model_dir: String,
+    /// Scores and training facts.
+    pub metrics: FinalMetrics,
+}
+
+/// The result of `finalize` (`leaderboard.json`), best validation accuracy first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Leaderboard {
+    /// The run directory.
+    pub run_dir: String,
+    /// Data source.
+    pub data_source: String,
+    /// Whether the test rows were carved out of the search's training rows (the run had no test part).
+    pub test_carved_from_train: bool,
+    /// Models, best validation accuracy first (ties: lower validation loss, then search rank);
+    /// the test accuracy is reported, never used to choose.
+    pub entries: Vec<LeaderboardEntry>,
+    /// The directory written.
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+impl Leaderboard {
+    /// The leaderboard of the run directory `run_dir` written by a finalize to its default
+    /// place (`final/leaderboard.json`), if there is one.
+    pub fn read(run_dir: &Path) -> Result<Option<Self>, StorageError> {
+        let path = run_dir.join(FINAL_DIR).join(LEADERBOARD_JSON);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| StorageError::io(&path, e))?;
+        let mut board: Self = serde_json::from_str(&text).map_err(|e| StorageError::io(&path, e))?;
+        board.dir = run_dir.join(FINAL_DIR);
+        Ok(Some(board))
+    }
+
+    /// The leaderboard as a markdown table.
+    pub fn to_markdown(&self) -> String {
+        let mut s = format!(
+            "# Final models of {}\n\nData: {}; test rows {}.\n\n",
+            self.run_dir,
+            self.data_source,
+            if self.test_carved_from_train {
+                "carved out of the search's training rows (never used to select or train the final models)"
+            } else {
+                "held out by the run's own split"
+            }
+        );
+        s.push_str(
+            "| # | architecture | search rank | search reward | init | epochs (best) | val acc | test acc | model |\n",
+        );
+        s.push_str("|---|---|---|---|---|---|---|---|---|\n");
+        for (i, e) in self.entries.iter().enumerate() {
+            let m = &e.metrics;
+            s.push_str(&format!(
+                "| {} | `{}` | {} | {:.4} | {} | {} ({}) | {:.4} | {:.4} | {} |\n",
+                i + 1,
+                e.architecture,
+                m.rank,
+                m.search_reward,
+                m.init,
+                m.epochs_run,
+                m.best_epoch,
+                m.val_acc,
+                m.test_acc,
+                e.model_dir
+            ));
+        }
+        s
+    }
+}

@@ -1,0 +1,157 @@
+//! What a run's config says about the search loop, read the same way by everyone.
+//!
+//! [`LoopConfig`] is the `[search]` section (the budget and the loop's switches), the one home of
+//! the loop's facts: whether a run shares weights ([`LoopConfig::shares_weights`]), how many trials
+//! it plans, its batch. [`RunSettings`] reads what a stored run config (`config.toml` of a run
+//! directory, or the config row of a run in a database) says, for readers that build no component
+//! (the dashboard, xtask); the search reads the same `[search]` through `mlpnas-search`'s config.
+//! Old setting names are mapped here, once ([`RENAMED`]).
+
+use serde::{Deserialize, Serialize};
+
+/// `[search]`: the budget and the loop's switches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoopConfig {
+    /// Controller epochs (the controller is updated after each).
+    pub controller_epochs: usize,
+    /// Architectures proposed and trained per controller epoch.
+    pub samples_per_epoch: usize,
+    /// One-shot weight sharing through the `[store]`.
+    pub one_shot: bool,
+    /// Architectures listed in the final summary.
+    pub top: usize,
+    /// Architectures trained at once: the trials of a batch read the weight store as it was at
+    /// the batch's start and their weights are stored in trial order after it, so results
+    /// depend on `batch` but never on timing, on how many threads or workers train it, or on
+    /// which machine trained what. A local search trains a batch on `batch` threads. 1 = the
+    /// original, strictly sequential method. (`workers` is its old name, still accepted.)
+    #[serde(alias = "workers")]
+    pub batch: usize,
+}
+
+impl Default for LoopConfig {
+    fn default() -> Self {
+        Self { controller_epochs: 10, samples_per_epoch: 10, one_shot: true, top: 5, batch: 1 }
+    }
+}
+
+impl LoopConfig {
+    /// Whether trials share weights: one-shot sharing on, and a `[store]` to share through
+    /// (`has_store`). Every part of mlpnas asks this here.
+    pub fn shares_weights(&self, has_store: bool) -> bool {
+        self.one_shot && has_store
+    }
+
+    /// Trials the budget plans (`controller_epochs` x `samples_per_epoch`).
+    pub fn planned(&self) -> usize {
+        self.controller_epochs.saturating_mul(self.samples_per_epoch)
+    }
+}
+
+/// Settings that were renamed, still read under their old name: (old dotted key, current key).
+/// `search.workers` is `search.batch` (the deserializer also takes `workers` within `[search]`).
+pub const RENAMED: &[(&str, &str)] = &[("search.workers", "search.batch")];
+
+/// The current name of the dotted key `key` (`search.workers` -> `search.batch`).
+pub fn current_key(key: &str) -> &str {
+    RENAMED.iter().find(|(old, _)| *old == key).map_or(key, |(_, new)| new)
+}
+
+/// Renames old keys of a config tree to their current names; when both are given, the old one
+/// goes.
+pub fn rename_old_keys(table: &mut toml::Table) {
+    for (old, new) in RENAMED {
+        let (Some((section, old_key)), Some((_, new_key))) = (old.split_once('.'), new.split_once('.')) else {
+            continue;
+        };
+        if let Some(toml::Value::Table(t)) = table.get_mut(section)
+            && let Some(v) = t.remove(old_key)
+        {
+            t.entry(new_key).or_insert(v);
+        }
+    }
+}
+
+/// What a stored run config says, read without building any component (no plugin needs to be
+/// linked): its seed, data source, controller type, loop settings and whether it has a store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSettings {
+    /// The seed of every random stream (absent: 0 when the search reads it).
+    pub seed: Option<i64>,
+    /// `data.source`.
+    pub data_source: Option<String>,
+    /// `controller.type`.
+    pub controller: Option<String>,
+    /// `[search]`.
+    pub search: LoopConfig,
+    /// Whether it has a `[store]` section.
+    pub has_store: bool,
+}
+
+impl RunSettings {
+    /// Reads them from a run's config text (TOML).
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| format!("config.toml: {}", e.message().trim()))?;
+        rename_old_keys(&mut table);
+        let get = |section: &str, key: &str| table.get(section).and_then(|s| s.get(key)).cloned();
+        let string = |section: &str, key: &str| get(section, key).and_then(|v| v.as_str().map(String::from));
+        let search = match table.get("search") {
+            Some(v) => v
+                .clone()
+                .try_into::<LoopConfig>()
+                .map_err(|e| format!("config.toml: [search]: {}", e.message().trim()))?,
+            None => LoopConfig::default(),
+        };
+        Ok(Self {
+            seed: table.get("seed").and_then(toml::Value::as_integer),
+            data_source: string("data", "source"),
+            controller: string("controller", "type"),
+            search,
+            has_store: table.contains_key("store"),
+        })
+    }
+
+    /// Whether its trials share weights ([`LoopConfig::shares_weights`]).
+    pub fn shares_weights(&self) -> bool {
+        self.search.shares_weights(self.has_store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_names_are_read_as_the_current_ones() {
+        assert_eq!(current_key("search.workers"), "search.batch");
+        assert_eq!(current_key("search.top"), "search.top");
+        let mut t: toml::Table = toml::from_str("[search]\nworkers = 3\n").expect("toml");
+        rename_old_keys(&mut t);
+        assert_eq!(t["search"]["batch"].as_integer(), Some(3));
+        let mut both: toml::Table = toml::from_str("[search]\nworkers = 3\nbatch = 2\n").expect("toml");
+        rename_old_keys(&mut both);
+        assert_eq!((both["search"]["batch"].as_integer(), both["search"].get("workers")), (Some(2), None));
+        let s = RunSettings::from_toml("[search]\nworkers = 4\n").expect("settings");
+        assert_eq!(s.search.batch, 4);
+    }
+
+    #[test]
+    fn settings_of_a_stored_config() {
+        let text = "seed = 7\n[data]\nsource = \"/x/wine.csv\"\n[controller]\ntype = \"random\"\n[search]\ncontroller_epochs = 3\nsamples_per_epoch = 8\n[store]\ntype = \"memory\"\n";
+        let s = RunSettings::from_toml(text).expect("settings");
+        assert_eq!(
+            (s.seed, s.controller.as_deref(), s.data_source.as_deref()),
+            (Some(7), Some("random"), Some("/x/wine.csv"))
+        );
+        assert_eq!((s.search.planned(), s.search.batch, s.shares_weights()), (24, 1, true));
+        let off =
+            RunSettings::from_toml(&text.replace("[search]\n", "[search]\none_shot = false\n")).expect("settings");
+        assert!(!off.shares_weights());
+        let no_store = RunSettings::from_toml(&text.replace("[store]\ntype = \"memory\"\n", "")).expect("settings");
+        assert!(!no_store.shares_weights());
+        assert!(RunSettings::from_toml("seed = [").is_err());
+        assert!(RunSettings::from_toml("[search]\nbatch = \"x\"\n").is_err());
+    }
+}

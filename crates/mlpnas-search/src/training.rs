@@ -1,0 +1,83 @@
+//! Training trials on threads of this process: [`train_on_threads`] (the one local training of
+//! trials: a search's batch, a tabulation's rows), [`train_candidate`] (a network or a table
+//! point) and [`record`] (what the journal keeps of a trained trial).
+
+use std::time::Instant;
+
+use mlpnas_core::seed::derive;
+use mlpnas_core::{
+    ArchitectureTrainer, Candidate, LayerWeights, Proposal, TrainOutcome, TrainerError, TrialRecord, TrialStatus,
+};
+
+/// How training one job went, with its wall time.
+pub(crate) type Trained = (Result<TrainOutcome, TrainerError>, f64);
+
+/// Trains (index, candidate, initial weights) jobs with the trial seed of each index, `threads`
+/// at a time on threads of this process, in order: the one local training of trials (a search's
+/// batch, a tabulation's rows).
+pub(crate) fn train_on_threads(
+    trainer: &dyn ArchitectureTrainer,
+    seed: u64,
+    jobs: &[(usize, &Candidate, &[Option<LayerWeights>])],
+    threads: usize,
+) -> Vec<Trained> {
+    let train = |&(index, candidate, init): &(usize, &Candidate, &[Option<LayerWeights>])| {
+        let t0 = Instant::now();
+        let o = train_candidate(trainer, candidate, init, derive(seed, "trial", index as u64));
+        (o, t0.elapsed().as_secs_f64())
+    };
+    if jobs.len() <= 1 || threads <= 1 {
+        return jobs.iter().map(train).collect();
+    }
+    let mut out = Vec::with_capacity(jobs.len());
+    for group in jobs.chunks(threads) {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = group.iter().map(|j| s.spawn(move || train(j))).collect();
+            out.extend(handles.into_iter().map(|h| {
+                h.join().unwrap_or_else(|_| (Err(TrainerError::Other("a worker thread panicked".into())), 0.0))
+            }));
+        });
+    }
+    out
+}
+
+/// Trains a network candidate, or measures a point of a table space.
+pub(crate) fn train_candidate(
+    trainer: &dyn ArchitectureTrainer,
+    candidate: &Candidate,
+    init: &[Option<LayerWeights>],
+    seed: u64,
+) -> Result<TrainOutcome, TrainerError> {
+    match candidate {
+        Candidate::Network(arch) => trainer.train(arch, init, seed),
+        Candidate::Point { values, .. } => trainer.measure(values, seed),
+    }
+}
+
+/// The journal record of trial `trial` of controller epoch `epoch`: proposal `p` trained (or
+/// measured) as `candidate` with outcome `o`.
+pub(crate) fn record(
+    trial: usize,
+    epoch: usize,
+    p: Proposal,
+    candidate: &Candidate,
+    o: &TrainOutcome,
+    transfers: usize,
+    seconds: f64,
+) -> TrialRecord {
+    TrialRecord {
+        trial,
+        epoch,
+        architecture: candidate.text(),
+        tokens: p.tokens,
+        reward: o.reward(),
+        val_acc_last: o.val_acc_last(),
+        predicted: p.predicted,
+        transfers,
+        params: candidate.params(),
+        seconds,
+        status: if o.diverged { TrialStatus::Diverged } else { TrialStatus::Ok },
+        epochs: o.epochs.clone(),
+        metric: o.measured.map(|m| m.metric),
+    }
+}
