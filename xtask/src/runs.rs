@@ -41,7 +41,7 @@ impl RunData {
             return Ok(None);
         }
         let dir = RunDir::new(run_dir);
-        let log = dir.read_trials().with_context(|| format!("{}", run_dir.display()))?;
+        let log = dir.read_verified_trials().with_context(|| format!("{}", run_dir.display()))?;
         let epochs = dir.read_epochs().with_context(|| format!("{}", run_dir.display()))?;
         let summary = dir.read_summary().with_context(|| format!("{}", run_dir.display()))?;
         Ok(Some(Self { seed, trials: log.records, epochs, summary, warnings: log.warnings }))

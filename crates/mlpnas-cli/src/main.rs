@@ -16,10 +16,12 @@
 //!
 //! Errors print one line (`error: FILE: problem`) and exit with status 1; usage errors exit 2.
 
+// First: its `say!` / `note!` macros are used by every module below.
+#[macro_use]
+mod output;
 mod args;
 mod commands;
 mod config;
-mod output;
 mod signals;
 mod storage;
 
@@ -45,20 +47,20 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        // The reader of our output went away (`mlpnas report ... | head -1`): nothing is wrong,
-        // stop quietly as Unix tools do (std's print macros panic on EPIPE).
-        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+        // The reader of our output went away (`mlpnas report ... | head -1`) while something
+        // outside our `say!`/`note!` printed: nothing is wrong, stop quietly as Unix tools do.
+        if msg.contains("failed printing to std") && msg.contains("Broken pipe") {
             std::process::exit(0);
         }
         let loc = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        eprintln!("error: internal error{loc}: {}", msg.replace('\n', " "));
+        note!("error: internal error{loc}: {}", msg.replace('\n', " "));
     }));
     mlpnas_link::link_all();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            note!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -1,4 +1,25 @@
-//! What the CLI prints: the progress bar, the top-N table, token names, time stamps.
+//! What the CLI prints: the progress bar, the top-N table, token names, time stamps, and the
+//! two macros every line goes through: [`say!`] (stdout) and [`note!`] (stderr).
+//!
+//! Neither fails: a reader that went away (`mlpnas search ... -v 2>&1 >/dev/null | head -1`, a
+//! closed terminal) loses the line and the command goes on, so a search still finishes with its
+//! journal whole, and a command whose output nobody reads any more ends with status 0.
+
+/// `println!` that drops the line when stdout is gone (a closed pipe) instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that drops the line when stderr is gone (a closed pipe) instead of panicking.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mlpnas_core::{Token, TrialRecord};
@@ -35,7 +56,7 @@ impl Progress {
     /// A controller epoch ended: one line when no bar is drawn.
     pub fn epoch(&self, epoch: usize, trials: usize, best: &TrialRecord, seconds: f64) {
         if !self.quiet && !self.drawn() {
-            eprintln!(
+            note!(
                 "epoch {}: {trials}/{} trials, best {:.4} {}, {seconds:.1} s",
                 epoch + 1,
                 self.planned,
@@ -58,9 +79,14 @@ impl Progress {
     }
     pub fn step(&mut self, r: &TrialRecord, best: &TrialRecord) {
         if self.verbose && !self.drawn() {
-            eprintln!(
+            note!(
                 "trial {}: {:.4} {} ({:.2} s); best {:.4} {}",
-                r.trial, r.reward, r.architecture, r.seconds, best.reward, best.architecture
+                r.trial,
+                r.reward,
+                r.architecture,
+                r.seconds,
+                best.reward,
+                best.architecture
             );
         }
         if let Some(bar) = &self.bar {
@@ -74,7 +100,7 @@ impl Progress {
     pub fn println(&self, msg: &str) {
         match &self.bar {
             Some(bar) if !bar.is_hidden() => bar.println(msg),
-            _ if !self.quiet => eprintln!("{msg}"),
+            _ if !self.quiet => note!("{msg}"),
             _ => {}
         }
     }
@@ -82,7 +108,7 @@ impl Progress {
     pub fn warn(&self, msg: &str) {
         match &self.bar {
             Some(bar) if !bar.is_hidden() => bar.println(format!("warning: {msg}")),
-            _ => eprintln!("warning: {msg}"),
+            _ => note!("warning: {msg}"),
         }
     }
     pub fn finish(&mut self) {

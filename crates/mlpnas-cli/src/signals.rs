@@ -14,14 +14,14 @@ pub(crate) fn on_interrupt(kept: &str, resume: &str) {
         Ok(mut signals) => {
             std::thread::spawn(move || {
                 if let Some(sig) = signals.forever().next() {
-                    eprintln!(
+                    note!(
                         "\ninterrupted: the trial in flight is abandoned, finished trials are kept in {kept}; continue with: {resume}"
                     );
                     std::process::exit(128 + sig);
                 }
             });
         }
-        Err(e) => eprintln!("warning: cannot catch Ctrl-C ({e}); an interrupted search can still be resumed"),
+        Err(e) => note!("warning: cannot catch Ctrl-C ({e}); an interrupted search can still be resumed"),
     }
 }
 
@@ -37,7 +37,7 @@ pub(crate) fn on_finalize_interrupt(tmp: PathBuf, out: PathBuf) {
         std::thread::spawn(move || {
             if let Some(sig) = signals.forever().next() {
                 let _ = std::fs::remove_dir_all(&tmp);
-                eprintln!(
+                note!(
                     "\ninterrupted: finalize stopped, nothing was written to {}; run it again to finalize",
                     out.display()
                 );

@@ -749,3 +749,99 @@ fn the_failing_set_is_named() {
     ]));
     assert!(e.contains("--set search.workers=y: invalid type") && !e.contains("search.top"), "{e}");
 }
+
+/// `mlpnas search ... -v 2>&1 >/dev/null | head -1`: the reader of the progress lines goes away
+/// after the first; the search still finishes, whole, with status 0. Likewise when its stdout is
+/// closed before it prints anything.
+#[test]
+fn a_search_outlives_the_readers_of_its_output() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let out = tmp("closed-stderr");
+    let mut child = bin()
+        .args(["search", "-v", "--config"])
+        .arg(config())
+        .args(["--data", "builtin:iris", "--out"])
+        .arg(&out)
+        .args(["--set", "search.controller_epochs=3", "--set", "search.samples_per_epoch=4"])
+        .args(["--set", "trainer.epochs=2", "--set", "space.units=[8, 16, 32]"])
+        .args(backend_args())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start");
+    let mut first = String::new();
+    BufReader::new(child.stderr.take().expect("stderr")).read_line(&mut first).expect("a first line");
+    // The reader is gone (dropped above): every later line hits a closed pipe.
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status:?} after {first:?}");
+    assert_eq!(journal(&out).len(), 12, "every trial journaled");
+    assert!(out.join("summary.json").exists(), "the search finished");
+
+    let out = tmp("closed-stdout");
+    let mut child = tiny_search(&out, "builtin:iris", 2, 4, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    drop(child.stdout.take());
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(journal(&out).len(), 8);
+    assert!(out.join("summary.json").exists());
+}
+
+/// A damaged journal is one error for every reader, never a short or doubled list: a duplicated
+/// line, an emptied journal behind a checkpoint, a line whose architecture its tokens do not mean.
+#[test]
+fn damaged_journals_are_refused_by_report_and_resume() {
+    let out = tmp("damaged");
+    ok(&mut tiny_search(&out, "builtin:iris", 3, 4, &[]));
+    let path = out.join("journal.jsonl");
+    let whole = std::fs::read_to_string(&path).expect("journal");
+    let lines: Vec<&str> = whole.lines().collect();
+    assert_eq!(lines.len(), 12);
+    let report = |dir: &Path| {
+        let mut c = bin();
+        c.arg("report").arg(dir);
+        c
+    };
+    ok(&mut report(&out));
+
+    // Trial 5 twice.
+    let mut doubled = lines.clone();
+    doubled.insert(6, lines[5]);
+    std::fs::write(&path, doubled.join("\n") + "\n").expect("write");
+    let e = fails(&mut report(&out));
+    assert!(e.contains("journal") || e.contains(&out.display().to_string()), "{e}");
+    assert!(e.contains("trial 5 is journaled twice"), "{e}");
+
+    // Trial 5 gone.
+    let mut gap = lines.clone();
+    gap.remove(5);
+    std::fs::write(&path, gap.join("\n") + "\n").expect("write");
+    assert!(fails(&mut report(&out)).contains("trial 5 is missing"));
+
+    // Emptied, while the checkpoint covers 12 trials.
+    std::fs::write(&path, "").expect("write");
+    let e = fails(&mut report(&out));
+    assert!(e.contains("holds 0 trials but its checkpoint covers 12"), "{e}");
+    let e = fails(bin().args(["search", "--resume"]).arg(&out).args(["--set", "search.controller_epochs=4"]));
+    assert!(e.contains("checkpoint covers 12"), "{e}");
+
+    // A line whose architecture was edited: its tokens mean another network.
+    let mut r: TrialRecord = serde_json::from_str(lines[2]).expect("record");
+    let other = if r.architecture.starts_with("8:") { "16:" } else { "8:" };
+    r.architecture = format!("{other}{}", r.architecture.split_once(':').map_or("", |(_, rest)| rest));
+    let mut edited: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    edited[2] = serde_json::to_string(&r).expect("json");
+    std::fs::write(&path, edited.join("\n") + "\n").expect("write");
+    let e = fails(bin().args(["search", "--resume"]).arg(&out).args(["--set", "search.controller_epochs=4"]));
+    assert!(e.contains("trial 2 says") && e.contains("its tokens"), "{e}");
+    assert_eq!(std::fs::read_to_string(&path).expect("journal"), edited.join("\n") + "\n", "nothing rewritten");
+
+    // Whole again: it reads and resumes.
+    std::fs::write(&path, &whole).expect("write");
+    ok(bin().args(["--quiet", "search", "--resume"]).arg(&out).args(["--set", "search.controller_epochs=4"]));
+    assert_eq!(journal(&out).len(), 16);
+}

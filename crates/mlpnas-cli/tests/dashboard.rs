@@ -164,6 +164,16 @@ fn the_api_serves_runs_made_by_real_searches_and_nothing_else() {
     assert_eq!(request(d.addr, "DELETE", "/api/runs/cmp%2Fseed-1", "127.0.0.1").0, 405);
     assert_eq!(request(d.addr, "GET", "/api/runs", "attacker.example:80").0, 403);
     assert_eq!(request(d.addr, "GET", "/api/runs", "localhost").0, 200);
+    // DNS rebinding: names that resolve to 127.0.0.1 are not this dashboard's names.
+    let port = d.addr.port();
+    for host in [format!("127.evil.com:{port}"), "127.0.0.1.nip.io".into(), format!("localhost.evil.com:{port}")] {
+        let (status, body) = request(d.addr, "GET", "/api/runs", &host);
+        assert_eq!(status, 403, "{host}: {body}");
+        assert!(!body.contains("cmp"), "{host}: {body}");
+    }
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        assert_eq!(request(d.addr, "GET", "/api/runs", &host).0, 200, "{host}");
+    }
 
     // finalize's leaderboard appears on the run's page.
     let st = bin()
@@ -452,4 +462,102 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
         c.close().await.expect("close");
     });
     eprintln!("screenshots in {}", shots.display());
+}
+
+/// Starts `mlpnas dashboard ARGS --port 0` under a shell's `ulimit -n FILES`; the child and
+/// the address it printed.
+fn dashboard_with_file_limit(files: usize, args: &[&str]) -> (Child, std::net::SocketAddr, std::process::ChildStderr) {
+    use std::io::BufRead;
+    let program = bin().get_program().to_owned();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+        .arg(program)
+        .arg("dashboard")
+        .args(args)
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the dashboard");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("the address line");
+    let url = line.trim().strip_prefix("dashboard: http://").unwrap_or_else(|| panic!("{line:?}"));
+    let addr: std::net::SocketAddr = url.trim_end_matches('/').parse().expect("address");
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let err = child.stderr.take().expect("stderr");
+    (child, addr, err)
+}
+
+#[test]
+fn a_flood_of_half_open_connections_is_turned_away_and_timed_out() {
+    use std::io::{Read, Write};
+    let dir = tmp("flood");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.display().to_string();
+    // 256 files: at most 128 connections are served at once, one more gets a 503 at once.
+    let (mut child, addr, _err) = dashboard_with_file_limit(256, &[&path]);
+    let mut held = Vec::new();
+    for _ in 0..600 {
+        let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else { continue };
+        // Half a header, never finished.
+        let _ = s.write_all(b"GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
+        held.push(s);
+    }
+    assert!(held.len() >= 500, "only {} connections opened", held.len());
+    // Those turned away are told so and closed within a second.
+    std::thread::sleep(Duration::from_millis(1500));
+    // The server is at its cap: a new client is told so at once, in one line of JSON.
+    let (status, body) = request(addr, "GET", "/api/runs", "127.0.0.1");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("too many connections"), "{body}");
+    assert!(child.try_wait().expect("wait").is_none(), "the dashboard survived the flood");
+    // Headers that never finish are cut off (10 s): the dashboard answers again, flood or not.
+    let took = wait_until(Duration::from_secs(30), "the half-open connections to be closed", || {
+        request(addr, "GET", "/api/runs", "127.0.0.1").0 == 200
+    });
+    assert!(took >= Duration::from_secs(5), "answered after {took:?}, before the header timeout");
+    // The held connections were closed by the server (read: EOF), not answered.
+    let mut closed = 0;
+    for s in held.iter_mut().take(50) {
+        s.set_read_timeout(Some(Duration::from_secs(1))).expect("timeout");
+        let mut buf = [0u8; 64];
+        if matches!(s.read(&mut buf), Ok(0)) || buf.starts_with(b"HTTP/1.1 503") {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 50, "every half-open connection was closed or turned away");
+    drop(held);
+    // An idle kept-alive connection is closed too.
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.write_all(b"GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").expect("send");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let t0 = Instant::now();
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    assert!(String::from_utf8_lossy(&all).starts_with("HTTP/1.1 200"), "answered first");
+    assert!(t0.elapsed() < Duration::from_secs(25), "an idle connection stays open: {:?}", t0.elapsed());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_dashboard_open_to_the_network_says_so_and_prints_its_address() {
+    use std::io::Read;
+    let dir = tmp("open-host");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.display().to_string();
+    let (mut child, addr, mut err) = dashboard_with_file_limit(1024, &[&path, "--host", "0.0.0.0"]);
+    assert!(addr.ip().is_unspecified(), "prints the address it listens on: {addr}");
+    // The warning follows the address line at once; give it a moment to be written.
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut text = String::new();
+    err.read_to_string(&mut text).expect("stderr");
+    assert!(
+        text.contains("warning: the dashboard listens on 0.0.0.0:") && text.contains("without authentication"),
+        "{text}"
+    );
 }

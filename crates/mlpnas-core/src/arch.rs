@@ -153,6 +153,16 @@ impl Architecture {
         keys
     }
 
+    /// The number of classes its output layer is for (2 for one sigmoid unit; 0 without an
+    /// output layer).
+    pub fn n_classes(&self) -> usize {
+        match self.layers.last() {
+            Some(Layer::Output { units: 1, output: OutputKind::Sigmoid }) => 2,
+            Some(Layer::Output { units, .. }) => *units as usize,
+            _ => 0,
+        }
+    }
+
     /// Number of trainable parameters (kernels and biases of every dense layer).
     pub fn param_count(&self) -> usize {
         self.dense_shapes().iter().map(|(i, o, _)| i * o + o).sum()
@@ -347,7 +357,9 @@ mod tests {
         let a = Architecture::parse("64:relu,dropout,32:elu", 11, 3, 0.2).expect("parses");
         let b = Architecture::parse_journaled(&a.to_string(), 11).expect("parses");
         assert_eq!(a.bigram_keys(), b.bigram_keys());
+        assert_eq!(b.n_classes(), 3);
         let two = Architecture::parse_journaled("8:tanh,1:sigmoid", 4).expect("binary");
+        assert_eq!(two.n_classes(), 2);
         assert_eq!(two.bigram_keys()[1].to_string(), "8:tanh>1:sigmoid");
         assert!(Architecture::parse_journaled("8:tanh", 4).is_err());
         assert!(Architecture::parse_journaled("8:tanh,2:softmax", 4).is_err());

@@ -67,6 +67,31 @@ pub struct TrialLog {
     pub warnings: Vec<String>,
 }
 
+/// Checks a run's trials as read back: trial `i` is the `i`-th record (none missing, none
+/// twice), and there are at least `covered` of them (the trials its latest checkpoint covers).
+/// The message says what is wrong, one line.
+pub fn verify_trials(records: &[TrialRecord], covered: usize) -> Result<(), String> {
+    for (i, r) in records.iter().enumerate() {
+        if r.trial != i {
+            return Err(if r.trial < i {
+                format!("the run is damaged: trial {} is journaled twice (again as record {})", r.trial, i + 1)
+            } else {
+                format!(
+                    "the run is damaged: trial {i} is missing from the journal (the next record is trial {})",
+                    r.trial
+                )
+            });
+        }
+    }
+    if records.len() < covered {
+        return Err(format!(
+            "the run is damaged: its journal holds {} trials but its checkpoint covers {covered}",
+            records.len()
+        ));
+    }
+    Ok(())
+}
+
 /// Where one run's state lives: its config, its trial journal with each trial's store puts, the
 /// controller epochs, the latest checkpoint and the summary.
 ///
@@ -134,6 +159,23 @@ pub trait RunStorage: Send + fmt::Debug {
     ) -> Result<(), StorageError>;
     /// The latest checkpoint, if any.
     fn read_checkpoint(&self) -> Result<Option<CheckpointState>, StorageError>;
+    /// The latest checkpoint's description alone (no controller state, no store snapshot);
+    /// storages that keep it apart override this to read less.
+    fn checkpoint_meta(&self) -> Result<Option<Checkpoint>, StorageError> {
+        Ok(self.read_checkpoint()?.map(|(c, _, _)| c))
+    }
+    /// Every committed trial, verified ([`verify_trials`]): numbered 0, 1, 2, ... with no gap and
+    /// no repeat, and at least as many as the latest checkpoint covers. The one way a run's trials
+    /// are read: resume, report, finalize, the dashboard and xtask all come here, so damage is
+    /// one error everywhere, never a short or doubled list.
+    fn read_verified_trials(&self) -> Result<TrialLog, StorageError> {
+        // The checkpoint first: trials only grow after it (read in the other order, a checkpoint
+        // written in between could cover trials not read yet).
+        let covered = self.checkpoint_meta()?.map_or(0, |c| c.trials);
+        let log = self.read_trials()?;
+        verify_trials(&log.records, covered).map_err(|message| StorageError::Io { path: self.location(), message })?;
+        Ok(log)
+    }
     /// Marks the run finished. Needs the lock.
     fn write_summary(&mut self, summary: &Summary) -> Result<(), StorageError>;
     /// The summary, if the run finished.

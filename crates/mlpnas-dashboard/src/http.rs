@@ -37,7 +37,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 
 /// The router over `shared`; `loopback` (bound to a loopback address) turns on the Host check
 /// that keeps other sites' pages from reading the API through a rebinding DNS name.
-pub fn router(shared: Arc<Shared>, loopback: bool) -> Router {
+pub fn router(shared: Arc<Shared>, loopback: Option<u16>) -> Router {
     let mut r = Router::new()
         .route("/api/runs", get(list))
         .route("/api/runs/{id}", get(run))
@@ -56,17 +56,13 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 /// Read-only, and on a loopback bind only for a loopback Host; every response unsniffable and
 /// limited to its own origin.
-async fn guard(req: Request, next: Next, loopback: bool) -> Response {
+async fn guard(req: Request, next: Next, loopback: Option<u16>) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return error(StatusCode::METHOD_NOT_ALLOWED, "the dashboard is read-only: GET only");
     }
-    if loopback {
+    if let Some(port) = loopback {
         let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-        let name = match host.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or(""),
-            None => host.split(':').next().unwrap_or(""),
-        };
-        if !matches!(name, "localhost" | "127.0.0.1" | "::1") && !name.starts_with("127.") {
+        if !is_loopback_host(host, port) {
             return error(StatusCode::FORBIDDEN, "this dashboard answers only to localhost (see --host)");
         }
     }
@@ -83,6 +79,23 @@ async fn guard(req: Request, next: Next, loopback: bool) -> Response {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     res
+}
+
+/// The whole answer to a connection beyond the limit of open connections (written at once, then
+/// the connection is closed).
+pub const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 74\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{\"error\":\"the dashboard has too many connections open; try again shortly\"}";
+
+/// Whether a request's `Host` is this loopback dashboard itself: exactly `localhost`,
+/// `127.0.0.1` or `[::1]`, alone or with the port it listens on. Anything else (`127.evil.com`,
+/// `127.0.0.1.nip.io`, `localhost.example`) may be a name an attacker's DNS points at 127.0.0.1
+/// (DNS rebinding), whose pages must not read the runs.
+pub fn is_loopback_host(host: &str, port: u16) -> bool {
+    let (name, given) = match host.rsplit_once(':') {
+        Some((name, p)) if !p.contains(']') => (name, Some(p)),
+        _ => (host, None),
+    };
+    let name_ok = name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1" || name == "[::1]";
+    name_ok && given.is_none_or(|p| p.parse::<u16>() == Ok(port) && !p.starts_with('+') && !p.starts_with('0'))
 }
 
 async fn list(State(s): State<Arc<Shared>>) -> Response {
@@ -123,5 +136,45 @@ async fn trial(State(s): State<Arc<Shared>>, Path((id, n)): Path<(String, String
     match n.parse::<usize>().ok().and_then(|n| v.records.get(n)) {
         Some(r) => Json(json!({ "info": v.info, "trial": r })).into_response(),
         None => error(StatusCode::NOT_FOUND, &format!("run {id:?} has no trial {n:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BUSY, is_loopback_host};
+
+    #[test]
+    fn the_busy_answer_is_a_whole_response() {
+        let text = std::str::from_utf8(BUSY).expect("text");
+        let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
+        assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
+        assert!(head.contains(&format!("Content-Length: {}", body.len())), "{head}");
+        assert!(serde_json::from_str::<serde_json::Value>(body).expect("json")["error"].is_string());
+    }
+
+    #[test]
+    fn only_the_exact_loopback_names_pass() {
+        for ok in ["localhost", "LocalHost", "127.0.0.1", "[::1]", "localhost:8080", "127.0.0.1:8080", "[::1]:8080"] {
+            assert!(is_loopback_host(ok, 8080), "{ok}");
+        }
+        for bad in [
+            "127.evil.com:8080",
+            "127.evil.com",
+            "127.0.0.1.nip.io:8080",
+            "127.0.0.1.nip.io",
+            "localhost.evil.com:8080",
+            "evil.localhost:8080",
+            "127.0.0.2:8080",
+            "127.1:8080",
+            "[::1].evil.com:8080",
+            "[::ffff:127.0.0.1]:8080",
+            "localhost:8081",
+            "localhost:08080",
+            "localhost:",
+            "attacker.example:80",
+            "",
+        ] {
+            assert!(!is_loopback_host(bad, 8080), "{bad}");
+        }
     }
 }

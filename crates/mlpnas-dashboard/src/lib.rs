@@ -15,6 +15,7 @@ pub mod state;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -135,11 +136,22 @@ pub struct Options {
     pub port: u16,
     /// How often a run shown in a page is read again (the others: every 4x this).
     pub interval: Duration,
+    /// Connections served at once; one more is answered 503 at once and closed.
+    pub max_connections: usize,
+    /// A request's headers must arrive within this, and an idle kept-alive connection is closed
+    /// after it (a client that sends half a header cannot hold a connection).
+    pub header_timeout: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { host: "127.0.0.1".into(), port: 8080, interval: Duration::from_millis(500) }
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            interval: Duration::from_millis(500),
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -241,7 +253,7 @@ pub fn serve(
     let shared = Arc::new(Shared::default());
     shared.discover(&mut sources);
     shared.refresh_due(opts.interval);
-    let loopback = local.ip().is_loopback();
+    let loopback = local.ip().is_loopback().then_some(local.port());
     ready(local, &shared);
     let bg = Arc::clone(&shared);
     let interval = opts.interval;
@@ -265,8 +277,86 @@ pub fn serve(
         .enable_time()
         .build()
         .map_err(|e| DashboardError::Serve(e.to_string()))?;
+    // Half the files this process may open, at most: the rest are the runs' files and the
+    // listener (a connection past the cap costs a file only for the instant of its 503).
+    let max = open_files_limit().map_or(opts.max_connections, |n| opts.max_connections.min(n / 2)).max(1);
+    let timeout = opts.header_timeout;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| DashboardError::Serve(e.to_string()))?;
-        axum::serve(listener, http::router(shared, loopback)).await.map_err(|e| DashboardError::Serve(e.to_string()))
+        accept_loop(listener, http::router(shared, loopback), max, timeout).await;
+        Ok(())
     })
+}
+
+/// Connections being told "too many connections" at once (each for a second at most).
+const TURNING_AWAY: usize = 32;
+
+/// Answers 503 ([`http::BUSY`], small enough to be written at once) and closes the connection
+/// gently: its sending side first, then whatever the client sent is read until it closes (a
+/// second at most), since closing with unread data would reset the connection and lose the
+/// answer.
+async fn turn_away(stream: tokio::net::TcpStream) {
+    let _ = stream.try_write(http::BUSY);
+    let Ok(std_stream) = stream.into_std() else { return };
+    let _ = std_stream.shutdown(std::net::Shutdown::Write);
+    let Ok(stream) = tokio::net::TcpStream::from_std(std_stream) else { return };
+    let drain = async {
+        let mut buf = [0u8; 1024];
+        while stream.readable().await.is_ok() {
+            match stream.try_read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+}
+
+/// The soft limit of open files of this process (`/proc/self/limits`; `None` where unknown).
+fn open_files_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// Serves every connection of `listener` with `app`: at most `max` at once (one more gets a 503
+/// and is closed at once, so a flood of connections cannot exhaust the process's files), each
+/// closed when a request's headers take longer than `timeout` or it sits idle that long.
+async fn accept_loop(listener: tokio::net::TcpListener, app: axum::Router, max: usize, timeout: Duration) {
+    let open = Arc::new(AtomicUsize::new(0));
+    let turning = Arc::new(AtomicUsize::new(0));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // Out of files or a connection reset while queued: wait a little, go on.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        if open.fetch_add(1, Ordering::AcqRel) >= max {
+            open.fetch_sub(1, Ordering::AcqRel);
+            // A few at a time are told why; beyond that a connection is simply closed.
+            if turning.fetch_add(1, Ordering::AcqRel) < TURNING_AWAY {
+                let turning = Arc::clone(&turning);
+                tokio::spawn(async move {
+                    turn_away(stream).await;
+                    turning.fetch_sub(1, Ordering::AcqRel);
+                });
+            } else {
+                turning.fetch_sub(1, Ordering::AcqRel);
+            }
+            continue;
+        }
+        let (app, open) = (app.clone(), Arc::clone(&open));
+        tokio::spawn(async move {
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(timeout);
+            let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+            open.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use mlpnas_core::{Architecture, EpochReport, LayerKey, RunStorage, TrialRecord, batches, top_n};
+use mlpnas_core::{Architecture, EpochReport, LayerKey, RunStorage, TrialRecord, batches, top_n, verify_trials};
 use mlpnas_runs::{Leaderboard, RunSettings};
 use serde::Serialize;
 
@@ -128,6 +128,9 @@ struct Update {
     finished: Option<f64>,
     writer: Option<String>,
     leaderboard: Option<Leaderboard>,
+    /// Trials the run's latest checkpoint covers (read before the trials).
+    covered: usize,
+    location: String,
 }
 
 /// The reading side of a run: its storage and where reading stopped. Only the refresher thread
@@ -157,6 +160,8 @@ impl Reader {
         // Read every time: a resume may raise the budget (a small file, or one row).
         let text = s.read_config().map_err(|e| e.to_string())?;
         let facts = Some(Facts::from_config(&text).map_err(|e| format!("{}: {e}", s.location()))?);
+        // Before the trials (see RunStorage::read_verified_trials).
+        let covered = s.checkpoint_meta().map_err(|e| e.to_string())?.map_or(0, |c| c.trials);
         let (log, mut mark) = s.read_trials_since(have, self.mark).map_err(|e| e.to_string())?;
         let (mut keep, mut records) = (have, log.records);
         if let Some(first) = records.first() {
@@ -176,7 +181,7 @@ impl Reader {
             None => None,
         };
         self.mark = mark;
-        Ok(Update { facts, keep, records, epochs, finished, writer, leaderboard })
+        Ok(Update { facts, keep, records, epochs, finished, writer, leaderboard, covered, location: s.location() })
     }
 }
 
@@ -239,7 +244,9 @@ impl RunView {
         info.train_seconds = self.records.iter().map(|r| r.seconds).sum();
         info.epochs = self.epochs.len();
         info.finalized = self.leaderboard.is_some();
-        info.error = None;
+        // The trials read so far, checked as every reader checks them; damage is shown, and
+        // what was read is kept.
+        info.error = verify_trials(&self.records, u.covered).err().map(|m| format!("{}: {m}", u.location));
     }
 
     /// How often each layer bigram of the run's trials was handed to a later trial by the weight

@@ -431,14 +431,20 @@ impl RunStorage for RunDir {
         self.prune_pending(ck.trials)
     }
 
-    fn read_checkpoint(&self) -> Result<Option<CheckpointState>, StorageError> {
-        let dir = self.root.join(CHECKPOINT_DIR);
-        let latest = dir.join(LATEST);
+    fn checkpoint_meta(&self) -> Result<Option<Checkpoint>, StorageError> {
+        let latest = self.root.join(CHECKPOINT_DIR).join(LATEST);
         if !latest.exists() {
             return Ok(None);
         }
         let text = std::fs::read(&latest).map_err(|e| io(&latest, e))?;
-        let ck: Checkpoint = serde_json::from_slice(&text).map_err(|e| io(&latest, format!("corrupt: {e}")))?;
+        serde_json::from_slice(&text).map(Some).map_err(|e| io(&latest, format!("corrupt: {e}")))
+    }
+
+    fn read_checkpoint(&self) -> Result<Option<CheckpointState>, StorageError> {
+        let dir = self.root.join(CHECKPOINT_DIR);
+        let Some(ck) = self.checkpoint_meta()? else {
+            return Ok(None);
+        };
         let read = |name: &str| {
             let p = dir.join(name);
             std::fs::read(&p).map_err(|e| io(&p, e))

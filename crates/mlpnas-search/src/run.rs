@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mlpnas_core::{CheckpointState, RunStorage, Summary, TrialRecord, WeightStore};
+use mlpnas_core::{Architecture, CheckpointState, RunStorage, Summary, TrialRecord, WeightStore};
 
 use crate::config::{CheckedConfig, SearchConfig, resume_config};
 use crate::error::SearchError;
@@ -58,7 +58,8 @@ impl Run {
             let resolved = cfg.to_toml().map_err(|e| SearchError::ConfigFile { path: shown.clone(), message: e })?;
             storage.write_config(&resolved)?;
         }
-        let log = storage.read_trials()?;
+        let log = storage.read_verified_trials()?;
+        check_records(&cfg, &log.records, &storage.location())?;
         let mut all = warnings;
         all.extend(log.warnings);
         Ok(Self { storage, cfg, records: log.records, warnings: all, writer: true })
@@ -74,7 +75,8 @@ impl Run {
             cfg.set_backend(b)?;
         }
         let cfg = cfg.check()?;
-        let log = storage.read_trials()?;
+        let log = storage.read_verified_trials()?;
+        check_records(&cfg, &log.records, &storage.location())?;
         Ok(Self { storage, cfg, records: log.records, warnings: log.warnings, writer: false })
     }
 
@@ -174,6 +176,30 @@ impl Run {
         }
         Ok((self.storage, self.cfg, self.records, self.warnings))
     }
+}
+
+/// Checks that each record's architecture text is what its tokens mean in the run's space (an
+/// edited or foreign journal line is damage: its reward would be credited to another
+/// architecture).
+fn check_records(cfg: &CheckedConfig, records: &[TrialRecord], location: &str) -> Result<(), SearchError> {
+    let space =
+        cfg.space.build().map_err(|e| SearchError::Config { path: cfg.origin.clone(), source: e.within("space") })?;
+    for r in records {
+        // The number of classes is the record's own (its output layer); a table point has none.
+        let n_classes = Architecture::parse_journaled(&r.architecture, 0).map_or(0, |a| a.n_classes());
+        let meant = space.candidate(&r.tokens, 0, n_classes).map(|c| c.text());
+        if meant.as_deref().ok() != Some(r.architecture.as_str()) {
+            let meant = meant.unwrap_or_else(|e| format!("invalid: {e}"));
+            return Err(SearchError::Io {
+                path: location.to_string(),
+                message: format!(
+                    "the run is damaged: trial {} says {:?}, but its tokens {:?} mean {meant:?} in this run's space",
+                    r.trial, r.architecture, r.tokens
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a store that keeps files of its own in a storage without a local directory.

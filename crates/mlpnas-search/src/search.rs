@@ -113,21 +113,8 @@ impl Search {
             }
             None => (0, 0, 0.0),
         };
-        if records.len() < trials_before {
-            return Err(SearchError::Io {
-                path: storage.location(),
-                message: format!(
-                    "holds {} trials but the checkpoint covers {trials_before}; the run is damaged",
-                    records.len()
-                ),
-            });
-        }
-        if records.iter().enumerate().any(|(i, r)| r.trial != i) {
-            return Err(SearchError::Io {
-                path: storage.location(),
-                message: "trial numbers are not consecutive; the run is damaged".into(),
-            });
-        }
+        // The trials were verified when the run was read (RunStorage::read_verified_trials):
+        // consecutive, and at least as many as the checkpoint covers.
         storage.keep_epochs_before(epoch)?;
         storage.clear_summary()?;
         let queue = storage.queue();

@@ -22,23 +22,23 @@ pub(crate) fn report(
     if url.is_some() && !storage.exists()? {
         bail!("{}: no such run (mlpnas runs --storage URL lists them)", storage.location());
     }
-    let log = storage.read_trials()?;
+    let log = storage.read_verified_trials()?;
     if verbosity == output::Verbosity::Verbose {
         match storage.read_summary()? {
-            Some(s) => eprintln!("finished: {} trials in {:.1} s", s.trials, s.wall_seconds),
-            None => eprintln!("not finished: running now, or interrupted (continue it with --resume)"),
+            Some(s) => note!("finished: {} trials in {:.1} s", s.trials, s.wall_seconds),
+            None => note!("not finished: running now, or interrupted (continue it with --resume)"),
         }
     }
     let (records, warnings) = (log.records, log.warnings);
     for w in warnings {
-        eprintln!("warning: {w}");
+        note!("warning: {w}");
     }
     let best = top_n(&records, top);
     if json {
-        println!("{}", serde_json::to_string_pretty(&best)?);
+        say!("{}", serde_json::to_string_pretty(&best)?);
     } else {
-        println!("{}", output::table(&best));
-        println!("{} trials", records.len());
+        say!("{}", output::table(&best));
+        say!("{} trials", records.len());
     }
     Ok(())
 }
@@ -62,17 +62,17 @@ pub(crate) fn finalize(a: FinalizeArgs, verbosity: output::Verbosity) -> Result<
     on_finalize_interrupt(mlpnas_final::temporary_dir(&out), out.clone());
     let mut progress = |line: &str| {
         if !quiet || line.starts_with("warning") {
-            eprintln!("{line}");
+            note!("{line}");
         }
     };
     let board = match &a.storage {
         None => mlpnas_final::finalize(&a.dir, &opts, &mut progress)?,
         Some(url) => mlpnas_final::finalize_run(run_storage(Some(url), &a.dir)?, &out, &opts, &mut progress)?,
     };
-    println!("{}", board.to_markdown());
-    println!("models and leaderboard: {}", board.dir.display());
+    say!("{}", board.to_markdown());
+    say!("models and leaderboard: {}", board.dir.display());
     if let Some(best) = board.entries.first() {
-        println!(
+        say!(
             "predict with: mlpnas predict {} --data FILE.csv   (model-1: the best by validation accuracy)",
             board.dir.join(&best.model_dir).display()
         );
@@ -111,16 +111,19 @@ pub(crate) fn predict(a: PredictArgs, verbosity: output::Verbosity) -> Result<()
             mlpnas_runs::atomic_write(path, out.as_bytes())
                 .map_err(|e| anyhow::anyhow!("{}: cannot write the predictions: {e}", path.display()))?;
             if !quiet {
-                eprintln!("{} predictions -> {}", p.classes.len(), path.display());
+                note!("{} predictions -> {}", p.classes.len(), path.display());
             }
         }
-        None => print!("{out}"),
+        None => {
+            use std::io::Write as _;
+            let _ = write!(std::io::stdout(), "{out}");
+        }
     }
     if let Some(score) = p.score(names) {
         if score.unknown_rows > 0 {
             let shown: Vec<&str> = score.unknown_labels.iter().take(10).map(String::as_str).collect();
             let more = score.unknown_labels.len().saturating_sub(shown.len());
-            eprintln!(
+            note!(
                 "warning: {} of {} labelled rows have labels the model has never seen ({}{}; its classes: {})",
                 score.unknown_rows,
                 p.classes.len(),
@@ -132,12 +135,12 @@ pub(crate) fn predict(a: PredictArgs, verbosity: output::Verbosity) -> Result<()
         match score.accuracy {
             _ if quiet => {}
             Some(acc) if score.unknown_rows == 0 => {
-                eprintln!("accuracy {acc:.4} on {} labelled rows", score.known_rows)
+                note!("accuracy {acc:.4} on {} labelled rows", score.known_rows)
             }
             Some(acc) => {
-                eprintln!("accuracy {acc:.4} on the {} rows whose labels the model knows", score.known_rows)
+                note!("accuracy {acc:.4} on the {} rows whose labels the model knows", score.known_rows)
             }
-            None => eprintln!("no accuracy: no row has a label the model knows"),
+            None => note!("no accuracy: no row has a label the model knows"),
         }
     }
     Ok(())

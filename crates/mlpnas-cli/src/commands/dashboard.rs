@@ -23,12 +23,16 @@ pub(crate) fn dashboard(a: DashboardArgs) -> Result<()> {
     let shown: Vec<String> = sources.iter().map(|s| s.describe()).collect();
     let opts = mlpnas_dashboard::Options { host: a.host, port: a.port, ..Default::default() };
     mlpnas_dashboard::serve(sources, &opts, |addr, shared| {
-        let host = if addr.ip().is_unspecified() { "localhost".to_string() } else { addr.ip().to_string() };
-        let host = if addr.is_ipv6() && !addr.ip().is_unspecified() { format!("[{host}]") } else { host };
-        println!("dashboard: http://{host}:{}/", addr.port());
-        println!("{} run(s) from {}; read-only; Ctrl-C stops it", shared.runs().len(), shown.join(", "));
+        // The address it listens on, as it is (0.0.0.0 included).
+        say!("dashboard: http://{addr}/");
+        if !addr.ip().is_loopback() {
+            note!(
+                "warning: the dashboard listens on {addr}, not only on this machine: anyone who can reach it reads every run it shows, without authentication (bind to 127.0.0.1, the default, to keep them private)"
+            );
+        }
+        say!("{} run(s) from {}; read-only; Ctrl-C stops it", shared.runs().len(), shown.join(", "));
         for e in shared.source_errors() {
-            eprintln!("warning: {e}");
+            note!("warning: {e}");
         }
         let _ = std::io::Write::flush(&mut std::io::stdout());
     })?;

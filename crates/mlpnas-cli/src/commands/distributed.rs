@@ -38,7 +38,7 @@ pub(crate) fn worker(a: WorkerArgs, verbosity: output::Verbosity) -> Result<()> 
         backends: backends.clone(),
     };
     if verbosity > output::Verbosity::Quiet {
-        eprintln!(
+        note!(
             "mlpnas worker: {} thread(s) on {} ({}), runs: {}",
             a.threads,
             db.shown(),
@@ -50,11 +50,11 @@ pub(crate) fn worker(a: WorkerArgs, verbosity: output::Verbosity) -> Result<()> 
     let verbose = verbosity == output::Verbosity::Verbose;
     let n = mlpnas_search::work(&queue, &opts, &|line: &str| {
         if verbose || line.contains("refused") || line.contains("skipping") {
-            eprintln!("{line}");
+            note!("{line}");
         }
     })?;
     if verbosity > output::Verbosity::Quiet {
-        eprintln!("mlpnas worker: idle, exiting after {n} trial(s)");
+        note!("mlpnas worker: idle, exiting after {n} trial(s)");
     }
     Ok(())
 }
@@ -71,7 +71,7 @@ pub(crate) fn export(name: &str, url: &str, out: &Path, verbosity: output::Verbo
     }
     to.lock()?;
     to.create(&from.read_config()?)?;
-    let log = from.read_trials()?;
+    let log = from.read_verified_trials()?;
     for r in &log.records {
         to.append_trial(r, None)?;
     }
@@ -82,7 +82,7 @@ pub(crate) fn export(name: &str, url: &str, out: &Path, verbosity: output::Verbo
         to.write_summary(&s)?;
     }
     if verbosity > output::Verbosity::Quiet {
-        eprintln!("{} trials of {} -> {}", log.records.len(), from.location(), out.display());
+        note!("{} trials of {} -> {}", log.records.len(), from.location(), out.display());
     }
     Ok(())
 }
@@ -91,12 +91,12 @@ pub(crate) fn runs(url: &str, json: bool) -> Result<()> {
     let db = mlpnas_postgres::open(url)?;
     let list = mlpnas_postgres::list_runs(&db)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        say!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
-    println!("{:<32} {:<11} {:>6} {:>7} {:>7}  best architecture", "run", "status", "trials", "best", "workers");
+    say!("{:<32} {:<11} {:>6} {:>7} {:>7}  best architecture", "run", "status", "trials", "best", "workers");
     for r in &list {
-        println!(
+        say!(
             "{:<32} {:<11} {:>6} {:>7} {:>7}  {}",
             r.name,
             r.status,
@@ -106,6 +106,6 @@ pub(crate) fn runs(url: &str, json: bool) -> Result<()> {
             r.best_architecture.as_deref().unwrap_or("-")
         );
     }
-    println!("{} run(s) in {}", list.len(), db.shown());
+    say!("{} run(s) in {}", list.len(), db.shown());
     Ok(())
 }

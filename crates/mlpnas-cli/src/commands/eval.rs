@@ -35,19 +35,19 @@ pub(crate) fn eval(a: EvalArgs) -> Result<()> {
             "seconds": seconds,
             "epochs": outcome.epochs,
         });
-        println!("{v}");
+        say!("{v}");
     } else {
-        println!("data          {source}");
-        println!("architecture  {arch}");
-        println!("parameters    {}", arch.param_count());
-        println!("epoch  train_loss  val_loss  val_acc");
+        say!("data          {source}");
+        say!("architecture  {arch}");
+        say!("parameters    {}", arch.param_count());
+        say!("epoch  train_loss  val_loss  val_acc");
         for (i, e) in outcome.epochs.iter().enumerate() {
-            println!("{:>5}  {:>10.4}  {:>8.4}  {:>7.4}", i + 1, e.train_loss, e.val_loss, e.val_acc);
+            say!("{:>5}  {:>10.4}  {:>8.4}  {:>7.4}", i + 1, e.train_loss, e.val_loss, e.val_acc);
         }
         if outcome.diverged {
-            println!("diverged (loss became NaN or infinite)");
+            say!("diverged (loss became NaN or infinite)");
         }
-        println!(
+        say!(
             "reward {:.4} (epoch-weighted val accuracy), last val accuracy {:.4}, {seconds:.2} s",
             outcome.reward(),
             outcome.val_acc_last()
@@ -63,21 +63,21 @@ pub(crate) fn space(config: Option<&Path>, set: &[String]) -> Result<()> {
     }
     .check()?;
     let space = cfg.space.build().map_err(|e| anyhow::anyhow!("{}: {}", cfg.origin, e.within("space")))?;
-    println!("{:>4}  token", "id");
+    say!("{:>4}  token", "id");
     for id in 1..space.vocab_size() as u32 {
         let text = match space.as_mlp() {
             Some(m) => m.token(id).map(|t| output::token_text(t, m.dropout_rate())),
             None => space.token_text(id),
         };
         if let Some(text) = text {
-            println!("{id:>4}  {text}");
+            say!("{id:>4}  {text}");
         }
     }
     match space.as_mlp() {
         Some(_) => {
-            println!("max length {} (output layer included); {} valid architectures", space.max_len(), space.size())
+            say!("max length {} (output layer included); {} valid architectures", space.max_len(), space.size())
         }
-        None => println!("{} dimensions; {} configurations", space.max_len(), space.size()),
+        None => say!("{} dimensions; {} configurations", space.max_len(), space.size()),
     }
     Ok(())
 }

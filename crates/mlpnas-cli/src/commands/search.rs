@@ -59,7 +59,7 @@ pub(crate) fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> 
     let cfg = run.config();
     let top = cfg.search.top;
     if verbosity > output::Verbosity::Quiet {
-        eprintln!(
+        note!(
             "mlpnas: {} ({} train / {} valid rows, {} features, {} classes) -> {}",
             cfg.data.source,
             data.split.train.n_rows(),
@@ -83,11 +83,11 @@ pub(crate) fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> 
     let summary = search.run(&mut progress)?;
     progress.finish();
     let best = summary.top(top);
-    println!("{}", output::table(&best));
+    say!("{}", output::table(&best));
     if a.storage.is_some() {
-        println!("{} trials in {:.1} s; {location}", summary.records.len(), summary.wall_seconds);
+        say!("{} trials in {:.1} s; {location}", summary.records.len(), summary.wall_seconds);
     } else {
-        println!(
+        say!(
             "{} trials in {:.1} s; journal: {}",
             summary.records.len(),
             summary.wall_seconds,
@@ -144,7 +144,7 @@ pub(crate) fn tabulate(mut a: TabulateArgs, verbosity: output::Verbosity) -> Res
     let data = prepare_data(run.config())?;
     let threads = a.threads.unwrap_or(run.config().search.batch);
     if verbosity > output::Verbosity::Quiet {
-        eprintln!(
+        note!(
             "mlpnas: tabulating {} ({} train / {} valid rows) with {} seed(s) on {threads} thread(s){} -> {}",
             run.config().data.source,
             data.split.train.n_rows(),
@@ -158,7 +158,7 @@ pub(crate) fn tabulate(mut a: TabulateArgs, verbosity: output::Verbosity) -> Res
     let mut progress = output::Progress::new(verbosity);
     let done = tabulate(run, &data, a.seeds, threads, &a.out, &name, &mut progress)?;
     progress.finish();
-    println!(
+    say!(
         "{} configurations x {} seeds = {} rows in {:.1} s; table: {}",
         done.configurations,
         done.rows / done.configurations.max(1),
