@@ -362,6 +362,8 @@ fn search_finalize_predict() {
     let text = std::fs::read_to_string(run_dir.join("config.toml")).expect("config");
     let text = text.replace("[trainer]\n", &format!("[trainer]\nbackend = \"{unavailable}\"\n"));
     let text = text.replace(&format!("backend = \"{trained_on}\"\n"), "");
+    // Made there with this config: sealed with its own fingerprint.
+    let text = mlpnas_runs::fingerprint::seal(&text);
     std::fs::write(gpu_run.join("config.toml"), &text).expect("config");
     assert!(text.contains(unavailable), "{text}");
     let e = fails(bin().args(["finalize", "-q"]).arg(&gpu_run));
@@ -844,4 +846,63 @@ fn damaged_journals_are_refused_by_report_and_resume() {
     std::fs::write(&path, &whole).expect("write");
     ok(bin().args(["--quiet", "search", "--resume"]).arg(&out).args(["--set", "search.controller_epochs=4"]));
     assert_eq!(journal(&out).len(), 16);
+}
+
+/// A run's config carries its fingerprint: an edited config.toml is refused by resume and
+/// finalize, naming the file and how to start a new run from it; the run itself is untouched.
+#[test]
+fn an_edited_run_config_is_refused() {
+    let out = tmp("edited-config");
+    ok(&mut tiny_search(&out, "builtin:iris", 2, 4, &[]));
+    let path = out.join("config.toml");
+    let sealed = std::fs::read_to_string(&path).expect("config");
+    assert!(sealed.starts_with("# mlpnas-fingerprint: sha256:"), "{sealed}");
+    let seed_line = sealed.lines().find(|l| l.starts_with("seed = ")).expect("a seed line").to_string();
+    std::fs::write(&path, sealed.replace(&seed_line, "seed = 43")).expect("edit");
+    let before = std::fs::read_to_string(out.join("journal.jsonl")).expect("journal");
+    let e = fails(bin().args(["search", "--resume"]).arg(&out).args(["--set", "search.controller_epochs=3"]));
+    assert!(
+        e.contains("config.toml") && e.contains("fingerprint does not match") && e.contains("mlpnas search --config"),
+        "{e}"
+    );
+    let e = fails(bin().args(["finalize", "--top", "1", "--epochs", "1"]).arg(&out));
+    assert!(e.contains("fingerprint does not match"), "{e}");
+    assert_eq!(std::fs::read_to_string(out.join("journal.jsonl")).expect("journal"), before, "nothing written");
+    // Put back, it resumes; a changed budget is sealed again.
+    std::fs::write(&path, &sealed).expect("restore");
+    ok(bin().args(["--quiet", "search", "--resume"]).arg(&out).args(["--set", "search.controller_epochs=3"]));
+    assert_eq!(journal(&out).len(), 12);
+    let resealed = std::fs::read_to_string(&path).expect("config");
+    assert!(resealed.starts_with("# mlpnas-fingerprint: sha256:") && resealed != sealed, "{resealed}");
+}
+
+/// What a resume reads carries a checksum: an altered controller state or store snapshot in the
+/// checkpoint is refused in one line, and the run is left as it was.
+#[test]
+fn altered_checkpoint_files_are_refused_on_resume() {
+    let out = tmp("altered-checkpoint");
+    ok(&mut tiny_search(&out, "builtin:iris", 2, 4, &[]));
+    let ck = out.join("checkpoint");
+    let file = |ext: &str| {
+        std::fs::read_dir(&ck)
+            .expect("checkpoint dir")
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == ext))
+            .unwrap_or_else(|| panic!("a .{ext} file"))
+    };
+    for (ext, what) in [("controller", "controller state"), ("store", "store snapshot")] {
+        let path = file(ext);
+        let good = std::fs::read(&path).expect("read");
+        let mut bad = good.clone();
+        let at = bad.len() - 3;
+        bad[at] = if bad[at] == b'1' { b'2' } else { b'1' };
+        std::fs::write(&path, &bad).expect("alter");
+        let e = fails(bin().args(["--quiet", "search", "--resume"]).arg(&out).args(["--set", "search.controller_epochs=3"]));
+        assert!(e.contains(what) && e.contains("checksum"), "{ext}: {e}");
+        assert_eq!(journal(&out).len(), 8, "nothing trained");
+        std::fs::write(&path, &good).expect("restore");
+    }
+    ok(bin().args(["--quiet", "search", "--resume"]).arg(&out).args(["--set", "search.controller_epochs=3"]));
+    assert_eq!(journal(&out).len(), 12);
 }

@@ -33,6 +33,10 @@ pub const LAYERS_FORMAT: &str = "mlpnas/layers/1";
 /// `format` of a list of (bigram key, weights) pairs ([`encode_puts`]).
 pub const PUTS_FORMAT: &str = "mlpnas/puts/1";
 
+/// The metadata key of the checksum of a buffer's tensors (set on encode, checked and removed
+/// on decode).
+pub const SHA256: &str = "sha256";
+
 /// A decoded buffer: its metadata and its tensors by name.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tensors {
@@ -79,7 +83,10 @@ impl Tensors {
         encode_views(self.tensors.iter().map(|(n, t)| (n.clone(), t)), &self.metadata)
     }
 
-    /// Parses safetensors bytes (every tensor must be `f32`).
+    /// Parses safetensors bytes (every tensor must be `f32`). A buffer that carries a checksum of
+    /// its tensors ([`SHA256`], written by every mlpnas that has it) is checked against it, so an
+    /// altered value is an error, never a silently different weight; one without (written
+    /// before) is trusted.
     pub fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
         let st = SafeTensors::deserialize(bytes).map_err(err)?;
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(err)?;
@@ -95,6 +102,12 @@ impl Tensors {
             }
             let data = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
             tensors.insert(name, HostTensor { shape: view.shape().to_vec(), data });
+        }
+        let mut metadata = metadata;
+        if let Some(expected) = metadata.remove(SHA256)
+            && expected != tensors_digest(tensors.iter().map(|(n, t)| (n.as_str(), t)))
+        {
+            return Err(CodecError("its tensors do not match their checksum (the file was altered or damaged)".into()));
         }
         Ok(Self { metadata, tensors })
     }
@@ -139,9 +152,24 @@ fn encode_views<'a>(
             Ok((name, F32View(t)))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let json = serde_json::to_string(metadata).map_err(|e| CodecError(e.to_string()))?;
+    let mut metadata = metadata.clone();
+    metadata.insert(SHA256.to_string(), tensors_digest(views.iter().map(|(n, v)| (n.as_str(), v.0))));
+    let json = serde_json::to_string(&metadata).map_err(|e| CodecError(e.to_string()))?;
     let meta: HashMap<String, String> = HashMap::from([(META.to_string(), json)]);
     safetensors::serialize(views, Some(meta)).map_err(err)
+}
+
+/// The checksum of a buffer's tensors, in name order: each name, its shape and its values
+/// (little-endian `f32`), SHA-256 as hex.
+fn tensors_digest<'a>(tensors: impl IntoIterator<Item = (&'a str, &'a HostTensor)>) -> String {
+    let mut sorted: Vec<(&str, &HostTensor)> = tensors.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut parts: Vec<Vec<u8>> = Vec::with_capacity(sorted.len() * 3);
+    for (name, t) in sorted {
+        parts.push(format!("{}:{}:{:?};", name.len(), name, t.shape).into_bytes());
+        parts.push(t.data.iter().flat_map(|v| v.to_le_bytes()).collect());
+    }
+    crate::digest::sha256_hex_parts(parts.iter().map(Vec::as_slice))
 }
 
 fn err(e: impl std::fmt::Display) -> CodecError {
@@ -354,6 +382,29 @@ mod tests {
             kernel: HostTensor { shape: vec![i, o], data: (0..i * o).map(|k| v + k as f32 * 0.5).collect() },
             bias: HostTensor { shape: vec![o], data: vec![-v; o] },
         }
+    }
+
+    #[test]
+    fn an_altered_value_fails_its_checksum_and_old_buffers_are_trusted() {
+        let layers = vec![w(3, 2, 1.0), w(2, 1, -0.5)];
+        let bytes = encode_layers(&layers, &[]).expect("encode");
+        assert_eq!(decode_layers(&bytes).expect("decode"), layers);
+        // One value changed in place (the data follow the header): refused.
+        let mut bad = bytes.clone();
+        let at = bad.len() - 2;
+        bad[at] ^= 0x40;
+        let e = decode_layers(&bad).expect_err("altered").to_string();
+        assert!(e.contains("checksum"), "{e}");
+        // The checksum is not part of what callers see.
+        let b = Tensors::decode(&bytes).expect("decode");
+        assert!(!b.metadata.contains_key(SHA256), "{:?}", b.metadata);
+        // Written before checksums (no `sha256`): read as it is, altered or not.
+        let mut old = Tensors::new("x");
+        old.tensors.insert("t".into(), HostTensor { shape: vec![2], data: vec![1.0, 2.0] });
+        let views = vec![("t".to_string(), F32View(&old.tensors["t"]))];
+        let json = serde_json::to_string(&old.metadata).expect("json");
+        let raw = safetensors::serialize(views, Some(HashMap::from([(META.to_string(), json)]))).expect("raw");
+        assert_eq!(Tensors::decode(&raw).expect("old").tensors["t"].data, vec![1.0, 2.0]);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod arch;
 pub mod codec;
 pub mod controller;
 pub mod data;
+pub mod digest;
 pub mod error;
 pub mod queue;
 pub mod sampling;

@@ -26,6 +26,42 @@ pub struct Checkpoint {
     pub controller: String,
     /// Name of the store's snapshot, for stores that take one.
     pub store: Option<String>,
+    /// SHA-256 of the controller state, checked on read ([`Checkpoint::verify`]); absent in
+    /// checkpoints written before checksums (trusted as they are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller_sha256: Option<String>,
+    /// SHA-256 of the store snapshot, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_sha256: Option<String>,
+}
+
+impl Checkpoint {
+    /// This checkpoint with the checksums of the `controller` state and `store` snapshot it is
+    /// written with (every storage seals what it writes).
+    pub fn sealed(mut self, controller: &[u8], store: Option<&[u8]>) -> Self {
+        self.controller_sha256 = Some(crate::digest::sha256_hex(controller));
+        self.store_sha256 = store.map(crate::digest::sha256_hex);
+        self
+    }
+
+    /// Checks the `controller` state and `store` snapshot read back against the checksums this
+    /// checkpoint carries; a checkpoint without them (written before checksums) is trusted.
+    /// The error says which part does not match, one line.
+    pub fn verify(&self, controller: &[u8], store: Option<&[u8]>) -> Result<(), String> {
+        let altered = |what: &str| {
+            format!(
+                "the checkpoint's {what} does not match its checksum (altered or damaged); the run cannot be resumed exactly"
+            )
+        };
+        if self.controller_sha256.as_deref().is_some_and(|d| d != crate::digest::sha256_hex(controller)) {
+            return Err(altered("controller state"));
+        }
+        match (self.store_sha256.as_deref(), store) {
+            (Some(d), Some(bytes)) if d != crate::digest::sha256_hex(bytes) => Err(altered("store snapshot")),
+            (Some(_), None) => Err("the checkpoint's store snapshot is missing".into()),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A checkpoint with its controller state and, for in-memory stores, the store snapshot.

@@ -159,7 +159,8 @@ impl Reader {
         let s = self.storage.as_ref();
         // Read every time: a resume may raise the budget (a small file, or one row).
         let text = s.read_config().map_err(|e| e.to_string())?;
-        let facts = Some(Facts::from_config(&text).map_err(|e| format!("{}: {e}", s.location()))?);
+        let text = mlpnas_runs::fingerprint::unseal(&text).map_err(|m| format!("{} (config): {m}", s.location()))?;
+        let facts = Some(Facts::from_config(text).map_err(|e| format!("{}: {e}", s.location()))?);
         // Before the trials (see RunStorage::read_verified_trials).
         let covered = s.checkpoint_meta().map_err(|e| e.to_string())?.map_or(0, |c| c.trials);
         let (log, mut mark) = s.read_trials_since(have, self.mark).map_err(|e| e.to_string())?;

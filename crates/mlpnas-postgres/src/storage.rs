@@ -10,7 +10,6 @@ use mlpnas_core::{
     BigramKey, Checkpoint, CheckpointState, DataSplit, EpochReport, LayerWeights, RunStorage, StorageError, Summary,
     TrialLog, TrialQueue, TrialRecord,
 };
-use sha2::Digest;
 
 use crate::conn::Conn;
 use crate::database::Database;
@@ -267,7 +266,8 @@ impl RunStorage for PgStorage {
         store: Option<&[u8]>,
     ) -> Result<(), StorageError> {
         let id = self.need_lock()?;
-        let meta = serde_json::to_string(checkpoint).map_err(|e| io(&self.location(), e))?;
+        let sealed = checkpoint.clone().sealed(controller, store);
+        let meta = serde_json::to_string(&sealed).map_err(|e| io(&self.location(), e))?;
         let covered = checkpoint.trials as i32;
         self.call(|c| {
             let put = c.prepare(
@@ -292,7 +292,9 @@ impl RunStorage for PgStorage {
             };
             let ck: Checkpoint =
                 serde_json::from_str(&r.get::<_, String>(0)).map_err(|e| corrupt("the checkpoint", e))?;
-            Ok(Some((ck, r.get(1), r.get(2))))
+            let (controller, store): (Vec<u8>, Option<Vec<u8>>) = (r.get(1), r.get(2));
+            ck.verify(&controller, store.as_deref()).map_err(|m| corrupt("the checkpoint", m))?;
+            Ok(Some((ck, controller, store)))
         })
     }
     fn write_summary(&mut self, summary: &Summary) -> Result<(), StorageError> {
@@ -319,7 +321,7 @@ impl RunStorage for PgStorage {
     fn publish_data(&mut self, data: &DataSplit) -> Result<(), StorageError> {
         let id = self.need_lock()?;
         let bytes = codec::encode_split(data).map_err(|e| io(&self.location(), e))?;
-        let hash: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let hash = mlpnas_core::digest::sha256_hex(&bytes);
         self.call(|c| {
             let put =
                 c.prepare("INSERT INTO mlpnas_data (hash, bytes) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING")?;

@@ -415,7 +415,8 @@ impl RunStorage for RunDir {
             }
             None => None,
         };
-        let ck = Checkpoint { version: 1, controller: cname, store: sname, ..checkpoint.clone() };
+        let ck =
+            Checkpoint { version: 1, controller: cname, store: sname, ..checkpoint.clone() }.sealed(controller, store);
         let meta = serde_json::to_vec_pretty(&ck).map_err(|e| io(&dir.join(LATEST), e))?;
         put(LATEST, &meta)?;
         // Superseded files.
@@ -451,6 +452,7 @@ impl RunStorage for RunDir {
         };
         let controller = read(&ck.controller)?;
         let store = ck.store.as_deref().map(read).transpose()?;
+        ck.verify(&controller, store.as_deref()).map_err(|m| io(&dir, m))?;
         Ok(Some((ck, controller, store)))
     }
 

@@ -3,6 +3,7 @@
 //! * [`dir`]: [`RunDir`], the run directory, the embedded [`mlpnas_core::RunStorage`] (its files,
 //!   its lock, how each is written crash-safely); `mlpnas-postgres` is the other storage, beside
 //!   this crate;
+//! * [`fingerprint`]: a run's config carries its SHA-256, checked on every read;
 //! * [`journal`]: the append-only `journal.jsonl` of a run directory, its one reader;
 //! * [`settings`]: what a run's config says about the loop ([`LoopConfig`], the `[search]`
 //!   section: whether it shares weights, its batch, its budget) and [`RunSettings`], the same
@@ -14,6 +15,7 @@
 //! crate, no plugin.
 
 pub mod dir;
+pub mod fingerprint;
 pub mod journal;
 pub mod leaderboard;
 pub mod settings;

@@ -36,7 +36,7 @@ impl Run {
         store_fits(storage.as_ref(), &cfg)?;
         let warnings = storage.lock()?;
         let text = cfg.to_toml().map_err(|e| SearchError::ConfigFile { path: cfg.origin.clone(), message: e })?;
-        storage.create(&text)?;
+        storage.create(&mlpnas_runs::fingerprint::seal(&text))?;
         Ok(Self { storage, cfg, records: Vec::new(), warnings, writer: true })
     }
 
@@ -56,7 +56,7 @@ impl Run {
         store_fits(storage.as_ref(), &cfg)?;
         if changed {
             let resolved = cfg.to_toml().map_err(|e| SearchError::ConfigFile { path: shown.clone(), message: e })?;
-            storage.write_config(&resolved)?;
+            storage.write_config(&mlpnas_runs::fingerprint::seal(&resolved))?;
         }
         let log = storage.read_verified_trials()?;
         check_records(&cfg, &log.records, &storage.location())?;
@@ -221,6 +221,8 @@ fn config_text(storage: &dyn RunStorage) -> Result<(String, String, PathBuf), Se
         Some(d) => (d.join(mlpnas_runs::CONFIG).display().to_string(), d.to_path_buf()),
         None => (format!("{} (config)", storage.location()), PathBuf::new()),
     };
-    let text = crate::config::stored_with_added_fields(&text, &shown, &base)?;
+    let text = mlpnas_runs::fingerprint::unseal(&text)
+        .map_err(|message| SearchError::ConfigFile { path: shown.clone(), message })?;
+    let text = crate::config::stored_with_added_fields(text, &shown, &base)?;
     Ok((text, shown, base))
 }

@@ -259,6 +259,8 @@ impl Search {
                 wall_seconds: wall,
                 controller: String::new(),
                 store: None,
+                controller_sha256: None,
+                store_sha256: None,
             };
             self.storage.write_checkpoint(&ck, &state, snapshot.as_deref())?;
             if let Some(best) = top_n(&self.records, 1).first() {

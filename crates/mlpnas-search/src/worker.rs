@@ -129,7 +129,10 @@ pub fn work(queue: &dyn TrialQueue, opts: &WorkerOptions, log: &(dyn Fn(&str) + 
 /// Builds the trainer and space of run `run` from what its coordinator published.
 fn run_context(queue: &dyn TrialQueue, run: &str) -> Result<RunContext, SearchError> {
     let shown = format!("run {run} (config)");
-    let text = stored_with_added_fields(&queue.run_config(run)?, &shown, Path::new(""))?;
+    let sealed = queue.run_config(run)?;
+    let text = mlpnas_runs::fingerprint::unseal(&sealed)
+        .map_err(|message| SearchError::ConfigFile { path: shown.clone(), message })?;
+    let text = stored_with_added_fields(text, &shown, Path::new(""))?;
     let cfg = SearchConfig::from_toml(&text, &shown, Path::new(""), &[])?.check()?;
     // A trainer without data (a benchmark table, read from its path on this machine) needs none.
     let split = if cfg.trainer.needs_data() {
