@@ -898,11 +898,64 @@ fn altered_checkpoint_files_are_refused_on_resume() {
         let at = bad.len() - 3;
         bad[at] = if bad[at] == b'1' { b'2' } else { b'1' };
         std::fs::write(&path, &bad).expect("alter");
-        let e = fails(bin().args(["--quiet", "search", "--resume"]).arg(&out).args(["--set", "search.controller_epochs=3"]));
+        let e = fails(
+            bin().args(["--quiet", "search", "--resume"]).arg(&out).args(["--set", "search.controller_epochs=3"]),
+        );
         assert!(e.contains(what) && e.contains("checksum"), "{ext}: {e}");
         assert_eq!(journal(&out).len(), 8, "nothing trained");
         std::fs::write(&path, &good).expect("restore");
     }
     ok(bin().args(["--quiet", "search", "--resume"]).arg(&out).args(["--set", "search.controller_epochs=3"]));
+    assert_eq!(journal(&out).len(), 12);
+}
+
+/// Sizes the machine cannot hold are one-line config errors before anything is allocated or
+/// written (they used to abort the process), and special files are refused before reading.
+#[test]
+fn sizes_beyond_the_machine_and_special_files_are_refused_up_front() {
+    let out = tmp("too-big").join("run");
+    for (set, key) in [
+        ("space.units=[65536]", "space.units"),
+        ("space.units=[100000000]", "space.units"),
+        ("search.samples_per_epoch=100000000", "search.samples_per_epoch"),
+    ] {
+        let e = fails(bin().args(["search", "--config"]).arg(config()).arg("--out").arg(&out).args(["--set", set]));
+        assert!(e.contains(key) && e.contains("of memory, more than the"), "{set}: {e}");
+        assert!(!out.exists(), "{set}: nothing written");
+    }
+    let e = fails(bin().args(["eval", "--arch", "1000000000:relu", "--data", "builtin:iris"]));
+    assert!(e.contains("1000000000:relu") && e.contains("of memory"), "{e}");
+    let e =
+        fails(bin().args(["search", "--config"]).arg(config()).arg("--out").arg(&out).args(["--data", "/dev/zero"]));
+    assert!(e.contains("/dev/zero: not a regular file"), "{e}");
+    assert!(!out.exists());
+}
+
+/// A disk weight store that was deleted or emptied is refused on resume (it would hand other
+/// weights to later trials than the run's own).
+#[test]
+fn a_missing_or_emptied_disk_store_is_refused_on_resume() {
+    let out = tmp("disk-store").join("run");
+    let mut c = tiny_search(&out, "builtin:iris", 2, 4, &[]);
+    c.args(["--set", "store.type=disk"]);
+    ok(&mut c);
+    let store = std::fs::read_dir(&out)
+        .expect("run dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "redb"))
+        .expect("the disk store's file");
+    let kept = std::fs::read(&store).expect("store");
+    let resume = || {
+        let mut c = bin();
+        c.args(["--quiet", "search", "--resume"]).arg(&out).args(["--set", "search.controller_epochs=3"]);
+        c
+    };
+    std::fs::remove_file(&store).expect("delete");
+    let e = fails(&mut resume());
+    assert!(e.contains("weight store holds 0 bigrams") && e.contains("deleted, emptied or replaced"), "{e}");
+    assert_eq!(journal(&out).len(), 8, "nothing trained");
+    std::fs::write(&store, &kept).expect("put back");
+    ok(&mut resume());
     assert_eq!(journal(&out).len(), 12);
 }

@@ -294,3 +294,46 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The store puts a resume replays (`pending/`) carry a checksum of their tensors: a value
+/// altered in one is refused in one line, and the run resumes once the file is put back.
+#[test]
+fn an_altered_pending_weights_file_is_refused_on_resume() {
+    let dir = tmp("altered-pending");
+    let mut child =
+        search(&dir, "memory", &["--set", "search.samples_per_epoch=40", "--set", "search.controller_epochs=1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+    let journal_path = dir.join("journal.jsonl");
+    let t0 = Instant::now();
+    while lines(&journal_path) < 5
+        && t0.elapsed() < Duration::from_secs(120)
+        && child.try_wait().expect("wait").is_none()
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let pending: Vec<PathBuf> = std::fs::read_dir(dir.join("pending"))
+        .expect("pending/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .collect();
+    assert!(!pending.is_empty(), "killed mid-epoch, after {} trials: pending weights expected", lines(&journal_path));
+    let path = &pending[0];
+    let good = std::fs::read(path).expect("read");
+    let mut bad = good.clone();
+    let at = bad.len() - 2; // inside the last tensor's values
+    bad[at] ^= 0x10;
+    std::fs::write(path, &bad).expect("alter");
+    let out = resume(&dir).output().expect("resume");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.trim().lines().count() == 1 && err.contains("checksum"), "{err}");
+    std::fs::write(path, &good).expect("put back");
+    succeed(&mut resume(&dir));
+    assert_eq!(journal(&dir).len(), 40);
+}

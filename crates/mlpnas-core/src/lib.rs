@@ -27,6 +27,7 @@ pub mod controller;
 pub mod data;
 pub mod digest;
 pub mod error;
+pub mod memory;
 pub mod queue;
 pub mod sampling;
 pub mod seed;

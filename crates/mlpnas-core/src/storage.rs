@@ -33,6 +33,10 @@ pub struct Checkpoint {
     /// SHA-256 of the store snapshot, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_sha256: Option<String>,
+    /// Bigrams a store that keeps its own files (no snapshot) held at the checkpoint: a resume
+    /// refuses such a store holding fewer (deleted, emptied or replaced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_len: Option<usize>,
 }
 
 impl Checkpoint {

@@ -124,7 +124,7 @@ fn parse_cell(cell: &str) -> Result<f32, String> {
 /// The bytes of text file `path` and its name for errors (a binary file is refused).
 fn read_text(path: &Path) -> Result<(String, Vec<u8>), DataError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(&file, e))?;
+    let bytes = crate::file::read_file(path, &file)?;
     check_text(&file, &bytes)?;
     Ok((file, bytes))
 }

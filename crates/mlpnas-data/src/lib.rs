@@ -38,6 +38,7 @@ mod builtin;
 mod config;
 mod csv_load;
 mod error;
+mod file;
 mod labels;
 mod npy;
 mod prepare;

@@ -290,7 +290,7 @@ fn reorder(values: Values, shape: &[usize]) -> Values {
 /// Reads a whole `.npy` file: plain numeric, bool or string dtypes, any rank, C or Fortran order.
 fn read_array(path: &Path) -> Result<Array, DataError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(&file, e))?;
+    let bytes = crate::file::read_file(path, &file)?;
     let bad = |why: &str| DataError::invalid(&file, format!("not a valid .npy file: {why}"));
     if !bytes.starts_with(MAGIC) || bytes.len() < 10 {
         return Err(bad("it does not start with the NPY magic string"));
@@ -313,7 +313,7 @@ fn read_array(path: &Path) -> Result<Array, DataError> {
         .collect::<Result<_, _>>()
         .map_err(|_| DataError::invalid(&file, "the array is too large"))?;
     if decode_values(&descr, &[], 0).is_none() {
-        return Err(DataError::invalid(&file, format!("dtype '{descr}' is not supported")));
+        return Err(DataError::invalid(&file, format!("dtype '{}' is not supported", descr.escape_debug())));
     }
     let data = &bytes[text_start + header_len..];
     let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
@@ -344,7 +344,10 @@ pub(crate) fn read_features(x: &Path) -> Result<(Vec<f32>, Vec<usize>), DataErro
         Values::U64(v) => v.into_iter().map(|x| x as f32).collect(),
         Values::Bool(v) => v.into_iter().map(f32::from).collect(),
         Values::Str(_) => {
-            return Err(DataError::invalid(x_file, format!("features must be numeric, got dtype '{}'", xa.descr)));
+            return Err(DataError::invalid(
+                x_file,
+                format!("features must be numeric, got dtype '{}'", xa.descr.escape_debug()),
+            ));
         }
     };
     if let Some(i) = features.iter().position(|v| !v.is_finite()) {

@@ -194,6 +194,7 @@ impl SearchConfig {
         if self.search.batch == 0 {
             return Err(ConfigError::new("search.batch", "must be at least 1"));
         }
+        self.check_fits()?;
         if self.search.one_shot && !self.space.networks() {
             return Err(ConfigError::new(
                 "search.one_shot",
@@ -212,6 +213,33 @@ impl SearchConfig {
             s.validate().map_err(|e| e.within("store"))?;
         }
         Ok(())
+    }
+
+    /// Refuses, before anything is allocated, what this machine cannot hold: the largest network
+    /// of an MLP space (its hidden layers, trained with Adam) and the proposals and records of one
+    /// controller epoch (about 1 KiB a trial).
+    fn check_fits(&self) -> Result<(), ConfigError> {
+        use mlpnas_core::memory::{check_fits, training_bytes};
+        if let Ok(space) = self.space.build()
+            && let Some(mlp) = space.as_mlp()
+        {
+            let c = mlp.config();
+            let widest = c.units.iter().copied().max().unwrap_or(0) as u64;
+            let hidden = c.max_len.saturating_sub(1) as u64;
+            // Hidden-to-hidden kernels and biases: the floor of what the widest, deepest net needs.
+            let params = hidden
+                .saturating_sub(1)
+                .saturating_mul(widest.saturating_mul(widest))
+                .saturating_add(hidden.saturating_mul(widest));
+            check_fits(
+                training_bytes(params),
+                &format!("the largest network of this space ({hidden} hidden layers of {widest} units)"),
+            )
+            .map_err(|m| ConfigError::new("space.units", m))?;
+        }
+        let n = self.search.samples_per_epoch as u64;
+        check_fits(n.saturating_mul(1024), &format!("a controller epoch of {n} trials"))
+            .map_err(|m| ConfigError::new("search.samples_per_epoch", m))
     }
 
     /// The config as TOML, data paths made absolute (written to the run directory).

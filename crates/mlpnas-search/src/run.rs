@@ -147,6 +147,18 @@ impl Run {
                 if let Some(bytes) = snapshot {
                     store.restore(bytes)?;
                 }
+                // A store with files of its own must hold at least what it held then.
+                if let Some(n) = ck.store_len
+                    && store.len() < n
+                {
+                    return Err(SearchError::Io {
+                        path: self.storage.location(),
+                        message: format!(
+                            "the run's weight store holds {} bigrams, fewer than the {n} its checkpoint recorded: it was deleted, emptied or replaced, so the run cannot be resumed exactly",
+                            store.len()
+                        ),
+                    });
+                }
                 ck.trials
             }
             None => 0,

@@ -261,6 +261,7 @@ impl Search {
                 store: None,
                 controller_sha256: None,
                 store_sha256: None,
+                store_len: self.store.as_ref().filter(|_| snapshot.is_none()).map(|s| s.len()),
             };
             self.storage.write_checkpoint(&ck, &state, snapshot.as_deref())?;
             if let Some(best) = top_n(&self.records, 1).first() {
@@ -384,6 +385,12 @@ pub fn evaluate(
 ) -> Result<(Architecture, TrainOutcome, f64), SearchError> {
     let trainer = cfg.trainer.build(Arc::clone(&data.split))?;
     let arch = Architecture::parse(text, trainer.input_dim(), trainer.n_classes(), cfg.mlp_space()?.dropout_rate())?;
+    let params = arch.param_count() as u64;
+    mlpnas_core::memory::check_fits(
+        mlpnas_core::memory::training_bytes(params),
+        &format!("{text} ({params} parameters)"),
+    )
+    .map_err(|m| SearchError::Io { path: "--arch".into(), message: m })?;
     let t0 = Instant::now();
     let outcome = trainer.train(&arch, &[], derive(cfg.seed, "trial", 0))?;
     Ok((arch, outcome, t0.elapsed().as_secs_f64()))
