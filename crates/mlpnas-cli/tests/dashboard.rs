@@ -464,30 +464,12 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
     eprintln!("screenshots in {}", shots.display());
 }
 
-/// Starts `mlpnas dashboard ARGS --port 0` under a shell's `ulimit -n FILES`; the child and
-/// the address it printed.
-fn dashboard_with_file_limit(files: usize, args: &[&str]) -> (Child, std::net::SocketAddr, std::process::ChildStderr) {
-    use std::io::BufRead;
-    let program = bin().get_program().to_owned();
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
-        .arg(program)
-        .arg("dashboard")
-        .args(args)
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the dashboard");
-    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    out.read_line(&mut line).expect("the address line");
-    let url = line.trim().strip_prefix("dashboard: http://").unwrap_or_else(|| panic!("{line:?}"));
-    let addr: std::net::SocketAddr = url.trim_end_matches('/').parse().expect("address");
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let err = child.stderr.take().expect("stderr");
-    (child, addr, err)
+/// `mlpnas dashboard ARGS --port 0` under a shell's `ulimit -n FILES`.
+fn dashboard_with_file_limit(files: usize, args: &[&str]) -> Dashboard {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(format!("ulimit -n {files} && exec \"$0\" \"$@\"")).arg(bin().get_program());
+    cmd.arg("dashboard").args(args).args(["--port", "0"]);
+    Dashboard::start_command(cmd)
 }
 
 #[test]
@@ -497,7 +479,8 @@ fn a_flood_of_half_open_connections_is_turned_away_and_timed_out() {
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.display().to_string();
     // 256 files: at most 128 connections are served at once, one more gets a 503 at once.
-    let (mut child, addr, _err) = dashboard_with_file_limit(256, &[&path]);
+    let mut d = dashboard_with_file_limit(256, &[&path]);
+    let addr = d.addr;
     let mut held = Vec::new();
     for _ in 0..600 {
         let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else { continue };
@@ -512,7 +495,7 @@ fn a_flood_of_half_open_connections_is_turned_away_and_timed_out() {
     let (status, body) = request(addr, "GET", "/api/runs", "127.0.0.1");
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("too many connections"), "{body}");
-    assert!(child.try_wait().expect("wait").is_none(), "the dashboard survived the flood");
+    assert!(d.alive(), "the dashboard survived the flood");
     // Headers that never finish are cut off (10 s): the dashboard answers again, flood or not.
     let took = wait_until(Duration::from_secs(30), "the half-open connections to be closed", || {
         request(addr, "GET", "/api/runs", "127.0.0.1").0 == 200
@@ -538,24 +521,18 @@ fn a_flood_of_half_open_connections_is_turned_away_and_timed_out() {
     let _ = s.read_to_end(&mut all);
     assert!(String::from_utf8_lossy(&all).starts_with("HTTP/1.1 200"), "answered first");
     assert!(t0.elapsed() < Duration::from_secs(25), "an idle connection stays open: {:?}", t0.elapsed());
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
 fn a_dashboard_open_to_the_network_says_so_and_prints_its_address() {
-    use std::io::Read;
     let dir = tmp("open-host");
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.display().to_string();
-    let (mut child, addr, mut err) = dashboard_with_file_limit(1024, &[&path, "--host", "0.0.0.0"]);
-    assert!(addr.ip().is_unspecified(), "prints the address it listens on: {addr}");
+    let d = dashboard_with_file_limit(1024, &[&path, "--host", "0.0.0.0"]);
+    assert!(d.addr.ip().is_unspecified(), "prints the address it listens on: {}", d.addr);
     // The warning follows the address line at once; give it a moment to be written.
     std::thread::sleep(Duration::from_millis(500));
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut text = String::new();
-    err.read_to_string(&mut text).expect("stderr");
+    let text = d.stop();
     assert!(
         text.contains("warning: the dashboard listens on 0.0.0.0:") && text.contains("without authentication"),
         "{text}"

@@ -5,7 +5,7 @@
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// A running `mlpnas dashboard`, killed on drop.
@@ -18,14 +18,15 @@ pub struct Dashboard {
 impl Dashboard {
     /// Starts `mlpnas dashboard ARGS --port 0` and waits for the address it prints.
     pub fn start<S: AsRef<OsStr>>(args: &[S]) -> Dashboard {
-        let mut child = super::bin()
-            .arg("dashboard")
-            .args(args)
-            .args(["--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mlpnas dashboard");
+        let mut cmd = super::bin();
+        cmd.arg("dashboard").args(args).args(["--port", "0"]);
+        Self::start_command(cmd)
+    }
+
+    /// Starts `cmd` (a `mlpnas dashboard ... --port 0`, perhaps under a shell that limits it)
+    /// and waits for the address it prints; its stderr is kept for [`Dashboard::stderr`].
+    pub fn start_command(mut cmd: Command) -> Dashboard {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start mlpnas dashboard");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
         out.read_line(&mut line).expect("read the address line");
@@ -42,6 +43,15 @@ impl Dashboard {
             let _ = out.read_to_string(&mut sink);
         });
         Dashboard { child, addr }
+    }
+
+    /// Stops it and returns what it wrote on stderr.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut err = String::new();
+        let _ = self.child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+        err
     }
 
     /// The page's base URL.
