@@ -164,12 +164,18 @@ fn encode_views<'a>(
 fn tensors_digest<'a>(tensors: impl IntoIterator<Item = (&'a str, &'a HostTensor)>) -> String {
     let mut sorted: Vec<(&str, &HostTensor)> = tensors.into_iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
-    let mut parts: Vec<Vec<u8>> = Vec::with_capacity(sorted.len() * 3);
+    // Fed tensor by tensor, a block of values at a time: no second copy of the weights.
+    let mut h = crate::digest::Hasher::default();
+    let mut block = Vec::with_capacity(4096);
     for (name, t) in sorted {
-        parts.push(format!("{}:{}:{:?};", name.len(), name, t.shape).into_bytes());
-        parts.push(t.data.iter().flat_map(|v| v.to_le_bytes()).collect());
+        h.update(format!("{}:{}:{:?};", name.len(), name, t.shape).as_bytes());
+        for chunk in t.data.chunks(1024) {
+            block.clear();
+            block.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+            h.update(&block);
+        }
     }
-    crate::digest::sha256_hex_parts(parts.iter().map(Vec::as_slice))
+    h.hex()
 }
 
 fn err(e: impl std::fmt::Display) -> CodecError {

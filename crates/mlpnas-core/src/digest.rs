@@ -5,16 +5,26 @@ use sha2::{Digest, Sha256};
 
 /// The SHA-256 of `bytes`, as 64 lowercase hex digits.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    sha256_hex_parts([bytes])
+    let mut h = Hasher::default();
+    h.update(bytes);
+    h.hex()
 }
 
-/// The SHA-256 of `parts` one after the other (as of their concatenation), as hex.
-pub fn sha256_hex_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p);
+/// A SHA-256 fed piece by piece (as of the pieces' concatenation), for what is hashed without
+/// being put together first (the tensors of a weights buffer).
+#[derive(Default)]
+pub struct Hasher(Sha256);
+
+impl Hasher {
+    /// Adds `bytes`.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+
+    /// The digest, as hex.
+    pub fn hex(self) -> String {
+        self.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 #[cfg(test)]

@@ -282,6 +282,19 @@ impl RunStorage for PgStorage {
             Ok(tx.commit()?)
         })
     }
+    fn checkpoint_meta(&self) -> Result<Option<Checkpoint>, StorageError> {
+        // The description alone: every verified read of the trials asks for it (the dashboard
+        // twice a second), and the controller state and store snapshot may be megabytes.
+        let id = self.id()?;
+        self.call(|c| {
+            let Some(r) = c.query_opt("SELECT meta FROM mlpnas_checkpoints WHERE run = $1", &[&id])? else {
+                return Ok(None);
+            };
+            let ck: Checkpoint =
+                serde_json::from_str(&r.get::<_, String>(0)).map_err(|e| corrupt("the checkpoint", e))?;
+            Ok(Some(ck))
+        })
+    }
     fn read_checkpoint(&self) -> Result<Option<CheckpointState>, StorageError> {
         let id = self.id()?;
         self.call(|c| {
