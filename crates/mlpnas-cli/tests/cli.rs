@@ -840,6 +840,8 @@ fn damaged_journals_are_refused_by_report_and_resume() {
     std::fs::write(&path, edited.join("\n") + "\n").expect("write");
     let e = fails(bin().args(["search", "--resume"]).arg(&out).args(["--set", "search.controller_epochs=4"]));
     assert!(e.contains("trial 2 says") && e.contains("its tokens"), "{e}");
+    let e = fails(&mut report(&out));
+    assert!(e.contains("trial 2 says") && e.contains("its tokens"), "{e}");
     assert_eq!(std::fs::read_to_string(&path).expect("journal"), edited.join("\n") + "\n", "nothing rewritten");
 
     // Whole again: it reads and resumes.
@@ -918,6 +920,7 @@ fn sizes_beyond_the_machine_and_special_files_are_refused_up_front() {
         ("space.units=[65536]", "space.units"),
         ("space.units=[100000000]", "space.units"),
         ("search.samples_per_epoch=100000000", "search.samples_per_epoch"),
+        ("search.controller_epochs=100000000000", "search.controller_epochs"),
     ] {
         let e = fails(bin().args(["search", "--config"]).arg(config()).arg("--out").arg(&out).args(["--set", set]));
         assert!(e.contains(key) && e.contains("of memory, more than the"), "{set}: {e}");
@@ -931,10 +934,10 @@ fn sizes_beyond_the_machine_and_special_files_are_refused_up_front() {
     assert!(!out.exists());
 }
 
-/// A disk weight store that was deleted or emptied is refused on resume (it would hand other
-/// weights to later trials than the run's own).
+/// A disk weight store that was deleted, emptied or copied from another run is refused on
+/// resume (it would hand other weights to later trials than the run's own).
 #[test]
-fn a_missing_or_emptied_disk_store_is_refused_on_resume() {
+fn a_missing_emptied_or_foreign_disk_store_is_refused_on_resume() {
     let out = tmp("disk-store").join("run");
     let mut c = tiny_search(&out, "builtin:iris", 2, 4, &[]);
     c.args(["--set", "store.type=disk"]);
@@ -954,6 +957,15 @@ fn a_missing_or_emptied_disk_store_is_refused_on_resume() {
     std::fs::remove_file(&store).expect("delete");
     let e = fails(&mut resume());
     assert!(e.contains("weight store holds 0 bigrams") && e.contains("deleted, emptied or replaced"), "{e}");
+    assert_eq!(journal(&out).len(), 8, "nothing trained");
+    // The store of another run of the same config, one epoch longer (so it holds no fewer bigrams).
+    let other = tmp("disk-store-other").join("run");
+    let mut c = tiny_search(&other, "builtin:iris", 3, 4, &[]);
+    c.args(["--set", "store.type=disk"]);
+    ok(&mut c);
+    std::fs::copy(other.join(store.file_name().expect("name")), &store).expect("copy the other run's store");
+    let e = fails(&mut resume());
+    assert!(e.contains("not the one its checkpoint recorded") && e.contains("copied from another run"), "{e}");
     assert_eq!(journal(&out).len(), 8, "nothing trained");
     std::fs::write(&store, &kept).expect("put back");
     ok(&mut resume());

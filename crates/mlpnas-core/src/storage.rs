@@ -37,6 +37,10 @@ pub struct Checkpoint {
     /// refuses such a store holding fewer (deleted, emptied or replaced).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_len: Option<usize>,
+    /// [`WeightStore::identity`](crate::WeightStore::identity) of that store at the checkpoint:
+    /// a resume refuses a store with another identity (copied from another run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<String>,
 }
 
 impl Checkpoint {

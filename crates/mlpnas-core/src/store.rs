@@ -35,6 +35,13 @@ pub trait WeightStore: Send + fmt::Debug {
     fn put(&mut self, key: BigramKey, weights: LayerWeights) -> Result<(), StoreError>;
     /// Number of keys stored.
     fn len(&self) -> usize;
+    /// A name telling this store's files apart from every other store's (drawn when a store
+    /// that persists itself is created); a checkpoint records it, so a resume refuses a store
+    /// copied in from another run. `None` for stores without files (and files written before
+    /// identities, which are trusted).
+    fn identity(&self) -> Option<String> {
+        None
+    }
     /// Whether nothing is stored.
     fn is_empty(&self) -> bool {
         self.len() == 0

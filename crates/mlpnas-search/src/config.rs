@@ -217,7 +217,8 @@ impl SearchConfig {
 
     /// Refuses, before anything is allocated, what this machine cannot hold: the largest network
     /// of an MLP space (its hidden layers, trained with Adam) and the proposals and records of one
-    /// controller epoch (about 1 KiB a trial).
+    /// controller epoch and of the whole search (about 1 KiB a trial). The trainer's batch size
+    /// needs no check: a batch never holds more than the training rows, which are in memory.
     fn check_fits(&self) -> Result<(), ConfigError> {
         use mlpnas_core::memory::{check_fits, training_bytes};
         if let Ok(space) = self.space.build()
@@ -239,7 +240,11 @@ impl SearchConfig {
         }
         let n = self.search.samples_per_epoch as u64;
         check_fits(n.saturating_mul(1024), &format!("a controller epoch of {n} trials"))
-            .map_err(|m| ConfigError::new("search.samples_per_epoch", m))
+            .map_err(|m| ConfigError::new("search.samples_per_epoch", m))?;
+        // Every finished trial's record stays in memory for the leaderboard and the controller.
+        let total = n.saturating_mul(self.search.controller_epochs as u64);
+        check_fits(total.saturating_mul(1024), &format!("the records of {total} trials"))
+            .map_err(|m| ConfigError::new("search.controller_epochs", m))
     }
 
     /// The config as TOML, data paths made absolute (written to the run directory).

@@ -80,6 +80,18 @@ impl Run {
         Ok(Self { storage, cfg, records: log.records, warnings: log.warnings, writer: false })
     }
 
+    /// The trials of the run in `storage`, read by the one verified reader and checked against
+    /// the run's space (tokens mean the journaled architecture), without checking or building
+    /// anything else of the config (so a run made on a backend this build lacks reads too); with
+    /// the reader's warnings. For readers such as `report`.
+    pub fn read_checked_trials(storage: &dyn RunStorage) -> Result<mlpnas_core::TrialLog, SearchError> {
+        let (text, shown, base) = config_text(storage)?;
+        let cfg = SearchConfig::from_toml(&text, &shown, &base, &[])?;
+        let log = storage.read_verified_trials()?;
+        check_records(&cfg, &log.records, &storage.location())?;
+        Ok(log)
+    }
+
     /// Its config.
     pub fn config(&self) -> &CheckedConfig {
         &self.cfg
@@ -147,7 +159,8 @@ impl Run {
                 if let Some(bytes) = snapshot {
                     store.restore(bytes)?;
                 }
-                // A store with files of its own must hold at least what it held then.
+                // A store with files of its own must hold at least what it held then, and be
+                // the same store.
                 if let Some(n) = ck.store_len
                     && store.len() < n
                 {
@@ -157,6 +170,14 @@ impl Run {
                             "the run's weight store holds {} bigrams, fewer than the {n} its checkpoint recorded: it was deleted, emptied or replaced, so the run cannot be resumed exactly",
                             store.len()
                         ),
+                    });
+                }
+                if let Some(id) = &ck.store_id
+                    && store.identity().as_ref() != Some(id)
+                {
+                    return Err(SearchError::Io {
+                        path: self.storage.location(),
+                        message: "the run's weight store is not the one its checkpoint recorded (deleted, replaced or copied from another run), so the run cannot be resumed exactly".into(),
                     });
                 }
                 ck.trials
@@ -193,7 +214,7 @@ impl Run {
 /// Checks that each record's architecture text is what its tokens mean in the run's space (an
 /// edited or foreign journal line is damage: its reward would be credited to another
 /// architecture).
-fn check_records(cfg: &CheckedConfig, records: &[TrialRecord], location: &str) -> Result<(), SearchError> {
+fn check_records(cfg: &SearchConfig, records: &[TrialRecord], location: &str) -> Result<(), SearchError> {
     let space =
         cfg.space.build().map_err(|e| SearchError::Config { path: cfg.origin.clone(), source: e.within("space") })?;
     for r in records {

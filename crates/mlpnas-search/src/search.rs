@@ -262,6 +262,7 @@ impl Search {
                 controller_sha256: None,
                 store_sha256: None,
                 store_len: self.store.as_ref().filter(|_| snapshot.is_none()).map(|s| s.len()),
+                store_id: self.store.as_ref().filter(|_| snapshot.is_none()).and_then(|s| s.identity()),
             };
             self.storage.write_checkpoint(&ck, &state, snapshot.as_deref())?;
             if let Some(best) = top_n(&self.records, 1).first() {

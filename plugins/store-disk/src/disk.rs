@@ -14,7 +14,7 @@ use crate::codec;
 const WEIGHTS: TableDefinition<&str, &[u8]> = TableDefinition::new("weights");
 /// Key text -> (last-use tick, value bytes counted against the cap).
 const META: TableDefinition<&str, (u64, u64)> = TableDefinition::new("meta");
-/// What the file is: `format` -> [`FORMAT`].
+/// What the file is: `format` -> [`FORMAT`]; `id` -> the identity drawn when it was created.
 const INFO: TableDefinition<&str, &str> = TableDefinition::new("info");
 /// The `format` entry of a weight store file.
 const FORMAT: &str = "mlpnas-weight-store/1";
@@ -100,6 +100,8 @@ pub struct DiskStore {
     pending: HashMap<String, LayerWeights>,
     /// Keys evicted since the last flush, to delete from the file.
     removed: HashSet<String>,
+    /// The identity drawn when the file was created (absent in files written before identities).
+    id: Option<String>,
 }
 
 impl fmt::Debug for DiskStore {
@@ -128,7 +130,7 @@ impl DiskStore {
             .set_cache_size(CACHE_BYTES)
             .create(path)
             .map_err(|e| open_error(path, e.into()))?;
-        init_or_check_format(&db, path)?;
+        let id = init_or_check_format(&db, path)?;
         let mut index = Index::default();
         {
             let txn = db.begin_read().at(path)?;
@@ -160,6 +162,7 @@ impl DiskStore {
             index: RefCell::new(index),
             pending: HashMap::new(),
             removed: HashSet::new(),
+            id,
         };
         // A smaller cap than the file was written with: evict now, delete at the next flush.
         store.enforce_cap();
@@ -242,6 +245,10 @@ impl WeightStore for DiskStore {
         self.index.borrow().entries.len()
     }
 
+    fn identity(&self) -> Option<String> {
+        self.id.clone()
+    }
+
     /// Commits every buffered put, eviction and last use in one write transaction (with an
     /// fsync). On error nothing is committed and the buffer is kept, so a later flush retries.
     fn flush(&mut self) -> Result<(), StoreError> {
@@ -293,14 +300,15 @@ impl<T, E: Into<redb::Error>> At<T> for Result<T, E> {
     }
 }
 
-/// Creates the tables of an empty file, or checks that a file holding tables is a weight store.
-fn init_or_check_format(db: &Database, path: &Path) -> Result<(), StoreError> {
+/// Creates the tables of an empty file with a new identity, or checks that a file holding
+/// tables is a weight store; returns the file's identity (none in files older than identities).
+fn init_or_check_format(db: &Database, path: &Path) -> Result<Option<String>, StoreError> {
     {
         let txn = db.begin_read().at(path)?;
         match txn.open_table(INFO) {
             Ok(info) => {
                 return match info.get("format").at(path)? {
-                    Some(f) if f.value() == FORMAT => Ok(()),
+                    Some(f) if f.value() == FORMAT => Ok(info.get("id").at(path)?.map(|v| v.value().to_string())),
                     Some(f) => {
                         Err(corrupt(path, format!("unsupported format {:?} (this build reads {FORMAT:?})", f.value())))
                     }
@@ -318,15 +326,26 @@ fn init_or_check_format(db: &Database, path: &Path) -> Result<(), StoreError> {
             Err(e) => return Err(db_error(path, e.into())),
         }
     }
+    let id = new_identity(path);
     let txn = db.begin_write().at(path)?;
     {
         let mut info = txn.open_table(INFO).at(path)?;
         info.insert("format", FORMAT).at(path)?;
+        info.insert("id", id.as_str()).at(path)?;
         txn.open_table(WEIGHTS).at(path)?;
         txn.open_table(META).at(path)?;
     }
     txn.commit().at(path)?;
-    Ok(())
+    Ok(Some(id))
+}
+
+/// A name no other store file gets: the digest of the creation time, the process, the path and
+/// the address of a fresh allocation (not a secret; it only tells stores apart).
+fn new_identity(path: &Path) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let probe = Box::new(0u8);
+    let seed = format!("{nanos}/{}/{}/{:p}", std::process::id(), path.display(), &*probe);
+    mlpnas_core::digest::sha256_hex(seed.as_bytes())[..32].to_string()
 }
 
 fn corrupt(path: &Path, reason: impl Into<String>) -> StoreError {

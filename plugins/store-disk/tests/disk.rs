@@ -64,6 +64,21 @@ fn expect_corrupt<T: std::fmt::Debug>(r: Result<T, StoreError>, file: &Path, nee
     }
 }
 
+/// A store file keeps the identity drawn at its creation; every new file draws another one
+/// (what lets a resume refuse a store copied in from another run).
+#[test]
+fn each_file_keeps_an_identity_of_its_own() -> TestResult {
+    let dir = scratch("identity");
+    let first = DiskStore::open(&dir.join("a.redb"), None)?.identity().ok_or("an identity")?;
+    assert_eq!(DiskStore::open(&dir.join("a.redb"), None)?.identity(), Some(first.clone()), "kept on reopening");
+    let second = DiskStore::open(&dir.join("b.redb"), None)?.identity().ok_or("an identity")?;
+    assert_ne!(first, second);
+    std::fs::remove_file(dir.join("a.redb"))?;
+    let again = DiskStore::open(&dir.join("a.redb"), None)?.identity().ok_or("an identity")?;
+    assert_ne!(first, again, "a file made anew is another store");
+    Ok(())
+}
+
 #[test]
 fn reopen_returns_the_same_bits() -> TestResult {
     let path = scratch("reopen").join("w.redb");

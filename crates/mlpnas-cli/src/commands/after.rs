@@ -22,7 +22,7 @@ pub(crate) fn report(
     if url.is_some() && !storage.exists()? {
         bail!("{}: no such run (mlpnas runs --storage URL lists them)", storage.location());
     }
-    let log = storage.read_verified_trials()?;
+    let log = mlpnas_search::Run::read_checked_trials(storage.as_ref())?;
     if verbosity == output::Verbosity::Verbose {
         match storage.read_summary()? {
             Some(s) => note!("finished: {} trials in {:.1} s", s.trials, s.wall_seconds),
