@@ -294,16 +294,17 @@ fn host_update(
             let eps = epsilon * bias_correction2_sqrt;
             let (c1, c2) = (1.0 - beta_1, 1.0 - beta_2);
             // Two branch-free loops (the first step has no earlier moments) so that both vectorize.
+            // The moments are flushed to zero below f32's normal range (`flush`).
             if time == 1 {
                 for (((w, &g), m), v) in ps.iter_mut().zip(gs).zip(first).zip(second) {
-                    *m = g * c1;
-                    *v = g * g * c2;
+                    *m = flush(g * c1);
+                    *v = flush(g * g * c2);
                     *w -= (*m * combined) / (v.sqrt() + eps) * lr;
                 }
             } else {
                 for (((w, &g), m), v) in ps.iter_mut().zip(gs).zip(first).zip(second) {
-                    *m = *m * beta_1 + g * c1;
-                    *v = *v * beta_2 + g * g * c2;
+                    *m = flush(*m * beta_1 + g * c1);
+                    *v = flush(*v * beta_2 + g * g * c2);
                     *w -= (*m * combined) / (v.sqrt() + eps) * lr;
                 }
             }
@@ -314,13 +315,29 @@ fn host_update(
             if p.host.is_empty() {
                 p.host = gs.to_vec();
             } else {
-                p.host.iter_mut().zip(gs).for_each(|(v, &g)| *v = g + *v * mu);
+                p.host.iter_mut().zip(gs).for_each(|(v, &g)| *v = flush(g + *v * mu));
             }
             ps.iter_mut().zip(&p.host).for_each(|(w, &v)| *w -= v * lr);
         }
     }
     p.value = Tensor::<2>::from_data(data, device);
     Ok(p)
+}
+
+/// `x`, or zero where `x` is subnormal (nonzero and below `f32::MIN_POSITIVE` in magnitude).
+///
+/// Optimizer state decays geometrically where a gradient is zero (a dead ReLU unit's weights:
+/// Adam's first moment by 0.9 a step), and within a few epochs most of a large net's moments
+/// would be subnormal; Intel cores take a microcode assist on every arithmetic operation with a
+/// subnormal operand or result, which made epochs 5x slower there (BENCHMARKS.md, "Performance
+/// III"). Flushing the state is the cure chosen over the processor's flush-to-zero mode (MXCSR),
+/// which Rust may only change with undefined behaviour: this is safe code, the same on every
+/// architecture and backend, and a state this small moves no weight (its update is below the
+/// weight's last bit), so trained numbers are those of before. A compare and a blend: the loops
+/// stay vectorized.
+#[inline(always)]
+pub(crate) fn flush(x: f32) -> f32 {
+    if x.abs() < f32::MIN_POSITIVE { 0.0 } else { x }
 }
 
 /// `g * f'(a)` for the activation `act` whose output is `a`.
@@ -548,6 +565,82 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Moments of weights whose gradient stays zero (a dead unit's) decay towards zero; neither
+    /// path may keep them subnormal, which stalls Intel cores (`flush`). The unflushed Adam of
+    /// `burn::optim`, fed the same, does hold subnormals: the case reaches the range.
+    #[test]
+    fn optimizer_state_never_holds_subnormal_values() {
+        let subnormal = |v: &[f32]| v.iter().filter(|x| x.is_subnormal()).count();
+        for backend in Backend::for_suites() {
+            let plain = backend.device().expect("device");
+            for (name, cfg) in [
+                ("adam", BurnTrainerConfig { backend, ..Default::default() }),
+                (
+                    "sgd+momentum",
+                    BurnTrainerConfig { backend, optimizer: OptimizerKind::Sgd, momentum: 0.9, ..Default::default() },
+                ),
+            ] {
+                let arch = Architecture::parse("6:relu,4:relu", 3, 3, 0.0).expect("architecture");
+                let mut closed = ClosedFormLearner::new(&cfg, Plan::new(&arch), &arch, &[], &mut rng(1), &plain);
+                closed.where_ = Update::Host;
+                let shapes: Vec<[usize; 2]> = closed.params.iter().map(|p| p.value.dims()).collect();
+                let mut r = rng(3);
+                let mut seen_tiny = false;
+                for step in 0..1200 {
+                    // Normal gradients first, then none: the moments decay through f32's normal range.
+                    let grads = shapes
+                        .iter()
+                        .map(|&[a, b]| {
+                            let v: Vec<f32> = (0..a * b)
+                                .map(|_| if step < 3 { r.random_range(-1e-3f32..1e-3) } else { 0.0 })
+                                .collect();
+                            Tensor::<2>::from_data(TensorData::new(v, [a, b]), &plain)
+                        })
+                        .collect();
+                    closed.update(grads, 1e-3).expect("update");
+                    for p in &closed.params {
+                        assert_eq!(subnormal(&p.host), 0, "{backend} {name} step {step}: subnormal optimizer state");
+                        assert_eq!(subnormal(&values(p.value.clone())), 0, "{backend} {name} step {step}: weights");
+                        seen_tiny |= p.host.iter().any(|&m| m != 0.0 && m.abs() < 1e-30);
+                    }
+                }
+                assert!(seen_tiny, "{backend} {name}: the moments reached the edge of the normal range");
+                // Flushed, not merely kept normal: the first moments (all of SGD's velocity) are 0.
+                for p in &closed.params {
+                    let first = if name == "adam" { &p.host[..p.host.len() / 2] } else { &p.host[..] };
+                    assert!(first.iter().all(|&m| m == 0.0), "{backend} {name}: a decayed moment is not 0");
+                }
+            }
+
+            // Burn's Adam (the autodiff path) with and without the flush, from first moments just
+            // above the subnormal range and zero gradients.
+            use burn::optim::{AdamConfig, AdamState, AdaptiveMomentumState, Optimizer};
+            let adam = AdamConfig::new().with_epsilon(crate::learner::ADAM_EPSILON).build();
+            let flushed = crate::learner::Flushed(adam.clone());
+            let n = 64;
+            let start = |v: f32| Tensor::<1>::from_data(TensorData::new(vec![v; n], [n]), &plain);
+            let fresh = || Some(AdamState::new(AdaptiveMomentumState::new(5, start(1e-36), start(1e-8))));
+            let (mut plain_state, mut flushed_state) = (fresh(), fresh());
+            let (mut w1, mut w2) = (start(0.5), start(0.5));
+            let read = |t: &Tensor<1>| t.clone().into_data().try_to_vec::<f32>().expect("values");
+            let (mut plain_subnormal, mut flushed_subnormal) = (0, 0);
+            for _ in 0..80 {
+                let zero = Tensor::<1>::zeros([n], &plain);
+                (w1, plain_state) = adam.step(1e-3, w1, zero.clone(), plain_state);
+                (w2, flushed_state) = flushed.step(1e-3, w2, zero, flushed_state);
+                plain_subnormal += subnormal(&read(&plain_state.as_ref().expect("state").momentum.moment_1));
+                flushed_subnormal += subnormal(&read(&flushed_state.as_ref().expect("state").momentum.moment_1));
+            }
+            // Unflushed, the moments stay subnormal from about step 42 on; flushed, for at most
+            // the 8 steps between two flushes, and none is left at the end.
+            assert!(plain_subnormal >= 30 * n, "{backend}: the case never reached the subnormal range");
+            assert!(flushed_subnormal <= 8 * n, "{backend}: {flushed_subnormal} subnormal moments over the steps");
+            let m = read(&flushed_state.as_ref().expect("state").momentum.moment_1);
+            assert!(m.iter().all(|&v| v == 0.0), "{backend}: flushed Adam keeps decayed moments");
+            assert_eq!(read(&w1), read(&w2), "{backend}: flushing moved the weights");
         }
     }
 }

@@ -9,7 +9,10 @@
 
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::optim::{AdamConfig, GradientsParams, SgdConfig, momentum::MomentumConfig};
+use burn::optim::{
+    Adam, AdamConfig, AdamState, GradientsParams, LearningRate, ModuleOptimizer, Optimizer, SgdConfig,
+    momentum::MomentumConfig,
+};
 use burn::tensor::{Device, Tensor};
 use mlpnas_core::LayerWeights;
 use mlpnas_core::seed::SeedRng;
@@ -46,13 +49,58 @@ pub(crate) trait Learner {
 /// Which optimizer, with Burn's settings of the references (Adam epsilon 1e-7 as Keras).
 pub(crate) fn optimizer(cfg: &BurnTrainerConfig) -> burn::optim::ModuleOptimizer {
     match cfg.optimizer {
-        OptimizerKind::Adam => AdamConfig::new().with_epsilon(ADAM_EPSILON).init(),
+        OptimizerKind::Adam => ModuleOptimizer::from(Flushed(AdamConfig::new().with_epsilon(ADAM_EPSILON).build())),
         OptimizerKind::Sgd => {
             let momentum =
                 (cfg.momentum > 0.0).then(|| MomentumConfig::new().with_momentum(cfg.momentum).with_dampening(0.0));
             SgdConfig::new().with_momentum(momentum).init()
         }
     }
+}
+
+/// Burn's Adam with its moments flushed to zero below f32's normal range after every step, as
+/// the closed form's fused loop does ([`crate::closed_form::flush`] says why: subnormal moments
+/// stall Intel cores), every [`FLUSH_EVERY`] steps. (Burn's SGD keeps its momentum
+/// private, so `optimizer = "sgd"` with momentum on this path is not flushed; the closed form's
+/// is.)
+#[derive(Clone)]
+pub(crate) struct Flushed(pub(crate) Adam);
+
+impl Optimizer for Flushed {
+    type State<const D: usize> = AdamState<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<D>, Option<Self::State<D>>) {
+        let (tensor, state) = self.0.step(lr, tensor, grad, state);
+        let state = state.map(|mut s| {
+            if s.momentum.time % FLUSH_EVERY == 0 {
+                s.momentum.moment_1 = flush(s.momentum.moment_1);
+                s.momentum.moment_2 = flush(s.momentum.moment_2);
+            }
+            s
+        });
+        (tensor, state)
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
+        Adam::to_device(state, device)
+    }
+}
+
+/// Steps between two flushes of [`Flushed`]: a moment decaying through the subnormal range
+/// spends at most this many steps there (about 150 unflushed), for an eighth of the cost of
+/// flushing at every step (six tensor operations a parameter).
+const FLUSH_EVERY: usize = 8;
+
+/// `t` with its subnormal values set to zero.
+pub(crate) fn flush<const D: usize>(t: Tensor<D>) -> Tensor<D> {
+    let tiny = t.clone().abs().lower_elem(f32::MIN_POSITIVE);
+    t.mask_fill(tiny, 0.0)
 }
 
 /// Adam's epsilon (Keras' default), for both paths.
