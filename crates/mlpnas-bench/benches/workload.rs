@@ -26,7 +26,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type Res<T> = Result<T, String>;
 
-const SECTIONS: &[&str] = &["workload", "step", "workers", "rss", "store", "distributed"];
+const SECTIONS: &[&str] = &["workload", "epochs", "step", "workers", "rss", "store", "distributed"];
 
 fn main() {
     mlpnas_link::link_all();
@@ -47,6 +47,7 @@ fn main() {
     for s in chosen {
         let r = match s {
             "workload" => workload(),
+            "epochs" => epochs(),
             "step" => step(),
             "workers" => workers(),
             "rss" => rss(),
@@ -351,6 +352,53 @@ fn workload() -> Res<()> {
     Ok(())
 }
 
+/// Seconds of each epoch of the workload's largest net: trained for 1, 2, ... 10 epochs (same
+/// seed, so each run repeats the shorter one), epoch `e` costing `t(e) - t(e - 1)`; then 10, 50
+/// and 100 epochs on flex, as `finalize --epochs 100` trains (`MLPNAS_BENCH_LONG=0` skips it).
+/// Epochs must cost the same: optimizer state decaying into subnormal numbers made the later ones
+/// ~5x slower on Intel cores ("Performance III").
+fn epochs() -> Res<()> {
+    const NET: &str = "1024:relu,512:relu,256:relu";
+    let split = split()?;
+    println!("\n## epochs: {NET}, seconds per epoch (t(e) - t(e-1)), one thread");
+    let timed = |v: Variant, epochs: usize| -> Res<f64> {
+        let cfg = BurnTrainerConfig { backend: v.backend, gradients: v.gradients, epochs, ..Default::default() };
+        let t = cfg.build(Arc::clone(&split)).map_err(|e| e.to_string())?;
+        let a = Architecture::parse(NET, t.input_dim(), t.n_classes(), 0.2).map_err(|e| e.to_string())?;
+        let t0 = Instant::now();
+        t.train(&a, &[], 0).map_err(|e| e.to_string())?;
+        Ok(t0.elapsed().as_secs_f64())
+    };
+    println!(
+        "| variant | {} | epoch 10 / epoch 2 |",
+        (1..=10).map(|e| format!("e{e}")).collect::<Vec<_>>().join(" | ")
+    );
+    println!("|---|{}---:|", "---:|".repeat(10));
+    for v in variants()? {
+        timed(v, 1)?; // warm-up
+        let mut prev = 0.0;
+        let mut per = Vec::new();
+        for e in 1..=10 {
+            let t = timed(v, e)?;
+            per.push(t - prev);
+            prev = t;
+        }
+        let cells: Vec<String> = per.iter().map(|s| format!("{s:.3}")).collect();
+        println!("| mlpnas {v} | {} | {:.2}x |", cells.join(" | "), per[9] / per[1]);
+    }
+    if env_or("MLPNAS_BENCH_LONG", "1") != "0" {
+        let v = variants()?.into_iter().next().ok_or("no variant")?;
+        let (t10, t50, t100) = (timed(v, 10)?, timed(v, 50)?, timed(v, 100)?);
+        println!(
+            "\n{v}, 100 epochs: {t100:.1} s; seconds per epoch over epochs 1-10 {:.3}, 11-50 {:.3}, 51-100 {:.3}",
+            t10 / 10.0,
+            (t50 - t10) / 40.0,
+            (t100 - t50) / 50.0
+        );
+    }
+    Ok(())
+}
+
 fn step() -> Res<()> {
     let split = split()?;
     let steps_per_epoch = split.train.n_rows().div_ceil(32);
@@ -379,7 +427,14 @@ fn step() -> Res<()> {
 
 /// One search of `trials` trials (10 per controller epoch) in a fresh run directory: wall
 /// seconds, trials, mean reward, and each trial's training seconds.
-fn search(trials: usize, workers: usize, overrides: &[String]) -> Res<(f64, usize, f64, Vec<f64>)> {
+/// One `trials`-trial search (batches of `workers`, on `threads` threads when given, else the
+/// machine's cores): its wall time and trials.
+fn search(
+    trials: usize,
+    workers: usize,
+    threads: Option<usize>,
+    overrides: &[String],
+) -> Res<(f64, Vec<mlpnas_core::TrialRecord>)> {
     let cfg = config(
         &format!("controller_epochs = {}\nsamples_per_epoch = 10\nworkers = {workers}", trials.div_ceil(10)),
         "memory",
@@ -391,45 +446,88 @@ fn search(trials: usize, workers: usize, overrides: &[String]) -> Res<(f64, usiz
     let t0 = Instant::now();
     let summary = mlpnas_search::Run::create(Box::new(RunDir::new(&dir)), cfg)
         .and_then(|run| Search::new(run, &data))
-        .and_then(|s| s.run(&mut ()))
+        .and_then(|mut s| {
+            if let Some(t) = threads {
+                s.set_threads(t)?;
+            }
+            s.run(&mut ())
+        })
         .map_err(|e| e.to_string())?;
     let wall = t0.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
-    let n = summary.records.len();
-    let mean = summary.records.iter().map(|r| r.reward).sum::<f64>() / n.max(1) as f64;
-    Ok((wall, n, mean, summary.records.iter().map(|r| r.seconds).collect()))
+    Ok((wall, summary.records))
+}
+
+/// The journal without wall times: what must not depend on the number of threads.
+fn without_seconds(records: &[mlpnas_core::TrialRecord]) -> Vec<mlpnas_core::TrialRecord> {
+    records.iter().map(|r| mlpnas_core::TrialRecord { seconds: 0.0, ..r.clone() }).collect()
+}
+
+/// How long `records` (trained one at a time, batch 1, epochs of `per_epoch`) would take on
+/// `threads` threads if only training took time, under the search's start rule: a trial starts
+/// when no earlier unfinished-and-uncommitted trial of its epoch writes a bigram it reads.
+/// Also the share of trials that share a bigram with an earlier trial of their epoch.
+fn threads_bound(records: &[mlpnas_core::TrialRecord], per_epoch: usize, threads: usize) -> (f64, f64) {
+    let keys: Vec<Vec<mlpnas_core::BigramKey>> = records
+        .iter()
+        .map(|r| Architecture::parse_journaled(&r.architecture, 11).map(|a| a.bigram_keys()).unwrap_or_default())
+        .collect();
+    let (mut total, mut sharing) = (0.0, 0);
+    for (e, epoch) in records.chunks(per_epoch).enumerate() {
+        let base = e * per_epoch;
+        let n = epoch.len();
+        let k = |i: usize| &keys[base + i];
+        sharing += (0..n).filter(|&i| (0..i).any(|j| k(j).iter().any(|x| k(i).contains(x)))).count();
+        // Event simulation: free threads start the first ready trial; commits in order.
+        let (mut clock, mut started, mut finished) = (0.0f64, vec![false; n], vec![f64::INFINITY; n]);
+        let mut running: Vec<(f64, usize)> = Vec::new();
+        let mut committed = 0;
+        while committed < n {
+            while running.len() < threads {
+                let ready =
+                    (0..n).find(|&i| !started[i] && (committed..i).all(|j| !k(j).iter().any(|x| k(i).contains(x))));
+                let Some(i) = ready else { break };
+                started[i] = true;
+                running.push((clock + epoch[i].seconds, i));
+            }
+            let (at, pos) = running
+                .iter()
+                .enumerate()
+                .min_by(|a, b| a.1.0.total_cmp(&b.1.0))
+                .map(|(p, &(t, _))| (t, p))
+                .expect("something runs");
+            clock = at;
+            let (_, i) = running.swap_remove(pos);
+            finished[i] = at;
+            while committed < n && finished[committed] <= clock {
+                committed += 1;
+            }
+        }
+        total += clock;
+    }
+    (records.iter().map(|r| r.seconds).sum::<f64>() / total, sharing as f64 / records.len().max(1) as f64)
 }
 
 fn workers() -> Res<()> {
-    println!("\n## workers: one 100-trial random search (seed 42, memory store, one-shot), workers = 1 vs 2");
-    println!("| workers | seconds | archs/s | mean reward | speed-up | load before |");
-    println!("|--------:|--------:|--------:|------------:|---------:|------------:|");
-    let mut base = None;
-    let mut times = Vec::new();
-    for w in [1, 2] {
-        let load = loadavg();
-        let (wall, n, mean, seconds) = search(100, w, &[])?;
-        let rate = n as f64 / wall;
-        let b = *base.get_or_insert(rate);
-        println!("| {w} | {wall:.1} | {rate:.2} | {mean:.4} | {:.2}x | {load} |", rate / b);
-        times.push((wall, seconds));
-    }
-    // The deterministic-batch bound: a batch of 2 lasts as long as its slower trial. From the
-    // workers = 2 run's own trial times: the speed-up over running them one by one if nothing
-    // but training took time, and the share of the wall time that is training at all.
-    let (wall2, t2) = &times[1];
-    let sum: f64 = t2.iter().sum();
-    let paired: f64 = t2.chunks(2).map(|c| c.iter().copied().fold(0.0, f64::max)).sum();
-    let (wall1, t1) = &times[0];
     println!(
-        "batch bound (workers = 2, its trials paired in order): sum of trial seconds / sum of the slower of each pair \
-         = {sum:.1} / {paired:.1} = {:.2}x; training is {:.0}% of the wall time with workers = 1 ({:.1} of {wall1:.1} s), \
-         the slower trial of each batch {:.0}% with workers = 2 ({paired:.1} of {wall2:.1} s)",
-        sum / paired,
-        100.0 * t1.iter().sum::<f64>() / wall1,
-        t1.iter().sum::<f64>(),
-        100.0 * paired / wall2,
+        "\n## workers: one 100-trial search (seed 42, memory store, one-shot, batch 1), --threads 1 vs 2, \
+         per controller"
     );
+    println!(
+        "| controller | threads | seconds | speed-up | journal as threads = 1 | bound | trials sharing a bigram | load before |"
+    );
+    println!("|---|--:|--:|--:|---|--:|--:|---|");
+    for controller in ["random", "evolution", "reinforce"] {
+        let over = [format!("controller.type={controller}")];
+        let load = loadavg();
+        let (wall1, one) = search(100, 1, Some(1), &over)?;
+        let (bound, sharing) = threads_bound(&one, 10, 2);
+        println!("| {controller} | 1 | {wall1:.1} | 1.00x | - | - | {:.0}% | {load} |", 100.0 * sharing);
+        let load = loadavg();
+        let (wall2, two) = search(100, 1, Some(2), &over)?;
+        let same = if without_seconds(&one) == without_seconds(&two) { "identical" } else { "DIFFERENT" };
+        println!("| {controller} | 2 | {wall2:.1} | {:.2}x | {same} | {bound:.2}x | | {load} |", wall1 / wall2);
+    }
     Ok(())
 }
 
@@ -443,8 +541,8 @@ fn vm_hwm_kib() -> Res<u64> {
 
 fn rss_child(trials: usize) -> Res<()> {
     // Two epochs per trial: memory growth with trials does not depend on training length.
-    let (wall, n, _, _) = search(trials, 1, &["trainer.epochs=2".to_string()])?;
-    println!("{n} {wall:.2} {}", vm_hwm_kib()?);
+    let (wall, records) = search(trials, 1, Some(1), &["trainer.epochs=2".to_string()])?;
+    println!("{} {wall:.2} {}", records.len(), vm_hwm_kib()?);
     Ok(())
 }
 
@@ -572,7 +670,8 @@ fn distributed() -> Res<()> {
     );
     println!("| how | seconds | archs/s | mean reward |");
     println!("|-----|--------:|--------:|------------:|");
-    let (wall, n, mean, _) = search(100, 2, &[])?;
+    let (wall, records) = search(100, 2, Some(2), &[])?;
+    let (n, mean) = (records.len(), records.iter().map(|r| r.reward).sum::<f64>() / records.len().max(1) as f64);
     println!("| local, 2 threads | {wall:.1} | {:.2} | {mean:.4} |", n as f64 / wall);
     let cfg = config("controller_epochs = 10\nsamples_per_epoch = 10\nbatch = 2", "memory", &[])?;
     let data = prepare_data(&cfg).map_err(|e| e.to_string())?;

@@ -222,9 +222,10 @@ pub(crate) struct SearchArgs {
     /// The run's name in --storage (default: <config name>-<UTC time>-s<seed>).
     #[arg(long, requires = "storage", conflicts_with = "resume")]
     pub(crate) name: Option<String>,
-    /// Trials this process trains at once, for a run in --storage (default: search.batch; 0:
-    /// only workers train). Results do not depend on it.
-    #[arg(long, requires = "storage")]
+    /// Trials this process trains at once (default: the machine's cores; for a run in --storage,
+    /// search.batch, and 0: only workers train). Results do not depend on it: a trial starts when
+    /// the weights it reads are final, and trials are journaled in order.
+    #[arg(long)]
     pub(crate) threads: Option<usize>,
     #[command(flatten)]
     pub(crate) data: DataArgs,

@@ -13,8 +13,13 @@ use support::{bin, journal, tmp, workspace};
 
 /// 6 controller epochs x 4 trials on iris, 3 training epochs each, one-shot on.
 fn search(out: &Path, store: &str, extra: &[&str]) -> Command {
+    search_with("random", out, store, extra)
+}
+
+/// [`search`] with `configs/{config}.toml` (its controller).
+fn search_with(config: &str, out: &Path, store: &str, extra: &[&str]) -> Command {
     let mut c = bin();
-    c.args(["search", "--quiet", "--config"]).arg(workspace().join("configs/random.toml"));
+    c.args(["search", "--quiet", "--config"]).arg(workspace().join(format!("configs/{config}.toml")));
     c.args(["--data", "builtin:iris", "--out"]).arg(out);
     for s in [
         "search.controller_epochs=6",
@@ -29,9 +34,10 @@ fn search(out: &Path, store: &str, extra: &[&str]) -> Command {
     c
 }
 
+/// Resumes on two threads (whatever the machine has: results never depend on it).
 fn resume(dir: &Path) -> Command {
     let mut c = bin();
-    c.args(["search", "--quiet", "--resume"]).arg(dir);
+    c.args(["search", "--quiet", "--threads", "2", "--resume"]).arg(dir);
     c
 }
 
@@ -52,7 +58,12 @@ fn succeed(cmd: &mut Command) {
 /// Starts the search, SIGKILLs it once the journal holds `n` lines, resumes it (twice if the kill
 /// left it unfinished) and checks it equals `reference`.
 fn kill_at(dir: &Path, store: &str, extra: &[&str], n: usize, reference: &Path) {
-    let mut child = search(dir, store, extra).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    kill_at_with("random", dir, store, extra, n, reference);
+}
+
+fn kill_at_with(config: &str, dir: &Path, store: &str, extra: &[&str], n: usize, reference: &Path) {
+    let mut child =
+        search_with(config, dir, store, extra).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
     let journal_path = dir.join("journal.jsonl");
     let t0 = Instant::now();
     while lines(&journal_path) < n && t0.elapsed() < Duration::from_secs(120) {
@@ -85,6 +96,39 @@ fn kill_and_resume_matches_uninterrupted(store: &str, extra: &[&str]) {
     // Points inside an epoch, right at epoch boundaries (4, 8, 16) and near the end.
     for n in [1, 4, 6, 8, 13, 16, 23] {
         kill_at(&root.join(format!("killed-{n}")), store, extra, n, &reference);
+    }
+}
+
+/// `--threads` changes no journal: trials of an epoch train at once when they share no bigram
+/// an earlier one writes, and are committed in order. Every controller, with shared bigrams
+/// (iris's small space: most trials share one), with a disk store, and without one-shot (every
+/// trial independent); the two-thread runs are also SIGKILLed and resumed on two threads.
+#[test]
+fn threads_change_no_journal_even_through_a_kill() {
+    for (config, store, extra) in [
+        ("random", "memory", &[][..]),
+        ("evolution", "memory", &[][..]),
+        ("seed-default", "memory", &[][..]),
+        ("random", "disk", &[][..]),
+        ("random", "memory", &["--set", "search.one_shot=false"][..]),
+    ] {
+        let root = tmp(&format!("threads-{config}-{store}-{}", extra.len()));
+        let with = |threads: &'static str| [extra, &["--threads", threads]].concat();
+        let reference = root.join("one");
+        succeed(&mut search_with(config, &reference, store, &with("1")));
+        let two = root.join("two");
+        succeed(&mut search_with(config, &two, store, &with("2")));
+        let essence_of = |d: &Path| journal(d).iter().map(essence).collect::<Vec<_>>();
+        assert_eq!(essence_of(&two), essence_of(&reference), "{config} {store} {extra:?}: two threads");
+        let epochs = |d: &Path| std::fs::read_to_string(d.join("controller.jsonl")).expect("controller.jsonl");
+        assert_eq!(epochs(&two), epochs(&reference), "{config} {store} {extra:?}: epoch reports");
+        if extra.is_empty() {
+            let transfers: usize = journal(&reference).iter().map(|r| r.transfers).sum();
+            assert!(transfers > 0, "{config}: no trial reused a bigram; the case shares none");
+        }
+        for n in [3, 10] {
+            kill_at_with(config, &root.join(format!("killed-{n}")), store, &with("2"), n, &reference);
+        }
     }
 }
 

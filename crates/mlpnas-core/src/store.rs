@@ -42,6 +42,12 @@ pub trait WeightStore: Send + fmt::Debug {
     fn identity(&self) -> Option<String> {
         None
     }
+    /// Whether a `put` may remove other keys (a store with a size cap): then what a `get`
+    /// returns depends on every put before it, and the search lets no trial read ahead of an
+    /// earlier put; otherwise only on the puts of the same key.
+    fn evicts(&self) -> bool {
+        false
+    }
     /// Whether nothing is stored.
     fn is_empty(&self) -> bool {
         self.len() == 0

@@ -85,9 +85,9 @@ impl Run {
     /// anything else of the config (so a run made on a backend this build lacks reads too); with
     /// the reader's warnings. For readers such as `report`.
     pub fn read_checked_trials(storage: &dyn RunStorage) -> Result<mlpnas_core::TrialLog, SearchError> {
+        let log = storage.read_verified_trials()?;
         let (text, shown, base) = config_text(storage)?;
         let cfg = SearchConfig::from_toml(&text, &shown, &base, &[])?;
-        let log = storage.read_verified_trials()?;
         check_records(&cfg, &log.records, &storage.location())?;
         Ok(log)
     }

@@ -1,7 +1,7 @@
 //! The search loop ([`Search`]) and single-architecture evaluation ([`evaluate`]).
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
 
 use mlpnas_core::seed::derive;
@@ -17,7 +17,8 @@ use crate::observer::Observer;
 use crate::prepare::Prepared;
 use crate::queued::{Queued, QueuedJob};
 use crate::run::Run;
-use crate::training::{Trained, record, train_on_threads};
+use crate::schedule::Schedule;
+use crate::training::{Trained, record, train_guarded};
 
 /// What a finished search returns.
 #[derive(Debug)]
@@ -121,7 +122,12 @@ impl Search {
         if queue.is_some() {
             storage.publish_data(&data.split)?;
         }
-        let threads = cfg.search.batch;
+        // A local run trains on every core ([`Search::set_threads`]); a run with a queue keeps
+        // `search.batch` trials in it at once.
+        let threads = match queue {
+            Some(_) => cfg.search.batch,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
         Ok(Self {
             cfg,
             space,
@@ -139,9 +145,9 @@ impl Search {
         })
     }
 
-    /// Trains a batch on `threads` threads of this process (default: `search.batch`). Only a
-    /// run whose storage has a queue may train on fewer (0: workers train everything); results
-    /// never depend on it.
+    /// Trains on `threads` threads of this process (default: the machine's cores; with a queue,
+    /// `search.batch`). Only a run whose storage has a queue may train on none (workers train
+    /// everything); results never depend on it.
     pub fn set_threads(&mut self, threads: usize) -> Result<(), SearchError> {
         if self.queue.is_none() && threads == 0 {
             return Err(SearchError::Io {
@@ -219,22 +225,9 @@ impl Search {
             }
             let indexed: Vec<(usize, Proposal)> =
                 proposals.into_iter().enumerate().map(|(i, p)| (first + i, p)).collect();
-            for range in batches(indexed.len(), lc.batch) {
-                let dones = self.batch(epoch, &indexed[range], observer)?;
-                for d in &dones {
-                    tried.insert(d.record.tokens.clone());
-                    let best = top_n(&self.records, 1)[0];
-                    observer.trial(&self.records[d.record.trial], best);
-                }
-                // Store writes after the batch, in trial order. They are made durable at the
-                // epoch's checkpoint, not here: until then `pending/` holds them for a resume.
-                if let Some(s) = self.store.as_mut() {
-                    for d in dones {
-                        for (k, w) in d.puts {
-                            s.put(k, w)?;
-                        }
-                    }
-                }
+            match self.queue.clone() {
+                None => self.epoch_locally(epoch, &indexed, &mut tried, observer)?,
+                Some(queue) => self.epoch_queued(queue.as_ref(), epoch, &indexed, &mut tried, observer)?,
             }
             let ctx = ControllerContext { space: self.space.as_ref(), tried: &tried, epoch };
             let report = self.controller.update(&ctx, &self.records[first..])?;
@@ -284,10 +277,43 @@ impl Search {
         Ok(SearchSummary { records: self.records, location: self.storage.location(), exhausted, wall_seconds })
     }
 
-    /// Runs one batch of trials (the journaled ones are read back instead of trained), commits
-    /// the new ones in trial order and returns every trial's result with its store puts.
-    fn batch(
+    /// Trains one controller epoch's trials (`indexed`) through the run's queue, batch by batch:
+    /// each batch's trials read the store as the earlier batches left it, and its puts are
+    /// applied after it, in trial order.
+    fn epoch_queued(
         &mut self,
+        queue: &dyn TrialQueue,
+        epoch: usize,
+        indexed: &[(usize, Proposal)],
+        tried: &mut HashSet<Vec<TokenId>>,
+        observer: &mut dyn Observer,
+    ) -> Result<(), SearchError> {
+        for range in batches(indexed.len(), self.cfg.search.batch) {
+            let dones = self.queued_batch(queue, epoch, &indexed[range], observer)?;
+            for d in &dones {
+                tried.insert(d.record.tokens.clone());
+                let best = top_n(&self.records, 1)[0];
+                observer.trial(&self.records[d.record.trial], best);
+            }
+            // Store writes after the batch, in trial order. They are made durable at the
+            // epoch's checkpoint, not here: until then `pending/` holds them for a resume.
+            if let Some(s) = self.store.as_mut() {
+                for d in dones {
+                    for (k, w) in d.puts {
+                        s.put(k, w)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one batch of trials through the run's queue (the journaled ones are read back
+    /// instead of trained), commits the new ones in trial order and returns every trial's result
+    /// with its store puts.
+    fn queued_batch(
+        &mut self,
+        queue: &dyn TrialQueue,
         epoch: usize,
         chunk: &[(usize, Proposal)],
         observer: &mut dyn Observer,
@@ -317,10 +343,7 @@ impl Search {
             };
             jobs.push((*index, p.clone(), candidate, keys, init));
         }
-        let outcomes = match self.queue.clone() {
-            Some(q) => self.through_queue(q.as_ref(), &jobs, observer)?,
-            None => self.locally(&jobs),
-        };
+        let outcomes = self.through_queue(queue, &jobs, observer)?;
         let mut new = jobs.into_iter().zip(outcomes);
         let mut dones = Vec::with_capacity(chunk.len());
         for (index, p) in chunk {
@@ -348,18 +371,123 @@ impl Search {
             self.records.push(record.clone());
             dones.push(Done { record, puts });
         }
-        if let Some(q) = &self.queue {
-            let trials: Vec<usize> = chunk.iter().map(|(i, _)| *i).collect();
-            q.retire(&self.storage.run_name(), &trials)?;
-        }
+        let trials: Vec<usize> = chunk.iter().map(|(i, _)| *i).collect();
+        queue.retire(&self.storage.run_name(), &trials)?;
         Ok(dones)
     }
 
-    /// Trains `jobs` on threads of this process, one each.
-    fn locally(&self, jobs: &[Job]) -> Vec<Trained> {
-        let work: Vec<(usize, &Candidate, &[Option<LayerWeights>])> =
-            jobs.iter().map(|(index, _, candidate, _, init)| (*index, candidate, &init[..])).collect();
-        train_on_threads(self.trainer.as_ref(), self.cfg.seed, &work, self.threads)
+    /// Trains one controller epoch's trials (`indexed`, the journaled ones read back instead) on
+    /// this process's threads. A trial starts as soon as the store holds what it would read in
+    /// order ([`Schedule`]); results are committed in trial order and each batch's puts applied
+    /// to the store after it, in trial order: the journal is the one of a single thread.
+    fn epoch_locally(
+        &mut self,
+        epoch: usize,
+        indexed: &[(usize, Proposal)],
+        tried: &mut HashSet<Vec<TokenId>>,
+        observer: &mut dyn Observer,
+    ) -> Result<(), SearchError> {
+        let (input_dim, n_classes) = (self.trainer.input_dim(), self.trainer.n_classes());
+        let n = indexed.len();
+        let first = indexed.first().map_or(0, |(i, _)| *i);
+        let journaled = self.records.len().saturating_sub(first).min(n);
+        let mut candidates = Vec::with_capacity(n);
+        let mut keys = Vec::with_capacity(n);
+        for (_, p) in indexed {
+            let c = self.space.candidate(&p.tokens, input_dim, n_classes)?;
+            keys.push(match &c {
+                Candidate::Network(arch) if self.store.is_some() => arch.bigram_keys(),
+                _ => Vec::new(),
+            });
+            candidates.push(c);
+        }
+        let batch = self.cfg.search.batch.max(1);
+        let evicts = self.store.as_ref().is_some_and(|s| s.evicts());
+        let mut schedule = Schedule::new(keys.clone(), batch, evicts, journaled);
+        let mut results: Vec<Option<(Trained, Vec<Option<LayerWeights>>)>> = (0..n).map(|_| None).collect();
+        let mut batch_puts: Vec<(BigramKey, LayerWeights)> = Vec::new();
+        let threads = self.threads.max(1).min(n - journaled);
+        let (seed, location) = (self.cfg.seed, self.storage.location());
+        let trainer = self.trainer.as_ref();
+        let lost = || SearchError::Io { path: location.clone(), message: "the training threads ended early".into() };
+        let (job_tx, job_rx) = mpsc::channel::<(usize, &Candidate, Vec<Option<LayerWeights>>)>();
+        let job_rx = Mutex::new(job_rx);
+        let (done_tx, done_rx) = mpsc::channel();
+        std::thread::scope(|scope| -> Result<(), SearchError> {
+            // Owned here: however this closure ends, the job channel closes and the threads end.
+            let job_tx = job_tx;
+            for _ in 0..threads {
+                let (job_rx, done_tx) = (&job_rx, done_tx.clone());
+                scope.spawn(move || {
+                    while let Ok(Ok((pos, candidate, init))) = job_rx.lock().map(|rx| rx.recv()) {
+                        let trained = train_guarded(trainer, seed, first + pos, candidate, &init);
+                        if done_tx.send((pos, trained, init)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(done_tx);
+            let (mut committed, mut running) = (0, 0);
+            loop {
+                // Commit what has finished, in trial order; apply each whole batch's puts.
+                while committed < n && (committed < journaled || results[committed].is_some()) {
+                    let (index, p) = &indexed[committed];
+                    let puts = if committed < journaled {
+                        if self.store.is_some() { self.storage.read_puts(*index)? } else { Vec::new() }
+                    } else {
+                        let Some(((outcome, seconds), init)) = results[committed].take() else { break };
+                        let outcome = outcome?;
+                        let candidate = &candidates[committed];
+                        let transfers = init.iter().filter(|w| w.is_some()).count();
+                        let record = record(*index, epoch, p.clone(), candidate, &outcome, transfers, seconds);
+                        let puts: Vec<(BigramKey, LayerWeights)> =
+                            if self.store.is_some() && record.status.stores_weights() {
+                                keys[committed].iter().copied().zip(outcome.weights.iter().cloned()).collect()
+                            } else {
+                                Vec::new()
+                            };
+                        self.storage.append_trial(&record, self.store.is_some().then_some(&puts[..]))?;
+                        self.records.push(record);
+                        puts
+                    };
+                    tried.insert(p.tokens.clone());
+                    observer.trial(&self.records[*index], top_n(&self.records, 1)[0]);
+                    batch_puts.extend(puts);
+                    committed += 1;
+                    if committed.is_multiple_of(batch) || committed == n {
+                        // Made durable at the epoch's checkpoint; until then `pending/` holds them.
+                        if let Some(s) = self.store.as_mut() {
+                            for (k, w) in batch_puts.drain(..) {
+                                s.put(k, w)?;
+                            }
+                        }
+                        schedule.applied(committed);
+                    }
+                }
+                if committed == n {
+                    return Ok(());
+                }
+                while running < threads {
+                    let Some(pos) = schedule.next() else { break };
+                    let init = match (&candidates[pos], self.store.as_ref()) {
+                        (Candidate::Network(arch), Some(s)) => {
+                            let mut init = Vec::with_capacity(keys[pos].len());
+                            for (k, &(i, o, _)) in keys[pos].iter().zip(&arch.dense_shapes()) {
+                                init.push(s.get(k)?.filter(|w| w.fits(i, o)));
+                            }
+                            init
+                        }
+                        _ => Vec::new(),
+                    };
+                    job_tx.send((pos, &candidates[pos], init)).map_err(|_| lost())?;
+                    running += 1;
+                }
+                let (pos, trained, init) = done_rx.recv().map_err(|_| lost())?;
+                running -= 1;
+                results[pos] = Some((trained, init));
+            }
+        })
     }
 
     /// Puts `jobs` into the run's queue and collects their results (see [`Queued::train`]).

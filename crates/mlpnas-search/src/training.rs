@@ -22,9 +22,7 @@ pub(crate) fn train_on_threads(
     threads: usize,
 ) -> Vec<Trained> {
     let train = |&(index, candidate, init): &(usize, &Candidate, &[Option<LayerWeights>])| {
-        let t0 = Instant::now();
-        let o = train_candidate(trainer, candidate, init, derive(seed, "trial", index as u64));
-        (o, t0.elapsed().as_secs_f64())
+        train_timed(trainer, seed, index, candidate, init)
     };
     if jobs.len() <= 1 || threads <= 1 {
         return jobs.iter().map(train).collect();
@@ -39,6 +37,32 @@ pub(crate) fn train_on_threads(
         });
     }
     out
+}
+
+/// Trains trial `index` (its seed derived from the search's `seed`), timed.
+pub(crate) fn train_timed(
+    trainer: &dyn ArchitectureTrainer,
+    seed: u64,
+    index: usize,
+    candidate: &Candidate,
+    init: &[Option<LayerWeights>],
+) -> Trained {
+    let t0 = Instant::now();
+    let o = train_candidate(trainer, candidate, init, derive(seed, "trial", index as u64));
+    (o, t0.elapsed().as_secs_f64())
+}
+
+/// [`train_timed`] on a thread of a pool: a panic in the trainer becomes the trial's error
+/// instead of ending the thread (and leaving the search waiting for its result).
+pub(crate) fn train_guarded(
+    trainer: &dyn ArchitectureTrainer,
+    seed: u64,
+    index: usize,
+    candidate: &Candidate,
+    init: &[Option<LayerWeights>],
+) -> Trained {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| train_timed(trainer, seed, index, candidate, init)))
+        .unwrap_or_else(|_| (Err(TrainerError::Other("a training thread panicked".into())), 0.0))
 }
 
 /// Trains a network candidate, or measures a point of a table space.

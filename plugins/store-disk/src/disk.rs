@@ -245,6 +245,10 @@ impl WeightStore for DiskStore {
         self.index.borrow().entries.len()
     }
 
+    fn evicts(&self) -> bool {
+        self.max_bytes.is_some()
+    }
+
     fn identity(&self) -> Option<String> {
         self.id.clone()
     }
