@@ -6,8 +6,9 @@
 //!   summary) over a [`mlpnas_core::RunStorage`], and the one replay of its weight store;
 //! * [`prepare`]: the run's data as trainers get it ([`prepare_data`]);
 //! * [`search`]: the search loop ([`Search`]) and single-architecture evaluation ([`evaluate`]);
-//!   [`observer`]: what it tells whoever shows its progress; `schedule`: which trials of an
-//!   epoch may train at once without changing what any of them reads from the weight store;
+//!   [`observer`]: what it tells whoever shows its progress; `epoch`: one controller epoch's
+//!   trials from proposal to journal (both drivers); `schedule`: which of them may train at once
+//!   without changing what any of them reads from the weight store;
 //! * [`training`]: the one local training of trials (threads of this process);
 //! * [`queued`]: the one training through a run's queue (workers, and this process's threads);
 //! * [`claim`]: training one claimed trial under a renewed lease (workers and coordinators);
@@ -16,7 +17,7 @@
 //! * [`worker`]: `mlpnas worker`, claiming queued trials of any run.
 //!
 //! Module imports run one way: `search` and `tabulate` use `queued` and `training` (and
-//! `search` uses `schedule`); `queued` and
+//! `epoch`, which uses `schedule`); `queued` and
 //! `worker` use `claim`; `claim` uses `training`. Where a run's files live and what they mean
 //! (the run directory, the journal, the loop settings) is `mlpnas-runs`'s.
 //!
@@ -25,6 +26,7 @@
 
 pub mod claim;
 pub mod config;
+mod epoch;
 pub mod error;
 pub mod observer;
 pub mod prepare;

@@ -6,19 +6,19 @@ use std::time::Instant;
 
 use mlpnas_core::seed::derive;
 use mlpnas_core::{
-    Architecture, ArchitectureTrainer, BigramKey, Candidate, Controller, ControllerContext, ControllerError,
-    EpochReport, LayerWeights, Proposal, RunStorage, SearchSpace, Summary, TokenId, TrainOutcome, TrialQueue,
-    TrialRecord, WeightStore, batches, build_controller, top_n,
+    Architecture, ArchitectureTrainer, Candidate, Controller, ControllerContext, ControllerError, EpochReport,
+    LayerWeights, Proposal, RunStorage, SearchSpace, Summary, TokenId, TrainOutcome, TrialQueue, TrialRecord,
+    WeightStore, build_controller, top_n,
 };
 
 use crate::config::CheckedConfig;
+use crate::epoch::{EpochTrials, Sinks};
 use crate::error::SearchError;
 use crate::observer::Observer;
 use crate::prepare::Prepared;
 use crate::queued::{Queued, QueuedJob};
 use crate::run::Run;
-use crate::schedule::Schedule;
-use crate::training::{Trained, record, train_guarded};
+use crate::training::train_guarded;
 
 /// What a finished search returns.
 #[derive(Debug)]
@@ -66,15 +66,6 @@ pub struct Search {
     queue: Option<Arc<dyn TrialQueue>>,
     /// Threads of this process that train trials of a batch.
     threads: usize,
-}
-
-/// A trial to train: index, proposal, candidate, its bigram keys, its initial weights.
-type Job = (usize, Proposal, Candidate, Vec<BigramKey>, Vec<Option<LayerWeights>>);
-
-/// One trial's result before it is committed.
-struct Done {
-    record: TrialRecord,
-    puts: Vec<(BigramKey, LayerWeights)>,
 }
 
 impl Search {
@@ -277,9 +268,23 @@ impl Search {
         Ok(SearchSummary { records: self.records, location: self.storage.location(), exhausted, wall_seconds })
     }
 
-    /// Trains one controller epoch's trials (`indexed`) through the run's queue, batch by batch:
-    /// each batch's trials read the store as the earlier batches left it, and its puts are
-    /// applied after it, in trial order.
+    /// The commit targets of an epoch (everything but the trainer, which training borrows).
+    fn epoch_trials<'a>(&self, epoch: usize, indexed: &'a [(usize, Proposal)]) -> Result<EpochTrials<'a>, SearchError> {
+        EpochTrials::new(
+            epoch,
+            indexed,
+            self.space.as_ref(),
+            (self.trainer.input_dim(), self.trainer.n_classes()),
+            self.records.len(),
+            self.cfg.search.batch,
+            self.store.as_deref(),
+        )
+    }
+
+    /// Trains one controller epoch's trials (`indexed`; the journaled ones are read back) through
+    /// the run's queue, in waves: every trial that may start ([`EpochTrials::start_next`]) is
+    /// submitted at once, so workers train a batch-1 run in parallel too; results are committed
+    /// in trial order and their tasks retired.
     fn epoch_queued(
         &mut self,
         queue: &dyn TrialQueue,
@@ -288,98 +293,58 @@ impl Search {
         tried: &mut HashSet<Vec<TokenId>>,
         observer: &mut dyn Observer,
     ) -> Result<(), SearchError> {
-        for range in batches(indexed.len(), self.cfg.search.batch) {
-            let dones = self.queued_batch(queue, epoch, &indexed[range], observer)?;
-            for d in &dones {
-                tried.insert(d.record.tokens.clone());
-                let best = top_n(&self.records, 1)[0];
-                observer.trial(&self.records[d.record.trial], best);
-            }
-            // Store writes after the batch, in trial order. They are made durable at the
-            // epoch's checkpoint, not here: until then `pending/` holds them for a resume.
-            if let Some(s) = self.store.as_mut() {
-                for d in dones {
-                    for (k, w) in d.puts {
-                        s.put(k, w)?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs one batch of trials through the run's queue (the journaled ones are read back
-    /// instead of trained), commits the new ones in trial order and returns every trial's result
-    /// with its store puts.
-    fn queued_batch(
-        &mut self,
-        queue: &dyn TrialQueue,
-        epoch: usize,
-        chunk: &[(usize, Proposal)],
-        observer: &mut dyn Observer,
-    ) -> Result<Vec<Done>, SearchError> {
-        let (input_dim, n_classes) = (self.trainer.input_dim(), self.trainer.n_classes());
-        // Plan every new trial against the store as it is now (the batch's start).
-        let mut jobs = Vec::new();
-        for (index, p) in chunk {
-            if *index < self.records.len() {
-                continue;
-            }
-            let candidate = self.space.candidate(&p.tokens, input_dim, n_classes)?;
-            let (keys, init) = match &candidate {
-                Candidate::Network(arch) => {
-                    let keys = arch.bigram_keys();
-                    let mut init: Vec<Option<LayerWeights>> = Vec::with_capacity(keys.len());
-                    for (k, &(i, o, _)) in keys.iter().zip(&arch.dense_shapes()) {
-                        let w = match self.store.as_ref() {
-                            Some(s) => s.get(k)?.filter(|w| w.fits(i, o)),
-                            None => None,
-                        };
-                        init.push(w);
-                    }
-                    (keys, init)
-                }
-                Candidate::Point { .. } => (Vec::new(), Vec::new()),
+        let mut trials = self.epoch_trials(epoch, indexed)?;
+        let run = self.storage.run_name();
+        loop {
+            let sinks = Sinks {
+                storage: self.storage.as_mut(),
+                records: &mut self.records,
+                store: self.store.as_mut(),
+                tried: &mut *tried,
+                observer: &mut *observer,
             };
-            jobs.push((*index, p.clone(), candidate, keys, init));
-        }
-        let outcomes = self.through_queue(queue, &jobs, observer)?;
-        let mut new = jobs.into_iter().zip(outcomes);
-        let mut dones = Vec::with_capacity(chunk.len());
-        for (index, p) in chunk {
-            if *index < self.records.len() {
-                let record = self.records[*index].clone();
-                let puts = if self.store.is_some() { self.storage.read_puts(*index)? } else { Vec::new() };
-                dones.push(Done { record, puts });
-                continue;
+            let committed = trials.commit_ready(sinks)?;
+            if !committed.is_empty() {
+                queue.retire(&run, &committed)?;
             }
-            let Some(((_, _, candidate, keys, init), (outcome, seconds))) = new.next() else {
+            if trials.done() {
+                return Ok(());
+            }
+            let mut wave = Vec::new();
+            while let Some(started) = trials.start_next(self.store.as_deref())? {
+                wave.push(started);
+            }
+            if wave.is_empty() {
                 return Err(SearchError::Io {
                     path: self.storage.location(),
-                    message: format!("trial {index} was not run"),
+                    message: "no trial of the epoch can start (a bug: please report it)".into(),
                 });
-            };
-            let outcome = outcome?;
-            let transfers = init.iter().filter(|w| w.is_some()).count();
-            let record = record(*index, epoch, p.clone(), &candidate, &outcome, transfers, seconds);
-            let puts: Vec<(BigramKey, LayerWeights)> = if self.store.is_some() && record.status.stores_weights() {
-                keys.into_iter().zip(outcome.weights.iter().cloned()).collect()
-            } else {
-                Vec::new()
-            };
-            self.storage.append_trial(&record, self.store.is_some().then_some(&puts[..]))?;
-            self.records.push(record.clone());
-            dones.push(Done { record, puts });
+            }
+            let jobs: Vec<QueuedJob<'_>> = wave
+                .iter()
+                .map(|(pos, init)| {
+                    let (index, tokens) = trials.trial(*pos);
+                    (index, tokens, &init[..])
+                })
+                .collect();
+            let queued = Queued::new(
+                queue,
+                self.storage.as_ref(),
+                &self.cfg,
+                self.trainer.as_ref(),
+                self.space.as_ref(),
+                self.threads,
+            );
+            let outcomes = queued.train(&jobs, observer)?;
+            for ((pos, init), trained) in wave.into_iter().zip(outcomes) {
+                trials.finish(pos, trained, init);
+            }
         }
-        let trials: Vec<usize> = chunk.iter().map(|(i, _)| *i).collect();
-        queue.retire(&self.storage.run_name(), &trials)?;
-        Ok(dones)
     }
 
-    /// Trains one controller epoch's trials (`indexed`, the journaled ones read back instead) on
-    /// this process's threads. A trial starts as soon as the store holds what it would read in
-    /// order ([`Schedule`]); results are committed in trial order and each batch's puts applied
-    /// to the store after it, in trial order: the journal is the one of a single thread.
+    /// Trains one controller epoch's trials (`indexed`; the journaled ones are read back) on this
+    /// process's threads: a trial starts as soon as the store holds what it would read in order
+    /// ([`EpochTrials::start_next`]), and results are committed in trial order.
     fn epoch_locally(
         &mut self,
         epoch: usize,
@@ -387,30 +352,12 @@ impl Search {
         tried: &mut HashSet<Vec<TokenId>>,
         observer: &mut dyn Observer,
     ) -> Result<(), SearchError> {
-        let (input_dim, n_classes) = (self.trainer.input_dim(), self.trainer.n_classes());
-        let n = indexed.len();
-        let first = indexed.first().map_or(0, |(i, _)| *i);
-        let journaled = self.records.len().saturating_sub(first).min(n);
-        let mut candidates = Vec::with_capacity(n);
-        let mut keys = Vec::with_capacity(n);
-        for (_, p) in indexed {
-            let c = self.space.candidate(&p.tokens, input_dim, n_classes)?;
-            keys.push(match &c {
-                Candidate::Network(arch) if self.store.is_some() => arch.bigram_keys(),
-                _ => Vec::new(),
-            });
-            candidates.push(c);
-        }
-        let batch = self.cfg.search.batch.max(1);
-        let evicts = self.store.as_ref().is_some_and(|s| s.evicts());
-        let mut schedule = Schedule::new(keys.clone(), batch, evicts, journaled);
-        let mut results: Vec<Option<(Trained, Vec<Option<LayerWeights>>)>> = (0..n).map(|_| None).collect();
-        let mut batch_puts: Vec<(BigramKey, LayerWeights)> = Vec::new();
-        let threads = self.threads.max(1).min(n - journaled);
+        let mut trials = self.epoch_trials(epoch, indexed)?;
+        let threads = self.threads.max(1).min(trials.to_train());
         let (seed, location) = (self.cfg.seed, self.storage.location());
         let trainer = self.trainer.as_ref();
         let lost = || SearchError::Io { path: location.clone(), message: "the training threads ended early".into() };
-        let (job_tx, job_rx) = mpsc::channel::<(usize, &Candidate, Vec<Option<LayerWeights>>)>();
+        let (job_tx, job_rx) = mpsc::channel::<(usize, usize, Candidate, Vec<Option<LayerWeights>>)>();
         let job_rx = Mutex::new(job_rx);
         let (done_tx, done_rx) = mpsc::channel();
         std::thread::scope(|scope| -> Result<(), SearchError> {
@@ -419,8 +366,8 @@ impl Search {
             for _ in 0..threads {
                 let (job_rx, done_tx) = (&job_rx, done_tx.clone());
                 scope.spawn(move || {
-                    while let Ok(Ok((pos, candidate, init))) = job_rx.lock().map(|rx| rx.recv()) {
-                        let trained = train_guarded(trainer, seed, first + pos, candidate, &init);
+                    while let Ok(Ok((pos, index, candidate, init))) = job_rx.lock().map(|rx| rx.recv()) {
+                        let trained = train_guarded(trainer, seed, index, &candidate, &init);
                         if done_tx.send((pos, trained, init)).is_err() {
                             break;
                         }
@@ -428,80 +375,30 @@ impl Search {
                 });
             }
             drop(done_tx);
-            let (mut committed, mut running) = (0, 0);
+            let mut running = 0;
             loop {
-                // Commit what has finished, in trial order; apply each whole batch's puts.
-                while committed < n && (committed < journaled || results[committed].is_some()) {
-                    let (index, p) = &indexed[committed];
-                    let puts = if committed < journaled {
-                        if self.store.is_some() { self.storage.read_puts(*index)? } else { Vec::new() }
-                    } else {
-                        let Some(((outcome, seconds), init)) = results[committed].take() else { break };
-                        let outcome = outcome?;
-                        let candidate = &candidates[committed];
-                        let transfers = init.iter().filter(|w| w.is_some()).count();
-                        let record = record(*index, epoch, p.clone(), candidate, &outcome, transfers, seconds);
-                        let puts: Vec<(BigramKey, LayerWeights)> =
-                            if self.store.is_some() && record.status.stores_weights() {
-                                keys[committed].iter().copied().zip(outcome.weights.iter().cloned()).collect()
-                            } else {
-                                Vec::new()
-                            };
-                        self.storage.append_trial(&record, self.store.is_some().then_some(&puts[..]))?;
-                        self.records.push(record);
-                        puts
-                    };
-                    tried.insert(p.tokens.clone());
-                    observer.trial(&self.records[*index], top_n(&self.records, 1)[0]);
-                    batch_puts.extend(puts);
-                    committed += 1;
-                    if committed.is_multiple_of(batch) || committed == n {
-                        // Made durable at the epoch's checkpoint; until then `pending/` holds them.
-                        if let Some(s) = self.store.as_mut() {
-                            for (k, w) in batch_puts.drain(..) {
-                                s.put(k, w)?;
-                            }
-                        }
-                        schedule.applied(committed);
-                    }
-                }
-                if committed == n {
+                let sinks = Sinks {
+                    storage: self.storage.as_mut(),
+                    records: &mut self.records,
+                    store: self.store.as_mut(),
+                    tried: &mut *tried,
+                    observer: &mut *observer,
+                };
+                trials.commit_ready(sinks)?;
+                if trials.done() {
                     return Ok(());
                 }
                 while running < threads {
-                    let Some(pos) = schedule.next() else { break };
-                    let init = match (&candidates[pos], self.store.as_ref()) {
-                        (Candidate::Network(arch), Some(s)) => {
-                            let mut init = Vec::with_capacity(keys[pos].len());
-                            for (k, &(i, o, _)) in keys[pos].iter().zip(&arch.dense_shapes()) {
-                                init.push(s.get(k)?.filter(|w| w.fits(i, o)));
-                            }
-                            init
-                        }
-                        _ => Vec::new(),
-                    };
-                    job_tx.send((pos, &candidates[pos], init)).map_err(|_| lost())?;
+                    let Some((pos, init)) = trials.start_next(self.store.as_deref())? else { break };
+                    let (index, _) = trials.trial(pos);
+                    job_tx.send((pos, index, trials.candidate(pos).clone(), init)).map_err(|_| lost())?;
                     running += 1;
                 }
                 let (pos, trained, init) = done_rx.recv().map_err(|_| lost())?;
                 running -= 1;
-                results[pos] = Some((trained, init));
+                trials.finish(pos, trained, init);
             }
         })
-    }
-
-    /// Puts `jobs` into the run's queue and collects their results (see [`Queued::train`]).
-    fn through_queue(
-        &self,
-        q: &dyn TrialQueue,
-        jobs: &[Job],
-        observer: &mut dyn Observer,
-    ) -> Result<Vec<Trained>, SearchError> {
-        let queued =
-            Queued::new(q, self.storage.as_ref(), &self.cfg, self.trainer.as_ref(), self.space.as_ref(), self.threads);
-        let work: Vec<QueuedJob<'_>> =
-            jobs.iter().map(|(index, p, _, _, init)| (*index, &p.tokens[..], &init[..])).collect();
-        queued.train(&work, observer)
     }
 }
 
