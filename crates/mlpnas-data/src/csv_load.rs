@@ -13,7 +13,9 @@ const MAX_LISTED_COLUMNS: usize = 40;
 
 /// How a column is referred to in messages and `--drop`: its name, or `#N` when unnamed.
 fn column_ref(headers: &[String], j: usize) -> String {
-    if headers[j].is_empty() { format!("#{j}") } else { headers[j].clone() }
+    // Escaped: a quoted header may hold line breaks or control characters, and an error is one
+    // line.
+    if headers[j].is_empty() { format!("#{j}") } else { headers[j].escape_debug().to_string() }
 }
 
 /// The `--drop` argument that names column `j`, quoted when it holds spaces or odd characters.

@@ -274,7 +274,8 @@ impl Table {
                 Some(1),
                 format!(
                     "header is `{}`; expected `{}` (then optionally `seconds`), in table.toml's order",
-                    header.join(","),
+                    // Escaped: a quoted cell may hold a line break, and an error is one line.
+                    header.join(",").escape_debug(),
                     expected.join(",")
                 ),
             ));

@@ -243,7 +243,7 @@ impl SearchConfig {
             .map_err(|m| ConfigError::new("search.samples_per_epoch", m))?;
         // Every finished trial's record stays in memory for the leaderboard and the controller.
         let total = n.saturating_mul(self.search.controller_epochs as u64);
-        check_fits(total.saturating_mul(1024), &format!("the records of {total} trials"))
+        check_fits(total.saturating_mul(1024), &format!("a search of {total} trials (its records)"))
             .map_err(|m| ConfigError::new("search.controller_epochs", m))
     }
 

@@ -113,10 +113,7 @@ impl<'a> EpochTrials<'a> {
 
     /// The next trial that may start now ([`Schedule`]), with its initial weights read from
     /// `store` (each dense layer's bigram, when it fits).
-    pub(crate) fn start_next(
-        &mut self,
-        store: Option<&dyn WeightStore>,
-    ) -> Result<Option<Started>, SearchError> {
+    pub(crate) fn start_next(&mut self, store: Option<&dyn WeightStore>) -> Result<Option<Started>, SearchError> {
         let Some(pos) = self.schedule.next() else { return Ok(None) };
         let init = match (&self.candidates[pos], store) {
             (Candidate::Network(arch), Some(s)) => {
