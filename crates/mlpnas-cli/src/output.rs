@@ -173,3 +173,32 @@ pub fn utc_stamp() -> String {
     let [y, m, d, h, mi, s] = mlpnas_runs::utc_parts();
     format!("{y:04}{m:02}{d:02}-{h:02}{mi:02}{s:02}")
 }
+
+/// The data banner of a search on a table: each column with its type, missing cells and levels
+/// (or why it was left out), then the class counts over every row with the majority rate.
+pub(crate) fn data_table(data: &mlpnas_search::Prepared) -> String {
+    let width = data.columns.iter().map(|c| c.name.chars().count()).max().unwrap_or(6).max(6);
+    let mut out = format!("  {:<width$}  {:<12}  {:>7}  {:>6}\n", "column", "type", "missing", "levels");
+    for c in &data.columns {
+        let levels = c.levels.map_or_else(|| "-".to_string(), |l| l.to_string());
+        let (kind, why) = c.kind.split_once(": ").unwrap_or((&c.kind, ""));
+        let line = format!("  {:<width$}  {:<12}  {:>7}  {:>6}  {why}", c.name, kind, c.missing, levels);
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    let split = &data.split;
+    let mut counts = vec![0usize; split.train.n_classes()];
+    let parts = [Some(&split.train), Some(&split.valid), split.test.as_ref()];
+    for part in parts.into_iter().flatten() {
+        for &l in &part.labels {
+            if let Some(c) = counts.get_mut(l as usize) {
+                *c += 1;
+            }
+        }
+    }
+    let total: usize = counts.iter().sum();
+    let shown: Vec<String> = split.train.class_names.iter().zip(&counts).map(|(n, c)| format!("{n} {c}")).collect();
+    let majority = counts.iter().copied().max().unwrap_or(0) as f64 / total.max(1) as f64;
+    out.push_str(&format!("  classes: {} (majority rate {majority:.4})", shown.join(", ")));
+    out
+}

@@ -256,7 +256,12 @@ fn bad_data_gives_one_line_errors() {
     let d = tmp("baddata");
     let cases = [
         ("unknown-col.csv", "a,b,y\n1,2,x\n3,4,z\n", vec!["--label", "nope"], "nope"),
-        ("text-cell.csv", "a,b,y\n1,2,x\n3,abc,z\n", vec![], "abc"),
+        (
+            "text-cell.csv",
+            "a,b,y\n1,2,x\n3,abc,z\n",
+            vec!["--set", "data.columns={ b = \"numeric\" }"],
+            "\"abc\" is not a number (the column is declared numeric in [data.columns])",
+        ),
         ("empty.csv", "", vec![], "empty"),
         ("ragged.csv", "a,b,y\n1,2,x\n3,z\n", vec![], "line 3"),
     ];

@@ -732,3 +732,34 @@ fn tls_when_the_url_asks_for_it() {
     assert!(!out.status.success() && e.contains("certificate") && e.lines().count() == 1, "{e}");
     assert!(!e.contains(PASSWORD), "{e}");
 }
+
+/// A table with categories and missing cells: the coordinator publishes the encoded data once,
+/// workers never refit, and the journal is the local run's.
+#[test]
+fn a_table_with_categories_in_postgres_gives_the_local_journal() {
+    let Some(pg) = Pg::start("tabular") else { return };
+    let d = tmp("dist-tabular");
+    let csv = d.join("penguins.csv");
+    std::fs::write(&csv, support::penguins(200, 0)).expect("write");
+    let args = |c: &mut Command| {
+        c.args(["search", "--quiet", "--config"]).arg(workspace().join("configs/random.toml"));
+        c.arg("--data").arg(&csv).args(["--label", "species"]);
+        for s in ["search.controller_epochs=2", "search.samples_per_epoch=4", "trainer.epochs=3"] {
+            c.args(["--set", s]);
+        }
+    };
+    let mut local = bin();
+    args(&mut local);
+    let out = local.arg("--out").arg(d.join("local")).output().expect("local");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(d.join("local/journal.jsonl")).expect("journal");
+    let want: Vec<String> =
+        text.lines().map(|l| essence(&serde_json::from_str::<TrialRecord>(l).expect("record"))).collect();
+    let mut coord = bin();
+    args(&mut coord);
+    let mut coord = spawn(coord.args(["--storage", &pg.url(), "--name", "tab", "--threads", "0"]));
+    let w = worker(&pg, &["--exit-when-idle", "30"]);
+    finish(&mut coord);
+    stop(w);
+    assert_eq!(report(&pg, "tab"), want, "the run in PostgreSQL differs from the local run");
+}

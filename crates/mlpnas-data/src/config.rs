@@ -1,8 +1,11 @@
 //! [`DataConfig`]: the `[data]` section of a config file.
 
+use std::collections::BTreeMap;
+
 use mlpnas_core::ConfigError;
 use serde::{Deserialize, Serialize};
 
+use crate::raw::ColumnType;
 use crate::spec::DataSpec;
 
 /// Where the data comes from and how it is split and scaled (the `[data]` section of a config).
@@ -15,6 +18,13 @@ use crate::spec::DataSpec;
 /// valid_fraction = 0.1
 /// test_fraction = 0.0
 /// standardize = true
+/// na_values = ["NA", "N/A", "NaN", "null", "?"]   # besides the empty cell
+/// min_level_count = 3          # rarer categories become "(other)"
+/// max_levels = 64              # at most this many one-hot inputs per categorical column
+/// auto_drop = true             # leave out constant and ID-like columns (with a warning)
+///
+/// [data.columns]               # override inferred types: "numeric", "categorical", "drop"
+/// zip_code = "categorical"
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -31,6 +41,28 @@ pub struct DataConfig {
     pub test_fraction: f64,
     /// Scale every feature to mean 0 and standard deviation 1, fitted on the training part.
     pub standardize: bool,
+    /// How CSV columns are taken, by name: `numeric`, `categorical` or `drop` (others inferred).
+    pub columns: BTreeMap<String, ColumnType>,
+    /// Cell spellings read as missing besides the empty cell (ASCII case ignored).
+    pub na_values: Vec<String>,
+    /// Categories seen in fewer training rows than this share the input `(other)`.
+    pub min_level_count: usize,
+    /// One-hot inputs per categorical column at most (the most frequent levels; the rest are
+    /// `(other)`).
+    pub max_levels: usize,
+    /// Leave out constant and ID-like columns (an unnamed or `rownames` column of distinct
+    /// integers; a categorical column with more distinct values than half the rows), with a
+    /// warning naming them. Runs made before this setting read as `false`.
+    pub auto_drop: bool,
+}
+
+/// Fields added to `[data]` since runs were first stored, with the values that reproduce what
+/// such a run did (a stored config without them reads them so).
+pub const ADDED_FIELDS: &[(&str, &str)] = &[("auto_drop", "false")];
+
+/// The default missing-cell spellings (besides the empty cell).
+pub fn default_na_values() -> Vec<String> {
+    ["NA", "N/A", "NaN", "null", "?"].iter().map(|s| s.to_string()).collect()
 }
 
 impl Default for DataConfig {
@@ -42,6 +74,11 @@ impl Default for DataConfig {
             valid_fraction: 0.1,
             test_fraction: 0.0,
             standardize: true,
+            columns: BTreeMap::new(),
+            na_values: default_na_values(),
+            min_level_count: 3,
+            max_levels: 64,
+            auto_drop: true,
         }
     }
 }
@@ -59,6 +96,12 @@ impl DataConfig {
         let t = self.test_fraction;
         if !(t.is_finite() && (0.0..1.0).contains(&t)) {
             return Err(ConfigError::new("data.test_fraction", format!("must be at least 0 and less than 1, got {t}")));
+        }
+        if self.min_level_count == 0 {
+            return Err(ConfigError::new("data.min_level_count", "must be at least 1"));
+        }
+        if self.max_levels == 0 {
+            return Err(ConfigError::new("data.max_levels", "must be at least 1"));
         }
         if v + t >= 1.0 {
             return Err(ConfigError::new(

@@ -37,11 +37,13 @@
 mod builtin;
 mod config;
 mod csv_load;
+mod encode;
 mod error;
 mod file;
 mod labels;
 mod npy;
 mod prepare;
+mod raw;
 mod spec;
 pub mod table;
 
@@ -50,16 +52,39 @@ use std::path::Path;
 use mlpnas_core::Dataset;
 
 pub use builtin::builtin_names;
-pub use config::DataConfig;
+pub use config::{ADDED_FIELDS, DataConfig, default_na_values};
+pub use encode::{Cell, Column, MISSING, OTHER, Preprocessor};
 pub use error::DataError;
 pub use prepare::{Prepared, Standardizer, prepare};
+pub use raw::{ColumnInfo, ColumnType, RawColumn, RawKind, RawTable};
+
+/// A loaded data set before it is split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The rows: labels and class names always; the features too unless `table` holds them.
+    pub data: Dataset,
+    /// A CSV file's columns when they need fitting (categories or missing cells): then `data`
+    /// has no features and [`prepare`] fits a [`Preprocessor`] on the training rows.
+    pub table: Option<RawTable>,
+    /// A CSV file's columns as the search banner shows them (types, missing, levels, left out).
+    pub columns: Vec<ColumnInfo>,
+    /// What was left out, one line each (columns, rows without a label).
+    pub notes: Vec<String>,
+}
+
+impl Loaded {
+    /// Data that needs nothing fitted (built-in, NPY).
+    pub fn plain(data: Dataset) -> Self {
+        Loaded { data, table: None, columns: Vec::new(), notes: Vec::new() }
+    }
+}
 pub use spec::DataSpec;
 
 /// Loads the data set that `cfg.source` names, resolving relative paths against `base_dir`.
 ///
-/// `cfg.label` and `cfg.drop` apply to CSV files only; setting them for another source is an
-/// error. The result has passed [`Dataset::check`].
-pub fn load(cfg: &DataConfig, base_dir: &Path) -> Result<Dataset, DataError> {
+/// `cfg.label`, `cfg.drop` and `[data.columns]` apply to CSV files only; setting them for another
+/// source is an error. Plain features have passed [`Dataset::check`].
+pub fn load(cfg: &DataConfig, base_dir: &Path) -> Result<Loaded, DataError> {
     let spec = cfg.source.resolve(base_dir);
     if !matches!(spec, DataSpec::Csv(_)) {
         let origin = spec.to_string();
@@ -72,11 +97,14 @@ pub fn load(cfg: &DataConfig, base_dir: &Path) -> Result<Dataset, DataError> {
         if !cfg.drop.is_empty() {
             return Err(DataError::invalid(origin, "columns can only be dropped from a CSV file"));
         }
+        if !cfg.columns.is_empty() {
+            return Err(DataError::invalid(origin, "[data.columns] applies to a CSV file only"));
+        }
     }
     match &spec {
-        DataSpec::Builtin(name) => builtin::load_builtin(name),
-        DataSpec::Csv(path) => csv_load::load_csv(path, cfg.label.as_deref(), &cfg.drop),
-        DataSpec::Npy { x, y } => npy::load_npy(x, y),
+        DataSpec::Builtin(name) => builtin::load_builtin(name).map(Loaded::plain),
+        DataSpec::Csv(path) => csv_load::load_csv(path, cfg),
+        DataSpec::Npy { x, y } => npy::load_npy(x, y).map(Loaded::plain),
     }
 }
 
@@ -101,6 +129,8 @@ pub struct Features {
     pub rows: usize,
     /// The label of each row, as written, when the source has the label column.
     pub labels: Option<Vec<String>>,
+    /// What reading noticed, one line each (categories never seen in training).
+    pub notes: Vec<String>,
 }
 
 /// Reads the feature columns `names` (by name, in that order) from `source` for prediction:
@@ -135,7 +165,7 @@ pub fn load_features(
                 values.extend(cols.iter().map(|&j| row[j]));
             }
             let labels = data.labels.iter().map(|&l| data.class_names[l as usize].clone()).collect();
-            Ok(Features { values, rows: data.n_rows(), labels: Some(labels) })
+            Ok(Features { values, rows: data.n_rows(), labels: Some(labels), notes: Vec::new() })
         }
         DataSpec::Npy { x, y } => npy_features(&x, Some(&y), names),
     }
@@ -190,6 +220,31 @@ pub fn load_prediction_rows(
     }
 }
 
+/// Reads the rows to predict from `source`, a CSV file with the columns `pre` was fitted on (by
+/// name, any order; other columns ignored; empty and `na_values` cells are missing), encoded by
+/// `pre` (not yet standardized). A missing column is an error naming it; categories never seen
+/// in training go to `(other)`, counted in one note.
+pub fn load_table_rows(
+    source: &PredictSource,
+    base_dir: &Path,
+    pre: &Preprocessor,
+    label: Option<&str>,
+) -> Result<Features, DataError> {
+    match source {
+        PredictSource::Data(spec) => match spec.resolve(base_dir) {
+            DataSpec::Csv(path) => csv_load::load_table_rows(&path, pre, label),
+            other => Err(DataError::invalid(
+                other.to_string(),
+                "this model was trained on a table (a CSV file): give one with its columns",
+            )),
+        },
+        PredictSource::NpyFeatures(x) => Err(DataError::invalid(
+            x.display().to_string(),
+            "this model was trained on a table (a CSV file): give one with its columns",
+        )),
+    }
+}
+
 /// Features of an NPY array (matched by position: its flattened width must be the model's), and
 /// the labels of `y` when given.
 fn npy_features(x: &Path, y: Option<&Path>, names: &[String]) -> Result<Features, DataError> {
@@ -208,5 +263,5 @@ fn npy_features(x: &Path, y: Option<&Path>, names: &[String]) -> Result<Features
         ));
     }
     let labels = y.map(|y| npy::read_labels(y, shape[0], &x_file)).transpose()?;
-    Ok(Features { values, rows: shape[0], labels })
+    Ok(Features { values, rows: shape[0], labels, notes: Vec::new() })
 }

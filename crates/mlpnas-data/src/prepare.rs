@@ -5,16 +5,26 @@ use mlpnas_core::{DataSplit, Dataset};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use crate::Loaded;
 use crate::config::DataConfig;
+use crate::encode::Preprocessor;
 use crate::error::DataError;
+use crate::raw::ColumnInfo;
 
-/// A data set ready for a search: split, and standardized when the config asks.
+/// A data set ready for a search: split, encoded and standardized as the config asks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prepared {
-    /// Train / valid / (test) parts, already standardized when `standardizer` is set.
+    /// Train / valid / (test) parts, already encoded and standardized.
     pub split: DataSplit,
-    /// The scaling applied to every part (fitted on `split.train`); keep it to scale new data.
+    /// The encoding of a table's columns (fitted on the training rows); keep it to encode new
+    /// rows. `None` for data that needs none (numbers only, no missing cell).
+    pub preprocessor: Option<Preprocessor>,
+    /// The scaling applied to every part after encoding (fitted on `split.train`).
     pub standardizer: Option<Standardizer>,
+    /// The columns as loaded (types, missing cells, levels, what was left out).
+    pub columns: Vec<ColumnInfo>,
+    /// What loading left out, one line each.
+    pub notes: Vec<String>,
 }
 
 /// Per-feature scaling `(x - mean) / std`, fitted on training data.
@@ -129,18 +139,94 @@ fn allocate_part(avail: &[usize], fraction: f64, total: usize) -> Vec<usize> {
     allocate(&quotas, avail, total)
 }
 
-/// Validates `cfg`, checks `data`, then splits it into train / valid / (test) parts, stratified by
-/// class and shuffled with `seed`, and standardizes every part with statistics of the train part
-/// when `cfg.standardize`.
+/// Validates `cfg`, checks the data, then splits it into train / valid / (test) parts,
+/// stratified by class and shuffled with `seed`; a table's [`Preprocessor`] is fitted on the
+/// train part and encodes every part; then every part is standardized with statistics of the
+/// train part when `cfg.standardize`.
 ///
 /// Each held-out part gets `round(rows * fraction)` rows (at least one), shared among classes in
 /// proportion to their sizes; the same data and seed always give the same split.
-pub fn prepare(cfg: &DataConfig, data: Dataset, seed: u64) -> Result<Prepared, DataError> {
+pub fn prepare(cfg: &DataConfig, loaded: Loaded, seed: u64) -> Result<Prepared, DataError> {
     cfg.validate()?;
     let origin = cfg.source.to_string();
     let origin = origin.as_str();
-    data.check().map_err(|reason| DataError::invalid(origin, reason))?;
+    let Loaded { data, table, columns, notes } = loaded;
+    match &table {
+        None => data.check().map_err(|reason| DataError::invalid(origin, reason))?,
+        Some(_) => {
+            if data.n_classes() < 2 {
+                return Err(DataError::invalid(
+                    origin,
+                    format!("the label has {} distinct value(s); at least 2 are needed", data.n_classes()),
+                ));
+            }
+        }
+    }
+    let (train, valid, test) = split_rows(cfg, &data, seed, origin)?;
+    let mut split = match &table {
+        None => DataSplit {
+            train: data.select(&train),
+            valid: data.select(&valid),
+            test: if cfg.test_fraction > 0.0 { Some(data.select(&test)) } else { None },
+        },
+        Some(t) => {
+            let pre = Preprocessor::fit(t, &train, cfg.min_level_count, cfg.max_levels);
+            let names = pre.feature_names();
+            let part = |rows: &[usize]| Dataset {
+                features: pre.transform_table(t, rows),
+                sample_shape: vec![pre.width()],
+                labels: rows.iter().map(|&i| data.labels[i]).collect(),
+                class_names: data.class_names.clone(),
+                feature_names: names.clone(),
+            };
+            let split = DataSplit {
+                train: part(&train),
+                valid: part(&valid),
+                test: if cfg.test_fraction > 0.0 { Some(part(&test)) } else { None },
+            };
+            split.train.check().map_err(|reason| DataError::invalid(origin, reason))?;
+            return Ok(finish(cfg, split, Some(pre), columns, notes));
+        }
+    };
+    let standardizer = standardize(cfg, &mut split);
+    Ok(Prepared { split, preprocessor: None, standardizer, columns, notes })
+}
 
+/// A split that is encoded, standardized as `cfg` says.
+fn finish(
+    cfg: &DataConfig,
+    mut split: DataSplit,
+    preprocessor: Option<Preprocessor>,
+    columns: Vec<ColumnInfo>,
+    notes: Vec<String>,
+) -> Prepared {
+    let standardizer = standardize(cfg, &mut split);
+    Prepared { split, preprocessor, standardizer, columns, notes }
+}
+
+/// Fits a [`Standardizer`] on the train part and applies it to every part, when `cfg` asks.
+fn standardize(cfg: &DataConfig, split: &mut DataSplit) -> Option<Standardizer> {
+    cfg.standardize.then(|| {
+        let s = Standardizer::fit(&split.train);
+        s.apply(&mut split.train);
+        s.apply(&mut split.valid);
+        if let Some(t) = split.test.as_mut() {
+            s.apply(t);
+        }
+        s
+    })
+}
+
+/// Row indices of the train, valid and test parts.
+type Parts = (Vec<usize>, Vec<usize>, Vec<usize>);
+
+/// The rows of the train, valid and test parts (stratified, shuffled with `seed`).
+fn split_rows(
+    cfg: &DataConfig,
+    data: &Dataset,
+    seed: u64,
+    origin: &str,
+) -> Result<Parts, DataError> {
     let n = data.n_rows();
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); data.n_classes()];
     for (i, &l) in data.labels.iter().enumerate() {
@@ -212,20 +298,5 @@ pub fn prepare(cfg: &DataConfig, data: Dataset, seed: u64) -> Result<Prepared, D
     train.shuffle(&mut rng);
     valid.shuffle(&mut rng);
     test.shuffle(&mut rng);
-
-    let mut split = DataSplit {
-        train: data.select(&train),
-        valid: data.select(&valid),
-        test: if cfg.test_fraction > 0.0 { Some(data.select(&test)) } else { None },
-    };
-    let standardizer = cfg.standardize.then(|| {
-        let s = Standardizer::fit(&split.train);
-        s.apply(&mut split.train);
-        s.apply(&mut split.valid);
-        if let Some(t) = split.test.as_mut() {
-            s.apply(t);
-        }
-        s
-    });
-    Ok(Prepared { split, standardizer })
+    Ok((train, valid, test))
 }

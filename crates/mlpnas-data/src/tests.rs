@@ -7,6 +7,16 @@ use mlpnas_core::Dataset;
 
 use super::*;
 
+/// [`crate::load`] of data that needs nothing fitted: its plain features.
+fn load(cfg: &DataConfig, base_dir: &Path) -> Result<Dataset, DataError> {
+    crate::load(cfg, base_dir).map(|l| l.data)
+}
+
+/// [`crate::prepare`] of plain features.
+fn prepare(cfg: &DataConfig, data: Dataset, seed: u64) -> Result<Prepared, DataError> {
+    crate::prepare(cfg, Loaded::plain(data), seed)
+}
+
 /// A fresh, empty directory for one test.
 fn temp_dir(name: &str) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -38,6 +48,15 @@ fn load_csv_text(name: &str, content: &str, label: Option<&str>, drop: &[&str]) 
         ..DataConfig::default()
     };
     load(&c, &dir)
+}
+
+/// Loads CSV `content` with the config `edit` makes (source set to the file).
+fn load_csv_with(content: &str, edit: impl FnOnce(&mut DataConfig)) -> Result<Loaded, DataError> {
+    let dir = temp_dir("csv");
+    write(&dir, "t.csv", content);
+    let mut c = DataConfig { source: DataSpec::Csv("t.csv".into()), ..DataConfig::default() };
+    edit(&mut c);
+    crate::load(&c, &dir)
 }
 
 fn csv_err(content: &str, label: Option<&str>, drop: &[&str]) -> String {
@@ -79,8 +98,14 @@ fn csv_drop_by_name_by_position_and_empty_name() {
         assert_eq!(d.labels, [0, 1, 0]);
     }
     // Label chosen by position; an unnamed feature column is named by its position.
-    let d = load_csv_text("f.csv", ",a,label\n0,1,p\n1,2,q\n", Some("#2"), &[]).expect("should succeed");
+    let d = load_csv_text("f.csv", ",a,label\n0,1,p\n0,2,q\n1,3,p\n", Some("#2"), &[]).expect("should succeed");
     assert_eq!(d.feature_names, ["#0", "a"]);
+    // An unnamed (or `rownames`) column of distinct integers is an index: left out, said so.
+    let l = load_csv_with(",a,label\n0,1,p\n1,2,q\n2,4,p\n", |_| {}).expect("loads");
+    assert_eq!(l.data.feature_names, ["a"]);
+    assert!(l.notes.iter().any(|n| n.contains("column \"#0\" left out: ID-like")), "{:?}", l.notes);
+    let l = load_csv_with(",a,label\n0,1,p\n1,2,q\n2,4,p\n", |c| c.auto_drop = false).expect("loads");
+    assert_eq!(l.data.feature_names, ["#0", "a"], "runs made before auto_drop keep it");
 }
 
 #[test]
@@ -107,27 +132,47 @@ fn csv_unknown_drop_column_lists_columns() {
 
 #[test]
 fn csv_non_numeric_cell_names_line_column_value_and_hint() {
-    let e = csv_err("fixed acidity,alcohol,q\n1,2,a\n3,4,b\n5,abc,a\n", None, &[]);
-    assert_eq!(
-        e,
-        format!(
-            "{}: line 4, column \"alcohol\": \"abc\" is not a number (use --drop alcohol to ignore the column)",
-            e.split(": line").next().expect("should succeed")
-        )
+    // A text cell makes a column categorical, unless [data.columns] declares it numeric.
+    let numeric = |c: &mut DataConfig| {
+        c.columns.insert("alcohol".into(), ColumnType::Numeric);
+        c.columns.insert("fixed acidity".into(), ColumnType::Numeric);
+    };
+    let e =
+        load_csv_with("fixed acidity,alcohol,q\n1,2,a\n3,4,b\n5,abc,a\n", numeric).expect_err("declared").to_string();
+    assert!(!e.contains('\n'), "{e}");
+    assert!(
+        e.ends_with(
+            "t.csv: line 4, column \"alcohol\": \"abc\" is not a number (the column is declared numeric in [data.columns]) (use --drop alcohol to ignore the column)"
+        ),
+        "{e}"
     );
-    let e = csv_err("fixed acidity,alcohol,q\nx,2,a\n3,4,b\n", None, &[]);
+    let e = load_csv_with("fixed acidity,alcohol,q\nx,2,a\n3,4,b\n", numeric).expect_err("declared").to_string();
     assert!(e.contains(r#"line 2, column "fixed acidity": "x" is not a number"#), "{e}");
     assert!(e.contains(r#"--drop "fixed acidity""#), "{e}");
+    let l = load_csv_with("fixed acidity,alcohol,q\n1,2,a\n3,4,b\n5,abc,a\n", |c| c.auto_drop = false)
+        .expect("categorical");
+    let t = l.table.expect("a table to fit");
+    assert!(matches!(&t.columns[1].kind, RawKind::Categorical { dictionary, .. } if dictionary == &["2", "4", "abc"]));
     let e = csv_err("a,b,q\n1,inf,a\n", None, &[]);
     assert!(e.contains(r#""inf" is not a finite number"#), "{e}");
 }
 
 #[test]
-fn csv_empty_cell_is_reported() {
-    let e = csv_err("a,b,q\n1,2,x\n3,,y\n", None, &[]);
-    assert!(e.contains(r#"line 3, column "b": the cell is empty (use --drop b"#), "{e}");
-    let e = csv_err("a,b,q\n1,2,x\n3,4,\n", None, &[]);
-    assert!(e.contains(r#"line 3, label column "q": the cell is empty"#), "{e}");
+fn csv_missing_cells_and_unlabeled_rows() {
+    // Every missing spelling; a row without a label is left out and counted.
+    let l = load_csv_with("a,b,q\n1,2,x\n3,,y\n4,NA,x\n5,n/a,y\n6,?,x\n7,8,\n9,10,NaN\n", |_| {}).expect("loads");
+    let t = l.table.expect("missing cells need fitting");
+    assert_eq!(t.columns[1].missing, 4);
+    assert_eq!(l.data.labels.len(), 5);
+    assert!(l.notes.iter().any(|n| n.contains("2 rows without a label")), "{:?}", l.notes);
+    // Spellings are configurable; an unlisted one is text.
+    let l = load_csv_with("a,b,q\n1,2,x\n3,-,y\n4,5,x\n", |c| c.na_values = vec!["-".into()]).expect("loads");
+    assert_eq!(l.table.expect("table").columns[1].missing, 1);
+    let l = load_csv_with("a,b,q\n1,2,x\n3,-,y\n4,5,x\n", |c| c.auto_drop = false).expect("loads");
+    assert!(matches!(l.table.expect("table").columns[1].kind, RawKind::Categorical { .. }));
+    // Only unlabeled rows: nothing to learn.
+    let e = load_csv_with("a,q\n1,\n2,NA\n", |_| {}).expect_err("no labels").to_string();
+    assert!(e.contains("no data rows with a label"), "{e}");
 }
 
 #[test]
@@ -151,7 +196,7 @@ fn csv_other_errors() {
     let e = csv_err("a,b\n1,x\n2,y\n", None, &["a"]);
     assert!(e.contains("no feature columns left"), "{e}");
     let e = csv_err("a,b\n1,x\n2,y\n", None, &["b"]);
-    assert!(e.contains("both the label and dropped"), "{e}");
+    assert!(e.contains("is the label; it cannot be dropped"), "{e}");
     let e = csv_err("a,a,b\n1,2,x\n2,3,y\n", Some("a"), &[]);
     assert!(e.contains("ambiguous"), "{e}");
     let dir = temp_dir("missing");
@@ -666,7 +711,11 @@ fn error_lines_are_physical_lines_with_crlf_too() {
             text.push_str(&format!("{a},1.5,{}{eol}", i % 2));
         }
         // Row 28 (0-based) stands on physical line 30: one header line before it.
-        let e = load_csv_text("crlf.csv", &text, None, &[]).expect_err("not a number").to_string();
+        let dir = temp_dir("crlf");
+        write(&dir, "crlf.csv", &text);
+        let mut c = DataConfig { source: DataSpec::Csv("crlf.csv".into()), ..DataConfig::default() };
+        c.columns.insert("a".into(), ColumnType::Numeric);
+        let e = crate::load(&c, &dir).expect_err("not a number").to_string();
         assert!(e.contains("line 30,"), "{eol:?}: {e}");
         let ragged = text.replacen("abc,1.5,0", "7,1.5", 1);
         let e = load_csv_text("ragged.csv", &ragged, None, &[]).expect_err("ragged").to_string();
@@ -682,4 +731,183 @@ fn a_continuous_label_is_refused_with_how_to_bin_it() {
     }
     let e = load_csv_text("regression.csv", &text, None, &[]).expect_err("continuous").to_string();
     assert!(e.contains("regression.csv") && e.contains("label column \"y\"") && e.contains("bin it"), "{e}");
+}
+
+// ---------------------------------------------------------------- tables
+
+/// A small table: a categorical column with a rare level, a numeric one with missing cells, an
+/// ID column, a yes/no column.
+fn table_text(rows: usize) -> String {
+    let mut t = String::from("rownames,island,mass,smoker,species\n");
+    for i in 0..rows {
+        let island = ["Biscoe", "Dream", "Torgersen"][i % 3];
+        let island = if i == 7 { "Atlantis" } else { island };
+        let mass = if i % 5 == 0 { "NA".to_string() } else { format!("{}", 3000 + (i * 37) % 900) };
+        let smoker = if i % 2 == 0 { "yes" } else { "no" };
+        t.push_str(&format!("{},{island},{mass},{smoker},{}\n", i + 1, ["a", "b"][(i / 2) % 2]));
+    }
+    t
+}
+
+#[test]
+fn a_table_is_typed_encoded_on_training_rows_and_standardized() {
+    let l = load_csv_with(&table_text(60), |_| {}).expect("loads");
+    assert!(l.notes.iter().any(|n| n.contains("\"rownames\" left out: ID-like")), "{:?}", l.notes);
+    let kinds: Vec<(&str, &str, usize)> =
+        l.columns.iter().map(|c| (c.name.as_str(), c.kind.as_str(), c.missing)).collect();
+    assert_eq!(kinds[..3], [("island", "categorical", 0), ("mass", "numeric", 12), ("smoker", "categorical", 0)]);
+    let mut cfg = DataConfig { source: DataSpec::Csv("t.csv".into()), ..DataConfig::default() };
+    cfg.standardize = false;
+    let p = crate::prepare(&cfg, l, 5).expect("prepares");
+    let pre = p.preprocessor.as_ref().expect("fitted");
+    // Atlantis (one row) is rarer than min_level_count: it is (other); mass gets an indicator.
+    assert_eq!(
+        pre.feature_names(),
+        [
+            "island=Biscoe",
+            "island=Dream",
+            "island=Torgersen",
+            "island=(other)",
+            "mass",
+            "mass (missing)",
+            "smoker=no",
+            "smoker=yes",
+            "smoker=(other)"
+        ]
+    );
+    assert_eq!(p.split.train.n_features(), 9);
+    // Each row: exactly one hot island and smoker slot; a missing mass is the training median.
+    let Column::Numeric { median, .. } = pre.columns[1] else { panic!("mass is numeric") };
+    for row in p.split.train.features.chunks_exact(9).chain(p.split.valid.features.chunks_exact(9)) {
+        assert_eq!(row[..4].iter().sum::<f32>(), 1.0);
+        assert_eq!(row[6..].iter().sum::<f32>(), 1.0);
+        if row[5] == 1.0 {
+            assert_eq!(row[4], median);
+        }
+    }
+}
+
+#[test]
+fn levels_beyond_max_levels_and_unseen_categories_go_to_other() {
+    let mut t = String::from("city,y\n");
+    for i in 0..400 {
+        t.push_str(&format!("c{},{}\n", i % 100, i % 2));
+    }
+    let l = load_csv_with(&t, |c| c.max_levels = 10).expect("loads");
+    let cfg = DataConfig { source: DataSpec::Csv("t.csv".into()), max_levels: 10, ..DataConfig::default() };
+    let p = crate::prepare(&cfg, l, 1).expect("prepares");
+    let pre = p.preprocessor.expect("fitted");
+    assert_eq!(pre.width(), 11, "10 levels and (other), not 100 inputs");
+    let mut out = vec![0f32; 11];
+    assert!(pre.transform_row(&[Cell::Text("nowhere")], &mut out), "unseen");
+    assert_eq!(out[10], 1.0);
+}
+
+#[test]
+fn prediction_rows_are_read_by_name_and_encoded_like_training_rows() {
+    let text = table_text(60);
+    let l = load_csv_with(&text, |_| {}).expect("loads");
+    let table = l.table.clone().expect("table");
+    let cfg = DataConfig { source: DataSpec::Csv("t.csv".into()), standardize: false, ..DataConfig::default() };
+    let p = crate::prepare(&cfg, l, 5).expect("prepares");
+    let pre = p.preprocessor.expect("fitted");
+    // The whole file through the prediction reader equals the table's own encoding, row by row.
+    let dir = temp_dir("predict");
+    // Columns in another order, one extra column.
+    let mut shuffled = String::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(',').collect();
+        shuffled.push_str(&format!("{},{},extra,{},{}\n", f[3], f[2], f[1], f[4]));
+    }
+    write(&dir, "new.csv", &shuffled);
+    let source: PredictSource = "new.csv".parse().expect("spec");
+    let f = load_table_rows(&source, &dir, &pre, Some("species")).expect("reads");
+    let rows: Vec<usize> = (0..60).collect();
+    assert_eq!(f.values, pre.transform_table(&table, &rows));
+    assert_eq!(f.labels.expect("labels").len(), 60);
+    assert!(f.notes.is_empty() || f.notes[0].contains("never seen"), "{:?}", f.notes);
+    // A missing column is named.
+    write(&dir, "short.csv", "island,smoker\nDream,yes\n");
+    let e = load_table_rows(&"short.csv".parse().expect("spec"), &dir, &pre, None).expect_err("mass").to_string();
+    assert!(e.contains("missing column \"mass\""), "{e}");
+}
+
+mod properties {
+    //! The encoder is a pure function of the training rows, and prediction reads rows exactly as
+    //! the search encoded them.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A random table as CSV text: a categorical column (some cells missing), a numeric one
+    /// (some missing), a label alternating between two classes.
+    fn table() -> impl Strategy<Value = String> {
+        let row = (prop::option::of(0u8..6), prop::option::of(-50i32..50));
+        prop::collection::vec(row, 24..80).prop_map(|rows| {
+            let mut t = String::from("c,x,y\n");
+            for (i, (c, x)) in rows.iter().enumerate() {
+                let c = c.map_or(String::new(), |c| format!("k{c}"));
+                let x = x.map_or("NA".to_string(), |x| format!("{}", f64::from(x) / 4.0));
+                t.push_str(&format!("{c},{x},{}\n", i % 2));
+            }
+            t
+        })
+    }
+
+    fn cfg(standardize: bool) -> DataConfig {
+        DataConfig {
+            source: DataSpec::Csv("t.csv".into()),
+            auto_drop: false,
+            min_level_count: 2,
+            standardize,
+            ..DataConfig::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn the_encoder_does_not_depend_on_row_order(text in table(), seed: u64) {
+            let lines: Vec<&str> = text.lines().collect();
+            let mut shuffled: Vec<&str> = lines[1..].to_vec();
+            let mut rng = mlpnas_core::seed::rng(seed);
+            rand::seq::SliceRandom::shuffle(&mut shuffled[..], &mut rng);
+            let other = format!("{}\n{}\n", lines[0], shuffled.join("\n"));
+            let fit = |t: &str| {
+                let l = load_csv_with(t, |c| *c = cfg(false)).expect("loads");
+                let table = l.table.expect("a table");
+                let all: Vec<usize> = (0..table.rows()).collect();
+                Preprocessor::fit(&table, &all, 2, 64)
+            };
+            prop_assert_eq!(fit(&text), fit(&other));
+        }
+
+        #[test]
+        fn prediction_reproduces_the_searched_inputs_bit_for_bit(text in table(), seed in 0u64..1000) {
+            let dir = temp_dir("prop");
+            write(&dir, "t.csv", &text);
+            let loaded = crate::load(&cfg(true), &dir).expect("loads");
+            let p = crate::prepare(&cfg(true), loaded, seed).expect("prepares");
+            let pre = p.preprocessor.expect("fitted");
+            let s = p.standardizer.expect("standardized");
+            let f = load_table_rows(&"t.csv".parse().expect("spec"), &dir, &pre, None).expect("reads");
+            let w = pre.width();
+            let mut predicted: Vec<Vec<u32>> = f
+                .values
+                .chunks_exact(w)
+                .map(|r| {
+                    let mut r = r.to_vec();
+                    s.apply_row(&mut r);
+                    r.iter().map(|v| v.to_bits()).collect()
+                })
+                .collect();
+            predicted.sort();
+            for row in p.split.train.features.chunks_exact(w).chain(p.split.valid.features.chunks_exact(w)) {
+                let bits: Vec<u32> = row.iter().map(|v| v.to_bits()).collect();
+                prop_assert!(predicted.binary_search(&bits).is_ok(), "a searched row prediction does not reproduce");
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! how the model was made (`model.json`).
 
 use mlpnas_core::TrainerConfig;
-use mlpnas_data::Standardizer;
+use mlpnas_data::{Preprocessor, Standardizer};
 use mlpnas_runs::FinalMetrics;
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +33,10 @@ pub struct ModelCard {
     pub class_names: Vec<String>,
     /// Label column of the training data (lets `predict` report accuracy on labelled rows).
     pub label_column: Option<String>,
+    /// The encoding of a table's columns into the inputs (fitted on the training rows), applied
+    /// before the standardizer; absent for numeric data (and in cards of earlier releases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preprocessor: Option<Preprocessor>,
     /// Standardization applied to inputs before the model (fitted on the training rows).
     pub standardizer: Option<Standardizer>,
     /// Data the model was trained on (`builtin:NAME` or an absolute path).
@@ -52,6 +56,7 @@ impl Clone for ModelCard {
             sample_shape: self.sample_shape.clone(),
             class_names: self.class_names.clone(),
             label_column: self.label_column.clone(),
+            preprocessor: self.preprocessor.clone(),
             standardizer: self.standardizer.clone(),
             data_source: self.data_source.clone(),
             metrics: self.metrics.clone(),

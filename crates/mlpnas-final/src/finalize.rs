@@ -327,6 +327,7 @@ impl Job<'_> {
                 sample_shape: split.train.sample_shape.clone(),
                 class_names: split.train.class_names.clone(),
                 label_column: label_column.map(str::to_string),
+                preprocessor: data.preprocessor.clone(),
                 standardizer: data.standardizer.clone(),
                 data_source: cfg.data.source.to_string(),
                 metrics: metrics.clone(),

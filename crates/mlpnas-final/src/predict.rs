@@ -28,6 +28,8 @@ pub struct Predictions {
     pub n_classes: usize,
     /// The rows' true labels, when the input had the label column.
     pub truth: Option<Vec<String>>,
+    /// What reading the rows noticed, one line each (categories never seen in training).
+    pub notes: Vec<String>,
 }
 
 /// How predictions compare with the rows' labels ([`Predictions::score`]).
@@ -96,6 +98,11 @@ impl Predictor {
             && (s.mean.len() != width || s.std.len() != width)
         {
             return Err(FinalError::file(&card_path, "the standardizer does not match the features"));
+        }
+        if let Some(p) = &card.preprocessor
+            && p.width() != width
+        {
+            return Err(FinalError::file(&card_path, "the preprocessor does not match the features"));
         }
         let arch = Architecture::parse(&card.architecture, width, card.class_names.len(), card.dropout)
             .map_err(|e| FinalError::file(&card_path, e))?;
@@ -176,21 +183,21 @@ impl Predictor {
                 best
             })
             .collect();
-        Ok(Predictions { classes, proba, n_classes, truth: None })
+        Ok(Predictions { classes, proba, n_classes, truth: None, notes: Vec::new() })
     }
 
     /// Reads `source` (a CSV file with a header, columns matched by name, or `builtin:NAME`)
     /// relative to `base_dir` and predicts every row. The true labels come along when the source
     /// has the training label column.
     pub fn predict_source(&self, source: &PredictSource, base_dir: &Path) -> Result<Predictions, FinalError> {
-        let f = mlpnas_data::load_prediction_rows(
-            source,
-            base_dir,
-            &self.card.feature_names,
-            self.card.label_column.as_deref(),
-        )?;
+        let label = self.card.label_column.as_deref();
+        let f = match &self.card.preprocessor {
+            Some(pre) => mlpnas_data::load_table_rows(source, base_dir, pre, label)?,
+            None => mlpnas_data::load_prediction_rows(source, base_dir, &self.card.feature_names, label)?,
+        };
         let mut p = self.predict_raw(&f.values, f.rows)?;
         p.truth = f.labels;
+        p.notes = f.notes;
         Ok(p)
     }
 }

@@ -313,8 +313,11 @@ pub(crate) fn stored_with_added_fields(text: &str, shown: &str, base_dir: &Path)
     let file_err = |message: String| SearchError::ConfigFile { path: shown.to_string(), message };
     let mut table: toml::Table = toml::from_str(text).map_err(|e| file_err(toml_message(&e, text)))?;
     let mut changed = false;
-    for (section, added) in [("trainer", probe.trainer.added_fields()), ("controller", probe.controller.added_fields())]
-    {
+    for (section, added) in [
+        ("trainer", probe.trainer.added_fields()),
+        ("controller", probe.controller.added_fields()),
+        ("data", mlpnas_data::ADDED_FIELDS),
+    ] {
         let Some(toml::Value::Table(fields)) = table.get_mut(section) else { continue };
         for (key, value) in added {
             if !fields.contains_key(*key) {

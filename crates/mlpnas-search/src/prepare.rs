@@ -1,5 +1,5 @@
 //! [`prepare_data`]: a run's data as its trainer gets it (loaded, split once with the run's seed,
-//! standardized on the training part).
+//! encoded and standardized on the training part).
 
 use std::sync::Arc;
 
@@ -14,8 +14,14 @@ use crate::error::SearchError;
 pub struct Prepared {
     /// The fixed split.
     pub split: Arc<DataSplit>,
+    /// The encoding of a table's columns, fitted on the training part (`None`: numbers only).
+    pub preprocessor: Option<mlpnas_data::Preprocessor>,
     /// Standardization fitted on the training part, if on.
     pub standardizer: Option<mlpnas_data::Standardizer>,
+    /// The columns as loaded (types, missing cells, levels, what was left out).
+    pub columns: Vec<mlpnas_data::ColumnInfo>,
+    /// What loading left out, one line each.
+    pub notes: Vec<String>,
 }
 
 /// Loads the config's data and splits it with the config's seed; for a trainer that needs no
@@ -30,9 +36,21 @@ pub fn prepare_data(cfg: &SearchConfig) -> Result<Prepared, SearchError> {
             feature_names: Vec::new(),
         };
         let split = DataSplit { train: empty.clone(), valid: empty, test: None };
-        return Ok(Prepared { split: Arc::new(split), standardizer: None });
+        return Ok(Prepared {
+            split: Arc::new(split),
+            preprocessor: None,
+            standardizer: None,
+            columns: Vec::new(),
+            notes: Vec::new(),
+        });
     }
     let data = mlpnas_data::load(&cfg.data, &cfg.base_dir)?;
     let p = mlpnas_data::prepare(&cfg.data, data, derive(cfg.seed, "split", 0))?;
-    Ok(Prepared { split: Arc::new(p.split), standardizer: p.standardizer })
+    Ok(Prepared {
+        split: Arc::new(p.split),
+        preprocessor: p.preprocessor,
+        standardizer: p.standardizer,
+        columns: p.columns,
+        notes: p.notes,
+    })
 }

@@ -85,6 +85,9 @@ pub(crate) fn predict(a: PredictArgs, verbosity: output::Verbosity) -> Result<()
     let predictor = mlpnas_final::Predictor::load_on(&a.model, a.backend.as_deref())?;
     let cwd = std::env::current_dir().context("current directory")?;
     let p = predictor.predict_source(&a.data, &cwd)?;
+    for n in &p.notes {
+        note!("warning: {n}");
+    }
     let names = &predictor.card().class_names;
     let mut out = String::new();
     out.push_str("prediction");

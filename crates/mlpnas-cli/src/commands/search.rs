@@ -68,6 +68,12 @@ pub(crate) fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> 
             data.split.train.n_classes(),
             run.location()
         );
+        if !data.columns.is_empty() {
+            note!("{}", output::data_table(&data));
+        }
+    }
+    for n in &data.notes {
+        note!("warning: {n}");
     }
     let location = run.location();
     let mut search = Search::new(run, &data)?;

@@ -94,3 +94,31 @@ pub fn rows_without_seconds(dir: &Path) -> Vec<String> {
 pub fn epochs_csv(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("epochs.csv")).expect("epochs.csv")
 }
+
+/// Penguin-like CSV rows (generated, never a committed data set): species decided by island and
+/// body mass (learnable), with `NA` and empty cells, an R `rownames` index, a yes/no column.
+/// `first` numbers the rows.
+#[allow(dead_code)] // not every test binary uses it
+pub fn penguins(rows: usize, first: usize) -> String {
+    use std::fmt::Write as _;
+    let mut t = String::from("rownames,species,island,bill_length_mm,body_mass_g,sex,tagged\n");
+    for i in first..first + rows {
+        let island = ["Biscoe", "Dream", "Torgersen"][i % 3];
+        let heavy = (i / 3) % 2 == 0;
+        let species = match (island, heavy) {
+            ("Biscoe", true) => "Gentoo",
+            ("Dream", false) => "Chinstrap",
+            _ => "Adelie",
+        };
+        let mass = if heavy { 5000 + (i * 37) % 700 } else { 3300 + (i * 53) % 600 };
+        let bill = if i % 11 == 0 { "NA".to_string() } else { format!("{:.1}", 35.0 + (i % 17) as f64) };
+        let sex = match i % 7 {
+            0 => "",
+            k if k % 2 == 0 => "female",
+            _ => "male",
+        };
+        let tagged = if i % 4 == 0 { "yes" } else { "no" };
+        let _ = writeln!(t, "{},{species},{island},{bill},{mass},{sex},{tagged}", i + 1);
+    }
+    t
+}
