@@ -26,11 +26,19 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type Res<T> = Result<T, String>;
 
-const SECTIONS: &[&str] = &["workload", "epochs", "step", "workers", "rss", "store", "distributed"];
+const SECTIONS: &[&str] = &["workload", "epochs", "step", "workers", "rss", "load", "store", "distributed"];
 
 fn main() {
     mlpnas_link::link_all();
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    if let [first, path] = args.as_slice()
+        && first == "load-child"
+    {
+        match load_child(Path::new(path)) {
+            Ok(()) => return,
+            Err(e) => fail(&e),
+        }
+    }
     if let [first, n] = args.as_slice()
         && first == "rss-child"
     {
@@ -51,6 +59,7 @@ fn main() {
             "step" => step(),
             "workers" => workers(),
             "rss" => rss(),
+            "load" => load(),
             "distributed" => distributed(),
             _ => store(),
         };
@@ -564,6 +573,106 @@ fn rss() -> Res<()> {
         let kib: f64 = v.get(2).and_then(|k| k.parse().ok()).ok_or_else(|| format!("child said {text:?}"))?;
         println!("| {} | {} | {:.1} |", v[0], v[1], kib / 1024.0);
     }
+    Ok(())
+}
+
+/// Rows of the `load` section's table (`MLPNAS_BENCH_LOAD_ROWS`, default 1,000,000).
+fn load_rows() -> Res<usize> {
+    env_or("MLPNAS_BENCH_LOAD_ROWS", "1000000").parse().map_err(|e| format!("MLPNAS_BENCH_LOAD_ROWS: {e}"))
+}
+
+/// Writes a table of `rows` rows and 30 columns: 20 numeric (1% missing), 10 text columns of
+/// 2 to 10,000 levels (1% missing), and a 3-class label.
+fn write_table(path: &Path, rows: usize) -> Res<()> {
+    use std::io::Write as _;
+    const LEVELS: [usize; 10] = [2, 3, 5, 8, 12, 20, 50, 100, 1000, 10000];
+    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    let mut header: Vec<String> = (0..20).map(|j| format!("x{j}")).collect();
+    header.extend((0..10).map(|j| format!("t{j}")));
+    header.push("label".into());
+    let io = |e: std::io::Error| e.to_string();
+    writeln!(w, "{}", header.join(",")).map_err(io)?;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut line = String::new();
+    for _ in 0..rows {
+        line.clear();
+        for _ in 0..20 {
+            let r = next();
+            if r % 100 == 0 {
+                line.push_str("NA,");
+            } else {
+                line.push_str(&format!("{:.3},", (r >> 11) as f64 / (1u64 << 53) as f64 * 100.0 - 50.0));
+            }
+        }
+        for levels in LEVELS {
+            let r = next();
+            if r % 100 == 0 {
+                line.push(',');
+            } else {
+                line.push_str(&format!("level{},", (r >> 20) as usize % levels));
+            }
+        }
+        line.push_str(["a", "b", "c"][(next() % 3) as usize]);
+        writeln!(w, "{line}").map_err(io)?;
+    }
+    w.flush().map_err(io)
+}
+
+/// Loads and prepares (types, split, encoding, standardizing) the table at `path`, printing
+/// the seconds of each and the peak RSS.
+fn load_child(path: &Path) -> Res<()> {
+    let cfg = mlpnas_data::DataConfig {
+        source: path.to_str().ok_or("path")?.parse().map_err(|e: mlpnas_data::DataError| e.to_string())?,
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let loaded = mlpnas_data::load(&cfg, Path::new(".")).map_err(|e| e.to_string())?;
+    let t_load = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let p = mlpnas_data::prepare(&cfg, loaded, 1).map_err(|e| e.to_string())?;
+    let t_prepare = t1.elapsed().as_secs_f64();
+    let rows = p.split.train.n_rows() + p.split.valid.n_rows();
+    let width = p.split.train.n_features();
+    println!("{rows} {width} {t_load:.2} {t_prepare:.2} {}", vm_hwm_kib()?);
+    Ok(())
+}
+
+/// Loading and encoding a large table: seconds and peak memory against the encoded size.
+fn load() -> Res<()> {
+    let rows = load_rows()?;
+    let path = std::env::temp_dir().join(format!("mlpnas-bench-table-{rows}.csv"));
+    if !path.exists() {
+        write_table(&path, rows)?;
+    }
+    let bytes = std::fs::metadata(&path).map_err(|e| e.to_string())?.len();
+    println!(
+        "\n## load: a {rows}-row CSV ({:.0} MiB), 20 numeric columns and 10 text columns of 2 to 10,000 levels, 1% \
+         missing cells; load (types, dictionaries) then prepare (split, fit, one-hot, standardize)",
+        bytes as f64 / 1048576.0
+    );
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(&exe).args(["load-child", path.to_str().ok_or("path")?]).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Vec<f64> = text.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let [n, width, t_load, t_prepare, kib] = v[..] else { return Err(format!("child said {text:?}")) };
+    let encoded = n * width * 4.0 / 1048576.0;
+    println!("| rows | inputs after encoding | load s | prepare s | encoded MiB | peak RSS MiB | peak / encoded |");
+    println!("|--:|--:|--:|--:|--:|--:|--:|");
+    println!(
+        "| {n} | {width} | {t_load:.2} | {t_prepare:.2} | {encoded:.0} | {:.0} | {:.2}x |",
+        kib / 1024.0,
+        kib / 1024.0 / encoded
+    );
     Ok(())
 }
 
