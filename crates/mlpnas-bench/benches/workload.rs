@@ -658,7 +658,8 @@ fn load() -> Res<()> {
         bytes as f64 / 1048576.0
     );
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let out = Command::new(&exe).args(["load-child", path.to_str().ok_or("path")?]).output().map_err(|e| e.to_string())?;
+    let out =
+        Command::new(&exe).args(["load-child", path.to_str().ok_or("path")?]).output().map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }

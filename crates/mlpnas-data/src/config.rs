@@ -57,8 +57,16 @@ pub struct DataConfig {
 }
 
 /// Fields added to `[data]` since runs were first stored, with the values that reproduce what
-/// such a run did (a stored config without them reads them so).
-pub const ADDED_FIELDS: &[(&str, &str)] = &[("auto_drop", "false")];
+/// such a run did (a stored config without them reads them so). Such a run's data had no text
+/// or missing cell (it could not load otherwise), so only `auto_drop` changes what it reads;
+/// the others are the defaults, listed so that the stored config compares equal.
+pub const ADDED_FIELDS: &[(&str, &str)] = &[
+    ("auto_drop", "false"),
+    ("columns", "{}"),
+    ("na_values", r#"["NA", "N/A", "NaN", "null", "?"]"#),
+    ("min_level_count", "3"),
+    ("max_levels", "64"),
+];
 
 /// The default missing-cell spellings (besides the empty cell).
 pub fn default_na_values() -> Vec<String> {

@@ -221,12 +221,7 @@ fn standardize(cfg: &DataConfig, split: &mut DataSplit) -> Option<Standardizer> 
 type Parts = (Vec<usize>, Vec<usize>, Vec<usize>);
 
 /// The rows of the train, valid and test parts (stratified, shuffled with `seed`).
-fn split_rows(
-    cfg: &DataConfig,
-    data: &Dataset,
-    seed: u64,
-    origin: &str,
-) -> Result<Parts, DataError> {
+fn split_rows(cfg: &DataConfig, data: &Dataset, seed: u64, origin: &str) -> Result<Parts, DataError> {
     let n = data.n_rows();
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); data.n_classes()];
     for (i, &l) in data.labels.iter().enumerate() {

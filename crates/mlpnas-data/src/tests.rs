@@ -911,3 +911,18 @@ mod properties {
         }
     }
 }
+
+/// The values `ADDED_FIELDS` give stored runs are today's defaults, except `auto_drop` (off:
+/// what such a run did).
+#[test]
+fn added_fields_are_the_defaults_but_auto_drop() {
+    let defaults = toml::Table::try_from(DataConfig::default()).expect("toml");
+    for (key, value) in ADDED_FIELDS {
+        let v: toml::Table = toml::from_str(&format!("v = {value}")).expect("TOML value");
+        if *key == "auto_drop" {
+            assert_eq!(v["v"].as_bool(), Some(false));
+        } else {
+            assert_eq!(Some(&v["v"]), defaults.get(*key), "{key}");
+        }
+    }
+}

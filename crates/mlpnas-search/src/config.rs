@@ -421,6 +421,19 @@ pub fn apply_override(table: &mut toml::Table, text: &str) -> Result<(), String>
 mod tests {
     use super::*;
 
+    /// A run stored before `data.auto_drop` existed keeps every column it trained on; a new
+    /// config gets the default.
+    #[test]
+    fn stored_runs_read_auto_drop_as_before_it_existed() {
+        mlpnas_link::link_all();
+        let old = "seed = 1\n[data]\nsource = \"builtin:iris\"\n[trainer]\ntype = \"burn\"\n[controller]\ntype = \"random\"\n[search]\none_shot = false\n";
+        let text = stored_with_added_fields(old, "config.toml", Path::new("/")).expect("reads");
+        let cfg = SearchConfig::from_toml(&text, "config.toml", Path::new("/"), &[]).expect("parses");
+        assert!(!cfg.data.auto_drop, "{text}");
+        let new = SearchConfig::from_toml(old, "config.toml", Path::new("/"), &[]).expect("parses");
+        assert!(new.data.auto_drop);
+    }
+
     #[test]
     fn overrides_parse_values_and_make_sections() {
         let mut t: toml::Table = toml::from_str("[search]\ntop = 5\n").expect("toml");
