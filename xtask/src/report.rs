@@ -96,25 +96,20 @@ fn data_section(o: &mut String, r: &DataReport, ctx: &ReportContext) {
     let _ = writeln!(o, "### Per config\n");
     let _ = writeln!(
         o,
-        "| config | runs (finished) | trials | best reward | test acc. of winner | trials to 95% of best | \
+        "| config | runs (finished) | trials | best reward | trials to 95% of the gain | \
          wall s | archs/s | transfers/trial | predictor MAE | predictor Spearman |"
     );
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|");
     for c in &r.configs {
-        let test = match c.test_acc {
-            Some(t) if t.n < c.runs => format!("{} ({} of {} runs)", pm(Some(t), 4), t.n, c.runs),
-            t => pm(t, 4),
-        };
         let _ = writeln!(
             o,
-            "| {} | {}/{} ({}) | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {}/{} ({}) | {} | {} | {} | {} | {} | {} | {} | {} |",
             c.config,
             c.runs,
             c.planned,
             c.finished,
             pm(c.trials, 0),
             pm(c.best_reward, 4),
-            test,
             pm(c.trials_to_95, 1),
             pm(c.wall_seconds, 1),
             pm(c.archs_per_second, 3),
@@ -123,6 +118,16 @@ fn data_section(o: &mut String, r: &DataReport, ctx: &ReportContext) {
             pm(c.predictor_spearman, 3),
         );
     }
+    let _ = writeln!(
+        o,
+        "\nColumns (mean ± sd over seeds): *best reward*, the run's best reward (for networks, the \
+         epoch-weighted validation accuracy of its best trial; for a table, its metric, negated when \
+         smaller is better); *trials to 95% of the gain*, the trials until the best so far closes 95% \
+         of the gap between the run's first trial and its best (1: the first trial was as good as it \
+         got); *archs/s*, trials per second of wall time; *transfers/trial*, layers started from \
+         shared weights; *predictor* columns, where the controller predicts rewards. A test accuracy \
+         needs `mlpnas finalize` on a run: the search never scores on test rows."
+    );
     o.push('\n');
 
     let epochs = r.configs.iter().map(|c| c.epoch_mean_rewards.len()).max().unwrap_or(0);
@@ -148,17 +153,16 @@ fn data_section(o: &mut String, r: &DataReport, ctx: &ReportContext) {
     }
 
     let _ = writeln!(o, "### Winners\n");
-    let _ = writeln!(o, "| config | seed | best reward | test acc. | trials | architecture |");
-    let _ = writeln!(o, "|---|---|---|---|---|---|");
+    let _ = writeln!(o, "| config | seed | best reward | trials | architecture |");
+    let _ = writeln!(o, "|---|---|---|---|---|");
     for c in &r.configs {
         for m in &c.per_run {
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | {} | {}{} | `{}` |",
+                "| {} | {} | {} | {}{} | `{}` |",
                 c.config,
                 m.seed,
                 m.best_reward.map_or("–".into(), |v| format!("{v:.4}")),
-                m.test_acc.map_or("–".into(), |v| format!("{v:.4}")),
                 m.trials,
                 match (m.finished, m.exhausted) {
                     (false, _) => " (unfinished)",

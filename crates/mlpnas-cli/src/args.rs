@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use mlpnas_data::DataSpec;
 
+use crate::numbers;
+
 /// Neural architecture search for multilayer perceptrons.
 #[derive(Debug, Parser)]
 #[command(name = "mlpnas", version, about)]
@@ -46,7 +48,7 @@ pub(crate) enum Command {
         #[arg(long, value_name = "URL")]
         storage: Option<String>,
         /// How many to list.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = numbers::at_least::<1>)]
         top: usize,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -87,8 +89,13 @@ pub(crate) enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff): `mlpnas man > ~/.local/share/man/man1/mlpnas.1`.
-    Man,
+    /// Print the man page (roff), or with --out write one page per command (mlpnas.1,
+    /// mlpnas-search.1, ...): `mlpnas man --out ~/.local/share/man/man1`.
+    Man {
+        /// Directory to write every page into (created if missing), instead of printing mlpnas.1.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -100,13 +107,13 @@ pub(crate) struct FinalizeArgs {
     #[arg(long, value_name = "URL")]
     pub(crate) storage: Option<String>,
     /// How many of the best architectures to retrain.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true, value_parser = numbers::at_least::<1>)]
     pub(crate) top: usize,
     /// Epochs at most.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, allow_negative_numbers = true, value_parser = numbers::at_least::<1>)]
     pub(crate) epochs: usize,
     /// Stop after this many epochs without a lower validation loss (the best epoch's weights are kept).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true, value_parser = numbers::at_least::<1>)]
     pub(crate) patience: usize,
     /// Start from fresh weights (the default).
     #[arg(long, conflicts_with = "from_shared")]
@@ -115,7 +122,7 @@ pub(crate) struct FinalizeArgs {
     #[arg(long)]
     pub(crate) from_shared: bool,
     /// Test share taken out of the training rows when the run's split has no test part.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true, value_parser = numbers::fraction)]
     pub(crate) test_fraction: f64,
     /// Output directory (default: DIR/final, or NAME-final with --storage); must not exist.
     #[arg(long)]
@@ -138,7 +145,7 @@ pub(crate) struct DashboardArgs {
     #[arg(long, default_value = "127.0.0.1")]
     pub(crate) host: String,
     /// Port (0: any free port; the address is printed).
-    #[arg(long, default_value_t = 8080)]
+    #[arg(long, default_value_t = 8080, allow_negative_numbers = true, value_parser = numbers::port)]
     pub(crate) port: u16,
 }
 
@@ -149,17 +156,17 @@ pub(crate) struct WorkerArgs {
     #[arg(long, value_name = "URL")]
     pub(crate) storage: String,
     /// Trials trained at once by this worker.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = numbers::at_least::<1>)]
     pub(crate) threads: usize,
     /// Only trials of these runs (comma-separated names; default: every run).
     #[arg(long, value_delimiter = ',', value_name = "NAME,..")]
     pub(crate) runs: Option<Vec<String>>,
     /// Exit after this many seconds without a trial to train (default: run until stopped).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = numbers::seconds::<false>)]
     pub(crate) exit_when_idle: Option<f64>,
     /// Seconds a claimed trial stays this worker's without a heartbeat (renewed every third of
     /// it); after that another worker trains it again.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, allow_negative_numbers = true, value_parser = numbers::lease)]
     pub(crate) lease: f64,
 }
 
@@ -196,7 +203,7 @@ pub(crate) struct DataArgs {
     #[arg(long, value_delimiter = ',')]
     pub(crate) drop: Option<Vec<String>>,
     /// Seed of every random stream.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = numbers::seed)]
     pub(crate) seed: Option<u64>,
     /// Override any config value: `--set search.controller_epochs=3` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -225,7 +232,7 @@ pub(crate) struct SearchArgs {
     /// Trials this process trains at once (default: the machine's cores; for a run in --storage,
     /// search.batch, and 0: only workers train). Results do not depend on it: a trial starts when
     /// the weights it reads are final, and trials are journaled in order.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = numbers::at_least::<0>)]
     pub(crate) threads: Option<usize>,
     #[command(flatten)]
     pub(crate) data: DataArgs,
@@ -238,14 +245,14 @@ pub(crate) struct TabulateArgs {
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,
     /// Seeds per configuration (raise it later to add seeds to a finished table).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true, value_parser = numbers::at_least::<1>)]
     pub(crate) seeds: usize,
     /// Table directory: the table files, and the tabulation's run directory (`run/`).
     #[arg(long)]
     pub(crate) out: PathBuf,
     /// Configurations this process trains at once (default: search.batch; with --storage, 0:
     /// only workers train). The table does not depend on it.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = numbers::at_least::<0>)]
     pub(crate) threads: Option<usize>,
     /// The table's name (default: the --out directory's name).
     #[arg(long)]
@@ -264,11 +271,22 @@ pub(crate) struct TabulateArgs {
 #[derive(Debug, Args)]
 pub(crate) struct EvalArgs {
     /// Architecture, e.g. `64:relu,dropout,32:elu` (the output layer is added).
-    #[arg(long)]
-    pub(crate) arch: String,
+    #[arg(long, required_unless_present = "run")]
+    pub(crate) arch: Option<String>,
     /// Config for the trainer and data settings (defaults otherwise).
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,
+    /// Train trial --trial of this run directory (or, with --storage, the run of this name)
+    /// again exactly as its search did (same split, seed and starting weights) and check that
+    /// the journal's reward is reproduced; fails when it is not.
+    #[arg(long, value_name = "DIR", requires = "trial", conflicts_with_all = ["arch", "config", "data", "label", "drop", "seed", "set"])]
+    pub(crate) run: Option<PathBuf>,
+    /// The trial of --run to train again (its number in the journal and `report`).
+    #[arg(long, requires = "run", allow_negative_numbers = true, value_parser = numbers::at_least::<0>)]
+    pub(crate) trial: Option<usize>,
+    /// The PostgreSQL database holding the --run: postgresql://user@host:port/database.
+    #[arg(long, value_name = "URL", requires = "run")]
+    pub(crate) storage: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,

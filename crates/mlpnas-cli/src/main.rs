@@ -9,6 +9,7 @@
 //! * `mlpnas worker --storage URL [--threads N] [--runs NAME,..] [--exit-when-idle SECS]`
 //! * `mlpnas runs --storage URL [--json]`, `mlpnas export NAME --storage URL --out DIR`
 //! * `mlpnas eval --arch "64:relu,dropout,32:elu" [--config FILE] [--data SPEC] .. [--json]`
+//! * `mlpnas eval --run DIR --trial N [--storage URL] [--json]`: a journal's trial trained again
 //! * `mlpnas space [--config FILE] [--set k=v ..]`
 //! * `mlpnas report DIR [--top N] [--json]` (`report NAME --storage URL`)
 //! * `mlpnas finalize DIR|NAME [--storage URL] [--top K] [--epochs E] [--patience P] [--from-scratch|--from-shared] [--out DIR]`
@@ -22,6 +23,7 @@ mod output;
 mod args;
 mod commands;
 mod config;
+mod numbers;
 mod signals;
 mod storage;
 
@@ -89,7 +91,7 @@ fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Search(a) => search::search(a, v),
-        Command::Eval(a) => eval::eval(a),
+        Command::Eval(a) => eval::eval(a, v),
         Command::Tabulate(a) => search::tabulate(a, v),
         Command::Space { config, set } => eval::space(config.as_deref(), &set),
         Command::Report { dir, storage, top, json } => after::report(&dir, storage.as_deref(), top, json, v),
@@ -100,6 +102,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Predict(a) => after::predict(a, v),
         Command::Dashboard(a) => dashboard::dashboard(a),
         Command::Completions { shell } => docs::completions(shell),
-        Command::Man => docs::man(),
+        Command::Man { out } => docs::man(out.as_deref()),
     }
 }

@@ -22,7 +22,7 @@ macro_rules! note {
 }
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mlpnas_core::{Token, TrialRecord};
+use mlpnas_core::{Measurement, Token, TrialRecord};
 
 /// How much a command says on stderr: `-q` (errors and warnings only), normal, `-v` (a line per
 /// trial).
@@ -43,18 +43,52 @@ pub struct Progress {
     quiet: bool,
     verbose: bool,
     planned: usize,
+    /// Whether the run-time estimate was made (once, at the first controller epoch seen).
+    estimated: bool,
+}
+
+/// A budget whose estimated remaining time exceeds this many seconds (a day) is announced.
+const LONG_SECONDS: f64 = 86_400.0;
+
+/// The warning for a budget that takes more than a day at `per_trial` seconds a trial with
+/// `left` of `planned` trials to go, if it does.
+pub fn budget_warning(per_trial: f64, left: usize, planned: usize) -> Option<String> {
+    let estimate = per_trial * left as f64;
+    (estimate > LONG_SECONDS).then(|| {
+        format!(
+            "at this epoch's pace ({per_trial:.2} s a trial) the {left} trials left take {}; is the budget \
+             (search.controller_epochs x search.samples_per_epoch = {planned} trials) what you meant?",
+            human_duration(estimate)
+        )
+    })
 }
 
 impl Progress {
     pub fn new(verbosity: Verbosity) -> Self {
-        Self { bar: None, quiet: verbosity == Verbosity::Quiet, verbose: verbosity == Verbosity::Verbose, planned: 0 }
+        Self {
+            bar: None,
+            quiet: verbosity == Verbosity::Quiet,
+            verbose: verbosity == Verbosity::Verbose,
+            planned: 0,
+            estimated: false,
+        }
     }
     /// Whether the bar is drawn (stderr is a terminal and not quiet).
     fn drawn(&self) -> bool {
         self.bar.as_ref().is_some_and(|b| !b.is_hidden())
     }
-    /// A controller epoch ended: one line when no bar is drawn.
-    pub fn epoch(&self, epoch: usize, trials: usize, best: &TrialRecord, seconds: f64) {
+    /// A controller epoch of `epoch_trials` trials ended after `seconds`, `trials` trials done
+    /// in all: one line when no bar is drawn. After the first epoch this process saw, a budget
+    /// that would take more than a day at that pace is announced (a typo such as
+    /// `search.controller_epochs=100000000000` otherwise runs silently for ever).
+    pub fn epoch(&mut self, epoch: usize, trials: usize, epoch_trials: usize, best: &TrialRecord, seconds: f64) {
+        if !self.estimated && epoch_trials > 0 {
+            self.estimated = true;
+            let left = self.planned.saturating_sub(trials);
+            if let Some(w) = budget_warning(seconds / epoch_trials as f64, left, self.planned) {
+                self.warn(&w);
+            }
+        }
         if !self.quiet && !self.drawn() {
             note!(
                 "epoch {}: {trials}/{} trials, best {:.4} {}, {seconds:.1} s",
@@ -118,21 +152,47 @@ impl Progress {
     }
 }
 
-/// The top-N table.
-pub fn table(records: &[&TrialRecord]) -> String {
+/// A long duration in words: `about 3.5 days`, `about 12 years`, `about 3.2e4 years`.
+pub fn human_duration(seconds: f64) -> String {
+    let days = seconds / 86_400.0;
+    let years = days / 365.25;
+    if days < 2.0 {
+        format!("about {:.1} hours", seconds / 3600.0)
+    } else if years < 2.0 {
+        format!("about {days:.1} days")
+    } else if years < 1e4 {
+        format!("about {years:.0} years")
+    } else {
+        format!("about {years:.1e} years")
+    }
+}
+
+/// A metric value in its natural format: plain decimals with five significant digits where that
+/// reads well (`0.68125`, `12.034`, `0.010900`), scientific beyond (`2.2800e-5`).
+pub fn natural(x: f64) -> String {
+    let a = x.abs();
+    if a == 0.0 || !a.is_finite() {
+        return format!("{x}");
+    }
+    if (1e-3..1e6).contains(&a) {
+        let decimals = (4 - a.log10().floor() as i32).max(0) as usize;
+        format!("{x:.decimals$}")
+    } else {
+        format!("{x:.4e}")
+    }
+}
+
+/// The top-N table; the trials of a space that measures (a benchmark table, `measurement`) show
+/// its metric by name instead of a network's columns.
+pub fn table(records: &[&TrialRecord], measurement: Option<&Measurement>) -> String {
     // Trials measured in a benchmark table have a raw metric and no trained network.
-    if records.iter().any(|r| r.metric.is_some()) {
-        let mut s = format!("{:>4}  {:>5}  {:>11}  {:>11}  configuration\n", "rank", "trial", "reward", "metric");
+    if measurement.is_some() || records.iter().any(|r| r.metric.is_some()) {
+        let name = measurement.map_or("metric", |m| m.metric.as_str());
+        let width = name.chars().count().max(10);
+        let mut s = format!("{:>4}  {:>5}  {name:>width$}  configuration\n", "rank", "trial");
         for (i, r) in records.iter().enumerate() {
-            let metric = r.metric.map_or("-".to_string(), |m| format!("{m:.5e}"));
-            s.push_str(&format!(
-                "{:>4}  {:>5}  {:>11.5e}  {:>11}  {}\n",
-                i + 1,
-                r.trial,
-                r.reward,
-                metric,
-                r.architecture
-            ));
+            let metric = r.metric.map_or("-".to_string(), natural);
+            s.push_str(&format!("{:>4}  {:>5}  {metric:>width$}  {}\n", i + 1, r.trial, r.architecture));
         }
         s.pop();
         return s;
@@ -201,4 +261,35 @@ pub(crate) fn data_table(data: &mlpnas_search::Prepared) -> String {
     let majority = counts.iter().copied().max().unwrap_or(0) as f64 / total.max(1) as f64;
     out.push_str(&format!("  classes: {} (majority rate {majority:.4})", shown.join(", ")));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_beyond_a_day_is_announced_in_words() {
+        // The issue's typo: 10 trials an epoch, 1e11 epochs, 0.05 s a trial.
+        let w = budget_warning(0.05, 1_000_000_000_000 - 10, 1_000_000_000_000).expect("announced");
+        assert!(
+            w.starts_with("at this epoch's pace (0.05 s a trial) the 999999999990 trials left take about 1584 years"),
+            "{w}"
+        );
+        assert!(w.contains("= 1000000000000 trials) what you meant?"), "{w}");
+        assert_eq!(budget_warning(0.05, 1000, 1010), None, "a minute is no news");
+        assert_eq!(budget_warning(1.0, 86_400, 86_410), None, "a day exactly is not announced");
+        assert!(budget_warning(1.0, 3 * 86_400, 3 * 86_400).expect("three days").contains("about 3.0 days"));
+        assert_eq!(human_duration(7200.0), "about 2.0 hours");
+        assert_eq!(human_duration(400.0 * 365.25 * 86_400.0), "about 400 years");
+    }
+
+    #[test]
+    fn metrics_read_in_their_natural_format() {
+        assert_eq!(natural(0.68125), "0.68125");
+        assert_eq!(natural(-0.0109), "-0.010900");
+        assert_eq!(natural(12.0346), "12.035");
+        assert_eq!(natural(123456.0), "123456");
+        assert_eq!(natural(2.28e-5), "2.2800e-5");
+        assert_eq!(natural(0.0), "0");
+    }
 }

@@ -680,6 +680,29 @@ fn completions_and_man_page() {
     let man = ok(bin().arg("man"));
     assert!(man.starts_with(".ie") || man.contains(".TH mlpnas"), "{}", &man[..man.len().min(200)]);
     assert!(man.contains("search") && man.contains("predict"), "the man page lists the subcommands");
+    // Every page mlpnas(1) refers to exists, with the options of its command (issue 37).
+    let dir = tmp("man").join("man1");
+    let said = ok(bin().args(["man", "--out"]).arg(&dir));
+    // References read `mlpnas\-search(1)` in roff.
+    let mut refs: Vec<String> = man
+        .split("mlpnas\\-")
+        .skip(1)
+        .filter_map(|t| {
+            let name: String = t.chars().take_while(|c| c.is_ascii_lowercase()).collect();
+            t[name.len()..].starts_with("(1)").then(|| format!("mlpnas-{name}.1"))
+        })
+        .collect();
+    refs.sort();
+    refs.dedup();
+    assert!(refs.len() >= 12, "{refs:?}");
+    for page in &refs {
+        assert!(dir.join(page).is_file(), "{page} referred to but not written: {said}");
+    }
+    let search = std::fs::read_to_string(dir.join("mlpnas-search.1")).expect("search page");
+    assert!(search.contains("resume") && search.contains("threads"), "{search}");
+    let finalize = std::fs::read_to_string(dir.join("mlpnas-finalize.1")).expect("finalize page");
+    assert!(finalize.contains("patience") && finalize.contains("test\\-fraction"), "{finalize}");
+    assert!(said.contains(&format!("{} man pages in", refs.len() + 1)), "{said}");
 }
 
 /// An NPY array of `f32` (`descr` `<f4`) or `i64` (`<i8`) values.
@@ -975,4 +998,90 @@ fn a_missing_emptied_or_foreign_disk_store_is_refused_on_resume() {
     std::fs::write(&store, &kept).expect("put back");
     ok(&mut resume());
     assert_eq!(journal(&out).len(), 12);
+}
+
+/// Issue 37's second afternoon: negative numbers get the valid range (not clap's `-- -1` tip),
+/// a doubled section name and "1e300 is not finite" are gone, and a clamp is announced.
+#[test]
+fn numbers_out_of_range_name_the_range_and_clamps_are_announced() {
+    let usage = |args: &[&str]| {
+        let out = run(bin().args(args));
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.contains("tip:") && !err.contains("unexpected argument"), "{args:?}: {err}");
+        err
+    };
+    let err = usage(&["report", "some-dir", "--top", "-1"]);
+    assert!(
+        err.contains("invalid value '-1' for '--top <TOP>': -1 is too small: expected a whole number of at least 1"),
+        "{err}"
+    );
+    let err = usage(&["finalize", "some-dir", "--test-fraction", "-0.1"]);
+    assert!(err.contains("-0.1 is not between 0 and 1 (both excluded)"), "{err}");
+    let err = usage(&["search", "--config", "x.toml", "--seed", "-1"]);
+    assert!(err.contains("a seed is a whole number from 0 to 18446744073709551615"), "{err}");
+    let err = usage(&["worker", "--storage", "postgresql://x@127.0.0.1:1/db", "--lease", "-3"]);
+    assert!(err.contains("-3 is not a lease (seconds, at least 0.3)"), "{err}");
+
+    // The field of a section is named once.
+    let err = fails(bin().args(["space", "--set", "space.max_len=100"]));
+    assert!(err.contains("invalid config `space.max_len`: 100 is not in 2..=16"), "{err}");
+    // A finite number too large for f32 is called that.
+    let d = tmp("ranges");
+    let csv = file(&d, "big.csv", "a,b,label\n1,1e300,x\n2,3,y\n");
+    let err = fails(bin().args(["eval", "--arch", "8:relu", "--data"]).arg(&csv));
+    assert!(err.contains(r#""1e300" is beyond the range of f32 (about ±3.4e38)"#), "{err}");
+
+    // finalize --top beyond the run's trials says how many it finalizes.
+    ok(&mut tiny_search(&d.join("run"), "builtin:iris", 1, 2, &[]));
+    let out = run(bin().args(["finalize", "--top", "1000", "--epochs", "2"]).arg(d.join("run")));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: --top 1000: the run has 2 successfully trained architectures; finalizing all 2"),
+        "{err}"
+    );
+}
+
+/// `--version` names the newest release of CHANGELOG.md, so stored-run claims refer to it.
+#[test]
+fn the_version_is_the_changelogs_newest_release() {
+    let version = ok(bin().arg("--version"));
+    let changelog = std::fs::read_to_string(workspace().join("CHANGELOG.md")).expect("CHANGELOG.md");
+    let newest = changelog.lines().find_map(|l| l.strip_prefix("## ")).expect("a release heading");
+    let release = newest.split_whitespace().next().expect("a version");
+    assert_eq!(version.trim(), format!("mlpnas {release}"), "{newest}");
+}
+
+/// `eval --run DIR --trial N` trains a journal's trial again exactly: one that started fresh
+/// alone, a one-shot one that started from shared weights by running the search again; each
+/// reproduces the journal's reward bit for bit (issue 37).
+#[test]
+fn eval_run_trial_reproduces_the_journal() {
+    let d = tmp("replay");
+    let run_dir = d.join("run");
+    // 3 epochs of 4 trials on a space of few bigrams: later trials start from shared weights.
+    ok(&mut tiny_search(&run_dir, "builtin:iris", 3, 4, &["--set", "space.activations=[\"relu\", \"tanh\"]"]));
+    let records = journal(&run_dir);
+    let fresh = records.iter().find(|r| r.transfers == 0).expect("a trial from fresh weights");
+    let shared = records.iter().rev().find(|r| r.transfers > 0).expect("a one-shot trial with transfers");
+    for (r, how) in [(fresh, "trained alone from fresh weights"), (shared, "the search run again")] {
+        let out = ok(bin().args(["eval", "-q", "--run"]).arg(&run_dir).args(["--trial", &r.trial.to_string()]));
+        assert!(out.contains(how), "{out}");
+        assert!(out.contains(&format!("journal       {:<9.6}", r.reward)), "{out}");
+        assert!(out.contains(&format!("again         {:<9.6}", r.reward)), "{out}");
+        assert!(out.contains("identical"), "{out}");
+    }
+    let json =
+        ok(bin().args(["eval", "-q", "--json", "--run"]).arg(&run_dir).args(["--trial", &shared.trial.to_string()]));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v["matches"], true, "{json}");
+    assert_eq!(v["replayed"]["reward"].as_f64(), Some(shared.reward), "{json}");
+    assert!(v["trials_trained"].as_u64().expect("count") as usize > shared.trial, "{json}");
+    // Nothing is left in the temporary directory, and the run is unchanged.
+    assert_eq!(journal(&run_dir), records);
+    let err = fails(bin().args(["eval", "--run"]).arg(&run_dir).args(["--trial", "12"]));
+    assert!(err.contains("has no trial 12 (its trials are 0..=11)"), "{err}");
+    let out = run(bin().args(["eval", "--run"]).arg(&run_dir).args(["--trial", "1", "--arch", "8:relu"]));
+    assert_eq!(out.status.code(), Some(2), "--run and --arch are exclusive");
 }

@@ -38,6 +38,35 @@ fn iris_search(out: &Path, seed: u64) {
     assert!(st.success(), "search into {}", out.display());
 }
 
+/// A search of a hand-made benchmark table (3 configurations of a minimized metric) into `out`.
+fn table_search(out: &Path) {
+    let table = out.with_extension("table");
+    std::fs::create_dir_all(&table).expect("table dir");
+    std::fs::write(
+        table.join("table.toml"),
+        "name = \"toy\"\nmetric = \"val_loss\"\ndirection = \"minimize\"\n[[dimension]]\nname = \"alpha\"\nvalues = [1e-8, 0.001]\n\
+         [[dimension]]\nname = \"act\"\nvalues = [\"relu\", \"tanh\"]\n",
+    )
+    .expect("table.toml");
+    std::fs::write(
+        table.join("table.csv"),
+        "alpha,act,seed,val_loss\n1e-08,relu,0,0.5\n0.001,tanh,0,0.25\n0.001,relu,0,2.0\n",
+    )
+    .expect("table.csv");
+    let st = bin()
+        .args(["search", "--quiet", "--config"])
+        .arg(workspace().join("configs/tables/random.toml"))
+        .args(["--set", &format!("space.path=\"{}\"", table.display())])
+        .args(["--set", &format!("trainer.path=\"{}\"", table.display())])
+        .args(["--set", "search.controller_epochs=1", "--set", "search.samples_per_epoch=3"])
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .status()
+        .expect("table search");
+    assert!(st.success(), "table search into {}", out.display());
+}
+
 /// A slower search on wine quality (REINFORCE with its predictor), in the background.
 fn wine_search(out: &Path, epochs: usize, per_epoch: usize) -> Command {
     let mut c = bin();
@@ -374,6 +403,11 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
     // Two runs that differ only by the seed: one group on the compare page.
     iris_search(&root.join("iris-1"), 1);
     iris_search(&root.join("iris-2"), 2);
+    // iris-1 finalized (its leaderboard on its page); a benchmark-table run one level down (its
+    // id holds a "/").
+    let st = bin().args(["finalize", "-q", "--top", "2", "--epochs", "3"]).arg(root.join("iris-1")).status();
+    assert!(st.expect("finalize").success());
+    table_search(&root.join("tables").join("toy"));
     let d = Dashboard::start(&[&root]);
     let profile = root.join("chromium-profile");
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
@@ -398,9 +432,12 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
             .expect("WebDriver session");
         let long = Duration::from_secs(30);
 
-        // The runs page lists the run.
+        // The runs page lists the runs, says which are finalized, names a table run by its table.
         c.goto(&d.url()).await.expect("runs page");
-        until(&c, "return document.querySelectorAll('#runs tbody tr').length", 3.into(), long).await;
+        until(&c, "return document.querySelectorAll('#runs tbody tr').length", 4.into(), long).await;
+        let finalized = "return [...document.querySelectorAll('#runs tbody tr')].map((r) => r.cells[1].innerText.split('\\n')[0] + '=' + r.querySelector('.finalized').textContent).sort().join(' ')";
+        assert_eq!(eval(&c, finalized).await, "iris-1=yes iris-2=– tables/toy=– wine=–");
+        assert_eq!(eval(&c, "return document.body.innerText.includes('table toy')").await, true);
 
         // The run page: as many chart points and table rows as the journal has trials.
         c.goto(&format!("{}#/run/wine", d.url())).await.expect("run page");
@@ -411,6 +448,10 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
         assert_eq!(eval(&c, "return window.mlpnas.charts.predicted.data[1].length").await, predicted);
         assert_eq!(eval(&c, "return window.mlpnas.charts['stat:entropy'].data[0].length").await, 2);
         assert_eq!(eval(&c, "return document.querySelectorAll('#bigrams tbody tr').length > 0").await, true);
+        // "reward" is explained; legends hold no "--" placeholders while the cursor is away.
+        let help = eval(&c, "return document.getElementById('reward-help').textContent").await;
+        assert!(help.as_str().is_some_and(|h| h.contains("later epochs count more")), "{help}");
+        assert_eq!(eval(&c, "return [...document.querySelectorAll('.u-legend')].some((l) => l.innerText.includes('--'))").await, false);
         // Filtering and sorting the table.
         eval(&c, "const f = document.getElementById('trial-filter'); f.value = 'softmax'; f.dispatchEvent(new Event('input')); return 0").await;
         assert_eq!(eval(&c, ROWS).await, 12, "every wine architecture ends in softmax");
@@ -459,6 +500,23 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
         assert_eq!(eval(&c, "return window.mlpnas.charts.compare.data[1].length").await, 12);
         assert_eq!(eval(&c, "return document.querySelectorAll('#compare tbody tr').length").await, 2);
         std::fs::write(shots.join("compare.png"), c.screenshot().await.expect("screenshot")).expect("write");
+
+        // A finalized run: the leaderboard's ranking column first, the weight store below it.
+        c.goto(&format!("{}#/run/iris-1", d.url())).await.expect("finalized run page");
+        until(&c, "return document.querySelectorAll('#leaderboard tbody tr').length", 2.into(), long).await;
+        let heads = eval(&c, "return [...document.querySelectorAll('#leaderboard th')].slice(0, 4).map((h) => h.textContent).join(',')").await;
+        assert_eq!(heads, "architecture,model,val acc,test acc");
+        let order = "return document.getElementById('leaderboard').compareDocumentPosition(document.getElementById('bigrams')) === Node.DOCUMENT_POSITION_FOLLOWING";
+        assert_eq!(eval(&c, order).await, true, "the weight store below the final models");
+        // A table run, its id typed by hand with its "/": the metric replaces accuracy and size.
+        c.goto(&format!("{}#/run/tables/toy", d.url())).await.expect("table run page");
+        until(&c, ROWS, 3.into(), long).await;
+        let heads = eval(&c, "return [...document.querySelectorAll('#trials th')].map((h) => h.textContent).join(',')").await;
+        assert_eq!(heads, "trial,epoch,configuration,reward,val_loss,predicted,seconds,status");
+        assert_eq!(eval(&c, "return document.body.innerText.includes('smaller is better')").await, true);
+        c.goto(&format!("{}#/compare/tables/toy,iris-2", d.url())).await.expect("compare typed by hand");
+        until(&c, "return document.querySelectorAll('#compare tbody tr').length", 2.into(), long).await;
+        assert_eq!(eval(&c, "return document.querySelectorAll('.error').length").await, 0);
         c.close().await.expect("close");
     });
     eprintln!("screenshots in {}", shots.display());

@@ -67,6 +67,19 @@ fn tabulate_writes_every_configuration_with_every_seed() {
     let again = ok(bin().args(["tabulate", "--quiet", "--seeds", "2", "--out"]).arg(dir));
     assert!(again.contains("48 rows"), "{again}");
     assert_eq!(rows_without_seconds(dir).len(), 49);
+    // Fewer seeds than the table holds: the message counts what table.csv keeps (issue 37).
+    let fewer = bin().args(["tabulate", "--seeds", "1", "--out"]).arg(dir).output().expect("run");
+    let (stdout, stderr) = (String::from_utf8_lossy(&fewer.stdout), String::from_utf8_lossy(&fewer.stderr));
+    assert!(fewer.status.success(), "{stderr}");
+    assert!(stdout.contains("24 configurations x 2 seeds = 48 rows"), "{stdout}");
+    assert!(stderr.contains("the table already holds 48 rows (2 seed(s) begun); --seeds 1 removes none"), "{stderr}");
+    assert_eq!(rows_without_seconds(dir).len(), 49);
+    // --seeds 0 is refused by the parser, before any banner.
+    let zero = bin().args(["tabulate", "--seeds", "0", "--out"]).arg(dir).output().expect("run");
+    let stderr = String::from_utf8_lossy(&zero.stderr);
+    assert_eq!(zero.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: invalid value '0' for '--seeds <SEEDS>': 0 is too small"), "{stderr}");
+    assert!(!stderr.contains("tabulating"), "{stderr}");
 }
 
 #[test]
@@ -190,6 +203,27 @@ fn a_minimize_table_negates_rewards_and_names_configurations_by_value() {
     }
     let best = j.iter().max_by(|a, b| a.reward.total_cmp(&b.reward)).expect("trials");
     assert_eq!(best.architecture, "alpha=0.001,act=tanh");
+    // The run is named by its table and metric (not by data it never reads), and its numbers
+    // are the metric's, in their natural format (issue 37).
+    let again = root.join("run-2");
+    let mut c = bin();
+    c.args(["search", "--config"]).arg(workspace().join("configs/tables/evolution.toml")).arg("--out").arg(&again);
+    c.args(["--set", &format!("space.path=\"{}\"", table.display())]);
+    c.args(["--set", &format!("trainer.path=\"{}\"", table.display())]);
+    c.args(["--set", "search.controller_epochs=1", "--set", "search.samples_per_epoch=3", "--set", "search.top=2"]);
+    let out = c.output().expect("run");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("mlpnas: table toy (3 configurations; metric val_loss, smaller is better) -> "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("builtin:") && !stderr.contains("0 classes"), "{stderr}");
+    assert!(stdout.starts_with("rank  trial    val_loss  configuration\n"), "{stdout}");
+    assert!(stdout.contains("    0.25000  alpha=0.001,act=tanh"), "{stdout}");
+    let report = ok(bin().arg("report").arg(&again));
+    assert!(report.starts_with("rank  trial    val_loss  configuration\n"), "{report}");
+    assert!(!report.contains("e-1"), "{report}");
 }
 
 #[test]

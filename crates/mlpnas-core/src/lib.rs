@@ -44,7 +44,7 @@ pub use controller::{Controller, ControllerConfig, ControllerContext, Proposal, 
 pub use data::{DataSplit, Dataset};
 pub use error::{CodecError, ConfigError, ControllerError, SpaceError, StorageError, StoreError, TrainerError};
 pub use queue::{Claim, Claimant, TrialQueue, TrialResult, TrialTask};
-pub use space::{Candidate, MlpSpace, MlpSpaceConfig, SearchSpace, SpaceConfig, Token, TokenId};
+pub use space::{Candidate, Measurement, MlpSpace, MlpSpaceConfig, SearchSpace, SpaceConfig, Token, TokenId};
 pub use storage::{Checkpoint, CheckpointState, RunStorage, Summary, TrialLog, host_name, verify_trials};
 pub use store::{StoreConfig, WeightStore};
 pub use tensor::{HostTensor, LayerWeights};

@@ -66,6 +66,18 @@ impl Candidate {
     }
 }
 
+/// What the trials of a space that is not a space of networks are scored on
+/// ([`SearchSpace::measurement`]): e.g. a benchmark table and its metric column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Measurement {
+    /// What is measured, e.g. `table fcnet-protein`.
+    pub source: String,
+    /// The metric's name; a trial record's `metric` holds its value.
+    pub metric: String,
+    /// Whether smaller values are better (the reward is then the negated metric).
+    pub minimize: bool,
+}
+
 /// A search space over token sequences.
 ///
 /// # Design
@@ -104,6 +116,11 @@ pub trait SearchSpace: Send + Sync + fmt::Debug {
     /// The MLP space, when this is one (for what only makes sense for layers: layer mutations,
     /// architectures given as text).
     fn as_mlp(&self) -> Option<&MlpSpace> {
+        None
+    }
+    /// What its trials are scored on when that is not the run's data (a benchmark table's name
+    /// and metric), so that what shows a run names it; `None` for spaces of networks.
+    fn measurement(&self) -> Option<Measurement> {
         None
     }
     /// Why `seq[pos]` may not follow `seq[..pos]` (it is in the vocabulary), for error messages.
@@ -226,7 +243,7 @@ impl MlpSpaceConfig {
         }
         if !(2..=MAX_LEN_LIMIT).contains(&self.max_len) {
             return Err(ConfigError::new(
-                "space.max_len",
+                "max_len",
                 format!(
                     "{} is not in 2..={MAX_LEN_LIMIT} (one hidden layer plus the output layer at least)",
                     self.max_len

@@ -12,6 +12,7 @@ let generation = 0;
 
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#be185d', '#4d7c0f'];
 const enc = encodeURIComponent;
+const REWARD_HELP = 'reward: the validation accuracy of every training epoch of the trial, averaged with weights 1..N (later epochs count more), as in MLPNAS; so it differs from the last epoch\'s "val acc"';
 const num = (x, d = 4) => (x === null || x === undefined || Number.isNaN(x) ? '–' : Number(x).toFixed(d));
 const secs = (x) => (x === null || x === undefined ? '–' : x < 120 ? `${x.toFixed(1)} s` : `${(x / 60).toFixed(1)} min`);
 
@@ -64,7 +65,8 @@ function chart(name, host, title, xLabel, yLabel, series, data, extra) {
     title, width, height: 230,
     scales: { x: { time: false } },
     axes: [{ label: xLabel, size: 40 }, { label: yLabel, size: 60 }],
-    series: [{ label: xLabel }].concat(series),
+    // Legend values only under the cursor: uPlot's idle "--" read as missing data.
+    series: [{ label: xLabel }].concat(series).map((s) => Object.assign({ value: legendValue }, s)),
     legend: { live: true },
     cursor: { drag: { x: true, y: false } },
   }, extra || {});
@@ -74,6 +76,8 @@ function chart(name, host, title, xLabel, yLabel, series, data, extra) {
   return u;
 }
 
+// A legend value: blank while the cursor is off the chart, else the number (4 decimals at most).
+const legendValue = (u, v, si, idx) => (idx === null || idx === undefined || v === null || v === undefined ? '' : String(+Number(v).toFixed(4)));
 const dots = (label, color, size) => ({ label, stroke: color, fill: color, width: 0, paths: () => null,
   points: { show: true, size: size || 5, fill: color, stroke: color } });
 // Whole numbers only on axes of trials and epochs.
@@ -89,13 +93,13 @@ async function runsPage(gen) {
   const errors = el('div');
   const compare = el('button', { disabled: true, onclick: () => { location.hash = `#/compare/${[...selected].map(enc).join(',')}`; } }, 'Compare selected');
   const body = el('tbody');
-  const head = ['', 'run', 'status', 'trials', 'best reward', 'best architecture', 'controller', 'data', 'seed', 'wall time'];
+  const head = ['', 'run', 'status', 'trials', 'best reward', 'best architecture', 'controller', 'data', 'seed', 'wall time', 'finalized'];
   main.append(
     el('h1', {}, 'Runs'),
     errors,
     el('div', { class: 'toolbar' }, compare, el('span', { class: 'muted', id: 'runs-count' })),
     el('div', { class: 'card' }, el('table', { id: 'runs' },
-      el('thead', {}, el('tr', {}, head.map((t, i) => el('th', { class: [3, 4, 8].includes(i) ? 'num' : null, text: t })))), body)),
+      el('thead', {}, el('tr', {}, head.map((t, i) => el('th', { class: [3, 4, 8].includes(i) ? 'num' : null, text: t, title: t === 'best reward' ? REWARD_HELP : null })))), body)),
   );
   const render = (data) => {
     errors.textContent = '';
@@ -119,6 +123,7 @@ async function runsPage(gen) {
         el('td', { text: f.data || '–', title: f.data || '' }),
         el('td', { class: 'num', text: f.seed ?? '–' }),
         el('td', { text: r.wall_seconds !== null ? secs(r.wall_seconds) : `${secs(r.train_seconds)} training` }),
+        el('td', { class: 'finalized', text: r.finalized ? 'yes' : '–', title: r.finalized ? 'finalize wrote its leaderboard (final models on the run page)' : 'not finalized yet' }),
       ));
     }
     document.getElementById('runs-count').textContent = `${data.runs.length} run(s)`;
@@ -141,7 +146,8 @@ function runHeader(info) {
     el('div', { class: 'facts' },
       el('div', {}, el('span', { text: 'status' }), badge(info.status)),
       el('div', {}, el('span', { text: 'trials' }), el('b', { text: f.planned ? `${info.trials} / ${f.planned}` : String(info.trials) })),
-      el('div', {}, el('span', { text: 'best reward' }), el('b', { text: best ? num(best.reward) : '–' })),
+      el('div', { title: f.measured ? null : REWARD_HELP }, el('span', { text: 'best reward' }), el('b', { text: best ? num(best.reward) : '–' })),
+      f.measured ? el('div', {}, el('span', { text: 'metric' }), el('b', { text: `${f.measured.metric} (${f.measured.minimize ? 'smaller is better; reward = −metric' : 'larger is better; reward = metric'})` })) : null,
       el('div', {}, el('span', { text: 'best architecture' }),
         best ? el('a', { class: 'arch', href: `#/run/${enc(info.id)}/trial/${best.trial}`, text: `${best.architecture} (trial ${best.trial})` }) : '–'),
       el('div', {}, el('span', { text: 'controller' }), el('b', { text: f.controller || '–' })),
@@ -151,6 +157,7 @@ function runHeader(info) {
       el('div', {}, el('span', { text: 'wall time' }), el('b', { text: info.wall_seconds !== null ? secs(info.wall_seconds) : `${secs(info.train_seconds)} training so far` })),
       el('div', {}, el('span', { text: 'one-shot' }), el('b', { text: f.one_shot ? `on (batch ${f.batch})` : 'off' })),
     ),
+    el('p', { class: 'muted', id: 'reward-help', text: f.measured ? `Each trial looks up ${f.measured.metric} in table ${f.measured.table}: nothing is trained, so trials have no accuracy, epochs or parameters.` : REWARD_HELP }),
     info.writer ? el('div', { class: 'muted', text: `written by ${info.writer}` }) : null,
     el('div', { class: 'muted', text: info.location }),
   );
@@ -161,25 +168,33 @@ function bestSoFar(trials) {
   return trials.map((t) => { b = Math.max(b, t.reward); return b; });
 }
 
-// Columns of the trials table: header, value, text, numeric.
-const TRIAL_COLUMNS = [
-  ['trial', (t) => t.trial, (t) => String(t.trial), true],
-  ['epoch', (t) => t.epoch, (t) => String(t.epoch), true],
-  ['architecture', (t) => t.architecture, (t) => t.architecture, false],
-  ['reward', (t) => t.reward, (t) => num(t.reward), true],
-  ['val acc', (t) => t.val_acc_last, (t) => num(t.val_acc_last), true],
-  ['predicted', (t) => t.predicted ?? -1, (t) => num(t.predicted), true],
-  ['params', (t) => t.params, (t) => t.params.toLocaleString('en-US'), true],
-  ['transfers', (t) => t.transfers, (t) => String(t.transfers), true],
-  ['seconds', (t) => t.seconds, (t) => num(t.seconds, 2), true],
-  ['status', (t) => t.status, (t) => t.status, false],
-];
+// Columns of the trials table: header, value, text, numeric. A table run's trials train
+// nothing: its metric replaces accuracy, parameters and transfers.
+function trialColumns(facts) {
+  const m = facts && facts.measured;
+  const cols = [
+    ['trial', (t) => t.trial, (t) => String(t.trial), true],
+    ['epoch', (t) => t.epoch, (t) => String(t.epoch), true],
+    [m ? 'configuration' : 'architecture', (t) => t.architecture, (t) => t.architecture, false],
+    ['reward', (t) => t.reward, (t) => num(t.reward), true],
+  ];
+  if (m) cols.push([m.metric, (t) => t.metric ?? null, (t) => num(t.metric), true]);
+  else cols.push(['val acc', (t) => t.val_acc_last, (t) => num(t.val_acc_last), true]);
+  cols.push(['predicted', (t) => t.predicted ?? -1, (t) => num(t.predicted), true]);
+  if (!m) {
+    cols.push(['params', (t) => t.params, (t) => t.params.toLocaleString('en-US'), true]);
+    cols.push(['transfers', (t) => t.transfers, (t) => String(t.transfers), true]);
+  }
+  cols.push(['seconds', (t) => t.seconds, (t) => num(t.seconds, 2), true], ['status', (t) => t.status, (t) => t.status, false]);
+  return cols;
+}
 
 function trialsTable(st) {
+  const TRIAL_COLUMNS = trialColumns(st.info.facts);
   const body = el('tbody');
   const count = el('span', { class: 'muted' });
   const filter = el('input', { type: 'search', id: 'trial-filter', placeholder: 'filter: architecture or status, e.g. relu, dropout, diverged', oninput: () => draw() });
-  const heads = TRIAL_COLUMNS.map(([name, , , numeric], i) => el('th', { class: `sortable ${numeric ? 'num' : ''}`, text: name, onclick: () => {
+  const heads = TRIAL_COLUMNS.map(([name, , , numeric], i) => el('th', { class: `sortable ${numeric ? 'num' : ''}`, text: name, title: name === 'reward' && !st.info.facts.measured ? REWARD_HELP : null, onclick: () => {
     st.sort = st.sort && st.sort.col === i ? { col: i, asc: !st.sort.asc } : { col: i, asc: !numeric || i <= 1 };
     draw();
   } }));
@@ -195,7 +210,7 @@ function trialsTable(st) {
     body.textContent = '';
     for (const t of rows) {
       body.append(el('tr', { class: `click ${t.trial === bestTrial ? 'best' : ''}`, onclick: () => { location.hash = `#/run/${enc(st.id)}/trial/${t.trial}`; } },
-        TRIAL_COLUMNS.map(([name, , text, numeric]) => el('td', { class: numeric ? 'num' : name === 'architecture' ? 'arch' : null },
+        TRIAL_COLUMNS.map(([name, , text, numeric], i) => el('td', { class: numeric ? 'num' : i === 2 ? 'arch' : null },
           name === 'status' && t.status !== 'ok' ? badge(t.status) : text(t)))));
     }
     count.textContent = `${rows.length} of ${st.trials.length} trials`;
@@ -276,8 +291,11 @@ function drawLeaderboard(st, card) {
   card.style.display = lb ? '' : 'none';
   if (!lb) return;
   card.textContent = '';
-  const metrics = lb.entries.length ? Object.keys(lb.entries[0].metrics).filter((k) => typeof lb.entries[0].metrics[k] !== 'object') : [];
-  card.append(el('h2', {}, 'Final models (finalize leaderboard)'),
+  // The ranking (validation accuracy) first, then the test score, then how each was trained.
+  const ORDER = ['val_acc', 'test_acc', 'val_loss', 'test_loss', 'rank', 'search_reward', 'trial', 'init', 'transfers', 'epochs_run', 'max_epochs', 'best_epoch', 'stopped_early', 'patience', 'seconds'];
+  const present = lb.entries.length ? Object.keys(lb.entries[0].metrics).filter((k) => typeof lb.entries[0].metrics[k] !== 'object') : [];
+  const metrics = ORDER.filter((k) => present.includes(k)).concat(present.filter((k) => !ORDER.includes(k)));
+  card.append(el('h2', {}, 'Final models (finalize leaderboard, ranked by val acc)'),
     el('p', { class: 'muted', text: `data ${lb.data_source}; test rows ${lb.test_carved_from_train ? 'carved from the training rows' : 'from the run\'s split'}` }),
     el('div', { class: 'scroll' }, el('table', { id: 'leaderboard' },
       el('thead', {}, el('tr', {}, el('th', { text: 'architecture' }), el('th', { text: 'model' }), metrics.map((m) => el('th', { class: 'num', text: m.replace(/_/g, ' ') })))),
@@ -320,7 +338,7 @@ async function runPage(gen, id) {
         headerHost.append(runHeader(st.info));
         if (!tableAdded) {
           main.insertBefore(trialsTable(st), board);
-          main.insertBefore(el('div', { class: 'card' }, el('h2', {}, 'Weight store: bigrams and their reuse'), bigramHost), board);
+          main.append(el('div', { class: 'card' }, el('h2', {}, 'Weight store: bigrams and their reuse'), bigramHost));
           tableAdded = true;
         }
         drawRunCharts(st, hosts);
@@ -352,9 +370,21 @@ async function trialPage(gen, id, n) {
   try { d = await getJSON(`/api/runs/${enc(id)}/trials/${enc(n)}`); } catch (e) { error.append(el('div', { class: 'error', text: e.message })); return; }
   if (gen !== generation) return;
   const t = d.trial;
+  if (t.metric !== null && t.metric !== undefined) {
+    main.append(el('div', { class: 'card' }, el('div', { class: 'facts' },
+      el('div', {}, el('span', { text: 'configuration' }), el('b', { class: 'arch', text: t.architecture })),
+      el('div', {}, el('span', { text: 'metric' }), el('b', { text: num(t.metric) })),
+      el('div', {}, el('span', { text: 'reward' }), el('b', { text: num(t.reward) })),
+      el('div', {}, el('span', { text: 'controller epoch' }), el('b', { text: String(t.epoch) })),
+      el('div', {}, el('span', { text: 'tokens' }), el('b', { class: 'arch', text: t.tokens.join(' ') })),
+    ), el('p', { class: 'muted', text: 'A benchmark table\'s configuration: its metric was looked up, nothing was trained.' })));
+    window.mlpnas.page = { kind: 'trial', id, trial: t.trial, epochs: 0 };
+    setLive(false, '');
+    return;
+  }
   main.append(el('div', { class: 'card' }, el('div', { class: 'facts' },
     el('div', {}, el('span', { text: 'architecture' }), el('b', { class: 'arch', text: t.architecture })),
-    el('div', {}, el('span', { text: 'reward' }), el('b', { text: num(t.reward) })),
+    el('div', { title: REWARD_HELP }, el('span', { text: 'reward' }), el('b', { text: num(t.reward) })),
     el('div', {}, el('span', { text: 'val acc (last epoch)' }), el('b', { text: num(t.val_acc_last) })),
     el('div', {}, el('span', { text: 'predicted' }), el('b', { text: num(t.predicted) })),
     el('div', {}, el('span', { text: 'controller epoch' }), el('b', { text: String(t.epoch) })),
@@ -411,10 +441,10 @@ async function comparePage(gen, ids) {
       series.push(line(label, color, { paths: step() }));
       data.push(x.map((i) => { const v = at(i); return v.length ? quantile(v, 0.5) : null; }));
       if (members.length > 1) {
-        series.push(line('highest', `${color}55`, { width: 1, paths: step() }), line('lowest', `${color}55`, { width: 1, paths: step() }));
+        series.push(line(`${g}: highest`, `${color}bb`, { width: 1, dash: [5, 3], paths: step() }), line(`${g}: lowest`, `${color}bb`, { width: 1, dash: [2, 3], paths: step() }));
         data.push(x.map((i) => { const v = at(i); return v.length ? v[v.length - 1] : null; }));
         data.push(x.map((i) => { const v = at(i); return v.length ? v[0] : null; }));
-        bands.push({ series: [series.length - 1, series.length], fill: `${color}22` });
+        bands.push({ series: [series.length - 1, series.length], fill: `${color}14` });
       }
     });
     chart('compare', host, 'Best reward so far', 'trial', 'best reward', series, data,
@@ -457,9 +487,12 @@ function route() {
   const gen = generation;
   const parts = location.hash.replace(/^#\/?/, '').split('/');
   const dec = (s) => { try { return decodeURIComponent(s); } catch (_) { return s; } };
-  if (parts[0] === 'run' && parts[1] && parts[2] === 'trial' && parts[3] !== undefined) trialPage(gen, dec(parts[1]), dec(parts[3]));
-  else if (parts[0] === 'run' && parts[1]) runPage(gen, dec(parts[1]));
-  else if (parts[0] === 'compare' && parts[1]) comparePage(gen, parts[1].split(',').filter(Boolean).map(dec));
+  // A run id holds no "/" once encoded, but a hand-typed one may: everything between the page
+  // and its "/trial/N" suffix is the id.
+  const trialAt = parts.length >= 4 && parts[parts.length - 2] === 'trial' ? parts.length - 2 : -1;
+  if (parts[0] === 'run' && parts[1] && trialAt > 1) trialPage(gen, dec(parts.slice(1, trialAt).join('/')), dec(parts[trialAt + 1]));
+  else if (parts[0] === 'run' && parts[1]) runPage(gen, dec(parts.slice(1).join('/')));
+  else if (parts[0] === 'compare' && parts[1]) comparePage(gen, parts.slice(1).join('/').split(',').filter(Boolean).map(dec));
   else runsPage(gen);
 }
 

@@ -37,6 +37,20 @@ pub struct Facts {
     pub one_shot: bool,
     /// Runs whose configs are equal but for the seed share a group (the compare page's bands).
     pub group: String,
+    /// What a benchmark-table run measures (its trials train nothing: no accuracy, no
+    /// parameters); `None` for runs that train networks.
+    pub measured: Option<Measured>,
+}
+
+/// A benchmark table's name and metric, as its run's trials are shown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Measured {
+    /// The table's name.
+    pub table: String,
+    /// The metric column (a trial's `metric`).
+    pub metric: String,
+    /// Whether smaller is better (the reward is then the negated metric).
+    pub minimize: bool,
 }
 
 impl Facts {
@@ -46,7 +60,13 @@ impl Facts {
         let settings = RunSettings::from_toml(text)?;
         let mut v: toml::Table = toml::from_str(text).map_err(|e| format!("config.toml: {}", e.message()))?;
         v.remove("seed");
-        let (controller, data) = (settings.controller.clone(), settings.data_source.clone());
+        // A table run reads no data: it is named by its table (whose description is read once).
+        let measured = settings.table.as_deref().and_then(Measured::read);
+        let controller = settings.controller.clone();
+        let data = match &measured {
+            Some(m) => Some(format!("table {}", m.table)),
+            None => settings.data_source.clone(),
+        };
         let label =
             [controller.as_deref().unwrap_or("?"), data.as_deref().map(short_source).unwrap_or("?")].join(" · ");
         // The config without its seed, as text: equal texts = one group.
@@ -60,7 +80,26 @@ impl Facts {
             batch: settings.search.batch.max(1),
             one_shot: settings.shares_weights(),
             group,
+            measured,
         })
+    }
+}
+
+impl Measured {
+    /// The head of `table.toml` in the table directory `dir` (name, metric, direction; the rest
+    /// of mlpnas-data's table description is not needed here, and the dashboard holds no data
+    /// crate). `None` when it cannot be read: the run is then shown by its config alone.
+    fn read(dir: &str) -> Option<Self> {
+        #[derive(serde::Deserialize)]
+        struct Head {
+            name: String,
+            metric: String,
+            #[serde(default)]
+            direction: Option<String>,
+        }
+        let text = std::fs::read_to_string(std::path::Path::new(dir).join("table.toml")).ok()?;
+        let head: Head = toml::from_str(&text).ok()?;
+        Some(Self { table: head.name, metric: head.metric, minimize: head.direction.as_deref() == Some("minimize") })
     }
 }
 

@@ -122,8 +122,17 @@ fn parse_cell(cell: &str) -> Result<f32, String> {
     }
     match cell.parse::<f32>() {
         Ok(v) if v.is_finite() => Ok(v),
-        Ok(_) => Err(format!("{cell:?} is not a finite number")),
+        Ok(_) => Err(not_finite(cell)),
         Err(_) => Err(format!("{cell:?} is not a number")),
+    }
+}
+
+/// Why a cell that parses as a number is not a usable f32: a finite number too large for f32
+/// (`1e300`) is not called "not finite".
+pub(crate) fn not_finite(cell: &str) -> String {
+    match cell.parse::<f64>() {
+        Ok(v) if v.is_finite() => format!("{cell:?} is beyond the range of f32 (about ±3.4e38)"),
+        _ => format!("{cell:?} is not a finite number"),
     }
 }
 
@@ -292,7 +301,7 @@ pub(crate) fn load_csv(path: &Path, cfg: &DataConfig) -> Result<Loaded, DataErro
             match cell.parse::<f32>() {
                 Ok(v) if v.is_finite() => {}
                 Ok(_) => {
-                    s.non_finite.get_or_insert_with(|| (line, format!("{cell:?} is not a finite number")));
+                    s.non_finite.get_or_insert_with(|| (line, not_finite(cell)));
                 }
                 Err(_) => {
                     s.numeric = false;
@@ -628,7 +637,7 @@ pub(crate) fn load_table_rows(
                         Ok(_) => {
                             return Err(DataError::invalid(
                                 &file,
-                                format!("line {line}, column \"{}\": {cell:?} is not a finite number", column_ref(&headers, j)),
+                                format!("line {line}, column \"{}\": {}", column_ref(&headers, j), not_finite(cell)),
                             ));
                         }
                         Err(_) => {

@@ -136,6 +136,20 @@ pub struct Description {
 }
 
 impl Description {
+    /// Reads and checks `table.toml` of the table in `dir` (not its rows: what shows a table's
+    /// run needs its name and metric only).
+    pub fn read(dir: &Path) -> Result<Description, TableError> {
+        let toml_path = dir.join(TABLE_TOML);
+        let text = fs::read_to_string(&toml_path)
+            .map_err(|e| TableError::new(&toml_path, None, format!("cannot read: {e}")))?;
+        let description: Description = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+            TableError::new(&toml_path, line, e.message().trim().replace('\n', " "))
+        })?;
+        description.check(&toml_path)?;
+        Ok(description)
+    }
+
     /// Checks names and values; `path` is the file named in errors.
     pub fn check(&self, path: &Path) -> Result<(), TableError> {
         let err = |m: String| Err(TableError::new(path, None, m));
@@ -238,14 +252,7 @@ impl Table {
         if !dir.is_dir() {
             return Err(TableError::new(dir, None, "not a table directory (it should hold table.toml and table.csv)"));
         }
-        let toml_path = dir.join(TABLE_TOML);
-        let text = fs::read_to_string(&toml_path)
-            .map_err(|e| TableError::new(&toml_path, None, format!("cannot read: {e}")))?;
-        let description: Description = toml::from_str(&text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start].lines().count().max(1));
-            TableError::new(&toml_path, line, e.message().trim().replace('\n', " "))
-        })?;
-        description.check(&toml_path)?;
+        let description = Description::read(dir)?;
         let csv_path = dir.join(TABLE_CSV);
         let file =
             fs::File::open(&csv_path).map_err(|e| TableError::new(&csv_path, None, format!("cannot read: {e}")))?;

@@ -155,6 +155,9 @@ fn csv_non_numeric_cell_names_line_column_value_and_hint() {
     assert!(matches!(&t.columns[1].kind, RawKind::Categorical { dictionary, .. } if dictionary == &["2", "4", "abc"]));
     let e = csv_err("a,b,q\n1,inf,a\n", None, &[]);
     assert!(e.contains(r#""inf" is not a finite number"#), "{e}");
+    // Finite, but not an f32: said as such (issue 37), not "not finite".
+    let e = csv_err("a,b,q\n1,1e300,a\n", None, &[]);
+    assert!(e.contains(r#"line 2, column "b": "1e300" is beyond the range of f32 (about ±3.4e38)"#), "{e}");
 }
 
 #[test]

@@ -259,6 +259,15 @@ impl Job<'_> {
         let split = &data.split;
         let dropout = cfg.mlp_space()?.dropout_rate();
         let best = top_n(ok, opts.top);
+        if best.len() < opts.top {
+            progress(&format!(
+                "warning: --top {}: the run has {} successfully trained architecture{}; finalizing {}",
+                opts.top,
+                ok.len(),
+                if ok.len() == 1 { "" } else { "s" },
+                if ok.len() == 1 { "it".to_string() } else { format!("all {}", ok.len()) }
+            ));
+        }
         let mut entries = Vec::with_capacity(best.len());
         for (i, rec) in best.iter().enumerate() {
             let rank = i + 1;
@@ -299,6 +308,8 @@ impl Job<'_> {
                 init: if store.is_some() { "shared" } else { "scratch" }.into(),
                 transfers,
                 epochs_run: fin.epochs.len(),
+                max_epochs: Some(opts.max_epochs),
+                patience: Some(opts.patience),
                 best_epoch: fin.best_epoch,
                 stopped_early: fin.stopped_early,
                 val_loss: kept.val_loss,

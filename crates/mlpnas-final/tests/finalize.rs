@@ -81,6 +81,8 @@ fn exports_models_and_a_leaderboard() {
         assert_eq!(m.rows, [105, 30, 15]);
         assert!(m.epochs_run >= m.best_epoch && m.best_epoch >= 1);
         assert!(m.epochs_run <= 40);
+        // The card says which is the limit and which was run (issue 37).
+        assert_eq!((m.max_epochs, m.patience), (Some(40), Some(5)));
         assert_eq!(m.init, "scratch");
         assert_eq!(m.transfers, 0);
         assert!((0.0..=1.0).contains(&m.test_acc));

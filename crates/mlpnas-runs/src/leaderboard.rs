@@ -28,8 +28,15 @@ pub struct FinalMetrics {
     pub init: String,
     /// Dense layers that started from shared weights.
     pub transfers: usize,
-    /// Epochs run.
+    /// Epochs run (at most `max_epochs`; fewer when early stopping ended training).
     pub epochs_run: usize,
+    /// The final training's limit of epochs (`finalize --epochs`; absent in cards of earlier
+    /// releases). The card's `trainer.epochs` is the search's epochs per trial, not this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_epochs: Option<usize>,
+    /// Early stopping's patience (`finalize --patience`; absent in earlier releases' cards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patience: Option<usize>,
     /// 1-based epoch whose weights were kept (lowest validation loss).
     pub best_epoch: usize,
     /// Whether early stopping ended training.

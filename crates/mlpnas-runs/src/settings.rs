@@ -87,6 +87,8 @@ pub struct RunSettings {
     pub search: LoopConfig,
     /// Whether it has a `[store]` section.
     pub has_store: bool,
+    /// The table directory of a benchmark-table run (`[space] type = "table"`, its `path`).
+    pub table: Option<String>,
 }
 
 impl RunSettings {
@@ -110,6 +112,7 @@ impl RunSettings {
             controller: string("controller", "type"),
             search,
             has_store: table.contains_key("store"),
+            table: (string("space", "type").as_deref() == Some("table")).then(|| string("space", "path")).flatten(),
         })
     }
 

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mlpnas_core::{Architecture, CheckpointState, RunStorage, Summary, TrialRecord, WeightStore};
+use mlpnas_core::{Architecture, CheckpointState, Measurement, RunStorage, Summary, TrialRecord, WeightStore};
 
 use crate::config::{CheckedConfig, SearchConfig, resume_config};
 use crate::error::SearchError;
@@ -83,13 +83,16 @@ impl Run {
     /// The trials of the run in `storage`, read by the one verified reader and checked against
     /// the run's space (tokens mean the journaled architecture), without checking or building
     /// anything else of the config (so a run made on a backend this build lacks reads too); with
-    /// the reader's warnings. For readers such as `report`.
-    pub fn read_checked_trials(storage: &dyn RunStorage) -> Result<mlpnas_core::TrialLog, SearchError> {
+    /// the reader's warnings, and what its space measures when it is not networks (a table's
+    /// metric, for showing the trials). For readers such as `report`.
+    pub fn read_checked_trials(
+        storage: &dyn RunStorage,
+    ) -> Result<(mlpnas_core::TrialLog, Option<Measurement>), SearchError> {
         let log = storage.read_verified_trials()?;
         let (text, shown, base) = config_text(storage)?;
         let cfg = SearchConfig::from_toml(&text, &shown, &base, &[])?;
-        check_records(&cfg, &log.records, &storage.location())?;
-        Ok(log)
+        let measurement = check_records(&cfg, &log.records, &storage.location())?;
+        Ok((log, measurement))
     }
 
     /// Its config.
@@ -214,7 +217,11 @@ impl Run {
 /// Checks that each record's architecture text is what its tokens mean in the run's space (an
 /// edited or foreign journal line is damage: its reward would be credited to another
 /// architecture).
-fn check_records(cfg: &SearchConfig, records: &[TrialRecord], location: &str) -> Result<(), SearchError> {
+fn check_records(
+    cfg: &SearchConfig,
+    records: &[TrialRecord],
+    location: &str,
+) -> Result<Option<Measurement>, SearchError> {
     let space =
         cfg.space.build().map_err(|e| SearchError::Config { path: cfg.origin.clone(), source: e.within("space") })?;
     for r in records {
@@ -232,7 +239,7 @@ fn check_records(cfg: &SearchConfig, records: &[TrialRecord], location: &str) ->
             });
         }
     }
-    Ok(())
+    Ok(space.measurement())
 }
 
 /// Refuses a store that keeps files of its own in a storage without a local directory.

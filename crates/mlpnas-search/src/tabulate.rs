@@ -54,7 +54,10 @@ pub const QUEUED_ROWS: usize = 256;
 pub struct Tabulated {
     /// Configurations of the space.
     pub configurations: usize,
-    /// Rows written (configurations x seeds).
+    /// Seeds per configuration in the table: `--seeds`, or more when an earlier tabulation
+    /// of the run had more (a table never loses rows).
+    pub seeds: usize,
+    /// Rows in the table (configurations x seeds).
     pub rows: usize,
     /// Wall time of this session.
     pub seconds: f64,
@@ -102,8 +105,18 @@ pub fn tabulate(
     for m in notices {
         observer.warning(&m);
     }
+    // A table never loses rows: fewer --seeds than it holds keeps them all (and completes a
+    // seed pass a kill interrupted).
+    if records.len() > total {
+        observer.notice(&format!(
+            "the table already holds {} rows ({} seed(s) begun); --seeds {seeds} removes none",
+            records.len(),
+            records.len().div_ceil(n)
+        ));
+    }
+    let total = total.max(records.len().div_ceil(n) * n);
     observer.start(total);
-    if !records.is_empty() {
+    if !records.is_empty() && records.len() < total {
         observer.notice(&format!("resuming after {} journaled rows", records.len()));
     }
     let queue = storage.queue();
@@ -167,7 +180,13 @@ pub fn tabulate(
         wall_seconds: t0.elapsed().as_secs_f64(),
         best: records.get(best).cloned(),
     })?;
-    Ok(Tabulated { configurations: n, rows: total, seconds: t0.elapsed().as_secs_f64(), out: out.to_path_buf() })
+    Ok(Tabulated {
+        configurations: n,
+        seeds: total / n,
+        rows: total,
+        seconds: t0.elapsed().as_secs_f64(),
+        out: out.to_path_buf(),
+    })
 }
 
 /// A row's metric: the validation accuracy after its last epoch.

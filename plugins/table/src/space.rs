@@ -9,10 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mlpnas_core::{Candidate, ConfigError, SearchSpace, SpaceConfig, SpaceError, TokenId};
+use mlpnas_core::{Candidate, ConfigError, Measurement, SearchSpace, SpaceConfig, SpaceError, TokenId};
 use serde::{Deserialize, Serialize};
 
-use mlpnas_data::table::Table;
+use mlpnas_data::table::{Direction, Table};
 
 /// Settings of the table space.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +123,14 @@ impl SearchSpace for TableSpace {
         self.validate(seq)?;
         let values = self.values_of(seq).unwrap_or_default();
         Ok(Candidate::Point { text: self.table.text(&values), values })
+    }
+    fn measurement(&self) -> Option<Measurement> {
+        let d = &self.table.description;
+        Some(Measurement {
+            source: format!("table {}", d.name),
+            metric: d.metric.clone(),
+            minimize: d.direction == Direction::Minimize,
+        })
     }
     fn why_not_allowed(&self, seq: &[TokenId], pos: usize) -> String {
         let dims = &self.table.description.dimensions;

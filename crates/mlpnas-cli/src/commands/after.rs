@@ -22,7 +22,7 @@ pub(crate) fn report(
     if url.is_some() && !storage.exists()? {
         bail!("{}: no such run (mlpnas runs --storage URL lists them)", storage.location());
     }
-    let log = mlpnas_search::Run::read_checked_trials(storage.as_ref())?;
+    let (log, measurement) = mlpnas_search::Run::read_checked_trials(storage.as_ref())?;
     if verbosity == output::Verbosity::Verbose {
         match storage.read_summary()? {
             Some(s) => note!("finished: {} trials in {:.1} s", s.trials, s.wall_seconds),
@@ -37,7 +37,7 @@ pub(crate) fn report(
     if json {
         say!("{}", serde_json::to_string_pretty(&best)?);
     } else {
-        say!("{}", output::table(&best));
+        say!("{}", output::table(&best, measurement.as_ref()));
         say!("{} trials", records.len());
     }
     Ok(())

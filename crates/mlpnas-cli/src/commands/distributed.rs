@@ -11,16 +11,8 @@ use crate::output;
 use crate::storage::run_storage;
 
 pub(crate) fn worker(a: WorkerArgs, verbosity: output::Verbosity) -> Result<()> {
-    if a.threads == 0 {
-        bail!("--threads: a worker needs at least one thread");
-    }
-    if !(a.lease.is_finite() && a.lease >= 0.3) {
-        bail!("--lease: {} is not a lease (seconds, at least 0.3)", a.lease);
-    }
-    let idle = match a.exit_when_idle {
-        Some(s) if !(s.is_finite() && s >= 0.0) => bail!("--exit-when-idle: {s} is not a number of seconds"),
-        s => s.map(std::time::Duration::from_secs_f64),
-    };
+    // --threads, --lease and --exit-when-idle were checked by their parsers (numbers.rs).
+    let idle = a.exit_when_idle.map(std::time::Duration::from_secs_f64);
     let db = mlpnas_postgres::open_worker(&a.storage)?;
     let mut backends: Vec<String> = mlpnas_backend::Backend::compiled().iter().map(ToString::to_string).collect();
     if mlpnas_backend::Backend::HAS_LIBTORCH {

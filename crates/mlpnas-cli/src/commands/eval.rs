@@ -1,16 +1,20 @@
-//! `mlpnas eval` and `mlpnas space`: one architecture trained, and the search space listed,
-//! outside any run.
+//! `mlpnas eval` and `mlpnas space`: one architecture trained outside any run (or a run's trial
+//! trained again to check its journal), and the search space listed.
 
 use std::path::Path;
 
-use anyhow::Result;
-use mlpnas_search::{SearchConfig, evaluate, prepare_data};
+use anyhow::{Result, bail};
+use mlpnas_search::{Run, SearchConfig, evaluate, prepare_data, replay};
 
 use crate::args::EvalArgs;
 use crate::config::{DEFAULT_CONFIG, load_config};
 use crate::output;
+use crate::storage::run_storage;
 
-pub(crate) fn eval(a: EvalArgs) -> Result<()> {
+pub(crate) fn eval(a: EvalArgs, verbosity: output::Verbosity) -> Result<()> {
+    let (Some(text), None) = (&a.arch, &a.run) else {
+        return replay_trial(&a, verbosity);
+    };
     let cfg = load_config(a.config.as_deref(), &a.data)?;
     let data = prepare_data(&cfg)?;
     // What it trained on is part of the result (without --data: the config's source, or the
@@ -23,7 +27,7 @@ pub(crate) fn eval(a: EvalArgs) -> Result<()> {
         data.split.train.n_features(),
         data.split.train.n_classes()
     );
-    let (arch, outcome, seconds) = evaluate(&cfg, &data, &a.arch)?;
+    let (arch, outcome, seconds) = evaluate(&cfg, &data, text)?;
     if a.json {
         let v = serde_json::json!({
             "architecture": arch.to_string(),
@@ -52,6 +56,58 @@ pub(crate) fn eval(a: EvalArgs) -> Result<()> {
             outcome.reward(),
             outcome.val_acc_last()
         );
+    }
+    Ok(())
+}
+
+/// `eval --run DIR --trial N`: the journal's trial trained again, both results side by side.
+fn replay_trial(a: &EvalArgs, verbosity: output::Verbosity) -> Result<()> {
+    let (Some(dir), Some(trial)) = (&a.run, a.trial) else { bail!("give --arch, or --run DIR --trial N") };
+    let run = Run::open(run_storage(a.storage.as_deref(), dir)?, None)?;
+    let data = prepare_data(run.config())?;
+    let shown = run.location();
+    let mut progress = output::Progress::new(verbosity);
+    let r = replay(run, &data, trial, &std::env::temp_dir(), &mut progress)?;
+    progress.finish();
+    let (j, t) = (&r.journaled, &r.replayed);
+    if a.json {
+        let v = serde_json::json!({
+            "run": shown,
+            "trial": trial,
+            "architecture": j.architecture,
+            "journal": {"reward": j.reward, "val_acc_last": j.val_acc_last, "transfers": j.transfers},
+            "replayed": {"reward": t.reward, "val_acc_last": t.val_acc_last, "transfers": t.transfers, "seconds": t.seconds},
+            "trials_trained": r.trained,
+            "matches": r.matches(),
+        });
+        say!("{v}");
+    } else {
+        say!("run           {shown}");
+        say!("trial         {trial}: {}", j.architecture);
+        say!(
+            "how           {}",
+            if r.trained == 1 {
+                "trained alone from fresh weights, as the search did".to_string()
+            } else {
+                format!(
+                    "the search run again to the end of its controller epoch ({} trials), for the weights it started from",
+                    r.trained
+                )
+            }
+        );
+        say!("              reward     val_acc  transfers");
+        say!("journal       {:<9.6}  {:<7.4}  {}", j.reward, j.val_acc_last, j.transfers);
+        say!("again         {:<9.6}  {:<7.4}  {}", t.reward, t.val_acc_last, t.transfers);
+    }
+    if !r.matches() {
+        bail!(
+            "{shown}: trial {trial} trained again gives reward {} where the journal says {} (was the data file changed?)",
+            t.reward,
+            j.reward
+        );
+    }
+    if !a.json {
+        say!("identical: every epoch's loss and accuracy match the journal bit for bit");
     }
     Ok(())
 }

@@ -58,7 +58,19 @@ pub(crate) fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> 
     };
     let cfg = run.config();
     let top = cfg.search.top;
-    if verbosity > output::Verbosity::Quiet {
+    // A benchmark table's run is named by its table and metric, not by data it never reads.
+    let measurement = cfg.space.build().ok().and_then(|s| s.measurement().map(|m| (m, s.size())));
+    if let Some((m, size)) = &measurement
+        && verbosity > output::Verbosity::Quiet
+    {
+        note!(
+            "mlpnas: {} ({size} configurations; metric {}, {} is better) -> {}",
+            m.source,
+            m.metric,
+            if m.minimize { "smaller" } else { "larger" },
+            run.location()
+        );
+    } else if verbosity > output::Verbosity::Quiet {
         note!(
             "mlpnas: {} ({} train / {} valid rows, {} features, {} classes) -> {}",
             cfg.data.source,
@@ -89,7 +101,7 @@ pub(crate) fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> 
     let summary = search.run(&mut progress)?;
     progress.finish();
     let best = summary.top(top);
-    say!("{}", output::table(&best));
+    say!("{}", output::table(&best, measurement.as_ref().map(|(m, _)| m)));
     if a.storage.is_some() {
         say!("{} trials in {:.1} s; {location}", summary.records.len(), summary.wall_seconds);
     } else {
@@ -167,7 +179,7 @@ pub(crate) fn tabulate(mut a: TabulateArgs, verbosity: output::Verbosity) -> Res
     say!(
         "{} configurations x {} seeds = {} rows in {:.1} s; table: {}",
         done.configurations,
-        done.rows / done.configurations.max(1),
+        done.seeds,
         done.rows,
         done.seconds,
         done.out.display()
@@ -195,7 +207,7 @@ impl Observer for output::Progress {
         best: &mlpnas_core::TrialRecord,
         seconds: f64,
     ) {
-        output::Progress::epoch(self, report.epoch, trials, best, seconds);
+        output::Progress::epoch(self, report.epoch, trials, report.trials, best, seconds);
     }
     fn notice(&mut self, message: &str) {
         self.println(message);
