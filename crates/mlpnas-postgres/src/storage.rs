@@ -90,11 +90,18 @@ impl RunStorage for PgStorage {
         if self.locked {
             return Ok(Vec::new());
         }
-        if !self.db.lock_run(&self.name).map_err(|e| self.err(e))? {
+        let t0 = std::time::Instant::now();
+        while !self.db.lock_run(&self.name).map_err(|e| self.err(e))? {
             let holder: Option<String> = self.call(|c| {
                 Ok(c.query_opt("SELECT holder FROM mlpnas_runs WHERE name = $1", &[&self.name])?
                     .and_then(|r| r.get::<_, Option<String>>(0)))
             })?;
+            // A holder that died on this host (SIGKILL) still holds the lock until its server
+            // session notices the closed socket: wait for that rather than refuse.
+            if holder.as_deref().is_some_and(died_here) && t0.elapsed() < DEAD_HOLDER_GRACE {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                continue;
+            }
             return Err(StorageError::Locked {
                 run: self.location(),
                 holder: holder.unwrap_or_else(|| "a coordinator of this run".into()),
@@ -347,7 +354,42 @@ impl RunStorage for PgStorage {
     }
 }
 
-/// Who holds a run: pid, host and start time.
+/// Who holds a run: pid and host.
 fn holder() -> String {
     format!("pid {} on {}", std::process::id(), mlpnas_core::host_name())
+}
+
+/// How long [`PgStorage::lock`] waits for the server to end the session of a holder that died
+/// on this host (it notices the closed socket within moments; a busy server may take longer).
+const DEAD_HOLDER_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Whether `holder` (as [`holder`] writes it) names a process of this host that no longer runs.
+/// `false` whenever that cannot be told (another host, no `/proc`, an unreadable holder).
+fn died_here(holder: &str) -> bool {
+    let Some((pid, host)) = holder.strip_prefix("pid ").and_then(|r| r.split_once(" on ")) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else { return false };
+    host == mlpnas_core::host_name()
+        && pid != std::process::id()
+        && std::path::Path::new("/proc/self").exists()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_dead_process_of_this_host_counts_as_died_here() {
+        let mut child = std::process::Command::new("true").spawn().expect("spawn true");
+        let dead = child.id();
+        child.wait().expect("wait");
+        let host = mlpnas_core::host_name();
+        assert!(died_here(&format!("pid {dead} on {host}")));
+        assert!(!died_here(&holder()), "this process runs");
+        assert!(!died_here(&format!("pid {dead} on another-{host}")), "another host cannot be told");
+        assert!(!died_here("a coordinator of this run"));
+        assert!(!died_here(&format!("pid x on {host}")));
+    }
 }
