@@ -2,7 +2,8 @@
 """Reference scores from scikit-learn on the data written by prepare.py.
 
 For each data set in <out>/manifest.json: fit on train.csv, score on test.csv.
-  classification: HistGradientBoostingClassifier and LogisticRegression -> test accuracy
+  classification: HistGradientBoostingClassifier and LogisticRegression -> test accuracy,
+                  and balanced accuracy with and without class_weight="balanced"
   regression:     HistGradientBoostingRegressor and Ridge               -> test RMSE
 The ID column (`rownames`) and the manifest's `drop` columns are not features.
 Text columns are categorical: native categories for the gradient boosting
@@ -26,7 +27,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import accuracy_score, mean_squared_error
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, mean_squared_error
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -97,6 +98,12 @@ def main():
                 "hgb": HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=SEED),
                 "linear": make_pipeline(linear_preprocessor(num, cat),
                                         LogisticRegression(max_iter=2000, random_state=SEED)),
+                # The same, each class weighted by n / (classes * n_class): for balanced accuracy.
+                "hgb_balanced": HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=SEED,
+                                                               class_weight="balanced"),
+                "linear_balanced": make_pipeline(linear_preprocessor(num, cat),
+                                                 LogisticRegression(max_iter=2000, random_state=SEED,
+                                                                    class_weight="balanced")),
             }
         else:
             models = {
@@ -113,7 +120,7 @@ def main():
             row["mean"] = float(np.sqrt(mean_squared_error(y_test, np.full(len(y_test), y_train.mean()))))
         for key, model in models.items():
             t0 = time.perf_counter()
-            if key == "hgb":
+            if key.startswith("hgb"):
                 model.fit(hx_train, y_train)
                 pred = model.predict(hx_test)
             else:
@@ -122,6 +129,7 @@ def main():
             row[f"{key}_seconds"] = round(time.perf_counter() - t0, 3)
             if classification:
                 row[key] = float(accuracy_score(y_test, pred))
+                row[f"{key}_balanced_accuracy"] = float(balanced_accuracy_score(y_test, pred))
             else:
                 row[key] = float(np.sqrt(mean_squared_error(y_test, pred)))
         results.append(row)
@@ -133,6 +141,13 @@ def main():
         print(f"| {r['name']} | {r['task']} | {r['n_train']} | {r['n_test']} | {r['metric']} "
               f"| {floor:.4f} | {r['hgb']:.4f} | {r['linear']:.4f} |")
     print("\nfloor: majority-class accuracy (classification) or RMSE of predicting the train mean (regression).")
+    print("\n| data set | balanced accuracy: HistGB | HistGB class_weight=balanced | Logistic | Logistic balanced |")
+    print("|---|---:|---:|---:|---:|")
+    for r in results:
+        if r["task"] == "classification":
+            print(f"| {r['name']} | {r['hgb_balanced_accuracy']:.4f} | {r['hgb_balanced_balanced_accuracy']:.4f} "
+                  f"| {r['linear_balanced_accuracy']:.4f} | {r['linear_balanced_balanced_accuracy']:.4f} |")
+    print("(an always-majority model scores 0.5)")
 
     report = {"seed": SEED, "sklearn": sklearn.__version__, "pandas": pd.__version__, "results": results}
     (out / "baselines.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -9,7 +9,10 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result, ensure};
-use mlpnas_core::{Architecture, ArchitectureTrainer, DataSplit, Dataset, EarlyStopping, TrainerConfig, codec};
+use mlpnas_core::{
+    Architecture, ArchitectureTrainer, DataSplit, Dataset, EarlyStopping, METRICS, Metric, Objective, TrainerConfig,
+    codec,
+};
 
 /// Builds a fresh trainer config (validated, on the backend under test).
 pub type TrainerFactory<'a> = &'a dyn Fn() -> Box<dyn TrainerConfig>;
@@ -37,9 +40,17 @@ pub fn blobs(classes: usize, n: usize) -> Dataset {
 }
 
 fn trainer(factory: TrainerFactory<'_>, classes: usize) -> Result<(Box<dyn ArchitectureTrainer>, Dataset)> {
+    trainer_for(factory, classes, Objective::default())
+}
+
+fn trainer_for(
+    factory: TrainerFactory<'_>,
+    classes: usize,
+    objective: Objective,
+) -> Result<(Box<dyn ArchitectureTrainer>, Dataset)> {
     let d = blobs(classes, 30);
     let split = DataSplit { train: d.clone(), valid: d.clone(), test: None };
-    let t = factory().build(Arc::new(split)).context("build")?;
+    let t = factory().build(Arc::new(split), &objective).context("build")?;
     ensure!(t.input_dim() == 2 && t.n_classes() == classes, "input_dim / n_classes do not describe the data");
     Ok((t, d))
 }
@@ -157,6 +168,52 @@ pub fn exported_model_predicts_the_same(factory: TrainerFactory<'_>) -> Result<(
     Ok(())
 }
 
+/// Every epoch of a trial and every score report the objective's metric by name (none beside
+/// the accuracy when the accuracy is the metric), with the value the metric gives the exported
+/// model's probabilities; the reward is made of it.
+pub fn the_objective_metric_is_reported(factory: TrainerFactory<'_>) -> Result<()> {
+    for classes in [2, 3] {
+        for metric in METRICS {
+            if metric.check_classes(classes).is_err() {
+                continue;
+            }
+            let objective = Objective { metric, positive: 1 };
+            let (t, d) = trainer_for(factory, classes, objective)?;
+            let a = arch("8:tanh", t.as_ref())?;
+            let o = t.train(&a, &[], 3)?;
+            for (i, e) in o.epochs.iter().enumerate() {
+                match (metric, e.metric) {
+                    (Metric::Accuracy, None) => {}
+                    (_, Some(m)) if m.name == metric && m.value.is_finite() => {}
+                    (_, other) => anyhow::bail!("{metric} on {classes} classes, epoch {}: reported {other:?}", i + 1),
+                }
+            }
+            let weighted = o.epochs.iter().enumerate().map(|(i, e)| (i + 1) as f64 * e.reward()).sum::<f64>();
+            let n = o.epochs.len() as f64;
+            let want = weighted / (n * (n + 1.0) / 2.0);
+            ensure!((o.reward(metric) - want).abs() < 1e-12, "{metric}: reward {} is not {want}", o.reward(metric));
+            let s = t.score(&a, &o.weights, &d)?;
+            ensure!(s.metric.name == metric, "{metric}: the score names {}", s.metric.name);
+            let p = factory().model(&a, &o.weights)?.predict_proba(&d.features, d.n_rows())?;
+            let from_model = objective.evaluate(&p, classes, &d.labels).value;
+            ensure!(
+                (s.metric.value - from_model).abs() < 1e-4,
+                "{metric} on {classes} classes: scored {} but the model's probabilities give {from_model}",
+                s.metric.value
+            );
+            if let Some(last) = o.epochs.last().and_then(|e| e.metric) {
+                ensure!(
+                    (last.value - s.metric.value).abs() < 1e-4,
+                    "{metric}: last epoch {} vs score {}",
+                    last.value,
+                    s.metric.value
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One check of the suite.
 pub type Check = fn(TrainerFactory<'_>) -> Result<()>;
 
@@ -184,7 +241,8 @@ macro_rules! trainer_conformance_tests {
     ($config:path, $backends:path) => {
         $crate::trainer_conformance_tests!(@tests $config, $backends;
             trial_learns_and_returns_fitting_weights, same_seed_same_outcome, initial_weights_are_used,
-            misfits_are_errors, fit_keeps_the_best_epoch_and_scores_it, exported_model_predicts_the_same);
+            misfits_are_errors, fit_keeps_the_best_epoch_and_scores_it, exported_model_predicts_the_same,
+            the_objective_metric_is_reported);
     };
     (@tests $config:path, $backends:path; $($check:ident),* $(,)?) => {
         $(

@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use mlpnas_backend::Backend;
 use mlpnas_core::{
-    Activation, Architecture, ArchitectureTrainer, BigramKey, DataSplit, HostTensor, LayerKey, LayerWeights,
-    OutputKind, TrainerConfig, WeightStore,
+    Activation, Architecture, ArchitectureTrainer, BigramKey, DataSplit, HostTensor, LayerKey, LayerWeights, Metric,
+    Objective, OutputKind, TrainerConfig, WeightStore,
 };
 use mlpnas_runs::RunDir;
 use mlpnas_search::{CheckedConfig, Search, SearchConfig, prepare_data};
@@ -183,7 +183,7 @@ fn variants() -> Res<Vec<Variant>> {
 
 fn trainer(v: Variant, split: &Arc<DataSplit>) -> Res<Box<dyn ArchitectureTrainer>> {
     let cfg = BurnTrainerConfig { backend: v.backend, gradients: v.gradients, ..BurnTrainerConfig::default() };
-    cfg.build(Arc::clone(split)).map_err(|e| e.to_string())
+    cfg.build(Arc::clone(split), &Objective::default()).map_err(|e| e.to_string())
 }
 
 /// `archs.json` entries as architecture text (`"64:relu,dropout,32:elu"`).
@@ -247,7 +247,7 @@ fn burn_run(backend: Variant, split: &Arc<DataSplit>, archs: &[String]) -> Res<R
             let a = Architecture::parse(text, t.input_dim(), t.n_classes(), 0.2).map_err(|e| e.to_string())?;
             let o = t.train(&a, &[], i as u64).map_err(|e| e.to_string())?;
             run.seconds.push(t0.elapsed().as_secs_f64());
-            run.accs.push(o.reward());
+            run.accs.push(o.reward(Metric::Accuracy));
         }
         run.total = all.elapsed().as_secs_f64();
         if best.as_ref().is_none_or(|b| run.total < b.total) {
@@ -375,7 +375,7 @@ fn epochs() -> Res<()> {
     println!("\n## epochs: {NET}, seconds per epoch (t(e) - t(e-1), each t the fastest of {repeat}), one thread");
     let timed = |v: Variant, epochs: usize| -> Res<f64> {
         let cfg = BurnTrainerConfig { backend: v.backend, gradients: v.gradients, epochs, ..Default::default() };
-        let t = cfg.build(Arc::clone(&split)).map_err(|e| e.to_string())?;
+        let t = cfg.build(Arc::clone(&split), &Objective::default()).map_err(|e| e.to_string())?;
         let a = Architecture::parse(NET, t.input_dim(), t.n_classes(), 0.2).map_err(|e| e.to_string())?;
         let mut best = f64::INFINITY;
         for _ in 0..repeat.max(1) {

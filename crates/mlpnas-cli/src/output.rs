@@ -197,13 +197,24 @@ pub fn table(records: &[&TrialRecord], measurement: Option<&Measurement>) -> Str
         s.pop();
         return s;
     }
+    // A run scored by another metric than the accuracy (the journal names it per epoch) shows
+    // its last-epoch value beside the accuracy.
+    let metric = records.iter().find_map(|r| r.epochs.last().and_then(|e| e.metric).map(|m| m.name));
+    let head = metric.map_or(String::new(), |m| format!("  {:>7}", format!("val_{m}")));
     let mut s = format!(
-        "{:>4}  {:>5}  {:>7}  {:>7}  {:>7}  {:>9}  {:>7}  architecture\n",
+        "{:>4}  {:>5}  {:>7}  {:>7}{head}  {:>7}  {:>9}  {:>7}  architecture\n",
         "rank", "trial", "reward", "val_acc", "params", "transfers", "seconds"
     );
     for (i, r) in records.iter().enumerate() {
+        let value = match metric {
+            Some(m) => {
+                let v = r.epochs.last().and_then(|e| e.metric).map_or("-".to_string(), |v| format!("{:.4}", v.value));
+                format!("  {v:>w$}", w = m.name().len() + 4)
+            }
+            None => String::new(),
+        };
         s.push_str(&format!(
-            "{:>4}  {:>5}  {:>7.4}  {:>7.4}  {:>7}  {:>9}  {:>7.2}  {}{}\n",
+            "{:>4}  {:>5}  {:>7.4}  {:>7.4}{value}  {:>7}  {:>9}  {:>7.2}  {}{}\n",
             i + 1,
             r.trial,
             r.reward,

@@ -2,13 +2,18 @@
 //! text categories, yes/no columns, `NA` and empty cells) goes search -> finalize -> predict on
 //! raw held-out rows, with a category never seen in training and empty cells, and no manual
 //! preprocessing. The data is generated here (penguin-like), never a committed data set.
+//!
+//! Objectives: a search scored by another metric than the accuracy (`search.metric`) with
+//! class weights (`trainer.class_weight`) on an imbalanced table: the banner names the reward
+//! and the majority rate, the journal keeps the metric by name per epoch, report and finalize
+//! show it and rank by it; bad settings are one-line errors before anything is written.
 
 mod support;
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use support::{bin, fails, ok, penguins, tmp, workspace};
+use support::{bin, fails, journal, ok, penguins, tmp, workspace};
 
 #[test]
 fn a_raw_table_goes_search_finalize_predict() {
@@ -91,4 +96,125 @@ fn column_types_can_be_set_and_bad_declarations_are_one_line() {
     assert!(e.contains("wingspan"), "{e}");
     // Dropping and retyping work: the run's inputs follow.
     ok(&mut search(&["--set", "data.columns={ tagged = \"drop\", body_mass_g = \"categorical\" }"], &d.join("r3")));
+}
+
+/// An imbalanced two-class table (1 "bad" row in 10), with a text column: `bad` rows have a
+/// larger `x` and are more often `kind = b`.
+fn loans(rows: usize) -> String {
+    let mut s = String::from("x,y,kind,status\n");
+    for r in 0..rows {
+        let bad = r % 10 == 3;
+        let jitter = ((r * 7919) % 1000) as f64 / 1000.0 - 0.5;
+        let x = if bad { 1.2 } else { 0.0 } + 1.6 * jitter;
+        let y = ((r * 104_729) % 1000) as f64 / 1000.0;
+        let kind = if (bad && r % 3 != 0) || (!bad && r % 5 == 0) { "b" } else { "a" };
+        writeln!(s, "{x:.4},{y:.4},{kind},{}", if bad { "bad" } else { "good" }).expect("write");
+    }
+    s
+}
+
+fn search(data: &Path, out: &Path, sets: &[&str]) -> std::process::Command {
+    let mut c = bin();
+    c.args(["search", "--config"]).arg(workspace().join("configs/random.toml"));
+    c.arg("--data").arg(data).args(["--label", "status", "--out"]).arg(out);
+    for s in ["search.controller_epochs=2", "search.samples_per_epoch=3", "trainer.epochs=4"].iter().chain(sets) {
+        c.args(["--set", s]);
+    }
+    c
+}
+
+fn data(name: &str) -> (PathBuf, PathBuf) {
+    let d = tmp(name);
+    let csv = d.join("loans.csv");
+    std::fs::write(&csv, loans(600)).expect("write");
+    (d, csv)
+}
+
+#[test]
+fn a_search_by_balanced_accuracy_with_class_weights_names_its_metric_everywhere() {
+    let (d, csv) = data("objective-bacc");
+    let run = d.join("run");
+    let out = search(&csv, &run, &["search.metric=\"balanced_accuracy\"", "trainer.class_weight=\"balanced\""])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("classes: bad 60, good 540 (majority rate 0.9000)"), "{err}");
+    assert!(err.contains("reward: validation balanced_accuracy, epoch-weighted"), "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("val_balanced_accuracy"), "the top table names the metric: {stdout}");
+    // The journal: every epoch carries the metric by name; the reward is made of it.
+    let trials = journal(&run);
+    assert_eq!(trials.len(), 6);
+    for t in &trials {
+        let values: Vec<f64> = t
+            .epochs
+            .iter()
+            .map(|e| {
+                let m = e.metric.expect("the metric in every epoch");
+                assert_eq!(m.name.name(), "balanced_accuracy");
+                m.value
+            })
+            .collect();
+        let weighted: f64 = values.iter().enumerate().map(|(i, v)| (i + 1) as f64 * v).sum::<f64>() / 10.0;
+        assert!((t.reward - weighted).abs() < 1e-12, "trial {}: reward {} vs {weighted}", t.trial, t.reward);
+    }
+    let text = std::fs::read_to_string(run.join("journal.jsonl")).expect("journal");
+    assert!(text.contains("\"metric\":{\"name\":\"balanced_accuracy\",\"value\":"), "{text}");
+    let config = std::fs::read_to_string(run.join("config.toml")).expect("config");
+    assert!(config.contains("metric = \"balanced_accuracy\"") && config.contains("class_weight = \"balanced\""));
+    // report names it too, and finalize ranks by it and reports it on the test rows.
+    let report = ok(bin().arg("report").arg(&run));
+    assert!(report.contains("val_balanced_accuracy"), "{report}");
+    let fin = ok(bin().args(["--quiet", "finalize"]).arg(&run).args(["--top", "2", "--epochs", "6"]));
+    assert!(fin.contains("| val balanced_accuracy | test balanced_accuracy |"), "{fin}");
+    assert!(fin.contains("(model-1: the best by validation balanced_accuracy)"), "{fin}");
+    let board: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("final/leaderboard.json")).expect("board"))
+            .expect("json");
+    let entries = board["entries"].as_array().expect("entries");
+    let val = |i: usize| entries[i]["metrics"]["val_metric"]["value"].as_f64().expect("val metric");
+    assert!(val(0) >= val(1), "model-1 is the best by the metric: {board}");
+    assert_eq!(entries[0]["metrics"]["test_metric"]["name"], "balanced_accuracy");
+}
+
+#[test]
+fn log_loss_is_a_reward_to_maximise_negated() {
+    let (d, csv) = data("objective-logloss");
+    let run = d.join("run");
+    ok(search(&csv, &run, &["search.metric=\"log_loss\""]).arg("--quiet"));
+    for t in journal(&run) {
+        let last = t.epochs.last().and_then(|e| e.metric).expect("metric");
+        assert!(last.value > 0.0 && t.reward < 0.0, "trial {}: log loss {} reward {}", t.trial, last.value, t.reward);
+    }
+}
+
+#[test]
+fn bad_objectives_are_one_line_errors_before_anything_is_written() {
+    let (d, csv) = data("objective-bad");
+    let cases: [(&[&str], &str); 5] = [
+        (&["search.metric=\"precision\""], "search.metric"),
+        (
+            &["trainer.class_weight={ ugly = 2.0 }"],
+            "trainer: class_weight: no class \"ugly\" in the data (its classes: bad, good)",
+        ),
+        (&["trainer.class_weight={ bad = 0.0 }"], "the weight of class \"bad\" is 0; weights must be positive"),
+        (&["trainer.class_weight=\"heavy\""], "\"heavy\" is not \"none\", \"balanced\""),
+        (&["search.positive_class=\"meh\"", "search.metric=\"f1\""], "`search.positive_class`: no class \"meh\""),
+    ];
+    for (i, (sets, want)) in cases.iter().enumerate() {
+        let run = d.join(format!("run-{i}"));
+        let e = fails(&mut search(&csv, &run, sets));
+        assert!(e.contains(want), "{sets:?}: {e}");
+        assert!(!run.exists(), "{sets:?}: the run directory was created");
+    }
+    // f1 scores one class against another: not for more classes (the config's own data).
+    let run = d.join("run-iris");
+    let mut c = bin();
+    c.args(["search", "--config"]).arg(workspace().join("configs/random.toml"));
+    c.args(["--set", "search.metric=\"f1\"", "--out"]).arg(&run);
+    let e = fails(&mut c);
+    assert!(e.contains("`search.metric`: f1 scores one positive class against the other, and this data has"), "{e}");
+    assert!(e.contains("classes; use balanced_accuracy or auc"), "{e}");
+    assert!(!run.exists());
 }

@@ -13,6 +13,8 @@
 //! * the three extension points, each a small trait with a serializable, typetag-registered
 //!   config that validates itself and then builds it: [`Controller`] / [`ControllerConfig`],
 //!   [`ArchitectureTrainer`] / [`TrainerConfig`] (with [`Model`]), [`WeightStore`] / [`StoreConfig`];
+//! * [`objective`]: what a search optimizes ([`Metric`], computed here for every trainer) and
+//!   how a loss weighs classes ([`ClassWeight`]);
 //! * [`trial`]: the journal record of one trained architecture and the per-epoch report;
 //! * [`storage`]: [`RunStorage`], where a run's state lives (a run directory, or a database);
 //! * [`queue`]: [`TrialQueue`], where the trials of a run in a shared storage wait for workers;
@@ -28,6 +30,7 @@ pub mod data;
 pub mod digest;
 pub mod error;
 pub mod memory;
+pub mod objective;
 pub mod queue;
 pub mod sampling;
 pub mod seed;
@@ -43,6 +46,7 @@ pub use arch::{Activation, Architecture, BigramKey, Layer, LayerKey, OutputKind}
 pub use controller::{Controller, ControllerConfig, ControllerContext, Proposal, UpdateReport, build_controller};
 pub use data::{DataSplit, Dataset};
 pub use error::{CodecError, ConfigError, ControllerError, SpaceError, StorageError, StoreError, TrainerError};
+pub use objective::{ClassWeight, METRICS, Metric, MetricValue, Objective};
 pub use queue::{Claim, Claimant, TrialQueue, TrialResult, TrialTask};
 pub use space::{Candidate, Measurement, MlpSpace, MlpSpaceConfig, SearchSpace, SpaceConfig, Token, TokenId};
 pub use storage::{Checkpoint, CheckpointState, RunStorage, Summary, TrialLog, host_name, verify_trials};

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::arch::Architecture;
 use crate::data::{DataSplit, Dataset};
 use crate::error::{ConfigError, TrainerError};
+use crate::objective::{Metric, MetricValue, Objective};
 use crate::tensor::LayerWeights;
 
 /// Metrics after one training epoch.
@@ -27,6 +28,17 @@ pub struct EpochMetrics {
     pub val_loss: f64,
     /// Accuracy on the validation rows.
     pub val_acc: f64,
+    /// The run's `search.metric` on the validation rows, named, when it is not the accuracy
+    /// (absent in runs made before metrics, which are scored by accuracy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<MetricValue>,
+}
+
+impl EpochMetrics {
+    /// What this epoch contributes to a reward: its metric's reward, else its accuracy.
+    pub fn reward(&self) -> f64 {
+        self.metric.map_or(self.val_acc, MetricValue::reward)
+    }
 }
 
 /// What training one architecture produced.
@@ -53,20 +65,21 @@ pub struct Measured {
 }
 
 impl TrainOutcome {
-    /// Reward: the mean of the validation accuracies weighted by epoch number (1..N), as in the
-    /// original MLPNAS; 0 when diverged.
-    pub fn reward(&self) -> f64 {
+    /// Reward: the mean of the epochs' validation metric `metric` (the accuracy, as in the
+    /// original MLPNAS, by default; negated for a metric to minimise) weighted by epoch number
+    /// (1..N); [`Metric::worst_reward`] when diverged.
+    pub fn reward(&self, metric: Metric) -> f64 {
         if let Some(m) = self.measured {
             return m.reward;
         }
         if self.diverged || self.epochs.is_empty() {
-            return 0.0;
+            return metric.worst_reward();
         }
         let (num, den) = self
             .epochs
             .iter()
             .enumerate()
-            .fold((0.0, 0.0), |(n, d), (i, e)| (n + (i + 1) as f64 * e.val_acc, d + (i + 1) as f64));
+            .fold((0.0, 0.0), |(n, d), (i, e)| (n + (i + 1) as f64 * e.reward(), d + (i + 1) as f64));
         num / den
     }
     /// Validation accuracy after the last epoch (0 when diverged).
@@ -108,13 +121,15 @@ impl FitOutcome {
     }
 }
 
-/// Loss and accuracy of weights on a data part.
+/// Loss, accuracy and the run's metric of weights on a data part.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Score {
     /// Mean loss.
     pub loss: f64,
     /// Share of rows classified correctly.
     pub accuracy: f64,
+    /// The objective's metric (the accuracy again when that is the metric).
+    pub metric: MetricValue,
 }
 
 /// Trains architectures on one fixed data split.
@@ -199,8 +214,10 @@ pub trait Model: Send + Sync + fmt::Debug {
 pub trait TrainerConfig: fmt::Debug + Send + Sync {
     /// Checks every field (called once, when the config is loaded).
     fn validate(&self) -> Result<(), ConfigError>;
-    /// Builds a trainer over `data` from a validated config.
-    fn build(&self, data: Arc<DataSplit>) -> Result<Box<dyn ArchitectureTrainer>, TrainerError>;
+    /// Builds a trainer over `data` from a validated config, reporting `objective`'s metric for
+    /// every epoch ([`EpochMetrics::metric`]) and score. Fails on settings the data contradicts
+    /// (a class weight for a class it lacks): the search builds one before it writes anything.
+    fn build(&self, data: Arc<DataSplit>, objective: &Objective) -> Result<Box<dyn ArchitectureTrainer>, TrainerError>;
     /// The inference model of `arch` with trained `weights` (one per dense layer).
     fn model(&self, arch: &Architecture, weights: &[LayerWeights]) -> Result<Box<dyn Model>, TrainerError>;
     /// Whether it trains on the config's `[data]` (a table trainer does not: a table search
@@ -243,17 +260,22 @@ mod tests {
     use super::*;
 
     fn m(val_acc: f64) -> EpochMetrics {
-        EpochMetrics { train_loss: 1.0, val_loss: 1.0, val_acc }
+        EpochMetrics { train_loss: 1.0, val_loss: 1.0, val_acc, metric: None }
     }
 
     #[test]
     fn reward_weights_later_epochs_more() {
         let o = TrainOutcome { epochs: vec![m(0.0), m(0.5), m(1.0)], diverged: false, weights: vec![], measured: None };
         // (1*0 + 2*0.5 + 3*1) / 6
-        assert!((o.reward() - 4.0 / 6.0).abs() < 1e-12);
+        assert!((o.reward(Metric::Accuracy) - 4.0 / 6.0).abs() < 1e-12);
         assert_eq!(o.val_acc_last(), 1.0);
-        let d = TrainOutcome { diverged: true, ..o };
-        assert_eq!(d.reward(), 0.0);
+        let d = TrainOutcome { diverged: true, ..o.clone() };
+        assert_eq!(d.reward(Metric::Accuracy), 0.0);
+        assert_eq!(d.reward(Metric::LogLoss), Metric::LogLoss.worst_reward());
+        // A metric to minimise enters negated: log losses 2 then 1 give -(1*2 + 2*1) / 3.
+        let ll = |v| EpochMetrics { metric: Some(MetricValue { name: Metric::LogLoss, value: v }), ..m(0.5) };
+        let l = TrainOutcome { epochs: vec![ll(2.0), ll(1.0)], ..o };
+        assert!((l.reward(Metric::LogLoss) + 4.0 / 3.0).abs() < 1e-12);
         assert_eq!(d.val_acc_last(), 0.0);
     }
 }

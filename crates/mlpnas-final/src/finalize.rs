@@ -166,7 +166,7 @@ pub fn finalize_run(
         test.n_rows(),
         if carved { " (test rows carved out of the search's training rows)" } else { "" }
     ));
-    let trainer = cfg.trainer.build(Arc::clone(&split))?;
+    let trainer = cfg.trainer.build(Arc::clone(&split), &data.objective)?;
     // Recorded always (the default is the last column): `predict` reports accuracy on labelled rows.
     let label_column = mlpnas_data::label_column(&cfg.data, &cfg.base_dir)?;
     let job = Job {
@@ -199,8 +199,10 @@ pub fn finalize_run(
     };
     // Ordered by validation, never by test: choosing the winner on the test rows would bias the
     // very estimate they exist to give.
+    // The run's metric where it has one other than the accuracy.
+    let validation = |m: &FinalMetrics| m.val_metric.map_or(m.val_acc, |v| v.reward());
     board.entries.sort_by(|a, b| {
-        (b.metrics.val_acc.total_cmp(&a.metrics.val_acc))
+        (validation(&b.metrics).total_cmp(&validation(&a.metrics)))
             .then(a.metrics.val_loss.total_cmp(&b.metrics.val_loss))
             .then(a.metrics.rank.cmp(&b.metrics.rank))
     });
@@ -316,6 +318,8 @@ impl Job<'_> {
                 val_acc: kept.val_acc,
                 test_loss,
                 test_acc,
+                val_metric: kept.metric,
+                test_metric: kept.metric.map(|_| scored.metric),
                 rows: [split.train.n_rows(), split.valid.n_rows(), test.n_rows()],
                 seconds,
             };
@@ -345,8 +349,12 @@ impl Job<'_> {
             };
             let json = serde_json::to_string_pretty(&card).map_err(|e| FinalError::file(&model_dir, e))?;
             write(&model_dir.join(MODEL_CARD), json.as_bytes())?;
+            let by_metric = match (metrics.val_metric, metrics.test_metric) {
+                (Some(v), Some(t)) => format!(", val {} {:.4}, test {} {:.4}", v.name, v.value, t.name, t.value),
+                _ => String::new(),
+            };
             progress(&format!(
-                "[{rank}/{}] {}: {} epochs (best {}{}), val acc {:.4}, test acc {:.4}, {seconds:.1} s",
+                "[{rank}/{}] {}: {} epochs (best {}{}), val acc {:.4}, test acc {:.4}{by_metric}, {seconds:.1} s",
                 best.len(),
                 rec.architecture,
                 metrics.epochs_run,

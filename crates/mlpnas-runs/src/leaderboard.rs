@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mlpnas_core::StorageError;
+use mlpnas_core::{MetricValue, StorageError};
 use serde::{Deserialize, Serialize};
 
 /// Where `finalize` writes inside a run directory by default.
@@ -49,6 +49,13 @@ pub struct FinalMetrics {
     pub test_loss: f64,
     /// Test accuracy of the kept weights.
     pub test_acc: f64,
+    /// The run's `search.metric` of the kept weights on the validation rows, when it is not the
+    /// accuracy (absent in earlier releases' cards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_metric: Option<MetricValue>,
+    /// The same on the test rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_metric: Option<MetricValue>,
     /// Rows in the training, validation and test parts.
     pub rows: [usize; 3],
     /// Wall time of the final training.
@@ -109,14 +116,25 @@ impl Leaderboard {
                 "held out by the run's own split"
             }
         );
-        s.push_str(
-            "| # | architecture | search rank | search reward | init | epochs (best) | val acc | test acc | model |\n",
-        );
-        s.push_str("|---|---|---|---|---|---|---|---|---|\n");
+        // A run scored by another metric than the accuracy shows it beside the accuracy.
+        let metric = self.entries.iter().find_map(|e| e.metrics.val_metric.map(|m| m.name));
+        let (head, rule) = match metric {
+            Some(m) => (format!(" val {m} | test {m} |"), "---|---|"),
+            None => (String::new(), ""),
+        };
+        s.push_str(&format!(
+            "| # | architecture | search rank | search reward | init | epochs (best) | val acc | test acc |{head} model |\n"
+        ));
+        s.push_str(&format!("|---|---|---|---|---|---|---|---|{rule}---|\n"));
         for (i, e) in self.entries.iter().enumerate() {
             let m = &e.metrics;
+            let shown = |v: Option<MetricValue>| v.map_or("-".to_string(), |v| format!("{:.4}", v.value));
+            let extra = match metric {
+                Some(_) => format!(" {} | {} |", shown(m.val_metric), shown(m.test_metric)),
+                None => String::new(),
+            };
             s.push_str(&format!(
-                "| {} | `{}` | {} | {:.4} | {} | {} ({}) | {:.4} | {:.4} | {} |\n",
+                "| {} | `{}` | {} | {:.4} | {} | {} ({}) | {:.4} | {:.4} |{extra} {} |\n",
                 i + 1,
                 e.architecture,
                 m.rank,

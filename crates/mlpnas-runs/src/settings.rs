@@ -7,6 +7,7 @@
 //! (the dashboard, xtask); the search reads the same `[search]` through `mlpnas-search`'s config.
 //! Old setting names are mapped here, once ([`RENAMED`]).
 
+use mlpnas_core::Metric;
 use serde::{Deserialize, Serialize};
 
 /// `[search]`: the budget and the loop's switches.
@@ -28,13 +29,32 @@ pub struct LoopConfig {
     /// original, strictly sequential method. (`workers` is its old name, still accepted.)
     #[serde(alias = "workers")]
     pub batch: usize,
+    /// The validation metric a trial's reward is made of (`accuracy`, the default and the
+    /// original MLPNAS reward; `balanced_accuracy`, `log_loss`, `auc`, `f1`).
+    pub metric: Metric,
+    /// The class `f1` and a two-class `auc` score, by name (default: the class with the fewest
+    /// training rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub positive_class: Option<String>,
 }
 
 impl Default for LoopConfig {
     fn default() -> Self {
-        Self { controller_epochs: 10, samples_per_epoch: 10, one_shot: true, top: 5, batch: 1 }
+        Self {
+            controller_epochs: 10,
+            samples_per_epoch: 10,
+            one_shot: true,
+            top: 5,
+            batch: 1,
+            metric: Metric::Accuracy,
+            positive_class: None,
+        }
     }
 }
+
+/// Fields added to `[search]` after runs were first stored, with the value (TOML text) a run
+/// stored before each existed was made with (see `mlpnas_core::TrainerConfig::added_fields`).
+pub const ADDED_FIELDS: &[(&str, &str)] = &[("metric", "\"accuracy\"")];
 
 impl LoopConfig {
     /// Whether trials share weights: one-shot sharing on, and a `[store]` to share through

@@ -317,6 +317,7 @@ pub(crate) fn stored_with_added_fields(text: &str, shown: &str, base_dir: &Path)
         ("trainer", probe.trainer.added_fields()),
         ("controller", probe.controller.added_fields()),
         ("data", mlpnas_data::ADDED_FIELDS),
+        ("search", mlpnas_runs::settings::ADDED_FIELDS),
     ] {
         let Some(toml::Value::Table(fields)) = table.get_mut(section) else { continue };
         for (key, value) in added {

@@ -7,7 +7,8 @@
 use std::collections::HashSet;
 
 use mlpnas_core::{
-    BigramKey, Candidate, LayerWeights, Proposal, RunStorage, SearchSpace, TokenId, TrialRecord, WeightStore, top_n,
+    BigramKey, Candidate, LayerWeights, Metric, Proposal, RunStorage, SearchSpace, TokenId, TrialRecord, WeightStore,
+    top_n,
 };
 
 use crate::error::SearchError;
@@ -36,6 +37,8 @@ pub(crate) struct EpochTrials<'a> {
     batch: usize,
     /// Puts of the current batch's committed trials, in trial order.
     puts: Vec<(BigramKey, LayerWeights)>,
+    /// What the trials' rewards are made of (`search.metric`).
+    metric: Metric,
 }
 
 /// Where commits go: the run's storage and trials, its weight store, the epoch's tried set and
@@ -87,7 +90,14 @@ impl<'a> EpochTrials<'a> {
             committed: 0,
             batch,
             puts: Vec::new(),
+            metric: Metric::Accuracy,
         })
+    }
+
+    /// The same trials, rewarded by `metric` (default: accuracy).
+    pub(crate) fn rewarded_by(mut self, metric: Metric) -> Self {
+        self.metric = metric;
+        self
     }
 
     /// Trials this session trains (those not journaled before).
@@ -150,7 +160,15 @@ impl<'a> EpochTrials<'a> {
                 let Some(((outcome, seconds), init)) = self.finished[pos].take() else { break };
                 let outcome = outcome?;
                 let transfers = init.iter().filter(|w| w.is_some()).count();
-                let r = record(*index, self.epoch, p.clone(), &self.candidates[pos], &outcome, transfers, seconds);
+                let r = record(
+                    *index,
+                    self.epoch,
+                    p.clone(),
+                    &self.candidates[pos],
+                    (&outcome, seconds),
+                    transfers,
+                    self.metric,
+                );
                 let puts: Vec<(BigramKey, LayerWeights)> = if store.is_some() && r.status.stores_weights() {
                     self.keys[pos].iter().copied().zip(outcome.weights.iter().cloned()).collect()
                 } else {

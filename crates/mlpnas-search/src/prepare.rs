@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use mlpnas_core::DataSplit;
 use mlpnas_core::seed::derive;
+use mlpnas_core::{ConfigError, DataSplit, Objective};
 
 use crate::config::SearchConfig;
 use crate::error::SearchError;
@@ -22,6 +22,20 @@ pub struct Prepared {
     pub columns: Vec<mlpnas_data::ColumnInfo>,
     /// What loading left out, one line each.
     pub notes: Vec<String>,
+    /// `search.metric` resolved against the classes (its positive class).
+    pub objective: Objective,
+}
+
+/// The run's objective on `split`: `search.metric` with its positive class, checked against
+/// the data's classes (f1 needs two; a named positive class must exist). A space that loads no
+/// data (a benchmark table) has its own metric and gets the default.
+pub fn objective(cfg: &SearchConfig, split: &DataSplit) -> Result<Objective, SearchError> {
+    if !cfg.trainer.needs_data() {
+        return Ok(Objective::default());
+    }
+    let field = if cfg.search.positive_class.is_some() { "search.positive_class" } else { "search.metric" };
+    Objective::resolve(cfg.search.metric, cfg.search.positive_class.as_deref(), &split.train)
+        .map_err(|e| SearchError::Config { path: cfg.origin.clone(), source: ConfigError::new(field, e) })
 }
 
 /// Loads the config's data and splits it with the config's seed; for a trainer that needs no
@@ -42,15 +56,22 @@ pub fn prepare_data(cfg: &SearchConfig) -> Result<Prepared, SearchError> {
             standardizer: None,
             columns: Vec::new(),
             notes: Vec::new(),
+            objective: Objective::default(),
         });
     }
     let data = mlpnas_data::load(&cfg.data, &cfg.base_dir)?;
     let p = mlpnas_data::prepare(&cfg.data, data, derive(cfg.seed, "split", 0))?;
+    let split = Arc::new(p.split);
+    let objective = objective(cfg, &split)?;
+    // Settings the data contradicts (a class weight for a class it lacks) fail here, before a
+    // run is created.
+    cfg.trainer.build(Arc::clone(&split), &objective)?;
     Ok(Prepared {
-        split: Arc::new(p.split),
+        split,
         preprocessor: p.preprocessor,
         standardizer: p.standardizer,
         columns: p.columns,
         notes: p.notes,
+        objective,
     })
 }

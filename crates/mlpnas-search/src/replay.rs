@@ -69,11 +69,11 @@ pub fn replay(
     let cfg = run.into_config();
     if journaled.transfers == 0 {
         let space = cfg.space.build().map_err(|source| SearchError::Config { path: "space".into(), source })?;
-        let trainer = cfg.trainer.build(Arc::clone(&data.split))?;
+        let trainer = cfg.trainer.build(Arc::clone(&data.split), &data.objective)?;
         let candidate = space.candidate(&journaled.tokens, trainer.input_dim(), trainer.n_classes())?;
         let (outcome, seconds) = train_timed(trainer.as_ref(), cfg.seed, trial, &candidate, &[]);
         let proposal = Proposal { tokens: journaled.tokens.clone(), predicted: journaled.predicted };
-        let replayed = record(trial, journaled.epoch, proposal, &candidate, &outcome?, 0, seconds);
+        let replayed = record(trial, journaled.epoch, proposal, &candidate, (&outcome?, seconds), 0, cfg.search.metric);
         return Ok(Replayed { journaled, replayed, trained: 1 });
     }
     // The search again, up to the end of the trial's controller epoch.

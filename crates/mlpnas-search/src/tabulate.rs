@@ -86,7 +86,7 @@ pub fn tabulate(
         return Err(damaged("--seeds must be at least 1".into()));
     }
     let space = cfg.space.build().map_err(|source| SearchError::Config { path: "space".into(), source })?;
-    let trainer = cfg.trainer.build(Arc::clone(&data.split))?;
+    let trainer = cfg.trainer.build(Arc::clone(&data.split), &data.objective)?;
     trainer.check_space(space.as_ref())?;
     let configs = mlpnas_core::sampling::enumerate(space.as_ref());
     let n = configs.len();
@@ -155,7 +155,7 @@ pub fn tabulate(
         for ((i, candidate, tokens), (outcome, seconds)) in jobs.into_iter().zip(trained) {
             let outcome = outcome?;
             let proposal = Proposal { tokens, predicted: None };
-            let rec = record(i, i / n, proposal, &candidate, &outcome, 0, seconds);
+            let rec = record(i, i / n, proposal, &candidate, (&outcome, seconds), 0, cfg.search.metric);
             storage.append_trial(&rec, None)?;
             records.push(rec);
             if metric(&records[i]) > metric(&records[best]) {

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use mlpnas_core::seed::derive;
 use mlpnas_core::{
-    ArchitectureTrainer, Candidate, LayerWeights, Proposal, TrainOutcome, TrainerError, TrialRecord, TrialStatus,
+    ArchitectureTrainer, Candidate, LayerWeights, Metric, Proposal, TrainOutcome, TrainerError, TrialRecord,
+    TrialStatus,
 };
 
 /// How training one job went, with its wall time.
@@ -79,22 +80,22 @@ pub(crate) fn train_candidate(
 }
 
 /// The journal record of trial `trial` of controller epoch `epoch`: proposal `p` trained (or
-/// measured) as `candidate` with outcome `o`.
+/// measured) as `candidate` in `seconds` with outcome `o`, rewarded by `metric`.
 pub(crate) fn record(
     trial: usize,
     epoch: usize,
     p: Proposal,
     candidate: &Candidate,
-    o: &TrainOutcome,
+    (o, seconds): (&TrainOutcome, f64),
     transfers: usize,
-    seconds: f64,
+    metric: Metric,
 ) -> TrialRecord {
     TrialRecord {
         trial,
         epoch,
         architecture: candidate.text(),
         tokens: p.tokens,
-        reward: o.reward(),
+        reward: o.reward(metric),
         val_acc_last: o.val_acc_last(),
         predicted: p.predicted,
         transfers,

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use mlpnas_core::{
     Architecture, ArchitectureTrainer, BigramKey, ConfigError, DataSplit, Dataset, EarlyStopping, EpochMetrics,
-    FitOutcome, HostTensor, Layer, LayerWeights, Model, Score, TrainOutcome, TrainerConfig, TrainerError, TrialStatus,
+    FitOutcome, HostTensor, Layer, LayerWeights, Model, Objective, Score, TrainOutcome, TrainerConfig, TrainerError,
+    TrialStatus,
 };
 use mlpnas_runs::{RunDir, read_journal};
 use mlpnas_search::{CheckedConfig, Run, Search, SearchConfig, prepare_data};
@@ -30,7 +31,7 @@ impl TrainerConfig for FakeConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         Ok(())
     }
-    fn build(&self, data: Arc<DataSplit>) -> Result<Box<dyn ArchitectureTrainer>, TrainerError> {
+    fn build(&self, data: Arc<DataSplit>, _: &Objective) -> Result<Box<dyn ArchitectureTrainer>, TrainerError> {
         Ok(Box::new(Fake { input_dim: data.train.n_features(), n_classes: data.train.n_classes() }))
     }
     fn model(&self, _: &Architecture, _: &[LayerWeights]) -> Result<Box<dyn Model>, TrainerError> {
@@ -66,7 +67,7 @@ impl ArchitectureTrainer for Fake {
                 bias: HostTensor { shape: vec![o], data: vec![v; o] },
             })
             .collect();
-        let m = EpochMetrics { train_loss: 1.0, val_loss: 1.0, val_acc: acc };
+        let m = EpochMetrics { train_loss: 1.0, val_loss: 1.0, val_acc: acc, metric: None };
         Ok(if diverged {
             TrainOutcome { epochs: vec![], diverged, weights: vec![], measured: None }
         } else {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use mlpnas_core::{
     Architecture, ArchitectureTrainer, ConfigError, DataSplit, Dataset, EarlyStopping, FitOutcome, LayerWeights,
-    Measured, Model, Score, SearchSpace, TrainOutcome, TrainerConfig, TrainerError,
+    Measured, Model, Objective, Score, SearchSpace, TrainOutcome, TrainerConfig, TrainerError,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -55,7 +55,11 @@ impl TrainerConfig for TableTrainerConfig {
         Table::open(&self.path).map_err(|e| ConfigError::new("path", e.to_string()))?;
         Ok(())
     }
-    fn build(&self, _data: Arc<DataSplit>) -> Result<Box<dyn ArchitectureTrainer>, TrainerError> {
+    fn build(
+        &self,
+        _data: Arc<DataSplit>,
+        _objective: &Objective,
+    ) -> Result<Box<dyn ArchitectureTrainer>, TrainerError> {
         let table = Table::open(&self.path).map_err(|e| TrainerError::Other(e.to_string()))?;
         Ok(Box::new(TableTrainer { table, noise: self.noise }))
     }
@@ -177,7 +181,7 @@ mod tests {
             let o = t.measure(&[0], seed).expect("measure");
             let m = o.measured.expect("measured");
             assert_eq!(m.reward, -m.metric, "minimize: reward = -metric");
-            assert_eq!(o.reward(), m.reward);
+            assert_eq!(o.reward(mlpnas_core::Metric::Accuracy), m.reward);
             assert_eq!(t.measure(&[0], seed).expect("again"), o, "same seed, same observation");
             seen.insert((m.metric * 10.0).round() as i64);
         }

@@ -6,7 +6,8 @@
 //! the layers a search builds:
 //!
 //! - loss: softmax cross-entropy `dL/dz = (softmax(z) - y) / b`; sigmoid binary cross-entropy
-//!   `dL/dz = (sigmoid(z) - y) / b` (both the mean over the batch, as [`Plan::loss`]);
+//!   `dL/dz = (sigmoid(z) - y) / b` (both the mean over the batch, as [`Plan::loss`]); with class
+//!   weights, each row's `dL/dz` times its weight `w` (one-hot targets sum to 1 per row);
 //! - dense `a = f(x W + b)`: `delta = g * f'(a)`, `dW = xᵀ delta`, `db = Σ_rows delta`,
 //!   `dx = delta Wᵀ` (not computed for the first layer);
 //! - activations from their output `a`: sigmoid `a (1 - a)`, tanh `1 - a²`, relu `[a > 0]`,
@@ -158,19 +159,30 @@ impl ClosedFormLearner {
         (x, saved)
     }
 
-    /// The batch's mean loss and `dL/dz` from the logits `z` and targets `y`.
-    fn loss_and_delta(&self, z: Tensor<2>, y: Tensor<2>) -> (Tensor<1>, Tensor<2>) {
+    /// The batch's mean loss and `dL/dz` from the logits `z`, targets `y` and class weights
+    /// `w` of the rows (`[b, 1]`, if any).
+    fn loss_and_delta(&self, z: Tensor<2>, y: Tensor<2>, w: Option<Tensor<2>>) -> (Tensor<1>, Tensor<2>) {
         let rows = z.dims()[0] as f64;
-        match self.plan.output {
-            OutputKind::Softmax => {
+        match (self.plan.output, w) {
+            (OutputKind::Softmax, None) => {
                 let ls = log_softmax(z, 1);
                 let loss = (ls.clone() * y.clone()).sum().mul_scalar(-1.0 / rows);
                 let delta = (ls.exp() - y).mul_scalar(1.0 / rows);
                 (loss, delta)
             }
-            OutputKind::Sigmoid => {
-                let delta = (sigmoid(z.clone()) - y.clone()).mul_scalar(1.0 / rows);
-                (self.plan.loss(z, y), delta)
+            (OutputKind::Softmax, Some(w)) => {
+                let ls = log_softmax(z, 1);
+                let loss = ((ls.clone() * y.clone()).sum_dim(1) * w.clone()).sum().mul_scalar(-1.0 / rows);
+                let delta = ((ls.exp() - y) * w).mul_scalar(1.0 / rows);
+                (loss, delta)
+            }
+            (OutputKind::Sigmoid, w) => {
+                let g = sigmoid(z.clone()) - y.clone();
+                let g = match &w {
+                    Some(w) => g * w.clone(),
+                    None => g,
+                };
+                (self.plan.loss(z, y, w), g.mul_scalar(1.0 / rows))
             }
         }
     }
@@ -204,9 +216,15 @@ impl ClosedFormLearner {
 
     /// Gradients of the mean batch loss (for the tests that compare both paths).
     #[cfg(test)]
-    pub(crate) fn gradients(&self, x: Tensor<2>, y: Tensor<2>, masks: &mut SeedRng) -> Vec<Tensor<2>> {
+    pub(crate) fn gradients(
+        &self,
+        x: Tensor<2>,
+        y: Tensor<2>,
+        w: Option<Tensor<2>>,
+        masks: &mut SeedRng,
+    ) -> Vec<Tensor<2>> {
         let (z, saved) = self.forward_saving(x, masks);
-        let (_, delta) = self.loss_and_delta(z, y);
+        let (_, delta) = self.loss_and_delta(z, y, w);
         self.backward(saved, delta)
     }
 
@@ -355,9 +373,16 @@ impl Learner for ClosedFormLearner {
         self.device.clone()
     }
 
-    fn step(&mut self, x: Tensor<2>, y: Tensor<2>, masks: &mut SeedRng, lr: f64) -> Result<Tensor<1>, String> {
+    fn step(
+        &mut self,
+        x: Tensor<2>,
+        y: Tensor<2>,
+        w: Option<Tensor<2>>,
+        masks: &mut SeedRng,
+        lr: f64,
+    ) -> Result<Tensor<1>, String> {
         let (z, saved) = self.forward_saving(x, masks);
-        let (loss, delta) = self.loss_and_delta(z, y);
+        let (loss, delta) = self.loss_and_delta(z, y, w);
         let grads = self.backward(saved, delta);
         self.update(grads, lr)?;
         Ok(loss)
@@ -454,9 +479,10 @@ mod tests {
         layers: &[burn::nn::Linear],
         x: Tensor<2>,
         y: Tensor<2>,
+        w: Option<Tensor<2>>,
         masks: &mut SeedRng,
     ) -> (Vec<Tensor<2>>, GradientsParams) {
-        let loss = plan.loss(plan.forward(layers, x, Some(masks)), y);
+        let loss = plan.loss(plan.forward(layers, x, Some(masks)), y, w);
         let grads = loss.backward();
         let mut out = Vec::new();
         for l in layers {
@@ -502,10 +528,21 @@ mod tests {
                 let rows = r.random_range(1..=40);
                 let (x, y) = batch(&mut r, rows, inputs, classes, &plain);
                 let mask_seed = r.random::<u64>();
-                let want =
-                    autodiff_gradients(&plan, &layers, x.clone().autodiff(), y.clone().autodiff(), &mut rng(mask_seed))
-                        .0;
-                let got = closed.gradients(x, y, &mut rng(mask_seed));
+                // Every other case weighs its rows (class weights: one positive weight a row).
+                let w = (case % 2 == 1).then(|| {
+                    let w: Vec<f32> = (0..rows).map(|_| r.random_range(0.2f32..5.0)).collect();
+                    Tensor::<2>::from_data(TensorData::new(w, [rows, 1]), &plain)
+                });
+                let want = autodiff_gradients(
+                    &plan,
+                    &layers,
+                    x.clone().autodiff(),
+                    y.clone().autodiff(),
+                    w.clone().map(Tensor::autodiff),
+                    &mut rng(mask_seed),
+                )
+                .0;
+                let got = closed.gradients(x, y, w, &mut rng(mask_seed));
                 assert_eq!(got.len(), want.len());
                 for (k, (g, w)) in got.into_iter().zip(want).enumerate() {
                     assert_eq!(g.dims(), w.dims(), "{backend} {text}: shape of gradient {k}");
@@ -552,7 +589,7 @@ mod tests {
                     let (x, y) = batch(&mut r, 16, 3, 3, &plain);
                     let lr = cfg.learning_rate / (1.0 + 0.1 * step as f64);
                     let (grads, params) =
-                        autodiff_gradients(&plan, &reference.model, x.autodiff(), y.autodiff(), &mut rng(step));
+                        autodiff_gradients(&plan, &reference.model, x.autodiff(), y.autodiff(), None, &mut rng(step));
                     closed.update(grads, lr).expect("update");
                     let model = std::mem::take(&mut reference.model);
                     reference.model = optim.step(lr, model, params);

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use mlpnas_backend::Backend;
 use mlpnas_core::{
-    Architecture, ArchitectureTrainer, ConfigError, DataSplit, LayerWeights, Model, TrainerConfig, TrainerError,
+    Architecture, ArchitectureTrainer, ClassWeight, ConfigError, DataSplit, LayerWeights, Model, Objective,
+    TrainerConfig, TrainerError,
 };
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +57,10 @@ pub struct BurnTrainerConfig {
     pub momentum: f64,
     /// `closed-form` (default) or `autodiff` ([`Gradients`]).
     pub gradients: Gradients,
+    /// How the loss weighs each class's rows: `"none"` (default), `"balanced"`, or
+    /// `{ CLASS = weight, ... }` ([`ClassWeight`]). Training and validation losses are weighted
+    /// alike, so early stopping in `finalize` follows the same objective.
+    pub class_weight: ClassWeight,
 }
 
 impl Default for BurnTrainerConfig {
@@ -69,6 +74,7 @@ impl Default for BurnTrainerConfig {
             decay: 0.0,
             momentum: 0.0,
             gradients: Gradients::default(),
+            class_weight: ClassWeight::None,
         }
     }
 }
@@ -95,11 +101,12 @@ impl TrainerConfig for BurnTrainerConfig {
         if self.momentum > 0.0 && self.optimizer != OptimizerKind::Sgd {
             return Err(ConfigError::new("momentum", "only applies to optimizer = \"sgd\""));
         }
+        self.class_weight.validate().map_err(|e| ConfigError::new("class_weight", e))?;
         Ok(())
     }
 
-    fn build(&self, data: Arc<DataSplit>) -> Result<Box<dyn ArchitectureTrainer>, TrainerError> {
-        Ok(Box::new(BurnTrainer::new(self.clone(), data)?))
+    fn build(&self, data: Arc<DataSplit>, objective: &Objective) -> Result<Box<dyn ArchitectureTrainer>, TrainerError> {
+        Ok(Box::new(BurnTrainer::new(self.clone(), data, *objective)?))
     }
 
     fn model(&self, arch: &Architecture, weights: &[LayerWeights]) -> Result<Box<dyn Model>, TrainerError> {
@@ -120,8 +127,9 @@ impl TrainerConfig for BurnTrainerConfig {
     }
 
     fn added_fields(&self) -> &'static [(&'static str, &'static str)] {
-        // Runs stored before closed-form gradients existed trained with Burn's autodiff.
-        &[("gradients", "\"autodiff\"")]
+        // Runs stored before closed-form gradients existed trained with Burn's autodiff; before
+        // class weights, every class weighed 1.
+        &[("gradients", "\"autodiff\""), ("class_weight", "\"none\"")]
     }
 
     fn import_legacy_model(&self, arch: &Architecture, path: &Path) -> Result<Vec<LayerWeights>, TrainerError> {

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use mlpnas_backend::Backend;
 use mlpnas_core::seed::rng;
@@ -114,13 +113,6 @@ impl Model for BurnModel {
         }
         let x = Tensor::<2>::from_data(TensorData::new(features.to_vec(), [rows, width]), &self.device);
         let logits = self.plan.forward(&self.layers, x, None);
-        let probs = match self.plan.output {
-            OutputKind::Softmax => softmax(logits, 1),
-            OutputKind::Sigmoid => {
-                let p = sigmoid(logits);
-                Tensor::cat(vec![p.clone().neg().add_scalar(1.0), p], 1)
-            }
-        };
-        probs.into_data().try_to_vec::<f32>().map_err(|e| TrainerError::Other(format!("{e:?}")))
+        self.plan.probabilities(logits).map_err(TrainerError::Other)
     }
 }

@@ -34,10 +34,17 @@ pub(crate) trait Learner {
     /// The device the training rows must live on (an autodiff device for [`AutodiffLearner`]).
     fn train_device(&self) -> Device;
 
-    /// One optimizer step on a batch (`x` `[b, in]`, loss targets `y`) at learning rate `lr`,
-    /// drawing dropout masks from `masks`. Returns the batch's mean loss, `[1]`, on the plain
-    /// device, not read back.
-    fn step(&mut self, x: Tensor<2>, y: Tensor<2>, masks: &mut SeedRng, lr: f64) -> Result<Tensor<1>, String>;
+    /// One optimizer step on a batch (`x` `[b, in]`, loss targets `y`, the rows' class weights
+    /// `w` `[b, 1]` if any) at learning rate `lr`, drawing dropout masks from `masks`. Returns the
+    /// batch's mean loss, `[1]`, on the plain device, not read back.
+    fn step(
+        &mut self,
+        x: Tensor<2>,
+        y: Tensor<2>,
+        w: Option<Tensor<2>>,
+        masks: &mut SeedRng,
+        lr: f64,
+    ) -> Result<Tensor<1>, String>;
 
     /// Logits of `x` (on the plain device) with the current weights, no dropout.
     fn logits(&self, x: Tensor<2>) -> Tensor<2>;
@@ -135,8 +142,15 @@ impl Learner for AutodiffLearner {
         self.device.clone()
     }
 
-    fn step(&mut self, x: Tensor<2>, y: Tensor<2>, masks: &mut SeedRng, lr: f64) -> Result<Tensor<1>, String> {
-        let loss = self.plan.loss(self.plan.forward(&self.model, x, Some(masks)), y);
+    fn step(
+        &mut self,
+        x: Tensor<2>,
+        y: Tensor<2>,
+        w: Option<Tensor<2>>,
+        masks: &mut SeedRng,
+        lr: f64,
+    ) -> Result<Tensor<1>, String> {
+        let loss = self.plan.loss(self.plan.forward(&self.model, x, Some(masks)), y, w);
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let model = std::mem::take(&mut self.model);
         self.model = self.optim.step(lr, model, grads);

@@ -3,7 +3,7 @@
 
 use burn::module::Param;
 use burn::nn::Linear;
-use burn::tensor::activation::{log_softmax, relu, sigmoid, tanh};
+use burn::tensor::activation::{log_softmax, relu, sigmoid, softmax, tanh};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use mlpnas_core::seed::SeedRng;
 use mlpnas_core::{Activation, Architecture, HostTensor, Layer, LayerWeights, OutputKind};
@@ -67,16 +67,36 @@ impl Plan {
     }
 
     /// Mean loss of `logits` against `targets` (one-hot `[b, classes]` for softmax, `[b, 1]` 0/1
-    /// for sigmoid): categorical or binary cross-entropy, computed stably from logits.
-    pub fn loss(&self, logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
-        match self.output {
-            OutputKind::Softmax => (log_softmax(logits, 1) * targets).sum_dim(1).mean().neg(),
-            OutputKind::Sigmoid => {
+    /// for sigmoid): categorical or binary cross-entropy, computed stably from logits; with
+    /// `weights` (`[b, 1]`, each row's class weight) the mean of the weighted row losses (Keras'
+    /// `class_weight`: divided by the rows, not by the weights).
+    pub fn loss(&self, logits: Tensor<2>, targets: Tensor<2>, weights: Option<Tensor<2>>) -> Tensor<1> {
+        match (self.output, weights) {
+            (OutputKind::Softmax, None) => (log_softmax(logits, 1) * targets).sum_dim(1).mean().neg(),
+            (OutputKind::Softmax, Some(w)) => ((log_softmax(logits, 1) * targets).sum_dim(1) * w).mean().neg(),
+            (OutputKind::Sigmoid, w) => {
                 // max(z, 0) - z*y + log(1 + exp(-|z|))
                 let z = logits;
-                (relu(z.clone()) - z.clone() * targets + z.abs().neg().exp().log1p()).mean()
+                let rows = relu(z.clone()) - z.clone() * targets + z.abs().neg().exp().log1p();
+                match w {
+                    None => rows.mean(),
+                    Some(w) => (rows * w).mean(),
+                }
             }
         }
+    }
+
+    /// Class probabilities of `logits`, copied to the host: `[b, classes]` row-major; a one-unit
+    /// sigmoid output gives `[1 - p, p]` per row.
+    pub fn probabilities(&self, logits: Tensor<2>) -> Result<Vec<f32>, String> {
+        let probs = match self.output {
+            OutputKind::Softmax => softmax(logits, 1),
+            OutputKind::Sigmoid => {
+                let p = sigmoid(logits);
+                Tensor::cat(vec![p.clone().neg().add_scalar(1.0), p], 1)
+            }
+        };
+        probs.into_data().try_to_vec::<f32>().map_err(|e| format!("{e:?}"))
     }
 
     /// Number of rows whose predicted class equals `labels` (`[b]`).

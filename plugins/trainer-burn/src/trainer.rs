@@ -6,7 +6,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use mlpnas_core::seed::rng;
 use mlpnas_core::{
     Architecture, ArchitectureTrainer, DataSplit, Dataset, EarlyStopping, EpochMetrics, FitOutcome, LayerWeights,
-    OutputKind, Score, TrainOutcome, TrainerError,
+    Objective, OutputKind, Score, TrainOutcome, TrainerError,
 };
 use rand::seq::SliceRandom;
 
@@ -20,18 +20,25 @@ use crate::model::{Plan, build_layers};
 pub struct BurnTrainer {
     cfg: BurnTrainerConfig,
     data: Arc<DataSplit>,
+    /// What every epoch and score reports beside the accuracy.
+    objective: Objective,
+    /// The loss weight of each class (`trainer.class_weight`), `None` when all weigh 1.
+    class_weights: Option<Vec<f32>>,
 }
 
-/// One part of the data on a device: flattened features, loss targets and labels.
+/// One part of the data on a device: flattened features, loss targets, labels and the rows'
+/// class weights.
 struct DeviceData {
     x: Tensor<2>,
     targets: Tensor<2>,
     labels: Tensor<1, Int>,
+    /// `[rows, 1]`: each row's class weight, when classes are weighted.
+    weights: Option<Tensor<2>>,
     rows: usize,
 }
 
 impl DeviceData {
-    fn new(d: &Dataset, output: OutputKind, n_classes: usize, device: &Device) -> Self {
+    fn new(d: &Dataset, output: OutputKind, n_classes: usize, class_weights: Option<&[f32]>, device: &Device) -> Self {
         let rows = d.n_rows();
         let x = Tensor::<2>::from_data(TensorData::new(d.features.clone(), [rows, d.n_features()]), device);
         let targets = match output {
@@ -49,20 +56,42 @@ impl DeviceData {
         };
         let labels: Vec<i64> = d.labels.iter().map(|&l| i64::from(l)).collect();
         let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [rows]), device);
-        Self { x, targets, labels, rows }
+        let weights = class_weights.map(|w| {
+            let per_row: Vec<f32> = d.labels.iter().map(|&l| w[l as usize]).collect();
+            Tensor::<2>::from_data(TensorData::new(per_row, [rows, 1]), device)
+        });
+        Self { x, targets, labels, weights, rows }
     }
 }
 
 impl BurnTrainer {
-    /// A trainer over `data` (checked for consistency).
-    pub fn new(cfg: BurnTrainerConfig, data: Arc<DataSplit>) -> Result<Self, TrainerError> {
+    /// A trainer over `data` (checked for consistency, and against the class weights) reporting
+    /// `objective`'s metric.
+    pub fn new(cfg: BurnTrainerConfig, data: Arc<DataSplit>, objective: Objective) -> Result<Self, TrainerError> {
         for (name, part) in [("training", &data.train), ("validation", &data.valid)] {
             part.check().map_err(|e| TrainerError::Mismatch(format!("{name} rows: {e}")))?;
         }
         if data.train.n_features() != data.valid.n_features() || data.train.n_classes() != data.valid.n_classes() {
             return Err(TrainerError::Mismatch("training and validation parts differ in shape".into()));
         }
-        Ok(Self { cfg, data })
+        let class_weights =
+            cfg.class_weight.resolve(&data.train).map_err(|e| TrainerError::Other(format!("class_weight: {e}")))?;
+        Ok(Self { cfg, data, objective, class_weights })
+    }
+
+    /// The objective's metric of `logits` against `labels` (host labels of the same rows), when
+    /// the objective reports one beside the accuracy.
+    fn metric(
+        &self,
+        plan: &Plan,
+        logits: Tensor<2>,
+        labels: &[u32],
+    ) -> Result<Option<mlpnas_core::MetricValue>, TrainerError> {
+        if !self.objective.reported() {
+            return Ok(None);
+        }
+        let probs = plan.probabilities(logits).map_err(TrainerError::Other)?;
+        Ok(Some(self.objective.evaluate(&probs, self.n_classes(), labels)))
     }
 
     /// Its settings.
@@ -150,8 +179,9 @@ impl BurnTrainer {
             Gradients::Autodiff => Box::new(AutodiffLearner::new(cfg, plan.clone(), arch, init, &mut rng, &plain)),
         };
         let device = learner.train_device();
-        let train = DeviceData::new(&self.data.train, plan.output, n_classes, &device);
-        let valid = DeviceData::new(&self.data.valid, plan.output, n_classes, &plain);
+        let weights = self.class_weights.as_deref();
+        let train = DeviceData::new(&self.data.train, plan.output, n_classes, weights, &device);
+        let valid = DeviceData::new(&self.data.valid, plan.output, n_classes, weights, &plain);
 
         let mut order: Vec<i64> = (0..train.rows as i64).collect();
         let mut epochs = Vec::with_capacity(stop.max_epochs.min(1024));
@@ -167,9 +197,10 @@ impl BurnTrainer {
                 let end = (start + cfg.batch_size).min(train.rows);
                 let idx = perm.clone().slice(start..end);
                 let xb = train.x.clone().select(0, idx.clone());
+                let wb = train.weights.as_ref().map(|w| w.clone().select(0, idx.clone()));
                 let yb = train.targets.clone().select(0, idx);
                 let lr = cfg.learning_rate / (1.0 + cfg.decay * step as f64);
-                let loss = learner.step(xb, yb, &mut masks, lr).map_err(TrainerError::Other)?;
+                let loss = learner.step(xb, yb, wb, &mut masks, lr).map_err(TrainerError::Other)?;
                 losses.push(loss);
                 step += 1;
             }
@@ -189,13 +220,15 @@ impl BurnTrainer {
                 break;
             }
             let logits = learner.logits(valid.x.clone());
-            let val_loss = f64::from(plan.loss(logits.clone(), valid.targets.clone()).into_scalar::<f32>());
-            let val_acc = plan.correct(logits, valid.labels.clone()) as f64 / valid.rows as f64;
+            let val_loss =
+                f64::from(plan.loss(logits.clone(), valid.targets.clone(), valid.weights.clone()).into_scalar::<f32>());
+            let val_acc = plan.correct(logits.clone(), valid.labels.clone()) as f64 / valid.rows as f64;
             if !val_loss.is_finite() {
                 diverged = true;
                 break;
             }
-            epochs.push(EpochMetrics { train_loss, val_loss, val_acc });
+            let metric = self.metric(&plan, logits, &self.data.valid.labels)?;
+            epochs.push(EpochMetrics { train_loss, val_loss, val_acc, metric });
             if let Some(patience) = stop.patience {
                 if val_loss < best_loss - MIN_DELTA {
                     best_loss = val_loss;
@@ -273,12 +306,16 @@ impl ArchitectureTrainer for BurnTrainer {
         }
         let device = self.cfg.backend.device().map_err(TrainerError::Other)?;
         let plan = Plan::new(arch);
-        let data = DeviceData::new(part, plan.output, self.n_classes(), &device);
+        let data = DeviceData::new(part, plan.output, self.n_classes(), self.class_weights.as_deref(), &device);
         let model = build_layers(arch, &init, &mut rng(0), &device);
         let logits = plan.forward(&model, data.x.clone(), None);
-        let loss = f64::from(plan.loss(logits.clone(), data.targets.clone()).into_scalar::<f32>());
-        let accuracy = plan.correct(logits, data.labels.clone()) as f64 / data.rows as f64;
-        Ok(Score { loss, accuracy })
+        let loss =
+            f64::from(plan.loss(logits.clone(), data.targets.clone(), data.weights.clone()).into_scalar::<f32>());
+        let accuracy = plan.correct(logits.clone(), data.labels.clone()) as f64 / data.rows as f64;
+        let metric = self
+            .metric(&plan, logits, &part.labels)?
+            .unwrap_or(mlpnas_core::MetricValue { name: mlpnas_core::Metric::Accuracy, value: accuracy });
+        Ok(Score { loss, accuracy, metric })
     }
 
     fn input_dim(&self) -> usize {

@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use mlpnas_core::{Architecture, ArchitectureTrainer, DataSplit, Dataset, EarlyStopping, Model, TrainerConfig};
+use mlpnas_core::{
+    Architecture, ArchitectureTrainer, DataSplit, Dataset, EarlyStopping, Metric, Model, Objective, TrainerConfig,
+};
 use trainer_burn::{Backend, BurnModel, BurnTrainerConfig};
 
 /// Two well-separated blobs per class in 2-D (`classes` classes), `n` rows per class.
@@ -44,7 +46,7 @@ fn trainer(classes: usize, cfg: &str) -> Box<dyn ArchitectureTrainer> {
     if cfg.backend == Backend::default() {
         cfg.backend = test_backend();
     }
-    cfg.build(Arc::new(split)).expect("trainer")
+    cfg.build(Arc::new(split), &Objective::default()).expect("trainer")
 }
 
 fn arch(text: &str, t: &dyn ArchitectureTrainer) -> Architecture {
@@ -64,7 +66,7 @@ fn overflowing_loss_is_reported_as_diverged() {
     let t = trainer(3, "epochs = 2\nlearning_rate = 1e30");
     let o = t.train(&arch("64:relu,64:relu", t.as_ref()), &[], 1).expect("train");
     assert!(o.diverged);
-    assert_eq!(o.reward(), 0.0);
+    assert_eq!(o.reward(Metric::Accuracy), 0.0);
     assert!(o.weights.is_empty());
 }
 
@@ -97,7 +99,7 @@ fn elu_on_large_raw_inputs_does_not_diverge() {
         let split = DataSplit { train: d.clone(), valid: d, test: None };
         let cfg: BurnTrainerConfig =
             toml::from_str(&format!("epochs = 5\nbatch_size = 16\nbackend = \"{backend}\"")).expect("config");
-        let t = cfg.build(Arc::new(split)).expect("trainer");
+        let t = cfg.build(Arc::new(split), &Objective::default()).expect("trainer");
         for text in ["64:elu", "64:relu,32:elu"] {
             let a = arch(text, t.as_ref());
             let o = t.train(&a, &[], 3).expect("train");
@@ -130,7 +132,7 @@ fn wine() -> Arc<DataSplit> {
 fn trainer_on(backend: Backend, data: &Arc<DataSplit>, cfg: &str) -> Box<dyn ArchitectureTrainer> {
     let mut cfg: BurnTrainerConfig = toml::from_str(cfg).expect("config");
     cfg.backend = backend;
-    cfg.build(data.clone()).expect("trainer")
+    cfg.build(data.clone(), &Objective::default()).expect("trainer")
 }
 
 /// Initial weights, batch order and dropout masks are drawn on the host from the trial's seed,
@@ -193,12 +195,17 @@ fn same_accuracy(a: (&dyn ArchitectureTrainer, &str), b: (&dyn ArchitectureTrain
             let (x, y) = (a.train(&arch, &[], seed).expect("train"), b.train(&arch, &[], seed).expect("train"));
             eprintln!(
                 "{text} seed {seed}: reward {an} {:.4} {bn} {:.4}; last val acc {:.4} / {:.4}",
-                x.reward(),
-                y.reward(),
+                x.reward(Metric::Accuracy),
+                y.reward(Metric::Accuracy),
                 x.val_acc_last(),
                 y.val_acc_last()
             );
-            diffs.push((text, seed, x.reward() - y.reward(), x.val_acc_last() - y.val_acc_last()));
+            diffs.push((
+                text,
+                seed,
+                x.reward(Metric::Accuracy) - y.reward(Metric::Accuracy),
+                x.val_acc_last() - y.val_acc_last(),
+            ));
         }
     }
     let reward: Vec<f64> = diffs.iter().map(|d| d.2).collect();
@@ -285,4 +292,99 @@ fn burn_records_of_earlier_releases_load_to_identical_probabilities() {
     std::fs::write(&path, b"not a record").expect("write");
     assert!(BurnModel::load(&a, &path, Backend::Flex).is_err());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Two overlapping classes in 2-D, 19 rows of class 0 to each row of class 1 (`rows` in all):
+/// class 0 around the origin, class 1 shifted by 1.5 standard deviations (deterministic).
+fn imbalanced(rows: usize) -> Dataset {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut normal = move || (-2.0 * uniform().ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos();
+    let (mut features, mut labels) = (Vec::new(), Vec::new());
+    for r in 0..rows {
+        let class = u32::from(r % 20 == 0);
+        let shift = if class == 1 { 1.5 } else { 0.0 };
+        features.push((normal() + shift) as f32);
+        features.push((normal() + shift) as f32);
+        labels.push(class);
+    }
+    Dataset {
+        features,
+        sample_shape: vec![2],
+        labels,
+        class_names: vec!["good".into(), "bad".into()],
+        feature_names: vec!["x".into(), "y".into()],
+    }
+}
+
+/// Recall of class 1 by `model` on `d`.
+fn minority_recall(model: &dyn Model, d: &Dataset) -> f64 {
+    let p = model.predict_proba(&d.features, d.n_rows()).expect("predict");
+    let (mut hit, mut seen) = (0usize, 0usize);
+    for (row, &l) in p.chunks_exact(2).zip(&d.labels) {
+        if l == 1 {
+            seen += 1;
+            hit += usize::from(row[1] > row[0]);
+        }
+    }
+    hit as f64 / seen as f64
+}
+
+#[test]
+fn balanced_class_weights_raise_the_minority_recall_on_both_gradient_paths() {
+    let d = imbalanced(2000);
+    let split = Arc::new(DataSplit { train: d.clone(), valid: d.clone(), test: None });
+    let objective = Objective { metric: Metric::BalancedAccuracy, positive: 1 };
+    for gradients in ["closed-form", "autodiff"] {
+        let recall = |weights: &str| {
+            let text = format!("epochs = 6\ngradients = \"{gradients}\"\nclass_weight = {weights}");
+            let mut cfg: BurnTrainerConfig = toml::from_str(&text).expect("config");
+            cfg.backend = test_backend();
+            let t = cfg.build(Arc::clone(&split), &objective).expect("trainer");
+            let o = t.train(&arch("8:relu", t.as_ref()), &[], 4).expect("train");
+            let last = o.epochs.last().and_then(|e| e.metric).expect("the metric is reported");
+            assert_eq!(last.name, Metric::BalancedAccuracy);
+            let model = cfg.model(&arch("8:relu", t.as_ref()), &o.weights).expect("model");
+            (minority_recall(model.as_ref(), &d), last.value)
+        };
+        let (plain, plain_bacc) = recall("\"none\"");
+        let (balanced, balanced_bacc) = recall("\"balanced\"");
+        let (heavier, _) = recall("{ bad = 19.0 }");
+        assert!(balanced > plain + 0.3, "{gradients}: minority recall {plain} unweighted, {balanced} balanced");
+        assert!(heavier > plain + 0.3, "{gradients}: minority recall {plain} unweighted, {heavier} with bad = 19");
+        assert!(balanced_bacc > plain_bacc, "{gradients}: balanced accuracy {plain_bacc} -> {balanced_bacc}");
+    }
+}
+
+#[test]
+fn an_always_majority_model_has_balanced_accuracy_one_half() {
+    let d = imbalanced(400);
+    let split = Arc::new(DataSplit { train: d.clone(), valid: d.clone(), test: None });
+    let cfg = BurnTrainerConfig { backend: test_backend(), ..BurnTrainerConfig::default() };
+    let objective = Objective { metric: Metric::BalancedAccuracy, positive: 1 };
+    let t = cfg.build(split, &objective).expect("trainer");
+    let a = arch("4:relu", t.as_ref());
+    // Zero kernels, and an output bias of -5: p(bad) = sigmoid(-5) for every row.
+    let zero = |inp: usize, out: usize, bias: f32| mlpnas_core::LayerWeights {
+        kernel: mlpnas_core::HostTensor { shape: vec![inp, out], data: vec![0.0; inp * out] },
+        bias: mlpnas_core::HostTensor { shape: vec![out], data: vec![bias; out] },
+    };
+    let s = t.score(&a, &[zero(2, 4, 0.0), zero(4, 1, -5.0)], &d).expect("score");
+    assert_eq!(s.metric.name, Metric::BalancedAccuracy);
+    assert_eq!(s.metric.value, 0.5, "an always-majority model");
+    assert_eq!(s.accuracy, 0.95, "the majority rate");
+}
+
+#[test]
+fn class_weights_naming_a_class_the_data_lacks_are_refused() {
+    let d = imbalanced(40);
+    let split = Arc::new(DataSplit { train: d.clone(), valid: d, test: None });
+    let cfg: BurnTrainerConfig = toml::from_str("class_weight = { ugly = 2.0 }").expect("config");
+    let e = cfg.build(split, &Objective::default()).expect_err("refused").to_string();
+    assert!(e.contains("class_weight: no class \"ugly\" in the data (its classes: good, bad)"), "{e}");
 }

@@ -72,8 +72,9 @@ pub(crate) fn finalize(a: FinalizeArgs, verbosity: output::Verbosity) -> Result<
     say!("{}", board.to_markdown());
     say!("models and leaderboard: {}", board.dir.display());
     if let Some(best) = board.entries.first() {
+        let by = best.metrics.val_metric.map_or("accuracy", |m| m.name.name());
         say!(
-            "predict with: mlpnas predict {} --data FILE.csv   (model-1: the best by validation accuracy)",
+            "predict with: mlpnas predict {} --data FILE.csv   (model-1: the best by validation {by})",
             board.dir.join(&best.model_dir).display()
         );
     }

@@ -28,12 +28,14 @@ pub(crate) fn eval(a: EvalArgs, verbosity: output::Verbosity) -> Result<()> {
         data.split.train.n_classes()
     );
     let (arch, outcome, seconds) = evaluate(&cfg, &data, text)?;
+    let metric = cfg.search.metric;
     if a.json {
         let v = serde_json::json!({
             "architecture": arch.to_string(),
             "data": cfg.data.source.to_string(),
             "params": arch.param_count(),
-            "reward": outcome.reward(),
+            "metric": metric.name(),
+            "reward": outcome.reward(metric),
             "val_acc_last": outcome.val_acc_last(),
             "diverged": outcome.diverged,
             "seconds": seconds,
@@ -44,16 +46,23 @@ pub(crate) fn eval(a: EvalArgs, verbosity: output::Verbosity) -> Result<()> {
         say!("data          {source}");
         say!("architecture  {arch}");
         say!("parameters    {}", arch.param_count());
-        say!("epoch  train_loss  val_loss  val_acc");
+        let extra = if data.objective.reported() { format!("  {metric}") } else { String::new() };
+        say!("epoch  train_loss  val_loss  val_acc{extra}");
         for (i, e) in outcome.epochs.iter().enumerate() {
-            say!("{:>5}  {:>10.4}  {:>8.4}  {:>7.4}", i + 1, e.train_loss, e.val_loss, e.val_acc);
+            let m = e.metric.map_or(String::new(), |m| format!("  {:>w$.4}", m.value, w = metric.name().len()));
+            say!("{:>5}  {:>10.4}  {:>8.4}  {:>7.4}{m}", i + 1, e.train_loss, e.val_loss, e.val_acc);
         }
         if outcome.diverged {
             say!("diverged (loss became NaN or infinite)");
         }
+        let what = match metric {
+            mlpnas_core::Metric::Accuracy => "val accuracy".to_string(),
+            m if m.minimize() => format!("val {m}, negated"),
+            m => format!("val {m}"),
+        };
         say!(
-            "reward {:.4} (epoch-weighted val accuracy), last val accuracy {:.4}, {seconds:.2} s",
-            outcome.reward(),
+            "reward {:.4} (epoch-weighted {what}), last val accuracy {:.4}, {seconds:.2} s",
+            outcome.reward(metric),
             outcome.val_acc_last()
         );
     }

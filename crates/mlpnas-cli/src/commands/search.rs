@@ -83,6 +83,20 @@ pub(crate) fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> 
         if !data.columns.is_empty() {
             note!("{}", output::data_table(&data));
         }
+        if data.objective.reported() {
+            let m = data.objective.metric;
+            let positive = match m {
+                mlpnas_core::Metric::F1 | mlpnas_core::Metric::Auc if data.split.train.n_classes() == 2 => {
+                    let name = &data.split.train.class_names[data.objective.positive as usize];
+                    format!(" (positive class {name})")
+                }
+                _ => String::new(),
+            };
+            note!(
+                "reward: validation {m}{positive}{}, epoch-weighted",
+                if m.minimize() { ", negated (smaller is better)" } else { "" }
+            );
+        }
     }
     for n in &data.notes {
         note!("warning: {n}");
