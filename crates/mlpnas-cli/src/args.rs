@@ -84,6 +84,14 @@ pub(crate) enum Command {
     Dashboard(DashboardArgs),
     /// Predict labels (and probabilities) with a model exported by `finalize`.
     Predict(PredictArgs),
+    /// Write MODEL_DIR/model.onnx for a model directory (finalize writes it too; this is for
+    /// directories of earlier releases). Input: the card's features after encoding, output: the
+    /// class probabilities.
+    #[command(name = "export-onnx")]
+    ExportOnnx {
+        /// Model directory written by `finalize` (e.g. runs/x/final/model-1).
+        model: PathBuf,
+    },
     /// Print a shell completion script: `mlpnas completions bash > ~/.local/share/bash-completion/completions/mlpnas`.
     Completions {
         /// The shell.

@@ -100,6 +100,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Runs { storage, json } => distributed::runs(&storage, json),
         Command::Export { name, storage, out } => distributed::export(&name, &storage, &out, v),
         Command::Predict(a) => after::predict(a, v),
+        Command::ExportOnnx { model } => after::export_onnx(&model, v),
         Command::Dashboard(a) => dashboard::dashboard(a),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { out } => docs::man(out.as_deref()),

@@ -688,8 +688,10 @@ fn completions_and_man_page() {
         .split("mlpnas\\-")
         .skip(1)
         .filter_map(|t| {
-            let name: String = t.chars().take_while(|c| c.is_ascii_lowercase()).collect();
-            t[name.len()..].starts_with("(1)").then(|| format!("mlpnas-{name}.1"))
+            // Names with a hyphen (`export\-onnx`) continue past it.
+            let raw: String = t.chars().take_while(|c| c.is_ascii_lowercase() || *c == '\\' || *c == '-').collect();
+            let name = raw.replace("\\-", "-");
+            t[raw.len()..].starts_with("(1)").then(|| format!("mlpnas-{name}.1"))
         })
         .collect();
     refs.sort();

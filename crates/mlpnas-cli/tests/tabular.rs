@@ -176,6 +176,34 @@ fn a_search_by_balanced_accuracy_with_class_weights_names_its_metric_everywhere(
     let val = |i: usize| entries[i]["metrics"]["val_metric"]["value"].as_f64().expect("val metric");
     assert!(val(0) >= val(1), "model-1 is the best by the metric: {board}");
     assert_eq!(entries[0]["metrics"]["test_metric"]["name"], "balanced_accuracy");
+    // Every model directory has its ONNX form; export-onnx writes the same bytes again, and a
+    // directory that is not a model is a one-line error.
+    let onnx = run.join("final/model-1/model.onnx");
+    let bytes = std::fs::read(&onnx).expect("finalize wrote model.onnx");
+    std::fs::remove_file(&onnx).expect("rm");
+    let out = bin().arg("export-onnx").arg(run.join("final/model-1")).output().expect("export-onnx");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("input \"features\"") && said.contains("2 class probabilities"), "{said}");
+    assert_eq!(std::fs::read(&onnx).expect("written again"), bytes);
+    let e = fails(bin().arg("export-onnx").arg(&d));
+    assert!(e.contains("model.json"), "{e}");
+    // predict scores labelled rows by the same metric.
+    std::fs::write(d.join("new.csv"), loans(200)).expect("write");
+    let out = bin().arg("predict").arg(run.join("final/model-1")).arg("--data").arg(d.join("new.csv")).output();
+    let out = out.expect("predict");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let bacc: f64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("balanced_accuracy "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("a balanced_accuracy line: {err}"));
+    assert!(
+        (0.0..=1.0).contains(&bacc) && err.contains("on the same rows (the metric the model was chosen by)"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -13,6 +13,22 @@ let generation = 0;
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#be185d', '#4d7c0f'];
 const enc = encodeURIComponent;
 const REWARD_HELP = 'reward: the validation accuracy of every training epoch of the trial, averaged with weights 1..N (later epochs count more), as in MLPNAS; so it differs from the last epoch\'s "val acc"';
+// The same for a run scored by another metric (search.metric).
+function rewardHelp(f) {
+  const m = f && f.metric;
+  if (!m) return REWARD_HELP;
+  return `reward: the validation ${m.name} of every training epoch of the trial${m.minimize ? ', negated (smaller is better)' : ''}, averaged with weights 1..N (later epochs count more); "val ${m.name}" is the last epoch's`;
+}
+// The reward help of one trial: its epochs name the metric, if not the accuracy.
+function trialRewardHelp(t) {
+  const e = (t.epochs || []).find((x) => x.metric);
+  return rewardHelp(e ? { metric: { name: e.metric.name, minimize: e.metric.name === 'log_loss' } } : null);
+}
+// A trial's last-epoch value of the run's metric, if the journal has it.
+function lastMetric(t) {
+  const e = t.epochs && t.epochs.length ? t.epochs[t.epochs.length - 1] : null;
+  return e && e.metric ? e.metric.value : null;
+}
 const num = (x, d = 4) => (x === null || x === undefined || Number.isNaN(x) ? '–' : Number(x).toFixed(d));
 const secs = (x) => (x === null || x === undefined ? '–' : x < 120 ? `${x.toFixed(1)} s` : `${(x / 60).toFixed(1)} min`);
 
@@ -146,7 +162,8 @@ function runHeader(info) {
     el('div', { class: 'facts' },
       el('div', {}, el('span', { text: 'status' }), badge(info.status)),
       el('div', {}, el('span', { text: 'trials' }), el('b', { text: f.planned ? `${info.trials} / ${f.planned}` : String(info.trials) })),
-      el('div', { title: f.measured ? null : REWARD_HELP }, el('span', { text: 'best reward' }), el('b', { text: best ? num(best.reward) : '–' })),
+      el('div', { title: f.measured ? null : rewardHelp(f) }, el('span', { text: 'best reward' }), el('b', { text: best ? num(best.reward) : '–' })),
+      f.metric ? el('div', {}, el('span', { text: 'metric' }), el('b', { id: 'run-metric', text: `${f.metric.name} (${f.metric.minimize ? 'smaller is better; reward = −metric' : 'larger is better; reward = metric'})` })) : null,
       f.measured ? el('div', {}, el('span', { text: 'metric' }), el('b', { text: `${f.measured.metric} (${f.measured.minimize ? 'smaller is better; reward = −metric' : 'larger is better; reward = metric'})` })) : null,
       el('div', {}, el('span', { text: 'best architecture' }),
         best ? el('a', { class: 'arch', href: `#/run/${enc(info.id)}/trial/${best.trial}`, text: `${best.architecture} (trial ${best.trial})` }) : '–'),
@@ -157,7 +174,7 @@ function runHeader(info) {
       el('div', {}, el('span', { text: 'wall time' }), el('b', { text: info.wall_seconds !== null ? secs(info.wall_seconds) : `${secs(info.train_seconds)} training so far` })),
       el('div', {}, el('span', { text: 'one-shot' }), el('b', { text: f.one_shot ? `on (batch ${f.batch})` : 'off' })),
     ),
-    el('p', { class: 'muted', id: 'reward-help', text: f.measured ? `Each trial looks up ${f.measured.metric} in table ${f.measured.table}: nothing is trained, so trials have no accuracy, epochs or parameters.` : REWARD_HELP }),
+    el('p', { class: 'muted', id: 'reward-help', text: f.measured ? `Each trial looks up ${f.measured.metric} in table ${f.measured.table}: nothing is trained, so trials have no accuracy, epochs or parameters.` : rewardHelp(f) }),
     info.writer ? el('div', { class: 'muted', text: `written by ${info.writer}` }) : null,
     el('div', { class: 'muted', text: info.location }),
   );
@@ -180,6 +197,7 @@ function trialColumns(facts) {
   ];
   if (m) cols.push([m.metric, (t) => t.metric ?? null, (t) => num(t.metric), true]);
   else cols.push(['val acc', (t) => t.val_acc_last, (t) => num(t.val_acc_last), true]);
+  if (!m && facts && facts.metric) cols.push([`val ${facts.metric.name}`, (t) => lastMetric(t), (t) => num(lastMetric(t)), true]);
   cols.push(['predicted', (t) => t.predicted ?? -1, (t) => num(t.predicted), true]);
   if (!m) {
     cols.push(['params', (t) => t.params, (t) => t.params.toLocaleString('en-US'), true]);
@@ -194,7 +212,7 @@ function trialsTable(st) {
   const body = el('tbody');
   const count = el('span', { class: 'muted' });
   const filter = el('input', { type: 'search', id: 'trial-filter', placeholder: 'filter: architecture or status, e.g. relu, dropout, diverged', oninput: () => draw() });
-  const heads = TRIAL_COLUMNS.map(([name, , , numeric], i) => el('th', { class: `sortable ${numeric ? 'num' : ''}`, text: name, title: name === 'reward' && !st.info.facts.measured ? REWARD_HELP : null, onclick: () => {
+  const heads = TRIAL_COLUMNS.map(([name, , , numeric], i) => el('th', { class: `sortable ${numeric ? 'num' : ''}`, text: name, title: name === 'reward' && !st.info.facts.measured ? rewardHelp(st.info.facts) : null, onclick: () => {
     st.sort = st.sort && st.sort.col === i ? { col: i, asc: !st.sort.asc } : { col: i, asc: !numeric || i <= 1 };
     draw();
   } }));
@@ -295,11 +313,16 @@ function drawLeaderboard(st, card) {
   const ORDER = ['val_acc', 'test_acc', 'val_loss', 'test_loss', 'rank', 'search_reward', 'trial', 'init', 'transfers', 'epochs_run', 'max_epochs', 'best_epoch', 'stopped_early', 'patience', 'seconds'];
   const present = lb.entries.length ? Object.keys(lb.entries[0].metrics).filter((k) => typeof lb.entries[0].metrics[k] !== 'object') : [];
   const metrics = ORDER.filter((k) => present.includes(k)).concat(present.filter((k) => !ORDER.includes(k)));
-  card.append(el('h2', {}, 'Final models (finalize leaderboard, ranked by val acc)'),
+  // A run scored by another metric: finalize ranked by it; its values lead the columns.
+  const named = lb.entries.length && lb.entries[0].metrics.val_metric ? lb.entries[0].metrics.val_metric.name : null;
+  const metricValue = (v) => (v && typeof v.value === 'number' ? num(v.value) : '–');
+  const lead = named ? [[`val ${named}`, (e) => metricValue(e.metrics.val_metric)], [`test ${named}`, (e) => metricValue(e.metrics.test_metric)]] : [];
+  card.append(el('h2', {}, `Final models (finalize leaderboard, ranked by val ${named || 'acc'})`),
     el('p', { class: 'muted', text: `data ${lb.data_source}; test rows ${lb.test_carved_from_train ? 'carved from the training rows' : 'from the run\'s split'}` }),
     el('div', { class: 'scroll' }, el('table', { id: 'leaderboard' },
-      el('thead', {}, el('tr', {}, el('th', { text: 'architecture' }), el('th', { text: 'model' }), metrics.map((m) => el('th', { class: 'num', text: m.replace(/_/g, ' ') })))),
+      el('thead', {}, el('tr', {}, el('th', { text: 'architecture' }), el('th', { text: 'model' }), lead.map(([h]) => el('th', { class: 'num', text: h })), metrics.map((m) => el('th', { class: 'num', text: m.replace(/_/g, ' ') })))),
       el('tbody', {}, lb.entries.map((e) => el('tr', {}, el('td', { class: 'arch', text: e.architecture }), el('td', { text: e.model_dir }),
+        lead.map(([, v]) => el('td', { class: 'num', text: v(e) })),
         metrics.map((m) => el('td', { class: 'num', text: typeof e.metrics[m] === 'number' ? (Number.isInteger(e.metrics[m]) ? String(e.metrics[m]) : num(e.metrics[m])) : String(e.metrics[m]) }))))))));
 }
 
@@ -384,7 +407,7 @@ async function trialPage(gen, id, n) {
   }
   main.append(el('div', { class: 'card' }, el('div', { class: 'facts' },
     el('div', {}, el('span', { text: 'architecture' }), el('b', { class: 'arch', text: t.architecture })),
-    el('div', { title: REWARD_HELP }, el('span', { text: 'reward' }), el('b', { text: num(t.reward) })),
+    el('div', { title: trialRewardHelp(t) }, el('span', { text: 'reward' }), el('b', { text: num(t.reward) })),
     el('div', {}, el('span', { text: 'val acc (last epoch)' }), el('b', { text: num(t.val_acc_last) })),
     el('div', {}, el('span', { text: 'predicted' }), el('b', { text: num(t.predicted) })),
     el('div', {}, el('span', { text: 'controller epoch' }), el('b', { text: String(t.epoch) })),

@@ -40,6 +40,18 @@ pub struct Facts {
     /// What a benchmark-table run measures (its trials train nothing: no accuracy, no
     /// parameters); `None` for runs that train networks.
     pub measured: Option<Measured>,
+    /// The validation metric a trained run's rewards are made of (`search.metric`), when it is
+    /// not the accuracy; its value is in every epoch of a trial.
+    pub metric: Option<RunMetric>,
+}
+
+/// `search.metric` of a run that trains networks, as the dashboard names it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunMetric {
+    /// Its name (`balanced_accuracy`).
+    pub name: String,
+    /// Whether smaller is better (the reward is then the negated metric).
+    pub minimize: bool,
 }
 
 /// A benchmark table's name and metric, as its run's trials are shown.
@@ -80,6 +92,12 @@ impl Facts {
             batch: settings.search.batch.max(1),
             one_shot: settings.shares_weights(),
             group,
+            metric: (measured.is_none() && settings.search.metric != mlpnas_core::Metric::Accuracy).then(|| {
+                RunMetric {
+                    name: settings.search.metric.name().to_string(),
+                    minimize: settings.search.metric.minimize(),
+                }
+            }),
             measured,
         })
     }
@@ -445,5 +463,10 @@ mod tests {
         assert!(fa.group.starts_with("random · wine.csv"));
         assert_eq!((fa.planned, fa.batch, fa.one_shot, fa.seed), (Some(24), 2, true, Some(1)));
         assert!(Facts::from_config("seed = [").is_err());
+        assert_eq!(fa.metric, None, "accuracy, the default, needs no naming");
+        let ll = Facts::from_config(&a.replace("batch = 2", "batch = 2\nmetric = \"log_loss\"")).expect("log loss");
+        assert_eq!(ll.metric, Some(RunMetric { name: "log_loss".into(), minimize: true }));
+        let acc = Facts::from_config(&a.replace("batch = 2", "batch = 2\nmetric = \"accuracy\"")).expect("acc");
+        assert_eq!(acc.metric, None);
     }
 }

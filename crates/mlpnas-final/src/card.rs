@@ -43,6 +43,10 @@ pub struct ModelCard {
     pub data_source: String,
     /// How it was trained and how well it does.
     pub metrics: FinalMetrics,
+    /// The positive class of the run's `search.metric` (f1, two-class auc), when the metric is
+    /// not the accuracy (absent in earlier releases' cards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positive_class: Option<String>,
 }
 
 impl Clone for ModelCard {
@@ -60,11 +64,20 @@ impl Clone for ModelCard {
             standardizer: self.standardizer.clone(),
             data_source: self.data_source.clone(),
             metrics: self.metrics.clone(),
+            positive_class: self.positive_class.clone(),
         }
     }
 }
 
 impl ModelCard {
+    /// The run's objective, when it is another metric than the accuracy (the metric the
+    /// leaderboard ranked by, and its positive class), so `predict` scores labelled rows by it.
+    pub fn objective(&self) -> Option<mlpnas_core::Objective> {
+        let metric = self.metrics.val_metric?.name;
+        let positive = self.positive_class.as_ref().and_then(|p| self.class_names.iter().position(|c| c == p));
+        Some(mlpnas_core::Objective { metric, positive: positive.unwrap_or(0) as u32 })
+    }
+
     /// Parses a card, current or of an earlier release (whose `backend` becomes the settings of
     /// the Burn trainer, the only one then).
     pub fn parse(text: &str) -> Result<(Self, bool), String> {

@@ -346,9 +346,15 @@ impl Job<'_> {
                 standardizer: data.standardizer.clone(),
                 data_source: cfg.data.source.to_string(),
                 metrics: metrics.clone(),
+                positive_class: data
+                    .objective
+                    .reported()
+                    .then(|| split.train.class_names[data.objective.positive as usize].clone()),
             };
             let json = serde_json::to_string_pretty(&card).map_err(|e| FinalError::file(&model_dir, e))?;
             write(&model_dir.join(MODEL_CARD), json.as_bytes())?;
+            let onnx = crate::onnx::encode(&arch, &fin.weights, data.standardizer.as_ref());
+            write(&model_dir.join(crate::MODEL_ONNX), &onnx)?;
             let by_metric = match (metrics.val_metric, metrics.test_metric) {
                 (Some(v), Some(t)) => format!(", val {} {:.4}, test {} {:.4}", v.name, v.value, t.name, t.value),
                 _ => String::new(),

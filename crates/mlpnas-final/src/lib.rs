@@ -5,7 +5,8 @@
 //!   stopping on the validation loss; scores each on a test part the search never scored on; and
 //!   exports each as a model directory ([`MODEL_WEIGHTS`] = the weights in the one weights format,
 //!   [`MODEL_CARD`] = its [`ModelCard`]: architecture, trainer, preprocessing, metrics) plus a leaderboard
-//!   (`leaderboard.md`, `leaderboard.json`);
+//!   (`leaderboard.md`, `leaderboard.json`), and [`MODEL_ONNX`], the same model as ONNX
+//!   ([`onnx`]);
 //! * [`Predictor`]: loads a model directory and predicts labels and class probabilities for new
 //!   rows, matching feature columns by name and applying the saved standardization.
 //!
@@ -25,6 +26,7 @@
 mod card;
 mod error;
 mod finalize;
+pub mod onnx;
 mod predict;
 
 pub use card::{CARD_FORMAT, LEGACY_CARD_FORMAT, ModelCard};
@@ -36,6 +38,8 @@ pub use predict::{LabelScore, Predictions, Predictor};
 
 /// File name of the weights in a model directory (safetensors, [`mlpnas_core::codec`]).
 pub const MODEL_WEIGHTS: &str = "model.safetensors";
+/// File name of the model as ONNX in a model directory ([`onnx`]).
+pub const MODEL_ONNX: &str = "model.onnx";
 /// File name of the weights in model directories of earlier releases (a Burn record).
 pub const LEGACY_MODEL_RECORD: &str = "model.bpk";
 /// File name of the model card in a model directory.

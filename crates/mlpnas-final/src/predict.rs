@@ -14,6 +14,8 @@ use crate::{LEGACY_MODEL_RECORD, MODEL_CARD, MODEL_WEIGHTS};
 pub struct Predictor {
     card: ModelCard,
     model: Box<dyn Model>,
+    /// The weights the model was built from (one entry per dense layer).
+    weights: Vec<mlpnas_core::LayerWeights>,
     dir: PathBuf,
 }
 
@@ -44,21 +46,28 @@ pub struct LabelScore {
     pub unknown_rows: usize,
     /// Those labels, sorted, each once.
     pub unknown_labels: Vec<String>,
+    /// The run's metric over the same rows, when the model was chosen by another metric than
+    /// the accuracy (and some row has a known label).
+    pub metric: Option<mlpnas_core::MetricValue>,
 }
 
 impl Predictions {
     /// Compares the predictions with the rows' labels, when the input had the label column:
     /// accuracy over the rows whose label is one of `class_names` only, and the labels the model
     /// has never seen (a model of white wines scored on red wines of other qualities).
-    pub fn score(&self, class_names: &[String]) -> Option<LabelScore> {
+    /// With `objective`, also its metric over those rows.
+    pub fn score(&self, class_names: &[String], objective: Option<mlpnas_core::Objective>) -> Option<LabelScore> {
         let truth = self.truth.as_ref()?;
         let (mut hits, mut known) = (0usize, 0usize);
         let mut unknown = std::collections::BTreeSet::new();
         let mut unknown_rows = 0;
-        for (c, t) in self.classes.iter().zip(truth) {
-            if class_names.contains(t) {
+        let (mut labels, mut proba) = (Vec::new(), Vec::new());
+        for (row, (c, t)) in self.classes.iter().zip(truth).enumerate() {
+            if let Some(label) = class_names.iter().position(|n| n == t) {
                 known += 1;
                 hits += usize::from(class_names[*c] == *t);
+                labels.push(label as u32);
+                proba.extend_from_slice(&self.proba[row * self.n_classes..(row + 1) * self.n_classes]);
             } else {
                 unknown_rows += 1;
                 unknown.insert(t.clone());
@@ -69,6 +78,7 @@ impl Predictions {
             known_rows: known,
             unknown_rows,
             unknown_labels: unknown.into_iter().collect(),
+            metric: objective.filter(|_| known > 0).map(|o| o.evaluate(&proba, self.n_classes, &labels)),
         })
     }
 }
@@ -136,7 +146,7 @@ impl Predictor {
             ));
         }
         let model = card.trainer.model(&arch, &weights)?;
-        Ok(Self { card, model, dir: dir.to_path_buf() })
+        Ok(Self { card, model, weights, dir: dir.to_path_buf() })
     }
 
     /// Its card.
@@ -152,6 +162,19 @@ impl Predictor {
     /// The underlying model.
     pub fn model(&self) -> &dyn Model {
         self.model.as_ref()
+    }
+
+    /// The model as ONNX bytes ([`crate::onnx`]): input the card's features (what
+    /// [`Predictor::predict_raw`] takes), output the class probabilities.
+    pub fn onnx(&self) -> Vec<u8> {
+        crate::onnx::encode(self.model.architecture(), &self.weights, self.card.standardizer.as_ref())
+    }
+
+    /// Writes [`Predictor::onnx`] to `model.onnx` in its directory (atomically); returns the path.
+    pub fn write_onnx(&self) -> Result<PathBuf, FinalError> {
+        let path = self.dir.join(crate::MODEL_ONNX);
+        mlpnas_runs::atomic_write(&path, &self.onnx()).map_err(|e| FinalError::file(&path, e))?;
+        Ok(path)
     }
 
     /// Predicts raw (not yet standardized) rows: `features` row-major in the card's feature order.

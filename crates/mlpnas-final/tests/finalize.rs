@@ -15,12 +15,17 @@ fn tmp(name: &str) -> PathBuf {
 
 /// Runs a 6-trial random search on iris into a fresh run directory.
 fn search(name: &str, test_fraction: f64, store: &str) -> PathBuf {
+    search_on(name, test_fraction, store, "builtin:iris", "flex")
+}
+
+/// Runs a 6-trial random search on `source` with the Burn trainer on `backend`.
+fn search_on(name: &str, test_fraction: f64, store: &str, source: &str, backend: &str) -> PathBuf {
     mlpnas_link::link_all();
     let text = format!(
         r#"
 seed = 3
 [data]
-source = "builtin:iris"
+source = "{source}"
 valid_fraction = 0.2
 test_fraction = {test_fraction}
 [space]
@@ -34,6 +39,7 @@ one_shot = true
 type = "random"
 [trainer]
 type = "burn"
+backend = "{backend}"
 epochs = 3
 [store]
 type = "{store}"
@@ -94,7 +100,7 @@ fn exports_models_and_a_leaderboard() {
         assert!(p.card().standardizer.is_some());
         let preds = p.predict_source(&"builtin:iris".parse().expect("source"), Path::new(".")).expect("predict");
         assert_eq!(preds.classes.len(), 150);
-        let acc = preds.score(&p.card().class_names).and_then(|s| s.accuracy).expect("labels known");
+        let acc = preds.score(&p.card().class_names, None).and_then(|s| s.accuracy).expect("labels known");
         assert!(acc > 0.6, "{acc}");
     }
     assert!(lines.iter().any(|l| l.contains("carved out")), "{lines:?}");
@@ -159,4 +165,72 @@ fn bad_requests_are_clear_errors() {
     let e = Predictor::load(&run).expect_err("not a model dir");
     assert!(e.to_string().contains("model.json"), "{e}");
     std::fs::remove_dir_all(&run).ok();
+}
+
+/// A two-class table with a text column, for a sigmoid output.
+fn two_class_csv(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("dir");
+    let mut s = String::from("a,b,kind,label\n");
+    for r in 0..120u32 {
+        let y = r % 3 == 0;
+        let a = f64::from(r % 17) / 4.0 + if y { 2.0 } else { 0.0 };
+        let b = f64::from((r * 7) % 13) - 6.0;
+        let kind = ["x", "y", "z"][(r % 3) as usize];
+        s.push_str(&format!("{a},{b},{kind},{}\n", if y { "yes" } else { "no" }));
+    }
+    let path = dir.join("two.csv");
+    std::fs::write(&path, s).expect("write");
+    path
+}
+
+/// `model.onnx` run by a pure-Rust ONNX runtime (tract) gives `predict`'s probabilities within
+/// 1e-5, for a softmax and a sigmoid output, on every backend's model; `export-onnx`
+/// (`Predictor::write_onnx`) writes the same bytes again.
+#[test]
+fn model_onnx_runs_as_predict_does_on_every_backend() {
+    use tract_onnx::prelude::*;
+    let csv = two_class_csv(&tmp("onnx-data"));
+    for backend in mlpnas_backend::Backend::for_suites() {
+        for (name, source) in [("iris", "builtin:iris".to_string()), ("two", csv.display().to_string())] {
+            let run = search_on(&format!("onnx-{name}-{backend}"), 0.0, "memory", &source, &backend.to_string());
+            let board = finalize(&run, &opts(1, Init::Scratch), &mut |_| {}).expect("finalize");
+            let dir = run.join("final").join(&board.entries[0].model_dir);
+            let p = Predictor::load(&dir).expect("load");
+            let width = p.card().feature_names.len();
+            let s = p.card().standardizer.clone().expect("standardized");
+            // Rows spread over each feature's training range (mean +- 2 sd).
+            let rows = 64;
+            let x: Vec<f32> = (0..rows * width)
+                .map(|k| {
+                    let f = k % width;
+                    let u = ((k * 7919) % 1000) as f32 / 500.0 - 1.0;
+                    s.mean[f] + 2.0 * u * s.std[f]
+                })
+                .collect();
+            let want = p.predict_raw(&x, rows).expect("predict").proba;
+            let classes = want.len() / rows;
+            assert_eq!(classes, if name == "iris" { 3 } else { 2 });
+            let model = tract_onnx::onnx()
+                .model_for_path(dir.join("model.onnx"))
+                .and_then(|m| m.with_input_fact(0, f32::fact([rows, width]).into()))
+                .and_then(|m| m.into_optimized())
+                .and_then(|m| m.into_runnable())
+                .unwrap_or_else(|e| panic!("{backend} {name}: tract cannot load model.onnx: {e:?}"));
+            let input: Tensor = tract_ndarray::Array2::from_shape_vec((rows, width), x).expect("shape").into();
+            let out = model.run(tvec!(input.into())).expect("run");
+            let got: Vec<f32> = out[0].to_array_view::<f32>().expect("f32").iter().copied().collect();
+            assert_eq!(got.len(), want.len(), "{backend} {name}");
+            let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+            assert!(
+                worst <= 1e-5,
+                "{backend} {name}: ONNX and predict differ by {worst}: {:?} vs {:?}",
+                &got[..6],
+                &want[..6]
+            );
+            let bytes = std::fs::read(dir.join("model.onnx")).expect("onnx");
+            std::fs::remove_file(dir.join("model.onnx")).expect("rm");
+            p.write_onnx().expect("export");
+            assert_eq!(std::fs::read(dir.join("model.onnx")).expect("again"), bytes, "{backend} {name}");
+        }
+    }
 }

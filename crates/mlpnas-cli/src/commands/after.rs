@@ -81,6 +81,22 @@ pub(crate) fn finalize(a: FinalizeArgs, verbosity: output::Verbosity) -> Result<
     Ok(())
 }
 
+pub(crate) fn export_onnx(model: &std::path::Path, verbosity: output::Verbosity) -> Result<()> {
+    let predictor = mlpnas_final::Predictor::load_on(model, None)?;
+    let path = predictor.write_onnx()?;
+    if verbosity > output::Verbosity::Quiet {
+        note!(
+            "{} (input \"{}\": {} features as model.json's feature_names; output \"{}\": {} class probabilities)",
+            path.display(),
+            mlpnas_final::onnx::INPUT,
+            predictor.card().feature_names.len(),
+            mlpnas_final::onnx::OUTPUT,
+            predictor.model().n_classes()
+        );
+    }
+    Ok(())
+}
+
 pub(crate) fn predict(a: PredictArgs, verbosity: output::Verbosity) -> Result<()> {
     let quiet = verbosity == output::Verbosity::Quiet;
     let predictor = mlpnas_final::Predictor::load_on(&a.model, a.backend.as_deref())?;
@@ -123,7 +139,7 @@ pub(crate) fn predict(a: PredictArgs, verbosity: output::Verbosity) -> Result<()
             let _ = write!(std::io::stdout(), "{out}");
         }
     }
-    if let Some(score) = p.score(names) {
+    if let Some(score) = p.score(names, predictor.card().objective()) {
         if score.unknown_rows > 0 {
             let shown: Vec<&str> = score.unknown_labels.iter().take(10).map(String::as_str).collect();
             let more = score.unknown_labels.len().saturating_sub(shown.len());
@@ -145,6 +161,11 @@ pub(crate) fn predict(a: PredictArgs, verbosity: output::Verbosity) -> Result<()
                 note!("accuracy {acc:.4} on the {} rows whose labels the model knows", score.known_rows)
             }
             None => note!("no accuracy: no row has a label the model knows"),
+        }
+        if let Some(m) = score.metric
+            && !quiet
+        {
+            note!("{} {:.4} on the same rows (the metric the model was chosen by)", m.name, m.value);
         }
     }
     Ok(())
