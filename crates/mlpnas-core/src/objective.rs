@@ -161,25 +161,9 @@ fn argmax(row: &[f32]) -> usize {
 /// a positive row scores above a negative one, ties counting half (Mann-Whitney U with mid
 /// ranks); NaN when one side has no rows.
 fn auc(scores: &[f64], truth: &[bool]) -> f64 {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let (mut rank_sum, mut positives) = (0.0f64, 0usize);
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
-            j += 1;
-        }
-        // Ranks i+1..=j+1 share their mean.
-        let mid = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &order[i..=j] {
-            if truth[k] {
-                rank_sum += mid;
-                positives += 1;
-            }
-        }
-        i = j + 1;
-    }
+    let ranks = crate::stats::ranks(scores);
+    let (rank_sum, positives) =
+        ranks.iter().zip(truth).filter(|(_, t)| **t).fold((0.0f64, 0usize), |(s, n), (r, _)| (s + r, n + 1));
     let negatives = scores.len() - positives;
     if positives == 0 || negatives == 0 {
         return f64::NAN;
