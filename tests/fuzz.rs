@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mlpnas_core::RunStorage;
+use mlpnas_core::{RunStorage, Task};
 use proptest::prelude::*;
 
 fn cases() -> u32 {
@@ -91,8 +91,10 @@ proptest! {
         let d = scratch("csv");
         std::fs::write(d.join("data.csv"), &bytes).expect("write");
         let cfg: mlpnas_data::DataConfig = toml::from_str("source = \"data.csv\"").expect("data config");
-        if let Err(e) = mlpnas_data::load(&cfg, &d) {
-            one_line(e)?;
+        for task in [Task::Classification, Task::Regression] {
+            if let Err(e) = mlpnas_data::load(&cfg, &d, task) {
+                one_line(e)?;
+            }
         }
     }
 
@@ -103,8 +105,10 @@ proptest! {
         std::fs::write(d.join("x.npy"), if labels { corpus("x.npy") } else { apply(&seed, &m) }).expect("x");
         std::fs::write(d.join("y.npy"), if labels { apply(&seed, &m) } else { corpus("y.npy") }).expect("y");
         let cfg: mlpnas_data::DataConfig = toml::from_str("source = \"x.npy:y.npy\"").expect("data config");
-        if let Err(e) = mlpnas_data::load(&cfg, &d) {
-            one_line(e)?;
+        for task in [Task::Classification, Task::Regression] {
+            if let Err(e) = mlpnas_data::load(&cfg, &d, task) {
+                one_line(e)?;
+            }
         }
     }
 
@@ -181,9 +185,9 @@ fn the_corpus_seeds_parse() {
         std::fs::write(d.join(f), corpus(f)).expect("write");
     }
     let csv: mlpnas_data::DataConfig = toml::from_str("source = \"data.csv\"\ndrop = [\"#0\"]").expect("cfg");
-    mlpnas_data::load(&csv, &d).expect("the CSV seed loads");
+    mlpnas_data::load(&csv, &d, Task::Classification).expect("the CSV seed loads");
     let npy: mlpnas_data::DataConfig = toml::from_str("source = \"x.npy:y.npy\"").expect("cfg");
-    mlpnas_data::load(&npy, &d).expect("the NPY seeds load");
+    mlpnas_data::load(&npy, &d, Task::Classification).expect("the NPY seeds load");
     let text = String::from_utf8(corpus("config.toml")).expect("utf-8");
     mlpnas_search::SearchConfig::from_toml(&text, "seed", Path::new("/"), &[]).expect("parses").check().expect("valid");
     assert_eq!(mlpnas_runs::RunDir::new(&d).read_verified_trials().expect("journal").records.len(), 2);

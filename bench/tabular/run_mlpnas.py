@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Runs mlpnas on every classification data set of the kit's manifest: search (a config of
-configs/, default budget) on train.csv, finalize, predict test.csv, and prints the test
-accuracy next to baselines.json's. Raw CSVs only: no preprocessing outside mlpnas.
+"""Runs mlpnas on every data set of the kit's manifest: search (a config of configs/, default
+budget; `--task regression` for a regression) on train.csv, finalize, predict test.csv, and
+prints the test accuracy (classification) or test RMSE (regression) next to baselines.json's.
+Raw CSVs only: no preprocessing outside mlpnas.
 
     python3 bench/tabular/run_mlpnas.py [--out target/tabular] [--config configs/evolution.toml]
         [--bin target/release/mlpnas]
@@ -29,7 +30,7 @@ def main() -> int:
     baselines = {r["name"]: r for r in results}
     rows = []
     for d in manifest["datasets"]:
-        if d["task"] != "classification" or (a.only and d["name"] != a.only):
+        if a.only and d["name"] != a.only:
             continue
         name = d["name"]
         run = out / name / "run"
@@ -38,6 +39,9 @@ def main() -> int:
                   "--label", d["label"], "--out", str(run)]
         if d["drop"]:
             search += ["--drop", ",".join(d["drop"])]
+        regression = d["task"] == "regression"
+        if regression:
+            search += ["--task", "regression"]
         t0 = time.time()
         r = subprocess.run(search, capture_output=True, text=True)
         if r.returncode != 0:
@@ -50,12 +54,12 @@ def main() -> int:
             continue
         r = subprocess.run([a.bin, "predict", str(run / "final" / "model-1"), "--data", str(out / name / "test.csv"),
                             "--out", str(out / name / "predictions.csv")], capture_output=True, text=True)
-        m = re.search(r"accuracy ([0-9.]+)", r.stderr)
+        m = re.search(r"^rmse ([0-9.]+)" if regression else r"accuracy ([0-9.]+)", r.stderr, re.M)
         acc = float(m.group(1)) if m else None
         b = baselines.get(name, {})
         rows.append((name, acc, t_search, b))
         print(name, acc, f"{t_search:.1f} s", r.stderr.strip().splitlines()[:2], file=sys.stderr)
-    print("| data set | mlpnas test acc | search s | HistGB | LogisticRegression | majority |")
+    print("| data set | mlpnas test acc (rmse) | search s | HistGB | LogisticRegression (Ridge) | majority (mean) |")
     print("|---|--:|--:|--:|--:|--:|")
     for name, acc, t, b in rows:
         if t is None:
@@ -63,7 +67,7 @@ def main() -> int:
             continue
         g = lambda *k: next((b[x] for x in k if x in b), None)
         fmt = lambda v: f"{v:.4f}" if isinstance(v, (int, float)) else str(v)
-        print(f"| {name} | {fmt(acc)} | {t:.1f} | {fmt(g('hgb'))} | {fmt(g('linear'))} | {fmt(g('majority'))} |")
+        print(f"| {name} | {fmt(acc)} | {t:.1f} | {fmt(g('hgb'))} | {fmt(g('linear'))} | {fmt(g('majority', 'mean'))} |")
     return 0
 
 

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, ensure};
 use mlpnas_core::{
-    Architecture, ArchitectureTrainer, DataSplit, Dataset, EarlyStopping, METRICS, Metric, Objective, TrainerConfig,
-    codec,
+    Architecture, ArchitectureTrainer, DataSplit, Dataset, EarlyStopping, METRICS, Metric, Objective, TargetScale,
+    Task, TrainerConfig, codec,
 };
 
 /// Builds a fresh trainer config (validated, on the backend under test).
@@ -34,6 +34,7 @@ pub fn blobs(classes: usize, n: usize) -> Dataset {
         features,
         sample_shape: vec![2],
         labels,
+        targets: Vec::new(),
         class_names: (0..classes).map(|c| format!("c{c}")).collect(),
         feature_names: vec!["x".into(), "y".into()],
     }
@@ -174,10 +175,10 @@ pub fn exported_model_predicts_the_same(factory: TrainerFactory<'_>) -> Result<(
 pub fn the_objective_metric_is_reported(factory: TrainerFactory<'_>) -> Result<()> {
     for classes in [2, 3] {
         for metric in METRICS {
-            if metric.check_classes(classes).is_err() {
+            if metric.check_classes(classes).is_err() || metric.task() != Task::Classification {
                 continue;
             }
-            let objective = Objective { metric, positive: 1 };
+            let objective = Objective { metric, positive: 1, target_std: 0.0 };
             let (t, d) = trainer_for(factory, classes, objective)?;
             let a = arch("8:tanh", t.as_ref())?;
             let o = t.train(&a, &[], 3)?;
@@ -191,7 +192,8 @@ pub fn the_objective_metric_is_reported(factory: TrainerFactory<'_>) -> Result<(
             let weighted = o.epochs.iter().enumerate().map(|(i, e)| (i + 1) as f64 * e.reward()).sum::<f64>();
             let n = o.epochs.len() as f64;
             let want = weighted / (n * (n + 1.0) / 2.0);
-            ensure!((o.reward(metric) - want).abs() < 1e-12, "{metric}: reward {} is not {want}", o.reward(metric));
+            let reward = o.reward(&objective);
+            ensure!((reward - want).abs() < 1e-12, "{metric}: reward {reward} is not {want}");
             let s = t.score(&a, &o.weights, &d)?;
             ensure!(s.metric.name == metric, "{metric}: the score names {}", s.metric.name);
             let p = factory().model(&a, &o.weights)?.predict_proba(&d.features, d.n_rows())?;
@@ -210,6 +212,78 @@ pub fn the_objective_metric_is_reported(factory: TrainerFactory<'_>) -> Result<(
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// A smooth function of two inputs in the label's units (mean about 500, spread about 100):
+/// `n` rows on a grid.
+pub fn curve(n: usize) -> Dataset {
+    let mut features = Vec::new();
+    let mut targets = Vec::new();
+    for i in 0..n {
+        let (x, y) = ((i % 10) as f32 / 3.0 - 1.5, (i / 10) as f32 / (n as f32 / 10.0) * 3.0 - 1.5);
+        features.extend([x, y]);
+        targets.push(500.0 + 80.0 * x + 40.0 * y * y);
+    }
+    Dataset {
+        features,
+        sample_shape: vec![2],
+        labels: Vec::new(),
+        targets,
+        class_names: Vec::new(),
+        feature_names: vec!["x".into(), "y".into()],
+    }
+}
+
+/// A regression (0 classes: one linear output) learns a smooth function: every epoch reports
+/// the metric in the label's units, the reward is the negated RMSE (MAE) or the R², the
+/// score equals the metric of the exported model's predictions once the target scale is
+/// folded into its weights, and a diverged-free fit beats predicting the mean.
+pub fn a_regression_is_learned_and_reported_in_label_units(factory: TrainerFactory<'_>) -> Result<()> {
+    let d = curve(120);
+    let scale = TargetScale::of(&d).context("a regression has a target scale")?;
+    for metric in [Metric::Rmse, Metric::Mae, Metric::R2] {
+        let split = DataSplit { train: d.clone(), valid: d.clone(), test: None };
+        let objective = Objective::resolve(metric, None, &d).map_err(anyhow::Error::msg)?;
+        let t = factory().build(Arc::new(split), &objective).context("build")?;
+        ensure!(t.n_classes() == 0, "a regression trainer reports {} classes", t.n_classes());
+        let a = Architecture::parse("16:tanh", 2, 0, 0.0)?;
+        ensure!(a.to_string() == "16:tanh,1:linear", "the output layer of a regression is {a}");
+        let o = t.train(&a, &[], 5).context("train")?;
+        ensure!(!o.diverged && !o.epochs.is_empty(), "{metric}: diverged");
+        for e in &o.epochs {
+            ensure!(e.metric.is_some_and(|m| m.name == metric && m.value.is_finite()), "{metric}: epoch reports {e:?}");
+        }
+        let last = o.epochs.last().and_then(|e| e.metric).map(|m| m.value).unwrap_or(f64::NAN);
+        match metric {
+            Metric::Rmse | Metric::Mae => {
+                ensure!(last < 0.5 * scale.std, "{metric} {last}: not learned (std {})", scale.std)
+            }
+            _ => ensure!(last > 0.75, "r2 {last}: not learned"),
+        }
+        let weighted = o.epochs.iter().enumerate().map(|(i, e)| (i + 1) as f64 * e.reward()).sum::<f64>();
+        let n = o.epochs.len() as f64;
+        ensure!((o.reward(&objective) - weighted / (n * (n + 1.0) / 2.0)).abs() < 1e-9, "{metric}: reward");
+        ensure!((o.reward(&objective) < 0.0) == metric.minimize(), "{metric}: the reward's sign");
+        let s = t.score(&a, &o.weights, &d)?;
+        ensure!(
+            (s.metric.value - last).abs() <= 1e-3 * last.abs().max(1.0),
+            "{metric}: score {} vs last epoch {last}",
+            s.metric.value
+        );
+        let mut folded = o.weights.clone();
+        scale.fold(&mut folded);
+        let model = factory().model(&a, &folded)?;
+        ensure!(model.n_classes() == 0, "a regression model reports {} classes", model.n_classes());
+        let pred = model.predict_proba(&d.features, d.n_rows())?;
+        ensure!(pred.len() == d.n_rows(), "{} predictions for {} rows", pred.len(), d.n_rows());
+        let from_model = metric.evaluate_values(&pred, &d.targets);
+        ensure!(
+            (s.metric.value - from_model).abs() <= 1e-3 * from_model.abs().max(1.0),
+            "{metric}: scored {} but the folded model's predictions give {from_model}",
+            s.metric.value
+        );
     }
     Ok(())
 }
@@ -242,7 +316,7 @@ macro_rules! trainer_conformance_tests {
         $crate::trainer_conformance_tests!(@tests $config, $backends;
             trial_learns_and_returns_fitting_weights, same_seed_same_outcome, initial_weights_are_used,
             misfits_are_errors, fit_keeps_the_best_epoch_and_scores_it, exported_model_predicts_the_same,
-            the_objective_metric_is_reported);
+            the_objective_metric_is_reported, a_regression_is_learned_and_reported_in_label_units);
     };
     (@tests $config:path, $backends:path; $($check:ident),* $(,)?) => {
         $(

@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use mlpnas_backend::Backend;
 use mlpnas_core::{
-    Activation, Architecture, ArchitectureTrainer, BigramKey, DataSplit, HostTensor, LayerKey, LayerWeights, Metric,
-    Objective, OutputKind, TrainerConfig, WeightStore,
+    Activation, Architecture, ArchitectureTrainer, BigramKey, DataSplit, HostTensor, LayerKey, LayerWeights, Objective,
+    OutputKind, TrainerConfig, WeightStore,
 };
 use mlpnas_runs::RunDir;
 use mlpnas_search::{CheckedConfig, Search, SearchConfig, prepare_data};
@@ -247,7 +247,7 @@ fn burn_run(backend: Variant, split: &Arc<DataSplit>, archs: &[String]) -> Res<R
             let a = Architecture::parse(text, t.input_dim(), t.n_classes(), 0.2).map_err(|e| e.to_string())?;
             let o = t.train(&a, &[], i as u64).map_err(|e| e.to_string())?;
             run.seconds.push(t0.elapsed().as_secs_f64());
-            run.accs.push(o.reward(Metric::Accuracy));
+            run.accs.push(o.reward(&Objective::default()));
         }
         run.total = all.elapsed().as_secs_f64();
         if best.as_ref().is_none_or(|b| run.total < b.total) {
@@ -640,7 +640,8 @@ fn load_child(path: &Path) -> Res<()> {
         ..Default::default()
     };
     let t0 = Instant::now();
-    let loaded = mlpnas_data::load(&cfg, Path::new(".")).map_err(|e| e.to_string())?;
+    let loaded =
+        mlpnas_data::load(&cfg, Path::new("."), mlpnas_core::Task::Classification).map_err(|e| e.to_string())?;
     let t_load = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let p = mlpnas_data::prepare(&cfg, loaded, 1).map_err(|e| e.to_string())?;

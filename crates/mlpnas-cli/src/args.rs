@@ -201,12 +201,17 @@ pub(crate) struct PredictArgs {
 /// Options shared by `search` and `eval` that override the config.
 #[derive(Debug, Args)]
 pub(crate) struct DataArgs {
-    /// Data: `builtin:NAME` (iris, winequality-red, digits, breast-cancer), `FILE.csv`, or `X.npy:Y.npy`.
+    /// Data: `builtin:NAME` (iris, winequality-red, digits, breast-cancer, diabetes), `FILE.csv`, or `X.npy:Y.npy`.
     #[arg(long)]
     pub(crate) data: Option<DataSpec>,
     /// Label column of a CSV (default: the last column).
     #[arg(long)]
     pub(crate) label: Option<String>,
+    /// What the label is: classes (`classification`, the default) or a number to predict
+    /// (`regression`: one linear output, metric rmse unless search.metric says mae or r2).
+    /// Sets search.task.
+    #[arg(long, value_parser = ["classification", "regression"])]
+    pub(crate) task: Option<String>,
     /// CSV columns to ignore, comma-separated (`#0` names the first column by position).
     #[arg(long, value_delimiter = ',')]
     pub(crate) drop: Option<Vec<String>>,
@@ -287,7 +292,7 @@ pub(crate) struct EvalArgs {
     /// Train trial --trial of this run directory (or, with --storage, the run of this name)
     /// again exactly as its search did (same split, seed and starting weights) and check that
     /// the journal's reward is reproduced; fails when it is not.
-    #[arg(long, value_name = "DIR", requires = "trial", conflicts_with_all = ["arch", "config", "data", "label", "drop", "seed", "set"])]
+    #[arg(long, value_name = "DIR", requires = "trial", conflicts_with_all = ["arch", "config", "data", "label", "task", "drop", "seed", "set"])]
     pub(crate) run: Option<PathBuf>,
     /// The trial of --run to train again (its number in the journal and `report`).
     #[arg(long, requires = "run", allow_negative_numbers = true, value_parser = numbers::at_least::<0>)]

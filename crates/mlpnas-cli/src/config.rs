@@ -21,9 +21,15 @@ type = "memory"
 /// Loads `path` (or the default config) with `--set` applied, sets the typed command-line
 /// options on it, and checks it once.
 pub(crate) fn load_config(path: Option<&Path>, d: &DataArgs) -> Result<CheckedConfig> {
+    // `--task` is `search.task`, set before the config is read, so that a metric the config
+    // leaves out takes the task's default.
+    let mut set = d.set.clone();
+    if let Some(task) = &d.task {
+        set.insert(0, format!("search.task=\"{task}\""));
+    }
     let mut cfg = match path {
-        Some(p) => SearchConfig::load(p, &d.set)?,
-        None => SearchConfig::from_toml(DEFAULT_CONFIG, "default config", Path::new(""), &d.set)?,
+        Some(p) => SearchConfig::load(p, &set)?,
+        None => SearchConfig::from_toml(DEFAULT_CONFIG, "default config", Path::new(""), &set)?,
     };
     // Paths given on the command line are relative to the current directory. The config's
     // label and dropped columns describe the config's data, not this one: they are reset unless

@@ -198,12 +198,14 @@ pub fn table(records: &[&TrialRecord], measurement: Option<&Measurement>) -> Str
         return s;
     }
     // A run scored by another metric than the accuracy (the journal names it per epoch) shows
-    // its last-epoch value beside the accuracy.
+    // its last-epoch value beside the accuracy; a regression's has no accuracy to show.
     let metric = records.iter().find_map(|r| r.epochs.last().and_then(|e| e.metric).map(|m| m.name));
+    let regression = metric.is_some_and(|m| m.task() == mlpnas_core::Task::Regression);
     let head = metric.map_or(String::new(), |m| format!("  {:>7}", format!("val_{m}")));
+    let acc_head = if regression { String::new() } else { format!("  {:>7}", "val_acc") };
     let mut s = format!(
-        "{:>4}  {:>5}  {:>7}  {:>7}{head}  {:>7}  {:>9}  {:>7}  architecture\n",
-        "rank", "trial", "reward", "val_acc", "params", "transfers", "seconds"
+        "{:>4}  {:>5}  {:>7}{acc_head}{head}  {:>7}  {:>9}  {:>7}  architecture\n",
+        "rank", "trial", "reward", "params", "transfers", "seconds"
     );
     for (i, r) in records.iter().enumerate() {
         let value = match metric {
@@ -213,12 +215,12 @@ pub fn table(records: &[&TrialRecord], measurement: Option<&Measurement>) -> Str
             }
             None => String::new(),
         };
+        let acc = if regression { String::new() } else { format!("  {:>7.4}", r.val_acc_last) };
         s.push_str(&format!(
-            "{:>4}  {:>5}  {:>7.4}  {:>7.4}{value}  {:>7}  {:>9}  {:>7.2}  {}{}\n",
+            "{:>4}  {:>5}  {:>7.4}{acc}{value}  {:>7}  {:>9}  {:>7.2}  {}{}\n",
             i + 1,
             r.trial,
             r.reward,
-            r.val_acc_last,
             r.params,
             r.transfers,
             r.seconds,
@@ -235,7 +237,9 @@ pub fn token_text(t: Token, dropout: f64) -> String {
     match t {
         Token::Hidden { units, activation } => format!("dense {units} {activation}"),
         Token::Dropout => format!("dropout {dropout}"),
-        Token::Output => "output (softmax over the classes, or 1 sigmoid unit for 2 classes)".into(),
+        Token::Output => {
+            "output (softmax over the classes, 1 sigmoid unit for 2 classes, or 1 linear unit for a regression)".into()
+        }
     }
 }
 
@@ -248,18 +252,42 @@ pub fn utc_stamp() -> String {
 /// The data banner of a search on a table: each column with its type, missing cells and levels
 /// (or why it was left out), then the class counts over every row with the majority rate.
 pub(crate) fn data_table(data: &mlpnas_search::Prepared) -> String {
-    let width = data.columns.iter().map(|c| c.name.chars().count()).max().unwrap_or(6).max(6);
-    let mut out = format!("  {:<width$}  {:<12}  {:>7}  {:>6}\n", "column", "type", "missing", "levels");
-    for c in &data.columns {
-        let levels = c.levels.map_or_else(|| "-".to_string(), |l| l.to_string());
-        let (kind, why) = c.kind.split_once(": ").unwrap_or((&c.kind, ""));
-        let line = format!("  {:<width$}  {:<12}  {:>7}  {:>6}  {why}", c.name, kind, c.missing, levels);
-        out.push_str(line.trim_end());
-        out.push('\n');
+    let mut out = String::new();
+    if !data.columns.is_empty() {
+        let width = data.columns.iter().map(|c| c.name.chars().count()).max().unwrap_or(6).max(6);
+        out.push_str(&format!("  {:<width$}  {:<12}  {:>7}  {:>6}\n", "column", "type", "missing", "levels"));
+        for c in &data.columns {
+            let levels = c.levels.map_or_else(|| "-".to_string(), |l| l.to_string());
+            let (kind, why) = c.kind.split_once(": ").unwrap_or((&c.kind, ""));
+            let line = format!("  {:<width$}  {:<12}  {:>7}  {:>6}  {why}", c.name, kind, c.missing, levels);
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
     }
-    let split = &data.split;
-    let mut counts = vec![0usize; split.train.n_classes()];
+    out.push_str(&label_summary(&data.split));
+    out
+}
+
+/// What a reward should be read against: the class counts and the majority-class rate over
+/// every part (the accuracy of always answering the commonest class), or a regression target's
+/// mean and standard deviation (the RMSE of always answering the mean).
+pub(crate) fn label_summary(split: &mlpnas_core::DataSplit) -> String {
     let parts = [Some(&split.train), Some(&split.valid), split.test.as_ref()];
+    if split.train.is_regression() {
+        let values: Vec<f64> =
+            parts.into_iter().flatten().flat_map(|p| p.targets.iter().map(|&v| f64::from(v))).collect();
+        let n = values.len().max(1) as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        return format!(
+            "  target: mean {}, standard deviation {} over {} rows (predicting the mean scores rmse about {})",
+            natural(mean),
+            natural(std),
+            values.len(),
+            natural(std)
+        );
+    }
+    let mut counts = vec![0usize; split.train.n_classes()];
     for part in parts.into_iter().flatten() {
         for &l in &part.labels {
             if let Some(c) = counts.get_mut(l as usize) {
@@ -270,8 +298,7 @@ pub(crate) fn data_table(data: &mlpnas_search::Prepared) -> String {
     let total: usize = counts.iter().sum();
     let shown: Vec<String> = split.train.class_names.iter().zip(&counts).map(|(n, c)| format!("{n} {c}")).collect();
     let majority = counts.iter().copied().max().unwrap_or(0) as f64 / total.max(1) as f64;
-    out.push_str(&format!("  classes: {} (majority rate {majority:.4})", shown.join(", ")));
-    out
+    format!("  classes: {} (majority rate {majority:.4})", shown.join(", "))
 }
 
 #[cfg(test)]

@@ -408,6 +408,19 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
     let st = bin().args(["finalize", "-q", "--top", "2", "--epochs", "3"]).arg(root.join("iris-1")).status();
     assert!(st.expect("finalize").success());
     table_search(&root.join("tables").join("toy"));
+    // A regression, finalized: its metric replaces the accuracy everywhere.
+    let diabetes = root.join("diabetes");
+    let st = bin()
+        .args(["search", "--quiet", "--config"])
+        .arg(workspace().join("configs/random.toml"))
+        .args(["--data", "builtin:diabetes", "--task", "regression", "--set", "search.controller_epochs=1"])
+        .args(["--set", "search.samples_per_epoch=4", "--set", "trainer.epochs=3", "--out"])
+        .arg(&diabetes)
+        .stdout(Stdio::null())
+        .status();
+    assert!(st.expect("regression search").success());
+    let st = bin().args(["finalize", "-q", "--top", "2", "--epochs", "3"]).arg(&diabetes).status();
+    assert!(st.expect("finalize").success());
     let d = Dashboard::start(&[&root]);
     let profile = root.join("chromium-profile");
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
@@ -434,9 +447,9 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
 
         // The runs page lists the runs, says which are finalized, names a table run by its table.
         c.goto(&d.url()).await.expect("runs page");
-        until(&c, "return document.querySelectorAll('#runs tbody tr').length", 4.into(), long).await;
+        until(&c, "return document.querySelectorAll('#runs tbody tr').length", 5.into(), long).await;
         let finalized = "return [...document.querySelectorAll('#runs tbody tr')].map((r) => r.cells[1].innerText.split('\\n')[0] + '=' + r.querySelector('.finalized').textContent).sort().join(' ')";
-        assert_eq!(eval(&c, finalized).await, "iris-1=yes iris-2=– tables/toy=– wine=–");
+        assert_eq!(eval(&c, finalized).await, "diabetes=yes iris-1=yes iris-2=– tables/toy=– wine=–");
         assert_eq!(eval(&c, "return document.body.innerText.includes('table toy')").await, true);
 
         // The run page: as many chart points and table rows as the journal has trials.
@@ -508,6 +521,19 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
         assert_eq!(heads, "architecture,model,val acc,test acc");
         let order = "return document.getElementById('leaderboard').compareDocumentPosition(document.getElementById('bigrams')) === Node.DOCUMENT_POSITION_FOLLOWING";
         assert_eq!(eval(&c, order).await, true, "the weight store below the final models");
+        // A regression: val rmse instead of val acc, in the trials and the leaderboard; the
+        // trial page charts it.
+        c.goto(&format!("{}#/run/diabetes", d.url())).await.expect("regression run page");
+        until(&c, "return document.querySelectorAll('#leaderboard tbody tr').length", 2.into(), long).await;
+        until(&c, ROWS, 4.into(), long).await;
+        let heads = eval(&c, "return [...document.querySelectorAll('#trials th')].map((h) => h.textContent).join(',')").await;
+        assert_eq!(heads.as_str().map(|h| (h.contains("val rmse"), h.contains("val acc"))), Some((true, false)), "{heads}");
+        let heads = eval(&c, "return [...document.querySelectorAll('#leaderboard th')].map((h) => h.textContent).join(',')").await;
+        assert!(heads.as_str().is_some_and(|h| h.starts_with("architecture,model,val rmse,test rmse") && !h.contains("acc")), "{heads}");
+        assert_eq!(eval(&c, "return document.getElementById('run-metric').textContent").await, "rmse (smaller is better; reward = −metric)");
+        c.goto(&format!("{}#/run/diabetes/trial/0", d.url())).await.expect("regression trial page");
+        until(&c, "return window.mlpnas.charts.accuracy ? window.mlpnas.charts.accuracy.data[1].length : -1", 3.into(), long).await;
+        assert_eq!(eval(&c, "return document.body.innerText.includes('Validation rmse per epoch')").await, true);
         // A table run, its id typed by hand with its "/": the metric replaces accuracy and size.
         c.goto(&format!("{}#/run/tables/toy", d.url())).await.expect("table run page");
         until(&c, ROWS, 3.into(), long).await;

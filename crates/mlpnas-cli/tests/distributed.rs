@@ -600,6 +600,7 @@ fn tiny_split() -> DataSplit {
         features: (0..rows * 2).map(|k| k as f32 * 0.25).collect(),
         sample_shape: vec![2],
         labels: (0..rows as u32).map(|r| r % 2).collect(),
+        targets: Vec::new(),
         class_names: vec!["a".into(), "b".into()],
         feature_names: vec!["x".into(), "y".into()],
     };

@@ -246,3 +246,126 @@ fn bad_objectives_are_one_line_errors_before_anything_is_written() {
     assert!(e.contains("classes; use balanced_accuracy or auc"), "{e}");
     assert!(!run.exists());
 }
+
+/// A regression table: a price from a size, a text district and a sometimes-missing age.
+fn houses(rows: usize, offset: usize) -> String {
+    let mut s = String::from("size,district,age,price\n");
+    for r in offset..offset + rows {
+        let size = 40.0 + ((r * 7919) % 1000) as f64 / 10.0;
+        let district = ["north", "south", "east"][r % 3];
+        let premium = [30.0, 0.0, 12.0][r % 3];
+        let age = (r * 104_729) % 50;
+        let price = 50.0 + 2.5 * size + premium - 0.4 * age as f64;
+        let age = if r % 11 == 0 { String::new() } else { age.to_string() };
+        writeln!(s, "{size:.1},{district},{age},{price:.2}").expect("write");
+    }
+    s
+}
+
+#[test]
+fn a_regression_goes_search_finalize_predict_in_the_label_units() {
+    let d = tmp("regression");
+    let csv = d.join("houses.csv");
+    std::fs::write(&csv, houses(400, 0)).expect("write");
+    let run = d.join("run");
+    let mut c = bin();
+    c.args(["search", "--config"]).arg(workspace().join("configs/random.toml"));
+    c.arg("--data").arg(&csv).args(["--task", "regression", "--out"]).arg(&run);
+    for s in ["search.controller_epochs=2", "search.samples_per_epoch=3", "trainer.epochs=8"] {
+        c.args(["--set", s]);
+    }
+    let out = c.output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("a number to predict"), "{err}");
+    assert!(err.contains("target: mean ") && err.contains("(predicting the mean scores rmse about"), "{err}");
+    assert!(err.contains("reward: validation rmse, negated (smaller is better), epoch-weighted"), "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("val_rmse") && stdout.contains(",1:linear"), "{stdout}");
+    let config = std::fs::read_to_string(run.join("config.toml")).expect("config");
+    assert!(config.contains("task = \"regression\"") && config.contains("metric = \"rmse\""), "{config}");
+    // Every epoch carries the RMSE in the label's units; the reward is its negated weighted mean.
+    for t in journal(&run) {
+        assert!(t.architecture.ends_with(",1:linear"), "{}", t.architecture);
+        let values: Vec<f64> = t.epochs.iter().map(|e| e.metric.expect("rmse").value).collect();
+        let n = values.len() as f64;
+        let weighted = values.iter().enumerate().map(|(i, v)| (i + 1) as f64 * v).sum::<f64>() / (n * (n + 1.0) / 2.0);
+        assert!((t.reward + weighted).abs() < 1e-9, "trial {}: reward {} vs -{weighted}", t.trial, t.reward);
+    }
+    let fin = ok(bin().args(["--quiet", "finalize"]).arg(&run).args(["--top", "2", "--epochs", "40"]));
+    assert!(fin.contains("| val rmse | test rmse |"), "{fin}");
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("final/model-1/model.json")).expect("card"))
+            .expect("json");
+    assert_eq!(card["class_names"], serde_json::json!([]));
+    assert!(card["target_scale"]["std"].as_f64().expect("target scale") > 10.0, "{card}");
+    assert!(run.join("final/model-1/model.onnx").exists());
+    // predict: one number a row, in the label's units, and the RMSE on labelled rows.
+    let new = d.join("new.csv");
+    std::fs::write(&new, houses(100, 1000)).expect("write");
+    let out = bin().arg("predict").arg(run.join("final/model-1")).arg("--data").arg(&new).output().expect("predict");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let predicted: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .map(|l| l.parse().unwrap_or_else(|_| panic!("a number: {l:?}")))
+        .collect();
+    assert_eq!(predicted.len(), 100);
+    let prices: Vec<f64> = houses(100, 1000)
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().expect("price").parse().expect("number"))
+        .collect();
+    let mean = prices.iter().sum::<f64>() / 100.0;
+    let spread = (prices.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / 100.0).sqrt();
+    let rmse = (predicted.iter().zip(&prices).map(|(p, t)| (p - t).powi(2)).sum::<f64>() / 100.0).sqrt();
+    assert!(rmse < 0.5 * spread, "rmse {rmse} against a spread of {spread}: nothing learned");
+    let said: f64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("rmse "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("an rmse line: {err}"));
+    assert!((said - rmse).abs() < 1e-3 * rmse.max(1.0), "predict says rmse {said}, the rows give {rmse}");
+    assert!(err.contains("on 100 labelled rows (the metric the model was chosen by)"), "{err}");
+}
+
+#[test]
+fn bad_regressions_are_one_line_errors_before_anything_is_written() {
+    let d = tmp("regression-bad");
+    let csv = d.join("houses.csv");
+    std::fs::write(&csv, houses(100, 0)).expect("write");
+    let (_, loans) = data("regression-bad-loans");
+    let cases: [(&Path, &[&str], &str); 5] = [
+        (&csv, &[], "the label looks continuous"),
+        (
+            &csv,
+            &["--task", "regression", "--set", "search.metric=\"auc\""],
+            "auc is a classification metric and this search is a regression (search.task); use rmse, mae, r2",
+        ),
+        (
+            &csv,
+            &["--task", "regression", "--set", "trainer.class_weight=\"balanced\""],
+            "class_weight: weighs classes, and a regression has none",
+        ),
+        (
+            &loans,
+            &["--task", "regression", "--label", "status"],
+            "\"good\" is not a number, and a regression (search.task) predicts a number",
+        ),
+        (&csv, &["--task", "regression", "--set", "search.positive_class=\"a\""], "a regression has no positive class"),
+    ];
+    for (i, (data, args, want)) in cases.iter().enumerate() {
+        let run = d.join(format!("run-{i}"));
+        let mut c = bin();
+        c.args(["search", "--config"]).arg(workspace().join("configs/random.toml"));
+        c.arg("--data").arg(data).args(*args).arg("--out").arg(&run);
+        let e = fails(&mut c);
+        assert!(e.contains(want), "{args:?}: {e}");
+        if i == 0 {
+            assert!(e.contains("use --task regression"), "{e}");
+        }
+        assert!(!run.exists(), "{args:?}: the run directory was created");
+    }
+}

@@ -53,7 +53,9 @@ impl FromStr for Activation {
     }
 }
 
-/// The final layer's kind: softmax over 3+ classes, or one sigmoid unit for 2 classes.
+/// The final layer's kind: softmax over 3+ classes, one sigmoid unit for 2 classes, or one
+/// linear unit for a regression (a task of "0 classes", as [`Dataset`](crate::Dataset) and
+/// trainers count it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputKind {
@@ -61,12 +63,27 @@ pub enum OutputKind {
     Softmax,
     /// One unit, sigmoid, binary cross-entropy.
     Sigmoid,
+    /// One unit, no activation, squared error (or Huber) on the standardized target.
+    Linear,
 }
 
 impl OutputKind {
-    /// The output layer for a task with `n_classes` classes: (units, kind).
+    /// The output layer for a task with `n_classes` classes (0: a regression): (units, kind).
     pub fn for_classes(n_classes: usize) -> (u32, OutputKind) {
-        if n_classes <= 2 { (1, OutputKind::Sigmoid) } else { (n_classes as u32, OutputKind::Softmax) }
+        match n_classes {
+            0 => (1, OutputKind::Linear),
+            1 | 2 => (1, OutputKind::Sigmoid),
+            n => (n as u32, OutputKind::Softmax),
+        }
+    }
+
+    /// Its name in architecture texts (`3:softmax`, `1:sigmoid`, `1:linear`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputKind::Softmax => "softmax",
+            OutputKind::Sigmoid => "sigmoid",
+            OutputKind::Linear => "linear",
+        }
     }
 }
 
@@ -100,13 +117,7 @@ impl fmt::Display for Layer {
         match self {
             Layer::Dense { units, activation } => write!(f, "{units}:{activation}"),
             Layer::Dropout { .. } => f.write_str("dropout"),
-            Layer::Output { units, output } => {
-                let k = match output {
-                    OutputKind::Softmax => "softmax",
-                    OutputKind::Sigmoid => "sigmoid",
-                };
-                write!(f, "{units}:{k}")
-            }
+            Layer::Output { units, output } => write!(f, "{units}:{}", output.name()),
         }
     }
 }
@@ -153,11 +164,12 @@ impl Architecture {
         keys
     }
 
-    /// The number of classes its output layer is for (2 for one sigmoid unit; 0 without an
-    /// output layer).
+    /// The number of classes its output layer is for (2 for one sigmoid unit; 0 for a linear
+    /// unit (a regression) or without an output layer).
     pub fn n_classes(&self) -> usize {
         match self.layers.last() {
             Some(Layer::Output { units: 1, output: OutputKind::Sigmoid }) => 2,
+            Some(Layer::Output { output: OutputKind::Linear, .. }) => 0,
             Some(Layer::Output { units, .. }) => *units as usize,
             _ => 0,
         }
@@ -169,12 +181,14 @@ impl Architecture {
     }
 
     /// Parses an architecture as the journal writes it, output layer included (`...,3:softmax`,
-    /// or `...,1:sigmoid` for two classes): the number of classes is read from that layer.
+    /// `...,1:sigmoid` for two classes, `...,1:linear` for a regression): the number of classes
+    /// is read from that layer.
     /// Dropout rates are not part of the text (0 here).
     pub fn parse_journaled(text: &str, input_dim: usize) -> Result<Self, SpaceError> {
         let last = text.rsplit(',').next().unwrap_or_default().trim();
         let n_classes = match last.split_once(':') {
             Some(("1", "sigmoid")) => Some(2),
+            Some(("1", "linear")) => Some(0),
             Some((units, "softmax")) => units.parse().ok().filter(|&n: &usize| n > 2),
             _ => None,
         }
@@ -205,15 +219,23 @@ impl Architecture {
                 return Err(err("a layer needs at least one unit".into()));
             }
             let is_last = i + 1 == parts.len();
-            if a == "softmax" || (a == "sigmoid" && is_last && units == out_units && out_kind == OutputKind::Sigmoid) {
+            if a == "softmax"
+                || a == "linear"
+                || (a == "sigmoid" && is_last && units == out_units && out_kind == OutputKind::Sigmoid)
+            {
                 if !is_last {
                     return Err(err(format!("output layer {part:?} must be last")));
                 }
-                let kind = if a == "softmax" { OutputKind::Softmax } else { OutputKind::Sigmoid };
+                let kind = match a {
+                    "softmax" => OutputKind::Softmax,
+                    "linear" => OutputKind::Linear,
+                    _ => OutputKind::Sigmoid,
+                };
                 if units != out_units || kind != out_kind {
+                    let task = if n_classes == 0 { "a regression".to_string() } else { format!("{n_classes} classes") };
                     return Err(err(format!(
-                        "output layer {part:?} does not fit {n_classes} classes (expected {out_units}:{})",
-                        if out_kind == OutputKind::Softmax { "softmax" } else { "sigmoid" }
+                        "output layer {part:?} does not fit {task} (expected {out_units}:{})",
+                        out_kind.name()
                     )));
                 }
                 layers.push(Layer::Output { units, output: kind });

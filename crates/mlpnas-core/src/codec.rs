@@ -313,7 +313,8 @@ pub fn decode_init(bytes: &[u8]) -> Result<Vec<Option<LayerWeights>>, CodecError
 }
 
 /// A prepared data split (format [`SPLIT_FORMAT`]): per part, `PART.x` (`[rows, features]`) and
-/// `PART.y` (labels as `f32`, exact below 2^24); the names and the sample shape as JSON
+/// `PART.y` (labels as `f32`, exact below 2^24; a regression's targets as they are, with no
+/// class names); the names and the sample shape as JSON
 /// metadata. Bit-exact, so a worker trains on exactly what the coordinator prepared.
 pub fn encode_split(split: &DataSplit) -> Result<Vec<u8>, CodecError> {
     let mut meta = Tensors::new(SPLIT_FORMAT).metadata;
@@ -335,7 +336,10 @@ pub fn encode_split(split: &DataSplit) -> Result<Vec<u8>, CodecError> {
         ));
         owned.push((
             format!("{name}.y"),
-            HostTensor { shape: vec![d.n_rows()], data: d.labels.iter().map(|&l| l as f32).collect() },
+            HostTensor {
+                shape: vec![d.n_rows()],
+                data: if d.is_regression() { d.targets.clone() } else { d.labels.iter().map(|&l| l as f32).collect() },
+            },
         ));
     }
     encode_views(owned.iter().map(|(n, t)| (n.clone(), t)), &meta)
@@ -357,10 +361,12 @@ pub fn decode_split(bytes: &[u8]) -> Result<DataSplit, CodecError> {
         }
         let x = t.take(&format!("{name}.x"))?;
         let y = t.take(&format!("{name}.y"))?;
+        let regression = class_names.is_empty();
         let d = Dataset {
             features: x.data,
             sample_shape: sample_shape.clone(),
-            labels: y.data.iter().map(|&v| v as u32).collect(),
+            labels: if regression { Vec::new() } else { y.data.iter().map(|&v| v as u32).collect() },
+            targets: if regression { y.data } else { Vec::new() },
             class_names: class_names.clone(),
             feature_names: feature_names.clone(),
         };
@@ -418,16 +424,30 @@ mod tests {
         let init = vec![None, Some(w(3, 4, 0.25)), None, Some(w(4, 2, -1e-9))];
         assert_eq!(decode_init(&encode_init(&init).expect("encode")).expect("decode"), init);
         assert_eq!(decode_init(&encode_init(&[]).expect("encode")).expect("decode"), Vec::new());
-        let part = |rows: usize, v: f32| Dataset {
-            features: (0..rows * 2).map(|k| v + k as f32 * 1e-7).collect(),
-            sample_shape: vec![2],
-            labels: (0..rows as u32).map(|r| r % 3).collect(),
-            class_names: vec!["a".into(), "b,\"c".into(), "z".into()],
-            feature_names: vec!["f1".into(), "f2".into()],
-        };
-        for test in [None, Some(part(4, -3.0))] {
-            let split = DataSplit { train: part(7, 0.1), valid: part(3, 1.5), test };
-            assert_eq!(decode_split(&encode_split(&split).expect("encode")).expect("decode"), split);
+        fn part(rows: usize, v: f32) -> Dataset {
+            Dataset {
+                features: (0..rows * 2).map(|k| v + k as f32 * 1e-7).collect(),
+                sample_shape: vec![2],
+                labels: (0..rows as u32).map(|r| r % 3).collect(),
+                targets: Vec::new(),
+                class_names: vec!["a".into(), "b,\"c".into(), "z".into()],
+                feature_names: vec!["f1".into(), "f2".into()],
+            }
+        }
+        // A regression: its targets as they are, no class names.
+        fn values(rows: usize, v: f32) -> Dataset {
+            Dataset {
+                labels: Vec::new(),
+                targets: (0..rows).map(|r| v * 1e3 + r as f32 * 0.1).collect(),
+                class_names: Vec::new(),
+                ..part(rows, v)
+            }
+        }
+        for part in [part as fn(usize, f32) -> Dataset, values] {
+            for test in [None, Some(part(4, -3.0))] {
+                let split = DataSplit { train: part(7, 0.1), valid: part(3, 1.5), test };
+                assert_eq!(decode_split(&encode_split(&split).expect("encode")).expect("decode"), split);
+            }
         }
         // A buffer of another kind is refused, naming both kinds.
         let e = decode_split(&encode_init(&init).expect("encode")).expect_err("wrong kind");

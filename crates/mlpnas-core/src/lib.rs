@@ -44,9 +44,9 @@ pub mod trial;
 
 pub use arch::{Activation, Architecture, BigramKey, Layer, LayerKey, OutputKind};
 pub use controller::{Controller, ControllerConfig, ControllerContext, Proposal, UpdateReport, build_controller};
-pub use data::{DataSplit, Dataset};
+pub use data::{DataSplit, Dataset, TargetScale};
 pub use error::{CodecError, ConfigError, ControllerError, SpaceError, StorageError, StoreError, TrainerError};
-pub use objective::{ClassWeight, METRICS, Metric, MetricValue, Objective};
+pub use objective::{ClassWeight, METRICS, Metric, MetricValue, Objective, Task};
 pub use queue::{Claim, Claimant, TrialQueue, TrialResult, TrialTask};
 pub use space::{Candidate, Measurement, MlpSpace, MlpSpaceConfig, SearchSpace, SpaceConfig, Token, TokenId};
 pub use storage::{Checkpoint, CheckpointState, RunStorage, Summary, TrialLog, host_name, verify_trials};

@@ -1,9 +1,10 @@
-//! What a search optimizes: the validation [`Metric`] a trial's reward is made of, and the
+//! What a search optimizes: the [`Task`] (classes or a number), the validation [`Metric`] a
+//! trial's reward is made of, and the
 //! [`ClassWeight`]s a trainer's loss gives each class (both settings of the run's config,
 //! resolved against the data into an [`Objective`] once, before anything is written).
 //!
-//! Metrics are computed here, once, from class probabilities and labels on the host, so every
-//! trainer reports the same numbers for the same predictions.
+//! Metrics are computed here, once, from class probabilities and labels (or predicted and true
+//! values) on the host, so every trainer reports the same numbers for the same predictions.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,7 +13,42 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 
-/// A validation metric of classification (`search.metric`).
+/// What the label is (`search.task`): classes to tell apart, or a number to predict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// Classes (the default): softmax or sigmoid output, cross-entropy.
+    #[default]
+    Classification,
+    /// A number: one linear output unit, squared error on the standardized target.
+    Regression,
+}
+
+impl Task {
+    /// Its name in configs (`regression`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Classification => "classification",
+            Task::Regression => "regression",
+        }
+    }
+
+    /// The metric of `search.metric` when it is not set: accuracy, or RMSE.
+    pub fn default_metric(self) -> Metric {
+        match self {
+            Task::Classification => Metric::Accuracy,
+            Task::Regression => Metric::Rmse,
+        }
+    }
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A validation metric (`search.metric`): of classification, or of regression.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
@@ -29,10 +65,30 @@ pub enum Metric {
     Auc,
     /// F1 score of the positive class (two classes only).
     F1,
+    /// Root mean squared error, in the label's units (regression; smaller is better).
+    Rmse,
+    /// Mean absolute error, in the label's units (regression; smaller is better).
+    Mae,
+    /// Coefficient of determination, `1 - SSE / SST` over the scored rows (regression; 1 is a
+    /// perfect fit, 0 the rows' mean, negative worse than that).
+    R2,
 }
 
 /// Every metric, in the order the docs list them.
-pub const METRICS: [Metric; 5] = [Metric::Accuracy, Metric::BalancedAccuracy, Metric::LogLoss, Metric::Auc, Metric::F1];
+pub const METRICS: [Metric; 8] = [
+    Metric::Accuracy,
+    Metric::BalancedAccuracy,
+    Metric::LogLoss,
+    Metric::Auc,
+    Metric::F1,
+    Metric::Rmse,
+    Metric::Mae,
+    Metric::R2,
+];
+
+/// A regression trial that diverged is rewarded as a model whose predictions are this many
+/// training standard deviations off ([`Objective::worst_reward`]).
+pub const DIVERGED_STDS: f64 = 10.0;
 
 /// Probabilities are clipped to `[LOG_LOSS_EPS, 1]` before their log: a log loss is at most
 /// `-ln(LOG_LOSS_EPS)` (about 16.1), which is also the reward's floor ([`Metric::worst_reward`]).
@@ -47,12 +103,23 @@ impl Metric {
             Metric::LogLoss => "log_loss",
             Metric::Auc => "auc",
             Metric::F1 => "f1",
+            Metric::Rmse => "rmse",
+            Metric::Mae => "mae",
+            Metric::R2 => "r2",
+        }
+    }
+
+    /// The task it scores.
+    pub fn task(self) -> Task {
+        match self {
+            Metric::Rmse | Metric::Mae | Metric::R2 => Task::Regression,
+            _ => Task::Classification,
         }
     }
 
     /// Whether smaller values are better (the reward is then the negated metric).
     pub fn minimize(self) -> bool {
-        self == Metric::LogLoss
+        matches!(self, Metric::LogLoss | Metric::Rmse | Metric::Mae)
     }
 
     /// What controllers maximise for a value of this metric.
@@ -60,12 +127,56 @@ impl Metric {
         if self.minimize() { -value } else { value }
     }
 
-    /// The reward of a trial that diverged: no trained model does worse (0 for the metrics in
-    /// [0, 1]; minus the largest clipped log loss).
+    /// The reward of a classification trial that diverged: no trained model does worse (0 for
+    /// the metrics in [0, 1]; minus the largest clipped log loss). Regression metrics have no
+    /// such bound: their floor depends on the target's scale ([`Objective::worst_reward`]).
     pub fn worst_reward(self) -> f64 {
         match self {
             Metric::LogLoss => LOG_LOSS_EPS.ln(),
+            Metric::Rmse | Metric::Mae => -DIVERGED_STDS,
+            Metric::R2 => 1.0 - (1.0 + DIVERGED_STDS * DIVERGED_STDS),
             _ => 0.0,
+        }
+    }
+
+    /// Why this metric does not score `task`, if it does not.
+    pub fn check_task(self, task: Task) -> Result<(), String> {
+        if self.task() == task {
+            return Ok(());
+        }
+        let others: Vec<&str> = METRICS.iter().filter(|m| m.task() == task).map(|m| m.name()).collect();
+        Err(format!(
+            "{self} is a {} metric and this search is a {task} (search.task); use {}",
+            self.task(),
+            others.join(", ")
+        ))
+    }
+
+    /// The regression metric of predictions `pred` against the true values `truth` (both in
+    /// the label's units); NaN for a classification metric or no rows.
+    pub fn evaluate_values(self, pred: &[f32], truth: &[f32]) -> f64 {
+        let rows = truth.len();
+        if rows == 0 || pred.len() != rows {
+            return f64::NAN;
+        }
+        let n = rows as f64;
+        let errors = pred.iter().zip(truth).map(|(&p, &t)| f64::from(p) - f64::from(t));
+        match self {
+            Metric::Rmse => (errors.map(|e| e * e).sum::<f64>() / n).sqrt(),
+            Metric::Mae => errors.map(f64::abs).sum::<f64>() / n,
+            Metric::R2 => {
+                let mean = truth.iter().map(|&t| f64::from(t)).sum::<f64>() / n;
+                let sst: f64 = truth.iter().map(|&t| (f64::from(t) - mean).powi(2)).sum();
+                let sse: f64 = errors.map(|e| e * e).sum();
+                if sst > 0.0 {
+                    1.0 - sse / sst
+                } else if sse == 0.0 {
+                    1.0
+                } else {
+                    f64::NEG_INFINITY
+                }
+            }
+            _ => f64::NAN,
         }
     }
 
@@ -136,6 +247,7 @@ impl Metric {
                 }
                 if tp == 0 { 0.0 } else { 2.0 * tp as f64 / (2 * tp + fp + fal) as f64 }
             }
+            Metric::Rmse | Metric::Mae | Metric::R2 => f64::NAN,
         }
     }
 }
@@ -259,9 +371,13 @@ impl ClassWeight {
     }
 
     /// One weight per class of `train` (its class order), or `None` when every class weighs 1;
-    /// a class name the data lacks is an error that lists the data's classes.
+    /// a class name the data lacks is an error that lists the data's classes, and a regression
+    /// has no classes to weigh.
     pub fn resolve(&self, train: &Dataset) -> Result<Option<Vec<f32>>, String> {
         let n = train.n_classes();
+        if train.is_regression() && *self != ClassWeight::None {
+            return Err("weighs classes, and a regression has none; leave it \"none\"".into());
+        }
         match self {
             ClassWeight::None => Ok(None),
             ClassWeight::Balanced => {
@@ -294,19 +410,31 @@ impl ClassWeight {
 
 /// `search.metric` and its positive class, resolved against the data: what a trainer reports
 /// for every epoch and the reward is made of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Objective {
     /// The validation metric.
     pub metric: Metric,
     /// Index of the class F1 and binary AUC score.
     pub positive: u32,
+    /// The standard deviation of a regression's training targets (the unit of its diverged
+    /// reward); 0 for classification.
+    pub target_std: f64,
 }
 
 impl Objective {
     /// `metric` on `train`'s classes, with the positive class `positive` (a class name) or, by
     /// default, the class with the fewest training rows (the rarer outcome, usually the one of
     /// interest: the defaulted loan, the fraud); ties go to the later class.
+    /// A regression's metric is checked against its task, and has no positive class.
     pub fn resolve(metric: Metric, positive: Option<&str>, train: &Dataset) -> Result<Self, String> {
+        let task = if train.is_regression() { Task::Regression } else { Task::Classification };
+        metric.check_task(task)?;
+        if let Some(scale) = crate::data::TargetScale::of(train) {
+            if positive.is_some() {
+                return Err("a regression has no positive class; leave search.positive_class out".into());
+            }
+            return Ok(Self { metric, positive: 0, target_std: scale.std });
+        }
         metric.check_classes(train.n_classes())?;
         let positive = match positive {
             Some(name) => train.class_names.iter().position(|c| c == name).ok_or_else(|| {
@@ -320,7 +448,7 @@ impl Objective {
                 (0..counts.len()).rev().min_by_key(|&c| counts[c]).unwrap_or(0)
             }
         };
-        Ok(Self { metric, positive: positive as u32 })
+        Ok(Self { metric, positive: positive as u32, target_std: 0.0 })
     }
 
     /// The metric of `probs` against `labels` (see [`Metric::evaluate`]), named.
@@ -328,10 +456,26 @@ impl Objective {
         MetricValue { name: self.metric, value: self.metric.evaluate(probs, n_classes, labels, self.positive) }
     }
 
+    /// The metric of predicted values `pred` against `truth` (see [`Metric::evaluate_values`]),
+    /// named.
+    pub fn evaluate_values(&self, pred: &[f32], truth: &[f32]) -> MetricValue {
+        MetricValue { name: self.metric, value: self.metric.evaluate_values(pred, truth) }
+    }
+
     /// Whether trainers report the metric beside the accuracy (any metric but accuracy, which
     /// every epoch carries already).
     pub fn reported(&self) -> bool {
         self.metric != Metric::Accuracy
+    }
+
+    /// The reward of a trial that diverged: [`Metric::worst_reward`], which for RMSE and MAE is
+    /// in training standard deviations, here in the label's units (predictions
+    /// [`DIVERGED_STDS`] standard deviations off).
+    pub fn worst_reward(&self) -> f64 {
+        match self.metric {
+            Metric::Rmse | Metric::Mae => self.metric.worst_reward() * self.target_std.max(f64::MIN_POSITIVE),
+            m => m.worst_reward(),
+        }
     }
 }
 
@@ -392,9 +536,39 @@ mod tests {
             features: vec![0.0; labels.len()],
             sample_shape: vec![1],
             labels: labels.to_vec(),
+            targets: Vec::new(),
             class_names: names.iter().map(|s| s.to_string()).collect(),
             feature_names: vec!["x".into()],
         }
+    }
+
+    #[test]
+    fn regression_metrics_match_hand_computations() {
+        let truth = [1.0f32, 2.0, 3.0, 4.0];
+        let pred = [1.0f32, 2.0, 2.0, 6.0];
+        // Errors 0, 0, -1, 2.
+        assert!((Metric::Rmse.evaluate_values(&pred, &truth) - (5.0f64 / 4.0).sqrt()).abs() < 1e-12);
+        assert_eq!(Metric::Mae.evaluate_values(&pred, &truth), 0.75);
+        // SST 5 around the mean 2.5, SSE 5.
+        assert_eq!(Metric::R2.evaluate_values(&pred, &truth), 0.0);
+        assert_eq!(Metric::R2.evaluate_values(&truth, &truth), 1.0);
+        assert!(Metric::Rmse.minimize() && Metric::Mae.minimize() && !Metric::R2.minimize());
+        assert!(Metric::Rmse.evaluate_values(&pred, &truth[..3]).is_nan(), "lengths differ");
+    }
+
+    #[test]
+    fn metrics_are_checked_against_the_task() {
+        let r = Dataset { labels: Vec::new(), targets: vec![1.0, 3.0], class_names: Vec::new(), ..data(&[0, 1], &[]) };
+        let o = Objective::resolve(Metric::Rmse, None, &r).expect("rmse scores a regression");
+        assert_eq!(o.target_std, 1.0);
+        assert_eq!(o.worst_reward(), -10.0);
+        let auc = Objective::resolve(Metric::Auc, None, &r).expect_err("auc needs classes");
+        assert!(auc.contains("auc is a classification metric and this search is a regression"), "{auc}");
+        assert!(Objective::resolve(Metric::Rmse, Some("a"), &r).is_err(), "no positive class");
+        let c = data(&[0, 1], &["a", "b"]);
+        let rmse = Objective::resolve(Metric::Rmse, None, &c).expect_err("rmse needs a number");
+        assert!(rmse.contains("use accuracy, balanced_accuracy, log_loss, auc, f1"), "{rmse}");
+        assert!(ClassWeight::Balanced.resolve(&r).is_err() && ClassWeight::None.resolve(&r) == Ok(None));
     }
 
     #[test]

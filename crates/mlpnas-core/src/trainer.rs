@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::arch::Architecture;
 use crate::data::{DataSplit, Dataset};
 use crate::error::{ConfigError, TrainerError};
-use crate::objective::{Metric, MetricValue, Objective};
+use crate::objective::{MetricValue, Objective};
 use crate::tensor::LayerWeights;
 
 /// Metrics after one training epoch.
@@ -67,13 +67,13 @@ pub struct Measured {
 impl TrainOutcome {
     /// Reward: the mean of the epochs' validation metric `metric` (the accuracy, as in the
     /// original MLPNAS, by default; negated for a metric to minimise) weighted by epoch number
-    /// (1..N); [`Metric::worst_reward`] when diverged.
-    pub fn reward(&self, metric: Metric) -> f64 {
+    /// (1..N); [`Objective::worst_reward`] when diverged.
+    pub fn reward(&self, objective: &Objective) -> f64 {
         if let Some(m) = self.measured {
             return m.reward;
         }
         if self.diverged || self.epochs.is_empty() {
-            return metric.worst_reward();
+            return objective.worst_reward();
         }
         let (num, den) = self
             .epochs
@@ -185,7 +185,7 @@ pub trait ArchitectureTrainer: Send + Sync + fmt::Debug {
     }
     /// Width of the flattened input.
     fn input_dim(&self) -> usize;
-    /// Number of classes of the task.
+    /// Number of classes of the task (0: a regression).
     fn n_classes(&self) -> usize;
 }
 
@@ -199,10 +199,11 @@ pub trait ArchitectureTrainer: Send + Sync + fmt::Debug {
 pub trait Model: Send + Sync + fmt::Debug {
     /// Its architecture.
     fn architecture(&self) -> &Architecture;
-    /// Number of classes it predicts.
+    /// Number of classes it predicts (0: a regression, predicting one value per row).
     fn n_classes(&self) -> usize;
     /// Class probabilities of `rows` examples (`features` row-major), as `rows * n_classes`
-    /// values; a one-unit sigmoid output gives `[1 - p, p]` per row.
+    /// values; a one-unit sigmoid output gives `[1 - p, p]` per row; a regression (0 classes)
+    /// gives its one output per row, as its weights compute it.
     fn predict_proba(&self, features: &[f32], rows: usize) -> Result<Vec<f32>, TrainerError>;
 }
 
@@ -258,6 +259,7 @@ pub trait TrainerConfig: fmt::Debug + Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Metric;
 
     fn m(val_acc: f64) -> EpochMetrics {
         EpochMetrics { train_loss: 1.0, val_loss: 1.0, val_acc, metric: None }
@@ -265,17 +267,21 @@ mod tests {
 
     #[test]
     fn reward_weights_later_epochs_more() {
+        let by = |metric| Objective { metric, ..Objective::default() };
         let o = TrainOutcome { epochs: vec![m(0.0), m(0.5), m(1.0)], diverged: false, weights: vec![], measured: None };
         // (1*0 + 2*0.5 + 3*1) / 6
-        assert!((o.reward(Metric::Accuracy) - 4.0 / 6.0).abs() < 1e-12);
+        assert!((o.reward(&by(Metric::Accuracy)) - 4.0 / 6.0).abs() < 1e-12);
         assert_eq!(o.val_acc_last(), 1.0);
         let d = TrainOutcome { diverged: true, ..o.clone() };
-        assert_eq!(d.reward(Metric::Accuracy), 0.0);
-        assert_eq!(d.reward(Metric::LogLoss), Metric::LogLoss.worst_reward());
+        assert_eq!(d.reward(&by(Metric::Accuracy)), 0.0);
+        assert_eq!(d.reward(&by(Metric::LogLoss)), Metric::LogLoss.worst_reward());
+        // A diverged regression: predictions 10 training standard deviations off.
+        let rmse = Objective { metric: Metric::Rmse, positive: 0, target_std: 3.0 };
+        assert_eq!(d.reward(&rmse), -30.0);
         // A metric to minimise enters negated: log losses 2 then 1 give -(1*2 + 2*1) / 3.
         let ll = |v| EpochMetrics { metric: Some(MetricValue { name: Metric::LogLoss, value: v }), ..m(0.5) };
         let l = TrainOutcome { epochs: vec![ll(2.0), ll(1.0)], ..o };
-        assert!((l.reward(Metric::LogLoss) + 4.0 / 3.0).abs() < 1e-12);
+        assert!((l.reward(&by(Metric::LogLoss)) + 4.0 / 3.0).abs() < 1e-12);
         assert_eq!(d.val_acc_last(), 0.0);
     }
 }

@@ -19,10 +19,13 @@ function rewardHelp(f) {
   if (!m) return REWARD_HELP;
   return `reward: the validation ${m.name} of every training epoch of the trial${m.minimize ? ', negated (smaller is better)' : ''}, averaged with weights 1..N (later epochs count more); "val ${m.name}" is the last epoch's`;
 }
+// Metrics whose smaller values are better, and those of a regression (mlpnas_core::Metric).
+const MINIMIZED = ['log_loss', 'rmse', 'mae'];
+const REGRESSION = ['rmse', 'mae', 'r2'];
 // The reward help of one trial: its epochs name the metric, if not the accuracy.
 function trialRewardHelp(t) {
   const e = (t.epochs || []).find((x) => x.metric);
-  return rewardHelp(e ? { metric: { name: e.metric.name, minimize: e.metric.name === 'log_loss' } } : null);
+  return rewardHelp(e ? { metric: { name: e.metric.name, minimize: MINIMIZED.includes(e.metric.name) } } : null);
 }
 // A trial's last-epoch value of the run's metric, if the journal has it.
 function lastMetric(t) {
@@ -196,8 +199,9 @@ function trialColumns(facts) {
     ['reward', (t) => t.reward, (t) => num(t.reward), true],
   ];
   if (m) cols.push([m.metric, (t) => t.metric ?? null, (t) => num(t.metric), true]);
-  else cols.push(['val acc', (t) => t.val_acc_last, (t) => num(t.val_acc_last), true]);
-  if (!m && facts && facts.metric) cols.push([`val ${facts.metric.name}`, (t) => lastMetric(t), (t) => num(lastMetric(t)), true]);
+  else if (!(facts && facts.metric && facts.metric.regression)) cols.push(['val acc', (t) => t.val_acc_last, (t) => num(t.val_acc_last), true]);
+  // A trial without the value (diverged before its first epoch) sorts below every value.
+  if (!m && facts && facts.metric) cols.push([`val ${facts.metric.name}`, (t) => lastMetric(t) ?? -Infinity, (t) => num(lastMetric(t)), true]);
   cols.push(['predicted', (t) => t.predicted ?? -1, (t) => num(t.predicted), true]);
   if (!m) {
     cols.push(['params', (t) => t.params, (t) => t.params.toLocaleString('en-US'), true]);
@@ -312,9 +316,12 @@ function drawLeaderboard(st, card) {
   // The ranking (validation accuracy) first, then the test score, then how each was trained.
   const ORDER = ['val_acc', 'test_acc', 'val_loss', 'test_loss', 'rank', 'search_reward', 'trial', 'init', 'transfers', 'epochs_run', 'max_epochs', 'best_epoch', 'stopped_early', 'patience', 'seconds'];
   const present = lb.entries.length ? Object.keys(lb.entries[0].metrics).filter((k) => typeof lb.entries[0].metrics[k] !== 'object') : [];
-  const metrics = ORDER.filter((k) => present.includes(k)).concat(present.filter((k) => !ORDER.includes(k)));
-  // A run scored by another metric: finalize ranked by it; its values lead the columns.
+  // A run scored by another metric: finalize ranked by it; its values lead the columns (a
+  // regression's leaderboard has no accuracy).
   const named = lb.entries.length && lb.entries[0].metrics.val_metric ? lb.entries[0].metrics.val_metric.name : null;
+  const regression = !!(st.info && st.info.facts && st.info.facts.metric && st.info.facts.metric.regression);
+  const metrics = ORDER.filter((k) => present.includes(k)).concat(present.filter((k) => !ORDER.includes(k)))
+    .filter((k) => !(regression && (k === 'val_acc' || k === 'test_acc')));
   const metricValue = (v) => (v && typeof v.value === 'number' ? num(v.value) : '–');
   const lead = named ? [[`val ${named}`, (e) => metricValue(e.metrics.val_metric)], [`test ${named}`, (e) => metricValue(e.metrics.test_metric)]] : [];
   card.append(el('h2', {}, `Final models (finalize leaderboard, ranked by val ${named || 'acc'})`),
@@ -408,7 +415,9 @@ async function trialPage(gen, id, n) {
   main.append(el('div', { class: 'card' }, el('div', { class: 'facts' },
     el('div', {}, el('span', { text: 'architecture' }), el('b', { class: 'arch', text: t.architecture })),
     el('div', { title: trialRewardHelp(t) }, el('span', { text: 'reward' }), el('b', { text: num(t.reward) })),
-    el('div', {}, el('span', { text: 'val acc (last epoch)' }), el('b', { text: num(t.val_acc_last) })),
+    REGRESSION.includes(((t.epochs.find((e) => e.metric) || {}).metric || {}).name)
+      ? el('div', {}, el('span', { text: `val ${t.epochs.find((e) => e.metric).metric.name} (last epoch)` }), el('b', { text: num(lastMetric(t)) }))
+      : el('div', {}, el('span', { text: 'val acc (last epoch)' }), el('b', { text: num(t.val_acc_last) })),
     el('div', {}, el('span', { text: 'predicted' }), el('b', { text: num(t.predicted) })),
     el('div', {}, el('span', { text: 'controller epoch' }), el('b', { text: String(t.epoch) })),
     el('div', {}, el('span', { text: 'params' }), el('b', { text: t.params.toLocaleString('en-US') })),
@@ -424,8 +433,15 @@ async function trialPage(gen, id, n) {
   chart('loss', loss, 'Loss per epoch', 'epoch', 'loss',
     [line('train loss', COLORS[0], { points: { show: true } }), line('validation loss', COLORS[1], { points: { show: true } })],
     [x, t.epochs.map((e) => e.train_loss), t.epochs.map((e) => e.val_loss)], axes('loss'));
-  chart('accuracy', acc, 'Validation accuracy per epoch', 'epoch', 'accuracy',
-    [line('validation accuracy', COLORS[2], { points: { show: true } })], [x, t.epochs.map((e) => e.val_acc)], axes('accuracy'));
+  // A regression has no accuracy: its metric (in the label's units) instead.
+  const named = (t.epochs.find((e) => e.metric) || {}).metric;
+  if (named && REGRESSION.includes(named.name)) {
+    chart('accuracy', acc, `Validation ${named.name} per epoch`, 'epoch', named.name,
+      [line(`validation ${named.name}`, COLORS[2], { points: { show: true } })], [x, t.epochs.map((e) => (e.metric ? e.metric.value : null))], axes(named.name));
+  } else {
+    chart('accuracy', acc, 'Validation accuracy per epoch', 'epoch', 'accuracy',
+      [line('validation accuracy', COLORS[2], { points: { show: true } })], [x, t.epochs.map((e) => e.val_acc)], axes('accuracy'));
+  }
   window.mlpnas.page = { kind: 'trial', id, trial: t.trial, epochs: t.epochs.length };
   setLive(false, '');
 }

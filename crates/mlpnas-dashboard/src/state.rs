@@ -52,6 +52,8 @@ pub struct RunMetric {
     pub name: String,
     /// Whether smaller is better (the reward is then the negated metric).
     pub minimize: bool,
+    /// Whether it scores a regression (the trials then have no accuracy to show).
+    pub regression: bool,
 }
 
 /// A benchmark table's name and metric, as its run's trials are shown.
@@ -96,6 +98,7 @@ impl Facts {
                 RunMetric {
                     name: settings.search.metric.name().to_string(),
                     minimize: settings.search.metric.minimize(),
+                    regression: settings.search.metric.task() == mlpnas_core::Task::Regression,
                 }
             }),
             measured,
@@ -465,7 +468,10 @@ mod tests {
         assert!(Facts::from_config("seed = [").is_err());
         assert_eq!(fa.metric, None, "accuracy, the default, needs no naming");
         let ll = Facts::from_config(&a.replace("batch = 2", "batch = 2\nmetric = \"log_loss\"")).expect("log loss");
-        assert_eq!(ll.metric, Some(RunMetric { name: "log_loss".into(), minimize: true }));
+        assert_eq!(ll.metric, Some(RunMetric { name: "log_loss".into(), minimize: true, regression: false }));
+        // A regression's metric defaults to rmse, to minimise, with no accuracy beside it.
+        let r = Facts::from_config(&a.replace("batch = 2", "batch = 2\ntask = \"regression\"")).expect("regression");
+        assert_eq!(r.metric, Some(RunMetric { name: "rmse".into(), minimize: true, regression: true }));
         let acc = Facts::from_config(&a.replace("batch = 2", "batch = 2\nmetric = \"accuracy\"")).expect("acc");
         assert_eq!(acc.metric, None);
     }

@@ -1,13 +1,13 @@
 //! Built-in data sets, compiled into the binary from crates that ship them (nothing is downloaded
 //! at run time). Available with the `builtin` cargo feature (on by default).
 
-use mlpnas_core::Dataset;
+use mlpnas_core::{Dataset, Task};
 
 use crate::error::DataError;
 
 /// Names accepted after `builtin:` when the `builtin` feature is on.
 #[cfg(feature = "builtin")]
-const NAMES: &[&str] = &["iris", "winequality-red", "digits", "breast-cancer"];
+const NAMES: &[&str] = &["iris", "winequality-red", "digits", "breast-cancer", "diabetes"];
 #[cfg(not(feature = "builtin"))]
 const NAMES: &[&str] = &[];
 
@@ -17,7 +17,12 @@ const NAMES: &[&str] = &[];
 /// * `iris`: 150 rows, 4 features, 3 classes (setosa, versicolor, virginica);
 /// * `winequality-red`: 1599 rows, 11 features, 6 classes (quality scores `3`..`8`);
 /// * `digits`: 1797 8x8 images (`sample_shape` `[8, 8]`, features `px0`..`px63`), 10 classes;
-/// * `breast-cancer`: 569 rows, 30 features, 2 classes (malignant, benign).
+/// * `breast-cancer`: 569 rows, 30 features, 2 classes (malignant, benign);
+/// * `diabetes`: 442 rows, 10 features, a number to predict (disease progression after one
+///   year; `--task regression`).
+///
+/// A data set of classes whose names are numbers (`winequality-red`, `digits`) also loads for
+/// a regression, its class names as the values.
 pub fn builtin_names() -> &'static [&'static str] {
     NAMES
 }
@@ -40,6 +45,36 @@ pub(crate) fn load_builtin(name: &str) -> Result<Dataset, DataError> {
     };
     data.check().map_err(|reason| DataError::invalid(format!("builtin:{key}"), reason))?;
     Ok(data)
+}
+
+/// `data` (built-in `name`) as `task` needs it: a regression data set refuses classification;
+/// classes whose names are all numbers become those numbers for a regression; other classes
+/// refuse it.
+pub(crate) fn for_task(data: Dataset, task: Task, name: &str) -> Result<Dataset, DataError> {
+    let origin = format!("builtin:{name}");
+    match (task, data.is_regression()) {
+        (Task::Classification, true) => {
+            Err(DataError::invalid(origin, "its label is a number to predict, not classes: use --task regression"))
+        }
+        (Task::Regression, false) => {
+            let values: Option<Vec<f32>> =
+                data.class_names.iter().map(|c| c.parse::<f32>().ok().filter(|v| v.is_finite())).collect();
+            let Some(values) = values else {
+                return Err(DataError::invalid(
+                    origin,
+                    format!(
+                        "its label is classes ({}), not a number: a regression needs numeric labels",
+                        data.class_names.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            };
+            let targets = data.labels.iter().map(|&l| values[l as usize]).collect();
+            let data = Dataset { labels: Vec::new(), targets, class_names: Vec::new(), ..data };
+            data.check().map_err(|reason| DataError::invalid(origin, reason))?;
+            Ok(data)
+        }
+        _ => Ok(data),
+    }
 }
 
 #[cfg(not(feature = "builtin"))]
@@ -72,6 +107,7 @@ mod imp {
             features: d.data,
             sample_shape,
             labels: d.target.iter().map(|&y| y.into() as u32).collect(),
+            targets: Vec::new(),
             class_names,
             feature_names,
         }
@@ -95,6 +131,17 @@ mod imp {
                 let f = d.feature_names.clone();
                 from_smartcore(d, vec![30], f, strings(&["malignant", "benign"]))
             }
+            "diabetes" => {
+                let d = smartcore::dataset::diabetes::load_dataset();
+                Dataset {
+                    sample_shape: vec![d.num_features],
+                    labels: Vec::new(),
+                    targets: d.target.iter().map(|&y| y as f32).collect(),
+                    class_names: Vec::new(),
+                    feature_names: d.feature_names,
+                    features: d.data,
+                }
+            }
             "winequality-red" => {
                 let d = linfa_datasets::winequality();
                 let features: Vec<f32> = d.records.iter().map(|&v| v as f32).collect();
@@ -104,6 +151,7 @@ mod imp {
                     features,
                     sample_shape: vec![11],
                     labels,
+                    targets: Vec::new(),
                     class_names,
                     feature_names: strings(&[
                         "fixed acidity",

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use csv::{ReaderBuilder, StringRecord, Trim};
-use mlpnas_core::Dataset;
+use mlpnas_core::{Dataset, Task};
 
 use crate::Loaded;
 use crate::config::DataConfig;
@@ -182,7 +182,10 @@ pub(crate) fn label_name(path: &Path, label: Option<&str>) -> Result<String, Dat
 /// with missing cells (`cfg.na_values`, the empty cell). Rows without a label are left out
 /// (counted in a note). A table of numeric columns without a missing cell loads as plain
 /// features (exactly as before categories existed); any other as a [`RawTable`].
-pub(crate) fn load_csv(path: &Path, cfg: &DataConfig) -> Result<Loaded, DataError> {
+///
+/// For a regression (`task`), every label cell must be a finite number: the first that is not
+/// is an error naming its line.
+pub(crate) fn load_csv(path: &Path, cfg: &DataConfig, task: Task) -> Result<Loaded, DataError> {
     let (file, bytes) = read_text(path)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(DataError::invalid(&file, "the file is empty (a header row is required)"));
@@ -291,6 +294,17 @@ pub(crate) fn load_csv(path: &Path, cfg: &DataConfig) -> Result<Loaded, DataErro
             unlabeled += 1;
             continue;
         }
+        if task == Task::Regression
+            && let Err((_, cell)) = labels::targets(&[&record[label_col]])
+        {
+            return Err(DataError::invalid(
+                &file,
+                format!(
+                    "line {line}, column \"{}\": {cell:?} is not a number, and a regression (search.task) predicts a number",
+                    column_ref(&headers, label_col)
+                ),
+            ));
+        }
         rows += 1;
         for (s, &j) in seen.iter_mut().zip(&features_cols) {
             let cell = &record[j];
@@ -385,10 +399,20 @@ pub(crate) fn load_csv(path: &Path, cfg: &DataConfig) -> Result<Loaded, DataErro
         }
     }
 
-    let (labels, class_names) = labels::encode(&label_values);
-    if let Some(why) = labels::continuous(&class_names, label_values.len()) {
-        return Err(DataError::invalid(file, format!("label column \"{}\": {why}", column_ref(&headers, label_col))));
-    }
+    let (labels, targets, class_names) = match task {
+        // Every cell parsed in the first pass.
+        Task::Regression => (Vec::new(), labels::targets(&label_values).unwrap_or_default(), Vec::new()),
+        Task::Classification => {
+            let (labels, class_names) = labels::encode(&label_values);
+            if let Some(why) = labels::continuous(&class_names, label_values.len()) {
+                return Err(DataError::invalid(
+                    file,
+                    format!("label column \"{}\": {why}", column_ref(&headers, label_col)),
+                ));
+            }
+            (labels, Vec::new(), class_names)
+        }
+    };
 
     // Columns, leaving out what carries nothing (auto_drop).
     let mut columns = Vec::with_capacity(features_cols.len());
@@ -443,11 +467,11 @@ pub(crate) fn load_csv(path: &Path, cfg: &DataConfig) -> Result<Loaded, DataErro
                 }
             }
         }
-        let data = Dataset { features, sample_shape: vec![width], labels, class_names, feature_names };
+        let data = Dataset { features, sample_shape: vec![width], labels, targets, class_names, feature_names };
         data.check().map_err(|reason| DataError::invalid(&file, reason))?;
         return Ok(Loaded { data, table: None, columns: all_info, notes });
     }
-    let data = Dataset { features: Vec::new(), sample_shape: vec![0], labels, class_names, feature_names };
+    let data = Dataset { features: Vec::new(), sample_shape: vec![0], labels, targets, class_names, feature_names };
     Ok(Loaded { data, table: Some(table), columns: all_info, notes })
 }
 

@@ -36,9 +36,9 @@ pub(crate) fn encode<S: AsRef<str>>(values: &[S]) -> (Vec<u32>, Vec<String>) {
 }
 
 /// Why labels with these (sorted) `class_names` over `rows` rows look like a continuous target
-/// rather than classes: numbers that are not whole, or nearly one distinct value per row.
-/// mlpnas classifies; a regression target would be taken as hundreds of classes and every
-/// reward would be 0.
+/// rather than classes: numbers that are not whole, or nearly one distinct value per row. Taken
+/// as classes, such a target would make hundreds of classes and every reward would be 0: a
+/// classification refuses it and names `--task regression`.
 pub(crate) fn continuous(class_names: &[String], rows: usize) -> Option<String> {
     let nums: Vec<f64> =
         class_names.iter().map(|s| s.trim().parse::<f64>().ok().filter(|x| x.is_finite())).collect::<Option<_>>()?;
@@ -52,14 +52,35 @@ pub(crate) fn continuous(class_names: &[String], rows: usize) -> Option<String> 
         None => format!("{} distinct values in {rows} rows", class_names.len()),
     };
     Some(format!(
-        "the label looks continuous ({why}): mlpnas classifies; to predict ranges of it, bin it into a \
-         few classes first (e.g. a column with low/medium/high), or choose the label with --label"
+        "the label looks continuous ({why}): to predict the number, use --task regression (search.task = \
+         \"regression\"); to classify ranges of it, bin it into a few classes first, or choose the label \
+         with --label"
     ))
+}
+
+/// A regression's target values: each label cell as a number; the first that is not one is
+/// returned as `Err((row, cell))`.
+pub(crate) fn targets<S: AsRef<str>>(values: &[S]) -> Result<Vec<f32>, (usize, String)> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let v = v.as_ref();
+            v.trim().parse::<f32>().ok().filter(|x| x.is_finite()).ok_or_else(|| (i, v.to_string()))
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{continuous, encode};
+    use super::{continuous, encode, targets};
+
+    #[test]
+    fn targets_are_numbers() {
+        assert_eq!(targets(&["1.5", " -2", "3e2"]), Ok(vec![1.5, -2.0, 300.0]));
+        assert_eq!(targets(&["1.5", "high"]), Err((1, "high".to_string())));
+        assert_eq!(targets(&["inf"]), Err((0, "inf".to_string())));
+    }
 
     #[test]
     fn continuous_labels_are_recognised() {

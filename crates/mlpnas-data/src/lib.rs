@@ -49,7 +49,7 @@ pub mod table;
 
 use std::path::Path;
 
-use mlpnas_core::Dataset;
+use mlpnas_core::{Dataset, Task};
 
 pub use builtin::builtin_names;
 pub use config::{ADDED_FIELDS, DataConfig, default_na_values};
@@ -84,7 +84,10 @@ pub use spec::DataSpec;
 ///
 /// `cfg.label`, `cfg.drop` and `[data.columns]` apply to CSV files only; setting them for another
 /// source is an error. Plain features have passed [`Dataset::check`].
-pub fn load(cfg: &DataConfig, base_dir: &Path) -> Result<Loaded, DataError> {
+///
+/// `task` decides what the label is: classes (label encoding; a label that looks continuous is
+/// refused, naming `--task regression`) or a number (every label cell must be one).
+pub fn load(cfg: &DataConfig, base_dir: &Path, task: Task) -> Result<Loaded, DataError> {
     let spec = cfg.source.resolve(base_dir);
     if !matches!(spec, DataSpec::Csv(_)) {
         let origin = spec.to_string();
@@ -102,9 +105,9 @@ pub fn load(cfg: &DataConfig, base_dir: &Path) -> Result<Loaded, DataError> {
         }
     }
     match &spec {
-        DataSpec::Builtin(name) => builtin::load_builtin(name).map(Loaded::plain),
-        DataSpec::Csv(path) => csv_load::load_csv(path, cfg),
-        DataSpec::Npy { x, y } => npy::load_npy(x, y).map(Loaded::plain),
+        DataSpec::Builtin(name) => builtin::for_task(builtin::load_builtin(name)?, task, name).map(Loaded::plain),
+        DataSpec::Csv(path) => csv_load::load_csv(path, cfg, task),
+        DataSpec::Npy { x, y } => npy::load_npy(x, y, task).map(Loaded::plain),
     }
 }
 
@@ -164,7 +167,11 @@ pub fn load_features(
             for row in data.features.chunks_exact(w) {
                 values.extend(cols.iter().map(|&j| row[j]));
             }
-            let labels = data.labels.iter().map(|&l| data.class_names[l as usize].clone()).collect();
+            let labels = if data.is_regression() {
+                data.targets.iter().map(f32::to_string).collect()
+            } else {
+                data.labels.iter().map(|&l| data.class_names[l as usize].clone()).collect()
+            };
             Ok(Features { values, rows: data.n_rows(), labels: Some(labels), notes: Vec::new() })
         }
         DataSpec::Npy { x, y } => npy_features(&x, Some(&y), names),

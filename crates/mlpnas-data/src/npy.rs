@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use mlpnas_core::Dataset;
+use mlpnas_core::{Dataset, Task};
 
 use crate::error::DataError;
 use crate::labels;
@@ -385,20 +385,58 @@ pub(crate) fn read_labels(y: &Path, n_rows: usize, x_file: &str) -> Result<Vec<S
     })
 }
 
+/// The target values of a regression from `y` (shape `[N]` or `[N, 1]`, numeric, finite).
+fn read_targets(y: &Path, n_rows: usize, x_file: &str) -> Result<Vec<f32>, DataError> {
+    let y_file = y.display().to_string();
+    let ya = read_array(y)?;
+    if !matches!(ya.shape[..], [_] | [_, 1]) {
+        return Err(DataError::invalid(
+            y_file,
+            format!("targets have shape {:?}; expected [rows] or [rows, 1]", ya.shape),
+        ));
+    }
+    if ya.shape[0] != n_rows {
+        return Err(DataError::invalid(y_file, format!("{} targets but {x_file} has {n_rows} rows", ya.shape[0])));
+    }
+    let values: Vec<f32> = match ya.values {
+        Values::F32(v) => v,
+        Values::F64(v) => v.into_iter().map(|x| x as f32).collect(),
+        Values::I64(v) => v.into_iter().map(|x| x as f32).collect(),
+        Values::U64(v) => v.into_iter().map(|x| x as f32).collect(),
+        Values::Bool(_) | Values::Str(_) => {
+            return Err(DataError::invalid(
+                y_file,
+                format!("a regression target must be numeric, got dtype '{}'", ya.descr.escape_debug()),
+            ));
+        }
+    };
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(DataError::invalid(y_file, format!("target {} at row {i} is not a finite number", values[i])));
+    }
+    Ok(values)
+}
+
 /// Loads features from `x` (shape `[N, ...]`, numeric) and labels from `y` (shape `[N]` or
-/// `[N, 1]`; integers, whole floats, bools or strings).
-pub(crate) fn load_npy(x: &Path, y: &Path) -> Result<Dataset, DataError> {
+/// `[N, 1]`; integers, whole floats, bools or strings), or a regression's target values.
+pub(crate) fn load_npy(x: &Path, y: &Path, task: Task) -> Result<Dataset, DataError> {
     let (x_file, y_file) = (x.display().to_string(), y.display().to_string());
     let (features, shape) = read_features(x)?;
-    let label_strings = read_labels(y, shape[0], &x_file)?;
-    let (labels, class_names) = labels::encode(&label_strings);
-    if let Some(why) = labels::continuous(&class_names, label_strings.len()) {
-        return Err(DataError::invalid(&y_file, why));
-    }
+    let (labels, targets, class_names) = match task {
+        Task::Regression => (Vec::new(), read_targets(y, shape[0], &x_file)?, Vec::new()),
+        Task::Classification => {
+            let label_strings = read_labels(y, shape[0], &x_file)?;
+            let (labels, class_names) = labels::encode(&label_strings);
+            if let Some(why) = labels::continuous(&class_names, label_strings.len()) {
+                return Err(DataError::invalid(&y_file, why));
+            }
+            (labels, Vec::new(), class_names)
+        }
+    };
     let data = Dataset {
         features,
         sample_shape: shape[1..].to_vec(),
         labels,
+        targets,
         class_names,
         feature_names: (0..shape[1..].iter().product()).map(|i| format!("f{i}")).collect(),
     };
@@ -416,7 +454,9 @@ fn whole_numbers(values: impl Iterator<Item = f64>, file: &str) -> Result<Vec<St
             } else {
                 Err(DataError::invalid(
                     file,
-                    format!("label {v} at row {i} is not a whole number (class labels must be integers or strings)"),
+                    format!(
+                        "label {v} at row {i} is not a whole number (class labels must be integers or strings; to predict the number, use --task regression)"
+                    ),
                 ))
             }
         })

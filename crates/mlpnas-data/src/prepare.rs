@@ -1,5 +1,5 @@
-//! Preparation: a seeded, stratified train/valid/test split and an optional [`Standardizer`]
-//! fitted on the training part.
+//! Preparation: a seeded train/valid/test split (stratified by class; shuffled for a
+//! regression) and an optional [`Standardizer`] fitted on the training part.
 
 use mlpnas_core::{DataSplit, Dataset};
 use rand::seq::SliceRandom;
@@ -153,6 +153,14 @@ pub fn prepare(cfg: &DataConfig, loaded: Loaded, seed: u64) -> Result<Prepared, 
     let Loaded { data, table, columns, notes } = loaded;
     match &table {
         None => data.check().map_err(|reason| DataError::invalid(origin, reason))?,
+        Some(_) if data.is_regression() => {
+            if data.targets.iter().all(|&v| v == data.targets[0]) {
+                return Err(DataError::invalid(
+                    origin,
+                    format!("the target is {} in every row; there is nothing to predict", data.targets[0]),
+                ));
+            }
+        }
         Some(_) => {
             if data.n_classes() < 2 {
                 return Err(DataError::invalid(
@@ -175,7 +183,12 @@ pub fn prepare(cfg: &DataConfig, loaded: Loaded, seed: u64) -> Result<Prepared, 
             let part = |rows: &[usize]| Dataset {
                 features: pre.transform_table(t, rows),
                 sample_shape: vec![pre.width()],
-                labels: rows.iter().map(|&i| data.labels[i]).collect(),
+                labels: if data.is_regression() { Vec::new() } else { rows.iter().map(|&i| data.labels[i]).collect() },
+                targets: if data.is_regression() {
+                    rows.iter().map(|&i| data.targets[i]).collect()
+                } else {
+                    Vec::new()
+                },
                 class_names: data.class_names.clone(),
                 feature_names: names.clone(),
             };
@@ -223,7 +236,11 @@ type Parts = (Vec<usize>, Vec<usize>, Vec<usize>);
 /// The rows of the train, valid and test parts (stratified, shuffled with `seed`).
 fn split_rows(cfg: &DataConfig, data: &Dataset, seed: u64, origin: &str) -> Result<Parts, DataError> {
     let n = data.n_rows();
-    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); data.n_classes()];
+    // A regression's rows are one stratum: a shuffled split.
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); data.n_classes().max(1)];
+    if data.is_regression() {
+        by_class[0] = (0..n).collect();
+    }
     for (i, &l) in data.labels.iter().enumerate() {
         by_class[l as usize].push(i);
     }
@@ -277,6 +294,9 @@ fn split_rows(cfg: &DataConfig, data: &Dataset, seed: u64, origin: &str) -> Resu
             None
         };
         if let Some(part) = missing {
+            if data.is_regression() {
+                return Err(DataError::invalid(origin, format!("{n} rows leave no {part} row")));
+            }
             let name = data.class_names.get(c).cloned().unwrap_or_else(|| c.to_string());
             return Err(DataError::invalid(
                 origin,

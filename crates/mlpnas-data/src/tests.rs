@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mlpnas_core::Dataset;
+use mlpnas_core::{Dataset, Task};
 
 use super::*;
 
-/// [`crate::load`] of data that needs nothing fitted: its plain features.
+/// [`crate::load`] of data that needs nothing fitted, for a classification: its plain features.
 fn load(cfg: &DataConfig, base_dir: &Path) -> Result<Dataset, DataError> {
-    crate::load(cfg, base_dir).map(|l| l.data)
+    crate::load(cfg, base_dir, Task::Classification).map(|l| l.data)
 }
 
 /// [`crate::prepare`] of plain features.
@@ -56,7 +56,59 @@ fn load_csv_with(content: &str, edit: impl FnOnce(&mut DataConfig)) -> Result<Lo
     write(&dir, "t.csv", content);
     let mut c = DataConfig { source: DataSpec::Csv("t.csv".into()), ..DataConfig::default() };
     edit(&mut c);
-    crate::load(&c, &dir)
+    crate::load(&c, &dir, Task::Classification)
+}
+
+/// Loads CSV `content` for a regression.
+fn load_regression(content: &str) -> Result<Loaded, DataError> {
+    let dir = temp_dir("csv");
+    write(&dir, "t.csv", content);
+    crate::load(&DataConfig { source: DataSpec::Csv("t.csv".into()), ..DataConfig::default() }, &dir, Task::Regression)
+}
+
+#[test]
+fn a_regression_reads_its_label_as_numbers_and_splits_every_row() {
+    let mut text = String::from("x,kind,y\n");
+    for i in 0..40 {
+        text.push_str(&format!("{i},{},{}\n", if i % 2 == 0 { "a" } else { "" }, f64::from(i) * 0.5 + 0.25));
+    }
+    text.push_str("41,a,\n");
+    let loaded = load_regression(&text).expect("loads");
+    assert!(loaded.data.is_regression() && loaded.data.class_names.is_empty());
+    assert_eq!(loaded.data.targets[..3], [0.25, 0.75, 1.25]);
+    assert!(loaded.notes.iter().any(|n| n.contains("1 row without a label")), "{:?}", loaded.notes);
+    let cfg = DataConfig { source: DataSpec::Csv("t.csv".into()), test_fraction: 0.2, ..DataConfig::default() };
+    let p = crate::prepare(&cfg, loaded, 3).expect("prepares");
+    let parts = [&p.split.train, &p.split.valid, p.split.test.as_ref().expect("a test part")];
+    assert_eq!(parts.map(|d| d.n_rows()), [28, 4, 8]);
+    let mut all: Vec<f32> = parts.iter().flat_map(|d| d.targets.clone()).collect();
+    all.sort_by(f32::total_cmp);
+    let want: Vec<f32> = (0..40).map(|i| i as f32 * 0.5 + 0.25).collect();
+    assert_eq!(all, want, "every labelled row in exactly one part, its target unchanged");
+    assert!(p.split.train.check().is_ok());
+}
+
+#[test]
+fn a_text_label_is_refused_by_a_regression_and_a_continuous_one_names_it() {
+    let e = load_regression("x,y\n1,2.5\n2,high\n").expect_err("refused").to_string();
+    assert!(e.contains("line 3, column \"y\": \"high\" is not a number"), "{e}");
+    let e = load_csv_with("x,y\n1,2.5\n2,3.5\n3,1.5\n", |_| {}).expect_err("refused").to_string();
+    assert!(e.contains("use --task regression"), "{e}");
+}
+
+#[test]
+fn builtins_load_for_the_task_their_label_allows() {
+    let c =
+        |name: &str| DataConfig { source: format!("builtin:{name}").parse().expect("spec"), ..DataConfig::default() };
+    let d = crate::load(&c("diabetes"), Path::new("."), Task::Regression).expect("diabetes").data;
+    assert_eq!((d.n_rows(), d.n_features()), (442, 10));
+    assert!(d.is_regression());
+    let e = crate::load(&c("diabetes"), Path::new("."), Task::Classification).expect_err("a number").to_string();
+    assert!(e.contains("use --task regression"), "{e}");
+    let wine = crate::load(&c("winequality-red"), Path::new("."), Task::Regression).expect("quality").data;
+    assert!(wine.is_regression() && wine.targets.iter().all(|&q| (3.0..=8.0).contains(&q)));
+    let e = crate::load(&c("iris"), Path::new("."), Task::Regression).expect_err("classes").to_string();
+    assert!(e.contains("its label is classes (setosa"), "{e}");
 }
 
 fn csv_err(content: &str, label: Option<&str>, drop: &[&str]) -> String {
@@ -385,7 +437,9 @@ fn builtins_load_with_expected_shapes() {
         ("digits", 1797, &[8, 8], 10),
         ("breast-cancer", 569, &[30], 2),
     ];
-    assert_eq!(builtin_names(), cases.map(|c| c.0));
+    // And the one regression, tested below.
+    assert_eq!(builtin_names()[..4], cases.map(|c| c.0));
+    assert_eq!(builtin_names()[4..], ["diabetes"]);
     for (name, rows, shape, classes) in cases {
         let d = load(&cfg(&format!("builtin:{name}")), Path::new(".")).expect("should succeed");
         assert_eq!(d.n_rows(), rows, "{name}");
@@ -477,6 +531,7 @@ fn toy() -> Dataset {
         features: (0..100).flat_map(|i| [i as f32, 3.0]).collect(),
         sample_shape: vec![2],
         labels,
+        targets: Vec::new(),
         class_names: vec!["a".into(), "b".into(), "c".into()],
         feature_names: vec!["i".into(), "k".into()],
     }
@@ -539,6 +594,7 @@ fn small_data_keeps_every_part_non_empty_or_fails_clearly() {
         features: (0..6).map(|i| i as f32).collect(),
         sample_shape: vec![1],
         labels: vec![0, 0, 1, 1, 2, 2],
+        targets: Vec::new(),
         class_names: vec!["a".into(), "b".into(), "c".into()],
         feature_names: vec!["x".into()],
     };
@@ -686,6 +742,7 @@ fn a_class_left_without_training_or_validation_rows_is_refused() {
         features: vec![0.0, 1.0],
         sample_shape: vec![1],
         labels: vec![0, 1],
+        targets: Vec::new(),
         class_names: vec!["yes".into(), "no".into()],
         feature_names: vec!["x".into()],
     };
@@ -718,7 +775,7 @@ fn error_lines_are_physical_lines_with_crlf_too() {
         write(&dir, "crlf.csv", &text);
         let mut c = DataConfig { source: DataSpec::Csv("crlf.csv".into()), ..DataConfig::default() };
         c.columns.insert("a".into(), ColumnType::Numeric);
-        let e = crate::load(&c, &dir).expect_err("not a number").to_string();
+        let e = crate::load(&c, &dir, Task::Classification).expect_err("not a number").to_string();
         assert!(e.contains("line 30,"), "{eol:?}: {e}");
         let ragged = text.replacen("abc,1.5,0", "7,1.5", 1);
         let e = load_csv_text("ragged.csv", &ragged, None, &[]).expect_err("ragged").to_string();
@@ -891,7 +948,7 @@ mod properties {
         fn prediction_reproduces_the_searched_inputs_bit_for_bit(text in table(), seed in 0u64..1000) {
             let dir = temp_dir("prop");
             write(&dir, "t.csv", &text);
-            let loaded = crate::load(&cfg(true), &dir).expect("loads");
+            let loaded = crate::load(&cfg(true), &dir, Task::Classification).expect("loads");
             let p = crate::prepare(&cfg(true), loaded, seed).expect("prepares");
             let pre = p.preprocessor.expect("fitted");
             let s = p.standardizer.expect("standardized");

@@ -47,6 +47,12 @@ pub struct ModelCard {
     /// not the accuracy (absent in earlier releases' cards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub positive_class: Option<String>,
+    /// A regression's target standardization during training (mean and standard deviation of
+    /// the training targets): for the record only, as the exported weights have it folded into
+    /// their output layer and predict in the label's units. Absent for classification (no
+    /// `class_names` then either).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_scale: Option<mlpnas_core::TargetScale>,
 }
 
 impl Clone for ModelCard {
@@ -65,6 +71,7 @@ impl Clone for ModelCard {
             data_source: self.data_source.clone(),
             metrics: self.metrics.clone(),
             positive_class: self.positive_class.clone(),
+            target_scale: self.target_scale,
         }
     }
 }
@@ -75,7 +82,7 @@ impl ModelCard {
     pub fn objective(&self) -> Option<mlpnas_core::Objective> {
         let metric = self.metrics.val_metric?.name;
         let positive = self.positive_class.as_ref().and_then(|p| self.class_names.iter().position(|c| c == p));
-        Some(mlpnas_core::Objective { metric, positive: positive.unwrap_or(0) as u32 })
+        Some(mlpnas_core::Objective { metric, positive: positive.unwrap_or(0) as u32, target_std: 0.0 })
     }
 
     /// Parses a card, current or of an earlier release (whose `backend` becomes the settings of

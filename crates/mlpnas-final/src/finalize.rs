@@ -7,7 +7,8 @@ use std::time::Instant;
 use mlpnas_core::seed::derive;
 use mlpnas_core::top_n;
 use mlpnas_core::{
-    Architecture, ArchitectureTrainer, EarlyStopping, LayerWeights, TrialRecord, TrialStatus, WeightStore, codec,
+    Architecture, ArchitectureTrainer, EarlyStopping, LayerWeights, TargetScale, TrialRecord, TrialStatus, WeightStore,
+    codec,
 };
 use mlpnas_runs::{
     FINAL_DIR, FinalMetrics, JOURNAL, LEADERBOARD_JSON, LEADERBOARD_MD, Leaderboard, LeaderboardEntry, RunDir,
@@ -327,10 +328,17 @@ impl Job<'_> {
             let name = format!("model-{rank}");
             let model_dir = dir.join(&name);
             std::fs::create_dir_all(&model_dir).map_err(|e| FinalError::file(&model_dir, e))?;
+            // A regression's model predicts in the label's units: the target's standardization
+            // is folded into its output layer, so predict and ONNX need nothing more.
+            let target_scale = TargetScale::of(&split.train);
+            let mut exported = fin.weights.clone();
+            if let Some(scale) = target_scale {
+                scale.fold(&mut exported);
+            }
             // The model must rebuild from what is written: the trainer checks the weights now.
-            cfg.trainer.model(&arch, &fin.weights)?;
+            cfg.trainer.model(&arch, &exported)?;
             let weights_path = model_dir.join(MODEL_WEIGHTS);
-            let bytes = codec::encode_layers(&fin.weights, &[("architecture", arch.to_string())])
+            let bytes = codec::encode_layers(&exported, &[("architecture", arch.to_string())])
                 .map_err(|e| FinalError::file(&weights_path, e))?;
             write(&weights_path, &bytes)?;
             let card = ModelCard {
@@ -349,25 +357,29 @@ impl Job<'_> {
                 positive_class: data
                     .objective
                     .reported()
-                    .then(|| split.train.class_names[data.objective.positive as usize].clone()),
+                    .then(|| split.train.class_names.get(data.objective.positive as usize).cloned())
+                    .flatten(),
+                target_scale,
             };
             let json = serde_json::to_string_pretty(&card).map_err(|e| FinalError::file(&model_dir, e))?;
             write(&model_dir.join(MODEL_CARD), json.as_bytes())?;
-            let onnx = crate::onnx::encode(&arch, &fin.weights, data.standardizer.as_ref());
+            let onnx = crate::onnx::encode(&arch, &exported, data.standardizer.as_ref());
             write(&model_dir.join(crate::MODEL_ONNX), &onnx)?;
             let by_metric = match (metrics.val_metric, metrics.test_metric) {
                 (Some(v), Some(t)) => format!(", val {} {:.4}, test {} {:.4}", v.name, v.value, t.name, t.value),
                 _ => String::new(),
             };
+            let accuracy = match target_scale {
+                Some(_) => String::new(),
+                None => format!(", val acc {:.4}, test acc {:.4}", metrics.val_acc, metrics.test_acc),
+            };
             progress(&format!(
-                "[{rank}/{}] {}: {} epochs (best {}{}), val acc {:.4}, test acc {:.4}{by_metric}, {seconds:.1} s",
+                "[{rank}/{}] {}: {} epochs (best {}{}){accuracy}{by_metric}, {seconds:.1} s",
                 best.len(),
                 rec.architecture,
                 metrics.epochs_run,
                 metrics.best_epoch,
                 if metrics.stopped_early { ", stopped early" } else { "" },
-                metrics.val_acc,
-                metrics.test_acc
             ));
             entries.push(LeaderboardEntry { architecture: arch.to_string(), model_dir: name, metrics });
         }

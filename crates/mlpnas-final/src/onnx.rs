@@ -7,7 +7,9 @@
 //! layer is a `Gemm` followed by its activation (`Relu`, `Sigmoid`, `Tanh`, `Elu`); dropout is
 //! absent (inference). Output `probabilities`, `[N, C]`: `Softmax` over the classes, or for a
 //! one-unit sigmoid output `[1 - p, p]` (`Sigmoid` of `-z` and of `z`, `Concat`), as
-//! `predict_proba` gives (up to float rounding).
+//! `predict_proba` gives (up to float rounding). A regression's output is `prediction`, `[N, 1]`:
+//! the linear unit as it is, in the label's units (the exported weights have the target's
+//! standardization folded in).
 //! Opset 13, IR version 7.
 
 use mlpnas_core::{Activation, Architecture, Layer, LayerWeights, OutputKind};
@@ -22,6 +24,8 @@ const IR_VERSION: i64 = 7;
 pub const INPUT: &str = "features";
 /// Name of the graph's output.
 pub const OUTPUT: &str = "probabilities";
+/// Name of a regression graph's output.
+pub const PREDICTION: &str = "prediction";
 
 /// The ONNX bytes of `arch` with `weights`, standardizing inputs with `standardizer` first.
 pub fn encode(arch: &Architecture, weights: &[LayerWeights], standardizer: Option<&Standardizer>) -> Vec<u8> {
@@ -36,6 +40,7 @@ pub fn encode(arch: &Architecture, weights: &[LayerWeights], standardizer: Optio
     }
     let mut dense = 0;
     let mut classes = 0;
+    let mut output_name = OUTPUT;
     for layer in &arch.layers {
         match *layer {
             Layer::Dropout { .. } => {}
@@ -65,6 +70,11 @@ pub fn encode(arch: &Architecture, weights: &[LayerWeights], standardizer: Optio
                         g.node("Concat", &[&q, &p], OUTPUT, vec![int_attr("axis", 1)]);
                         classes = 2;
                     }
+                    OutputKind::Linear => {
+                        g.node("Identity", &[&x], PREDICTION, vec![]);
+                        classes = 1;
+                        output_name = PREDICTION;
+                    }
                 }
             }
         }
@@ -74,7 +84,7 @@ pub fn encode(arch: &Architecture, weights: &[LayerWeights], standardizer: Optio
         name: "mlpnas".into(),
         initializer: g.inits,
         input: vec![value_info(INPUT, arch.input_dim as i64)],
-        output: vec![value_info(OUTPUT, classes)],
+        output: vec![value_info(output_name, classes)],
     };
     let model = ModelProto {
         ir_version: IR_VERSION,

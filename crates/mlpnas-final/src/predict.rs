@@ -22,11 +22,14 @@ pub struct Predictor {
 /// Predictions for a set of rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Predictions {
-    /// Predicted class index of each row.
+    /// Number of rows predicted.
+    pub rows: usize,
+    /// Predicted class index of each row (empty for a regression).
     pub classes: Vec<usize>,
-    /// `rows * n_classes` probabilities, row-major.
+    /// `rows * n_classes` probabilities, row-major (a regression: its predicted values, in the
+    /// label's units).
     pub proba: Vec<f32>,
-    /// Number of classes.
+    /// Number of classes (0: a regression).
     pub n_classes: usize,
     /// The rows' true labels, when the input had the label column.
     pub truth: Option<Vec<String>>,
@@ -38,11 +41,12 @@ pub struct Predictions {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelScore {
     /// Share of the rows with a label the model knows whose prediction equals it (`None` when
-    /// no row has such a label).
+    /// no row has such a label, and for a regression).
     pub accuracy: Option<f64>,
-    /// Rows whose label is one of the model's classes (the accuracy is over these).
+    /// Rows whose label is one of the model's classes, or a number for a regression (the
+    /// accuracy and the metric are over these).
     pub known_rows: usize,
-    /// Rows whose label the model has never seen.
+    /// Rows whose label the model has never seen (or that is not a number, for a regression).
     pub unknown_rows: usize,
     /// Those labels, sorted, each once.
     pub unknown_labels: Vec<String>,
@@ -58,6 +62,9 @@ impl Predictions {
     /// With `objective`, also its metric over those rows.
     pub fn score(&self, class_names: &[String], objective: Option<mlpnas_core::Objective>) -> Option<LabelScore> {
         let truth = self.truth.as_ref()?;
+        if self.n_classes == 0 {
+            return Some(self.score_values(truth, objective));
+        }
         let (mut hits, mut known) = (0usize, 0usize);
         let mut unknown = std::collections::BTreeSet::new();
         let mut unknown_rows = 0;
@@ -80,6 +87,32 @@ impl Predictions {
             unknown_labels: unknown.into_iter().collect(),
             metric: objective.filter(|_| known > 0).map(|o| o.evaluate(&proba, self.n_classes, &labels)),
         })
+    }
+}
+
+impl Predictions {
+    /// A regression's predictions against the rows' labels that are numbers.
+    fn score_values(&self, truth: &[String], objective: Option<mlpnas_core::Objective>) -> LabelScore {
+        let (mut pred, mut values, mut unknown) = (Vec::new(), Vec::new(), std::collections::BTreeSet::new());
+        for (&p, t) in self.proba.iter().zip(truth) {
+            match t.trim().parse::<f32>().ok().filter(|v| v.is_finite()) {
+                Some(v) => {
+                    pred.push(p);
+                    values.push(v);
+                }
+                None => {
+                    unknown.insert(t.clone());
+                }
+            }
+        }
+        let known = values.len();
+        LabelScore {
+            accuracy: None,
+            known_rows: known,
+            unknown_rows: truth.len() - known,
+            unknown_labels: unknown.into_iter().collect(),
+            metric: objective.filter(|_| known > 0).map(|o| o.evaluate_values(&pred, &values)),
+        }
     }
 }
 
@@ -165,7 +198,8 @@ impl Predictor {
     }
 
     /// The model as ONNX bytes ([`crate::onnx`]): input the card's features (what
-    /// [`Predictor::predict_raw`] takes), output the class probabilities.
+    /// [`Predictor::predict_raw`] takes), output the class probabilities (a regression: the
+    /// predicted value).
     pub fn onnx(&self) -> Vec<u8> {
         crate::onnx::encode(self.model.architecture(), &self.weights, self.card.standardizer.as_ref())
     }
@@ -193,6 +227,9 @@ impl Predictor {
         }
         let proba = self.model.predict_proba(&x, rows)?;
         let n_classes = self.model.n_classes();
+        if n_classes == 0 {
+            return Ok(Predictions { rows, classes: Vec::new(), proba, n_classes, truth: None, notes: Vec::new() });
+        }
         let classes = proba
             .chunks_exact(n_classes)
             .map(|p| {
@@ -206,7 +243,7 @@ impl Predictor {
                 best
             })
             .collect();
-        Ok(Predictions { classes, proba, n_classes, truth: None, notes: Vec::new() })
+        Ok(Predictions { rows, classes, proba, n_classes, truth: None, notes: Vec::new() })
     }
 
     /// Reads `source` (a CSV file with a header, columns matched by name, or `builtin:NAME`)

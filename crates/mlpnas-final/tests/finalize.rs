@@ -21,6 +21,8 @@ fn search(name: &str, test_fraction: f64, store: &str) -> PathBuf {
 /// Runs a 6-trial random search on `source` with the Burn trainer on `backend`.
 fn search_on(name: &str, test_fraction: f64, store: &str, source: &str, backend: &str) -> PathBuf {
     mlpnas_link::link_all();
+    // The one built-in regression.
+    let task = if source == "builtin:diabetes" { "regression" } else { "classification" };
     let text = format!(
         r#"
 seed = 3
@@ -32,6 +34,7 @@ test_fraction = {test_fraction}
 units = [8, 16]
 max_len = 3
 [search]
+task = "{task}"
 controller_epochs = 2
 samples_per_epoch = 3
 one_shot = true
@@ -191,7 +194,11 @@ fn model_onnx_runs_as_predict_does_on_every_backend() {
     use tract_onnx::prelude::*;
     let csv = two_class_csv(&tmp("onnx-data"));
     for backend in mlpnas_backend::Backend::for_suites() {
-        for (name, source) in [("iris", "builtin:iris".to_string()), ("two", csv.display().to_string())] {
+        for (name, source) in [
+            ("iris", "builtin:iris".to_string()),
+            ("two", csv.display().to_string()),
+            ("diabetes", "builtin:diabetes".to_string()),
+        ] {
             let run = search_on(&format!("onnx-{name}-{backend}"), 0.0, "memory", &source, &backend.to_string());
             let board = finalize(&run, &opts(1, Init::Scratch), &mut |_| {}).expect("finalize");
             let dir = run.join("final").join(&board.entries[0].model_dir);
@@ -209,7 +216,10 @@ fn model_onnx_runs_as_predict_does_on_every_backend() {
                 .collect();
             let want = p.predict_raw(&x, rows).expect("predict").proba;
             let classes = want.len() / rows;
-            assert_eq!(classes, if name == "iris" { 3 } else { 2 });
+            assert_eq!(
+                classes,
+                [("iris", 3), ("two", 2), ("diabetes", 1)].iter().find(|c| c.0 == name).expect("case").1
+            );
             let model = tract_onnx::onnx()
                 .model_for_path(dir.join("model.onnx"))
                 .and_then(|m| m.with_input_fact(0, f32::fact([rows, width]).into()))
@@ -220,7 +230,8 @@ fn model_onnx_runs_as_predict_does_on_every_backend() {
             let out = model.run(tvec!(input.into())).expect("run");
             let got: Vec<f32> = out[0].to_array_view::<f32>().expect("f32").iter().copied().collect();
             assert_eq!(got.len(), want.len(), "{backend} {name}");
-            let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+            // Within 1e-5 of the value (a regression predicts in the label's units: ~150 here).
+            let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs() / w.abs().max(1.0)).fold(0.0f32, f32::max);
             assert!(
                 worst <= 1e-5,
                 "{backend} {name}: ONNX and predict differ by {worst}: {:?} vs {:?}",

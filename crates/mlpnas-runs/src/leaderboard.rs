@@ -116,16 +116,19 @@ impl Leaderboard {
                 "held out by the run's own split"
             }
         );
-        // A run scored by another metric than the accuracy shows it beside the accuracy.
+        // A run scored by another metric than the accuracy shows it beside the accuracy; a
+        // regression has no accuracy.
         let metric = self.entries.iter().find_map(|e| e.metrics.val_metric.map(|m| m.name));
+        let regression = metric.is_some_and(|m| m.task() == mlpnas_core::Task::Regression);
         let (head, rule) = match metric {
             Some(m) => (format!(" val {m} | test {m} |"), "---|---|"),
             None => (String::new(), ""),
         };
+        let (acc_head, acc_rule) = if regression { ("", "") } else { (" val acc | test acc |", "---|---|") };
         s.push_str(&format!(
-            "| # | architecture | search rank | search reward | init | epochs (best) | val acc | test acc |{head} model |\n"
+            "| # | architecture | search rank | search reward | init | epochs (best) |{acc_head}{head} model |\n"
         ));
-        s.push_str(&format!("|---|---|---|---|---|---|---|---|{rule}---|\n"));
+        s.push_str(&format!("|---|---|---|---|---|---|{acc_rule}{rule}---|\n"));
         for (i, e) in self.entries.iter().enumerate() {
             let m = &e.metrics;
             let shown = |v: Option<MetricValue>| v.map_or("-".to_string(), |v| format!("{:.4}", v.value));
@@ -133,8 +136,9 @@ impl Leaderboard {
                 Some(_) => format!(" {} | {} |", shown(m.val_metric), shown(m.test_metric)),
                 None => String::new(),
             };
+            let acc = if regression { String::new() } else { format!(" {:.4} | {:.4} |", m.val_acc, m.test_acc) };
             s.push_str(&format!(
-                "| {} | `{}` | {} | {:.4} | {} | {} ({}) | {:.4} | {:.4} |{extra} {} |\n",
+                "| {} | `{}` | {} | {:.4} | {} | {} ({}) |{acc}{extra} {} |\n",
                 i + 1,
                 e.architecture,
                 m.rank,
@@ -142,8 +146,6 @@ impl Leaderboard {
                 m.init,
                 m.epochs_run,
                 m.best_epoch,
-                m.val_acc,
-                m.test_acc,
                 e.model_dir
             ));
         }

@@ -7,12 +7,15 @@
 //! (the dashboard, xtask); the search reads the same `[search]` through `mlpnas-search`'s config.
 //! Old setting names are mapped here, once ([`RENAMED`]).
 
-use mlpnas_core::Metric;
+use mlpnas_core::{Metric, Task};
 use serde::{Deserialize, Serialize};
 
 /// `[search]`: the budget and the loop's switches.
+///
+/// Read through [`LoopFields`], where `metric` may be absent: it then defaults to the task's
+/// ([`Task::default_metric`]), and is written out (a stored config always names its metric).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "LoopFields")]
 pub struct LoopConfig {
     /// Controller epochs (the controller is updated after each).
     pub controller_epochs: usize,
@@ -27,15 +30,63 @@ pub struct LoopConfig {
     /// depend on `batch` but never on timing, on how many threads or workers train it, or on
     /// which machine trained what. A local search trains a batch on `batch` threads. 1 = the
     /// original, strictly sequential method. (`workers` is its old name, still accepted.)
-    #[serde(alias = "workers")]
     pub batch: usize,
-    /// The validation metric a trial's reward is made of (`accuracy`, the default and the
-    /// original MLPNAS reward; `balanced_accuracy`, `log_loss`, `auc`, `f1`).
+    /// What the label is: `classification` (the default) or `regression` (a number).
+    pub task: Task,
+    /// The validation metric a trial's reward is made of: classification `accuracy` (its
+    /// default, and the original MLPNAS reward), `balanced_accuracy`, `log_loss`, `auc`, `f1`;
+    /// regression `rmse` (its default), `mae`, `r2`.
     pub metric: Metric,
     /// The class `f1` and a two-class `auc` score, by name (default: the class with the fewest
     /// training rows).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub positive_class: Option<String>,
+}
+
+/// `[search]` as written: [`LoopConfig`] with an optional metric.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct LoopFields {
+    controller_epochs: usize,
+    samples_per_epoch: usize,
+    one_shot: bool,
+    top: usize,
+    #[serde(alias = "workers")]
+    batch: usize,
+    task: Task,
+    metric: Option<Metric>,
+    positive_class: Option<String>,
+}
+
+impl Default for LoopFields {
+    fn default() -> Self {
+        let d = LoopConfig::default();
+        Self {
+            controller_epochs: d.controller_epochs,
+            samples_per_epoch: d.samples_per_epoch,
+            one_shot: d.one_shot,
+            top: d.top,
+            batch: d.batch,
+            task: d.task,
+            metric: None,
+            positive_class: d.positive_class,
+        }
+    }
+}
+
+impl From<LoopFields> for LoopConfig {
+    fn from(f: LoopFields) -> Self {
+        Self {
+            controller_epochs: f.controller_epochs,
+            samples_per_epoch: f.samples_per_epoch,
+            one_shot: f.one_shot,
+            top: f.top,
+            batch: f.batch,
+            task: f.task,
+            metric: f.metric.unwrap_or(f.task.default_metric()),
+            positive_class: f.positive_class,
+        }
+    }
 }
 
 impl Default for LoopConfig {
@@ -46,6 +97,7 @@ impl Default for LoopConfig {
             one_shot: true,
             top: 5,
             batch: 1,
+            task: Task::Classification,
             metric: Metric::Accuracy,
             positive_class: None,
         }
@@ -54,7 +106,7 @@ impl Default for LoopConfig {
 
 /// Fields added to `[search]` after runs were first stored, with the value (TOML text) a run
 /// stored before each existed was made with (see `mlpnas_core::TrainerConfig::added_fields`).
-pub const ADDED_FIELDS: &[(&str, &str)] = &[("metric", "\"accuracy\"")];
+pub const ADDED_FIELDS: &[(&str, &str)] = &[("metric", "\"accuracy\""), ("task", "\"classification\"")];
 
 impl LoopConfig {
     /// Whether trials share weights: one-shot sharing on, and a `[store]` to share through

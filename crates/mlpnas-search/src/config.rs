@@ -194,6 +194,7 @@ impl SearchConfig {
         if self.search.batch == 0 {
             return Err(ConfigError::new("search.batch", "must be at least 1"));
         }
+        self.search.metric.check_task(self.search.task).map_err(|e| ConfigError::new("search.metric", e))?;
         self.check_fits()?;
         if self.search.one_shot && !self.space.networks() {
             return Err(ConfigError::new(

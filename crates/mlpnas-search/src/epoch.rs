@@ -7,8 +7,8 @@
 use std::collections::HashSet;
 
 use mlpnas_core::{
-    BigramKey, Candidate, LayerWeights, Metric, Proposal, RunStorage, SearchSpace, TokenId, TrialRecord, WeightStore,
-    top_n,
+    BigramKey, Candidate, LayerWeights, Objective, Proposal, RunStorage, SearchSpace, TokenId, TrialRecord,
+    WeightStore, top_n,
 };
 
 use crate::error::SearchError;
@@ -38,7 +38,7 @@ pub(crate) struct EpochTrials<'a> {
     /// Puts of the current batch's committed trials, in trial order.
     puts: Vec<(BigramKey, LayerWeights)>,
     /// What the trials' rewards are made of (`search.metric`).
-    metric: Metric,
+    objective: Objective,
 }
 
 /// Where commits go: the run's storage and trials, its weight store, the epoch's tried set and
@@ -90,13 +90,13 @@ impl<'a> EpochTrials<'a> {
             committed: 0,
             batch,
             puts: Vec::new(),
-            metric: Metric::Accuracy,
+            objective: Objective::default(),
         })
     }
 
-    /// The same trials, rewarded by `metric` (default: accuracy).
-    pub(crate) fn rewarded_by(mut self, metric: Metric) -> Self {
-        self.metric = metric;
+    /// The same trials, rewarded by `objective` (default: accuracy).
+    pub(crate) fn rewarded_by(mut self, objective: Objective) -> Self {
+        self.objective = objective;
         self
     }
 
@@ -167,7 +167,7 @@ impl<'a> EpochTrials<'a> {
                     &self.candidates[pos],
                     (&outcome, seconds),
                     transfers,
-                    self.metric,
+                    &self.objective,
                 );
                 let puts: Vec<(BigramKey, LayerWeights)> = if store.is_some() && r.status.stores_weights() {
                     self.keys[pos].iter().copied().zip(outcome.weights.iter().cloned()).collect()

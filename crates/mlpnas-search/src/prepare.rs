@@ -22,7 +22,7 @@ pub struct Prepared {
     pub columns: Vec<mlpnas_data::ColumnInfo>,
     /// What loading left out, one line each.
     pub notes: Vec<String>,
-    /// `search.metric` resolved against the classes (its positive class).
+    /// `search.metric` resolved against the classes (its positive class) or the target.
     pub objective: Objective,
 }
 
@@ -46,6 +46,7 @@ pub fn prepare_data(cfg: &SearchConfig) -> Result<Prepared, SearchError> {
             features: Vec::new(),
             sample_shape: Vec::new(),
             labels: Vec::new(),
+            targets: Vec::new(),
             class_names: Vec::new(),
             feature_names: Vec::new(),
         };
@@ -59,7 +60,7 @@ pub fn prepare_data(cfg: &SearchConfig) -> Result<Prepared, SearchError> {
             objective: Objective::default(),
         });
     }
-    let data = mlpnas_data::load(&cfg.data, &cfg.base_dir)?;
+    let data = mlpnas_data::load(&cfg.data, &cfg.base_dir, cfg.search.task)?;
     let p = mlpnas_data::prepare(&cfg.data, data, derive(cfg.seed, "split", 0))?;
     let split = Arc::new(p.split);
     let objective = objective(cfg, &split)?;

@@ -73,7 +73,7 @@ pub fn replay(
         let candidate = space.candidate(&journaled.tokens, trainer.input_dim(), trainer.n_classes())?;
         let (outcome, seconds) = train_timed(trainer.as_ref(), cfg.seed, trial, &candidate, &[]);
         let proposal = Proposal { tokens: journaled.tokens.clone(), predicted: journaled.predicted };
-        let replayed = record(trial, journaled.epoch, proposal, &candidate, (&outcome?, seconds), 0, cfg.search.metric);
+        let replayed = record(trial, journaled.epoch, proposal, &candidate, (&outcome?, seconds), 0, &data.objective);
         return Ok(Replayed { journaled, replayed, trained: 1 });
     }
     // The search again, up to the end of the trial's controller epoch.

@@ -7,8 +7,8 @@ use std::time::Instant;
 use mlpnas_core::seed::derive;
 use mlpnas_core::{
     Architecture, ArchitectureTrainer, Candidate, Controller, ControllerContext, ControllerError, EpochReport,
-    LayerWeights, Proposal, RunStorage, SearchSpace, Summary, TokenId, TrainOutcome, TrialQueue, TrialRecord,
-    WeightStore, build_controller, top_n,
+    LayerWeights, Objective, Proposal, RunStorage, SearchSpace, Summary, TokenId, TrainOutcome, TrialQueue,
+    TrialRecord, WeightStore, build_controller, top_n,
 };
 
 use crate::config::CheckedConfig;
@@ -66,6 +66,8 @@ pub struct Search {
     queue: Option<Arc<dyn TrialQueue>>,
     /// Threads of this process that train trials of a batch.
     threads: usize,
+    /// What the trials' rewards are made of (`search.metric`, resolved against the data).
+    objective: Objective,
 }
 
 impl Search {
@@ -133,6 +135,7 @@ impl Search {
             notices,
             queue,
             threads,
+            objective: data.objective,
         })
     }
 
@@ -279,7 +282,7 @@ impl Search {
             self.cfg.search.batch,
             self.store.as_deref(),
         )
-        .map(|t| t.rewarded_by(self.cfg.search.metric))
+        .map(|t| t.rewarded_by(self.objective))
     }
 
     /// Trains one controller epoch's trials (`indexed`; the journaled ones are read back) through

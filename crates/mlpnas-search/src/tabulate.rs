@@ -155,7 +155,7 @@ pub fn tabulate(
         for ((i, candidate, tokens), (outcome, seconds)) in jobs.into_iter().zip(trained) {
             let outcome = outcome?;
             let proposal = Proposal { tokens, predicted: None };
-            let rec = record(i, i / n, proposal, &candidate, (&outcome, seconds), 0, cfg.search.metric);
+            let rec = record(i, i / n, proposal, &candidate, (&outcome, seconds), 0, &data.objective);
             storage.append_trial(&rec, None)?;
             records.push(rec);
             if metric(&records[i]) > metric(&records[best]) {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use mlpnas_core::seed::derive;
 use mlpnas_core::{
-    ArchitectureTrainer, Candidate, LayerWeights, Metric, Proposal, TrainOutcome, TrainerError, TrialRecord,
+    ArchitectureTrainer, Candidate, LayerWeights, Objective, Proposal, TrainOutcome, TrainerError, TrialRecord,
     TrialStatus,
 };
 
@@ -80,7 +80,7 @@ pub(crate) fn train_candidate(
 }
 
 /// The journal record of trial `trial` of controller epoch `epoch`: proposal `p` trained (or
-/// measured) as `candidate` in `seconds` with outcome `o`, rewarded by `metric`.
+/// measured) as `candidate` in `seconds` with outcome `o`, rewarded by `objective`.
 pub(crate) fn record(
     trial: usize,
     epoch: usize,
@@ -88,14 +88,14 @@ pub(crate) fn record(
     candidate: &Candidate,
     (o, seconds): (&TrainOutcome, f64),
     transfers: usize,
-    metric: Metric,
+    objective: &Objective,
 ) -> TrialRecord {
     TrialRecord {
         trial,
         epoch,
         architecture: candidate.text(),
         tokens: p.tokens,
-        reward: o.reward(metric),
+        reward: o.reward(objective),
         val_acc_last: o.val_acc_last(),
         predicted: p.predicted,
         transfers,

@@ -23,7 +23,7 @@
 //! detects every change confined to one byte: each step (xor a byte, multiply by an odd prime)
 //! is a bijection of the state, so two inputs that differ in one byte differ in every state after it.
 
-use mlpnas_core::{BigramKey, HostTensor, LayerKey, LayerWeights, OutputKind, codec};
+use mlpnas_core::{BigramKey, HostTensor, LayerKey, LayerWeights, codec};
 
 /// First bytes of every value of the 0.1.0 layout.
 pub const MAGIC: &[u8; 4] = b"MLPW";
@@ -52,9 +52,7 @@ fn layer_text(layer: &LayerKey) -> String {
     match layer {
         LayerKey::Input(d) => format!("in{d}"),
         LayerKey::Dense { units, activation } => format!("dense{units}:{activation}"),
-        LayerKey::Output { units, output } => {
-            format!("out{units}:{}", if *output == OutputKind::Softmax { "softmax" } else { "sigmoid" })
-        }
+        LayerKey::Output { units, output } => format!("out{units}:{}", output.name()),
     }
 }
 
@@ -178,7 +176,7 @@ fn legacy(body: &[u8]) -> Result<LayerWeights, String> {
 
 #[cfg(test)]
 mod tests {
-    use mlpnas_core::Activation;
+    use mlpnas_core::{Activation, OutputKind};
 
     use super::*;
 

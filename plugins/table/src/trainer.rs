@@ -181,7 +181,7 @@ mod tests {
             let o = t.measure(&[0], seed).expect("measure");
             let m = o.measured.expect("measured");
             assert_eq!(m.reward, -m.metric, "minimize: reward = -metric");
-            assert_eq!(o.reward(mlpnas_core::Metric::Accuracy), m.reward);
+            assert_eq!(o.reward(&mlpnas_core::Objective::default()), m.reward);
             assert_eq!(t.measure(&[0], seed).expect("again"), o, "same seed, same observation");
             seen.insert((m.metric * 10.0).round() as i64);
         }

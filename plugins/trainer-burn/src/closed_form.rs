@@ -7,7 +7,9 @@
 //!
 //! - loss: softmax cross-entropy `dL/dz = (softmax(z) - y) / b`; sigmoid binary cross-entropy
 //!   `dL/dz = (sigmoid(z) - y) / b` (both the mean over the batch, as [`Plan::loss`]); with class
-//!   weights, each row's `dL/dz` times its weight `w` (one-hot targets sum to 1 per row);
+//!   weights, each row's `dL/dz` times its weight `w` (one-hot targets sum to 1 per row); a
+//!   linear output (regression) `dL/dz = 2 (z - y) / b` for the squared error, `clamp(z - y,
+//!   -1, 1) / b` for Huber;
 //! - dense `a = f(x W + b)`: `delta = g * f'(a)`, `dW = xᵀ delta`, `db = Σ_rows delta`,
 //!   `dx = delta Wᵀ` (not computed for the first layer);
 //! - activations from their output `a`: sigmoid `a (1 - a)`, tanh `1 - a²`, relu `[a > 0]`,
@@ -27,7 +29,7 @@ use mlpnas_core::{Activation, Architecture, HostTensor, LayerWeights, OutputKind
 
 use crate::config::{BurnTrainerConfig, OptimizerKind};
 use crate::learner::{ADAM_EPSILON, Learner};
-use crate::model::{Plan, Step, activate, dropout_mask, host, initial_weights};
+use crate::model::{Plan, RegressionLoss, Step, activate, dropout_mask, host, initial_weights};
 
 /// The optimizer state of one parameter tensor on the device ([`Update::Device`]): Adam's first
 /// and second moments, or SGD's velocity alone (momentum only).
@@ -178,6 +180,18 @@ impl ClosedFormLearner {
             }
             (OutputKind::Sigmoid, w) => {
                 let g = sigmoid(z.clone()) - y.clone();
+                let g = match &w {
+                    Some(w) => g * w.clone(),
+                    None => g,
+                };
+                (self.plan.loss(z, y, w), g.mul_scalar(1.0 / rows))
+            }
+            (OutputKind::Linear, w) => {
+                let d = z.clone() - y.clone();
+                let g = match self.plan.regression_loss {
+                    RegressionLoss::Mse => d.mul_scalar(2.0),
+                    RegressionLoss::Huber => d.clamp(-1.0, 1.0),
+                };
                 let g = match &w {
                     Some(w) => g * w.clone(),
                     None => g,
@@ -414,7 +428,8 @@ impl Learner for ClosedFormLearner {
 #[cfg(test)]
 mod tests {
     //! The closed form against Burn's autodiff, the reference: gradients of random nets of every
-    //! activation, with and without dropout, both output kinds, on every backend of the build;
+    //! activation, with and without dropout, every output kind (softmax, sigmoid, linear with
+    //! the squared error and Huber), on every backend of the build;
     //! and the optimizer updates against `burn::optim` fed the same gradients.
 
     use burn::optim::GradientsParams;
@@ -429,7 +444,8 @@ mod tests {
     const ACTIVATIONS: [&str; 4] = ["relu", "sigmoid", "tanh", "elu"];
 
     /// A random architecture text (1 to 3 dense layers of 1 to 24 units, any activation, dropout
-    /// after any of them) and its number of classes (2: sigmoid output, 3 to 5: softmax).
+    /// after any of them) and its number of classes (2: sigmoid output, 3 to 5: softmax, 0: a
+    /// regression's linear output).
     fn random_net(r: &mut SeedRng) -> (String, usize) {
         let mut parts = Vec::new();
         for _ in 0..r.random_range(1..=3) {
@@ -438,13 +454,16 @@ mod tests {
                 parts.push("dropout".to_string());
             }
         }
-        (parts.join(","), r.random_range(2..=5))
+        let classes = r.random_range(1..=5);
+        (parts.join(","), if classes == 1 { 0 } else { classes })
     }
 
     /// Random features `[rows, inputs]` (scale 2) and targets for `classes` classes.
     fn batch(r: &mut SeedRng, rows: usize, inputs: usize, classes: usize, device: &Device) -> (Tensor<2>, Tensor<2>) {
         let x: Vec<f32> = (0..rows * inputs).map(|_| r.random_range(-2.0f32..2.0)).collect();
-        let (width, y) = if classes == 2 {
+        let (width, y) = if classes == 0 {
+            (1, (0..rows).map(|_| r.random_range(-3.0f32..3.0)).collect::<Vec<_>>())
+        } else if classes == 2 {
             (1, (0..rows).map(|_| f32::from(u8::from(r.random_bool(0.5)))).collect::<Vec<_>>())
         } else {
             let mut y = vec![0.0f32; rows * classes];
@@ -520,8 +539,9 @@ mod tests {
                 let (text, classes) = random_net(&mut r);
                 let inputs = r.random_range(1..=12);
                 let arch = Architecture::parse(&text, inputs, classes, 0.3).expect("architecture");
-                let plan = Plan::new(&arch);
-                let cfg = BurnTrainerConfig { backend, ..BurnTrainerConfig::default() };
+                let loss = if case % 4 < 2 { RegressionLoss::Mse } else { RegressionLoss::Huber };
+                let plan = Plan::new(&arch).with_regression_loss(loss);
+                let cfg = BurnTrainerConfig { backend, loss, ..BurnTrainerConfig::default() };
                 let init = random_weights(&arch, &mut r);
                 let closed = ClosedFormLearner::new(&cfg, plan.clone(), &arch, &init, &mut rng(case), &plain);
                 let layers = build_layers(&arch, &init, &mut rng(case), &ad);

@@ -11,6 +11,7 @@ use mlpnas_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::export::BurnModel;
+use crate::model::RegressionLoss;
 use crate::trainer::BurnTrainer;
 
 /// Optimizer of architecture training.
@@ -61,6 +62,9 @@ pub struct BurnTrainerConfig {
     /// `{ CLASS = weight, ... }` ([`ClassWeight`]). Training and validation losses are weighted
     /// alike, so early stopping in `finalize` follows the same objective.
     pub class_weight: ClassWeight,
+    /// The loss of a regression (`search.task = "regression"`): `"mse"` (default) or `"huber"`
+    /// ([`RegressionLoss`]); classification always uses cross-entropy.
+    pub loss: RegressionLoss,
 }
 
 impl Default for BurnTrainerConfig {
@@ -75,6 +79,7 @@ impl Default for BurnTrainerConfig {
             momentum: 0.0,
             gradients: Gradients::default(),
             class_weight: ClassWeight::None,
+            loss: RegressionLoss::Mse,
         }
     }
 }
@@ -128,8 +133,8 @@ impl TrainerConfig for BurnTrainerConfig {
 
     fn added_fields(&self) -> &'static [(&'static str, &'static str)] {
         // Runs stored before closed-form gradients existed trained with Burn's autodiff; before
-        // class weights, every class weighed 1.
-        &[("gradients", "\"autodiff\""), ("class_weight", "\"none\"")]
+        // class weights, every class weighed 1; before regression, its loss did not matter.
+        &[("gradients", "\"autodiff\""), ("class_weight", "\"none\""), ("loss", "\"mse\"")]
     }
 
     fn import_legacy_model(&self, arch: &Architecture, path: &Path) -> Result<Vec<LayerWeights>, TrainerError> {

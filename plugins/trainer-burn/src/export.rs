@@ -97,6 +97,7 @@ impl Model for BurnModel {
         match self.plan.output {
             OutputKind::Softmax => self.arch.dense_shapes().last().map_or(0, |s| s.1),
             OutputKind::Sigmoid => 2,
+            OutputKind::Linear => 0,
         }
     }
 

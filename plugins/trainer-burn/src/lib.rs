@@ -27,4 +27,5 @@ pub use config::{BurnTrainerConfig, Gradients, OptimizerKind};
 pub use export::BurnModel;
 /// The backend names of `[trainer] backend = "..."`.
 pub use mlpnas_backend::Backend;
+pub use model::RegressionLoss;
 pub use trainer::BurnTrainer;

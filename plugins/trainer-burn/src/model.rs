@@ -8,6 +8,19 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use mlpnas_core::seed::SeedRng;
 use mlpnas_core::{Activation, Architecture, HostTensor, Layer, LayerWeights, OutputKind};
 use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// The loss of a regression (one linear output unit, on the standardized target).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegressionLoss {
+    /// Mean squared error (the default).
+    #[default]
+    Mse,
+    /// Huber loss with delta 1 (squared within one standard deviation of the target, linear
+    /// beyond): less pulled by outliers.
+    Huber,
+}
 
 /// One step of the forward pass.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +38,8 @@ pub(crate) enum Step {
 pub(crate) struct Plan {
     pub steps: Vec<Step>,
     pub output: OutputKind,
+    /// The loss of a linear output (a regression).
+    pub regression_loss: RegressionLoss,
 }
 
 impl Plan {
@@ -46,7 +61,13 @@ impl Plan {
                 }
             }
         }
-        Self { steps, output }
+        Self { steps, output, regression_loss: RegressionLoss::Mse }
+    }
+
+    /// The same plan with `loss` for a linear output.
+    pub fn with_regression_loss(mut self, loss: RegressionLoss) -> Self {
+        self.regression_loss = loss;
+        self
     }
 
     /// Logits of `x` (`[batch, in]`). Dropout is applied only when `masks` is given: its masks
@@ -67,7 +88,9 @@ impl Plan {
     }
 
     /// Mean loss of `logits` against `targets` (one-hot `[b, classes]` for softmax, `[b, 1]` 0/1
-    /// for sigmoid): categorical or binary cross-entropy, computed stably from logits; with
+    /// for sigmoid, `[b, 1]` standardized values for linear): categorical or binary
+    /// cross-entropy, computed stably from logits, or the squared error (Huber: `q (|d| - q/2)`
+    /// with `q = min(|d|, 1)`, which is `d²/2` within 1 and `|d| - 1/2` beyond); with
     /// `weights` (`[b, 1]`, each row's class weight) the mean of the weighted row losses (Keras'
     /// `class_weight`: divided by the rows, not by the weights).
     pub fn loss(&self, logits: Tensor<2>, targets: Tensor<2>, weights: Option<Tensor<2>>) -> Tensor<1> {
@@ -83,13 +106,29 @@ impl Plan {
                     Some(w) => (rows * w).mean(),
                 }
             }
+            (OutputKind::Linear, w) => {
+                let d = logits - targets;
+                let rows = match self.regression_loss {
+                    RegressionLoss::Mse => d.square(),
+                    RegressionLoss::Huber => {
+                        let a = d.abs();
+                        let q = a.clone().clamp_max(1.0);
+                        q.clone() * (a - q.mul_scalar(0.5))
+                    }
+                };
+                match w {
+                    None => rows.mean(),
+                    Some(w) => (rows * w).mean(),
+                }
+            }
         }
     }
 
     /// Class probabilities of `logits`, copied to the host: `[b, classes]` row-major; a one-unit
-    /// sigmoid output gives `[1 - p, p]` per row.
+    /// sigmoid output gives `[1 - p, p]` per row; a linear output its values as they are.
     pub fn probabilities(&self, logits: Tensor<2>) -> Result<Vec<f32>, String> {
         let probs = match self.output {
+            OutputKind::Linear => logits,
             OutputKind::Softmax => softmax(logits, 1),
             OutputKind::Sigmoid => {
                 let p = sigmoid(logits);
@@ -99,10 +138,12 @@ impl Plan {
         probs.into_data().try_to_vec::<f32>().map_err(|e| format!("{e:?}"))
     }
 
-    /// Number of rows whose predicted class equals `labels` (`[b]`).
+    /// Number of rows whose predicted class equals `labels` (`[b]`); 0 for a linear output,
+    /// which predicts no class.
     pub fn correct(&self, logits: Tensor<2>, labels: Tensor<1, Int>) -> i64 {
         let [b, _] = logits.dims();
         let pred: Tensor<1, Int> = match self.output {
+            OutputKind::Linear => return 0,
             OutputKind::Softmax => logits.argmax(1).reshape([b]),
             OutputKind::Sigmoid => logits.greater_elem(0.0).int().reshape([b]),
         };

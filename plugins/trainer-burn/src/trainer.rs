@@ -6,7 +6,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use mlpnas_core::seed::rng;
 use mlpnas_core::{
     Architecture, ArchitectureTrainer, DataSplit, Dataset, EarlyStopping, EpochMetrics, FitOutcome, LayerWeights,
-    Objective, OutputKind, Score, TrainOutcome, TrainerError,
+    Objective, OutputKind, Score, TargetScale, TrainOutcome, TrainerError,
 };
 use rand::seq::SliceRandom;
 
@@ -24,10 +24,13 @@ pub struct BurnTrainer {
     objective: Objective,
     /// The loss weight of each class (`trainer.class_weight`), `None` when all weigh 1.
     class_weights: Option<Vec<f32>>,
+    /// A regression's target standardization (of the training rows): the loss sees
+    /// standardized targets, every reported metric is in the label's units.
+    target: Option<TargetScale>,
 }
 
-/// One part of the data on a device: flattened features, loss targets, labels and the rows'
-/// class weights.
+/// One part of the data on a device: flattened features, loss targets (standardized for a
+/// regression), labels (zeros for a regression) and the rows' class weights.
 struct DeviceData {
     x: Tensor<2>,
     targets: Tensor<2>,
@@ -38,10 +41,21 @@ struct DeviceData {
 }
 
 impl DeviceData {
-    fn new(d: &Dataset, output: OutputKind, n_classes: usize, class_weights: Option<&[f32]>, device: &Device) -> Self {
+    fn new(
+        d: &Dataset,
+        output: OutputKind,
+        n_classes: usize,
+        (class_weights, target): (Option<&[f32]>, Option<TargetScale>),
+        device: &Device,
+    ) -> Self {
         let rows = d.n_rows();
         let x = Tensor::<2>::from_data(TensorData::new(d.features.clone(), [rows, d.n_features()]), device);
         let targets = match output {
+            OutputKind::Linear => {
+                let scale = target.unwrap_or(TargetScale { mean: 0.0, std: 1.0 });
+                let y: Vec<f32> = d.targets.iter().map(|&v| scale.scale(v)).collect();
+                Tensor::<2>::from_data(TensorData::new(y, [rows, 1]), device)
+            }
             OutputKind::Softmax => {
                 let mut onehot = vec![0.0f32; rows * n_classes];
                 for (r, &l) in d.labels.iter().enumerate() {
@@ -54,9 +68,10 @@ impl DeviceData {
                 Tensor::<2>::from_data(TensorData::new(y, [rows, 1]), device)
             }
         };
-        let labels: Vec<i64> = d.labels.iter().map(|&l| i64::from(l)).collect();
+        let labels: Vec<i64> =
+            if d.is_regression() { vec![0; rows] } else { d.labels.iter().map(|&l| i64::from(l)).collect() };
         let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [rows]), device);
-        let weights = class_weights.map(|w| {
+        let weights = class_weights.filter(|_| !d.is_regression()).map(|w| {
             let per_row: Vec<f32> = d.labels.iter().map(|&l| w[l as usize]).collect();
             Tensor::<2>::from_data(TensorData::new(per_row, [rows, 1]), device)
         });
@@ -71,27 +86,43 @@ impl BurnTrainer {
         for (name, part) in [("training", &data.train), ("validation", &data.valid)] {
             part.check().map_err(|e| TrainerError::Mismatch(format!("{name} rows: {e}")))?;
         }
-        if data.train.n_features() != data.valid.n_features() || data.train.n_classes() != data.valid.n_classes() {
+        if data.train.n_features() != data.valid.n_features()
+            || data.train.n_classes() != data.valid.n_classes()
+            || data.train.is_regression() != data.valid.is_regression()
+        {
             return Err(TrainerError::Mismatch("training and validation parts differ in shape".into()));
         }
+        let task =
+            if data.train.is_regression() { mlpnas_core::Task::Regression } else { mlpnas_core::Task::Classification };
+        objective.metric.check_task(task).map_err(TrainerError::Mismatch)?;
         let class_weights =
             cfg.class_weight.resolve(&data.train).map_err(|e| TrainerError::Other(format!("class_weight: {e}")))?;
-        Ok(Self { cfg, data, objective, class_weights })
+        let target = TargetScale::of(&data.train);
+        Ok(Self { cfg, data, objective, class_weights, target })
     }
 
-    /// The objective's metric of `logits` against `labels` (host labels of the same rows), when
-    /// the objective reports one beside the accuracy.
+    /// The objective's metric of `logits` against `part`'s labels (or target values, the
+    /// outputs un-standardized first), when the objective reports one beside the accuracy.
     fn metric(
         &self,
         plan: &Plan,
         logits: Tensor<2>,
-        labels: &[u32],
+        part: &Dataset,
     ) -> Result<Option<mlpnas_core::MetricValue>, TrainerError> {
         if !self.objective.reported() {
             return Ok(None);
         }
-        let probs = plan.probabilities(logits).map_err(TrainerError::Other)?;
-        Ok(Some(self.objective.evaluate(&probs, self.n_classes(), labels)))
+        let outputs = plan.probabilities(logits).map_err(TrainerError::Other)?;
+        if let Some(scale) = self.target {
+            let pred: Vec<f32> = outputs.iter().map(|&z| scale.unscale(z)).collect();
+            return Ok(Some(self.objective.evaluate_values(&pred, &part.targets)));
+        }
+        Ok(Some(self.objective.evaluate(&outputs, self.n_classes(), &part.labels)))
+    }
+
+    /// The forward plan of `arch` with this trainer's regression loss.
+    fn plan(&self, arch: &Architecture) -> Plan {
+        Plan::new(arch).with_regression_loss(self.cfg.loss)
     }
 
     /// Its settings.
@@ -172,14 +203,14 @@ impl BurnTrainer {
         let mut rng = rng(seed);
         let mut masks = mlpnas_core::seed::rng(mlpnas_core::seed::derive(seed, "dropout", 0));
 
-        let plan = Plan::new(arch);
+        let plan = self.plan(arch);
         let n_classes = self.n_classes();
         let mut learner: Box<dyn Learner> = match cfg.gradients {
             Gradients::ClosedForm => Box::new(ClosedFormLearner::new(cfg, plan.clone(), arch, init, &mut rng, &plain)),
             Gradients::Autodiff => Box::new(AutodiffLearner::new(cfg, plan.clone(), arch, init, &mut rng, &plain)),
         };
         let device = learner.train_device();
-        let weights = self.class_weights.as_deref();
+        let weights = (self.class_weights.as_deref(), self.target);
         let train = DeviceData::new(&self.data.train, plan.output, n_classes, weights, &device);
         let valid = DeviceData::new(&self.data.valid, plan.output, n_classes, weights, &plain);
 
@@ -227,7 +258,7 @@ impl BurnTrainer {
                 diverged = true;
                 break;
             }
-            let metric = self.metric(&plan, logits, &self.data.valid.labels)?;
+            let metric = self.metric(&plan, logits, &self.data.valid)?;
             epochs.push(EpochMetrics { train_loss, val_loss, val_acc, metric });
             if let Some(patience) = stop.patience {
                 if val_loss < best_loss - MIN_DELTA {
@@ -301,19 +332,23 @@ impl ArchitectureTrainer for BurnTrainer {
             )));
         }
         part.check().map_err(TrainerError::Mismatch)?;
-        if part.n_features() != self.input_dim() || part.n_classes() != self.n_classes() {
+        if part.n_features() != self.input_dim()
+            || part.n_classes() != self.n_classes()
+            || part.is_regression() != self.data.train.is_regression()
+        {
             return Err(TrainerError::Mismatch("the scored part differs in shape from the training part".into()));
         }
         let device = self.cfg.backend.device().map_err(TrainerError::Other)?;
-        let plan = Plan::new(arch);
-        let data = DeviceData::new(part, plan.output, self.n_classes(), self.class_weights.as_deref(), &device);
+        let plan = self.plan(arch);
+        let data =
+            DeviceData::new(part, plan.output, self.n_classes(), (self.class_weights.as_deref(), self.target), &device);
         let model = build_layers(arch, &init, &mut rng(0), &device);
         let logits = plan.forward(&model, data.x.clone(), None);
         let loss =
             f64::from(plan.loss(logits.clone(), data.targets.clone(), data.weights.clone()).into_scalar::<f32>());
         let accuracy = plan.correct(logits.clone(), data.labels.clone()) as f64 / data.rows as f64;
         let metric = self
-            .metric(&plan, logits, &part.labels)?
+            .metric(&plan, logits, part)?
             .unwrap_or(mlpnas_core::MetricValue { name: mlpnas_core::Metric::Accuracy, value: accuracy });
         Ok(Score { loss, accuracy, metric })
     }

@@ -27,6 +27,7 @@ fn blobs(classes: usize, n: usize, scale: f32) -> Dataset {
         features,
         sample_shape: vec![2],
         labels,
+        targets: Vec::new(),
         class_names: (0..classes).map(|c| c.to_string()).collect(),
         feature_names: vec!["x".into(), "y".into()],
     }
@@ -66,7 +67,7 @@ fn overflowing_loss_is_reported_as_diverged() {
     let t = trainer(3, "epochs = 2\nlearning_rate = 1e30");
     let o = t.train(&arch("64:relu,64:relu", t.as_ref()), &[], 1).expect("train");
     assert!(o.diverged);
-    assert_eq!(o.reward(Metric::Accuracy), 0.0);
+    assert_eq!(o.reward(&Objective::default()), 0.0);
     assert!(o.weights.is_empty());
 }
 
@@ -125,7 +126,7 @@ fn wine() -> Arc<DataSplit> {
         source: mlpnas_data::DataSpec::Builtin("winequality-red".into()),
         ..Default::default()
     };
-    let data = mlpnas_data::load(&cfg, Path::new(".")).expect("built-in data");
+    let data = mlpnas_data::load(&cfg, Path::new("."), mlpnas_core::Task::Classification).expect("built-in data");
     Arc::new(mlpnas_data::prepare(&cfg, data, 0).expect("split").split)
 }
 
@@ -195,15 +196,15 @@ fn same_accuracy(a: (&dyn ArchitectureTrainer, &str), b: (&dyn ArchitectureTrain
             let (x, y) = (a.train(&arch, &[], seed).expect("train"), b.train(&arch, &[], seed).expect("train"));
             eprintln!(
                 "{text} seed {seed}: reward {an} {:.4} {bn} {:.4}; last val acc {:.4} / {:.4}",
-                x.reward(Metric::Accuracy),
-                y.reward(Metric::Accuracy),
+                x.reward(&Objective::default()),
+                y.reward(&Objective::default()),
                 x.val_acc_last(),
                 y.val_acc_last()
             );
             diffs.push((
                 text,
                 seed,
-                x.reward(Metric::Accuracy) - y.reward(Metric::Accuracy),
+                x.reward(&Objective::default()) - y.reward(&Objective::default()),
                 x.val_acc_last() - y.val_acc_last(),
             ));
         }
@@ -317,6 +318,7 @@ fn imbalanced(rows: usize) -> Dataset {
         features,
         sample_shape: vec![2],
         labels,
+        targets: Vec::new(),
         class_names: vec!["good".into(), "bad".into()],
         feature_names: vec!["x".into(), "y".into()],
     }
@@ -339,7 +341,7 @@ fn minority_recall(model: &dyn Model, d: &Dataset) -> f64 {
 fn balanced_class_weights_raise_the_minority_recall_on_both_gradient_paths() {
     let d = imbalanced(2000);
     let split = Arc::new(DataSplit { train: d.clone(), valid: d.clone(), test: None });
-    let objective = Objective { metric: Metric::BalancedAccuracy, positive: 1 };
+    let objective = Objective { metric: Metric::BalancedAccuracy, positive: 1, target_std: 0.0 };
     for gradients in ["closed-form", "autodiff"] {
         let recall = |weights: &str| {
             let text = format!("epochs = 6\ngradients = \"{gradients}\"\nclass_weight = {weights}");
@@ -366,7 +368,7 @@ fn an_always_majority_model_has_balanced_accuracy_one_half() {
     let d = imbalanced(400);
     let split = Arc::new(DataSplit { train: d.clone(), valid: d.clone(), test: None });
     let cfg = BurnTrainerConfig { backend: test_backend(), ..BurnTrainerConfig::default() };
-    let objective = Objective { metric: Metric::BalancedAccuracy, positive: 1 };
+    let objective = Objective { metric: Metric::BalancedAccuracy, positive: 1, target_std: 0.0 };
     let t = cfg.build(split, &objective).expect("trainer");
     let a = arch("4:relu", t.as_ref());
     // Zero kernels, and an output bias of -5: p(bad) = sigmoid(-5) for every row.

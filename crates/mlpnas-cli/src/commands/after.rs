@@ -85,13 +85,15 @@ pub(crate) fn export_onnx(model: &std::path::Path, verbosity: output::Verbosity)
     let predictor = mlpnas_final::Predictor::load_on(model, None)?;
     let path = predictor.write_onnx()?;
     if verbosity > output::Verbosity::Quiet {
+        let output = match predictor.model().n_classes() {
+            0 => format!("\"{}\": the predicted value", mlpnas_final::onnx::PREDICTION),
+            n => format!("\"{}\": {n} class probabilities", mlpnas_final::onnx::OUTPUT),
+        };
         note!(
-            "{} (input \"{}\": {} features as model.json's feature_names; output \"{}\": {} class probabilities)",
+            "{} (input \"{}\": {} features as model.json's feature_names; output {output})",
             path.display(),
             mlpnas_final::onnx::INPUT,
             predictor.card().feature_names.len(),
-            mlpnas_final::onnx::OUTPUT,
-            predictor.model().n_classes()
         );
     }
     Ok(())
@@ -115,6 +117,13 @@ pub(crate) fn predict(a: PredictArgs, verbosity: output::Verbosity) -> Result<()
         }
     }
     out.push('\n');
+    if p.n_classes == 0 {
+        // A regression: one number a row, in the label's units (--proba adds nothing).
+        for v in &p.proba {
+            out.push_str(&v.to_string());
+            out.push('\n');
+        }
+    }
     for (i, &c) in p.classes.iter().enumerate() {
         out.push_str(&csv_field(&names[c]));
         if a.proba {
@@ -131,7 +140,7 @@ pub(crate) fn predict(a: PredictArgs, verbosity: output::Verbosity) -> Result<()
             mlpnas_runs::atomic_write(path, out.as_bytes())
                 .map_err(|e| anyhow::anyhow!("{}: cannot write the predictions: {e}", path.display()))?;
             if !quiet {
-                note!("{} predictions -> {}", p.classes.len(), path.display());
+                note!("{} predictions -> {}", p.rows, path.display());
             }
         }
         None => {
@@ -140,13 +149,34 @@ pub(crate) fn predict(a: PredictArgs, verbosity: output::Verbosity) -> Result<()
         }
     }
     if let Some(score) = p.score(names, predictor.card().objective()) {
+        if p.n_classes == 0 {
+            if score.unknown_rows > 0 {
+                note!(
+                    "warning: {} of {} labelled rows have labels that are not numbers (such as {:?}); they are not scored",
+                    score.unknown_rows,
+                    p.rows,
+                    score.unknown_labels.first().map_or("", String::as_str)
+                );
+            }
+            if let Some(m) = score.metric
+                && !quiet
+            {
+                note!(
+                    "{} {:.4} on {} labelled rows (the metric the model was chosen by)",
+                    m.name,
+                    m.value,
+                    score.known_rows
+                );
+            }
+            return Ok(());
+        }
         if score.unknown_rows > 0 {
             let shown: Vec<&str> = score.unknown_labels.iter().take(10).map(String::as_str).collect();
             let more = score.unknown_labels.len().saturating_sub(shown.len());
             note!(
                 "warning: {} of {} labelled rows have labels the model has never seen ({}{}; its classes: {})",
                 score.unknown_rows,
-                p.classes.len(),
+                p.rows,
                 shown.join(", "),
                 if more > 0 { format!(" and {more} more") } else { String::new() },
                 names.join(", ")

@@ -19,23 +19,27 @@ pub(crate) fn eval(a: EvalArgs, verbosity: output::Verbosity) -> Result<()> {
     let data = prepare_data(&cfg)?;
     // What it trained on is part of the result (without --data: the config's source, or the
     // default `builtin:iris`).
+    let label = match data.split.train.n_classes() {
+        0 => "a number to predict".to_string(),
+        n => format!("{n} classes"),
+    };
     let source = format!(
-        "{} ({} train / {} valid rows, {} features, {} classes)",
+        "{} ({} train / {} valid rows, {} features, {label})",
         cfg.data.source,
         data.split.train.n_rows(),
         data.split.valid.n_rows(),
         data.split.train.n_features(),
-        data.split.train.n_classes()
     );
     let (arch, outcome, seconds) = evaluate(&cfg, &data, text)?;
-    let metric = cfg.search.metric;
+    let objective = &data.objective;
+    let metric = objective.metric;
     if a.json {
         let v = serde_json::json!({
             "architecture": arch.to_string(),
             "data": cfg.data.source.to_string(),
             "params": arch.param_count(),
             "metric": metric.name(),
-            "reward": outcome.reward(metric),
+            "reward": outcome.reward(objective),
             "val_acc_last": outcome.val_acc_last(),
             "diverged": outcome.diverged,
             "seconds": seconds,
@@ -46,11 +50,14 @@ pub(crate) fn eval(a: EvalArgs, verbosity: output::Verbosity) -> Result<()> {
         say!("data          {source}");
         say!("architecture  {arch}");
         say!("parameters    {}", arch.param_count());
+        // A regression has no accuracy; its losses are on the standardized target.
+        let regression = metric.task() == mlpnas_core::Task::Regression;
         let extra = if data.objective.reported() { format!("  {metric}") } else { String::new() };
-        say!("epoch  train_loss  val_loss  val_acc{extra}");
+        say!("epoch  train_loss  val_loss{}{extra}", if regression { "" } else { "  val_acc" });
         for (i, e) in outcome.epochs.iter().enumerate() {
             let m = e.metric.map_or(String::new(), |m| format!("  {:>w$.4}", m.value, w = metric.name().len()));
-            say!("{:>5}  {:>10.4}  {:>8.4}  {:>7.4}{m}", i + 1, e.train_loss, e.val_loss, e.val_acc);
+            let acc = if regression { String::new() } else { format!("  {:>7.4}", e.val_acc) };
+            say!("{:>5}  {:>10.4}  {:>8.4}{acc}{m}", i + 1, e.train_loss, e.val_loss);
         }
         if outcome.diverged {
             say!("diverged (loss became NaN or infinite)");
@@ -60,11 +67,11 @@ pub(crate) fn eval(a: EvalArgs, verbosity: output::Verbosity) -> Result<()> {
             m if m.minimize() => format!("val {m}, negated"),
             m => format!("val {m}"),
         };
-        say!(
-            "reward {:.4} (epoch-weighted {what}), last val accuracy {:.4}, {seconds:.2} s",
-            outcome.reward(metric),
-            outcome.val_acc_last()
-        );
+        let last = match metric.task() {
+            mlpnas_core::Task::Regression => String::new(),
+            mlpnas_core::Task::Classification => format!(", last val accuracy {:.4}", outcome.val_acc_last()),
+        };
+        say!("reward {:.4} (epoch-weighted {what}){last}, {seconds:.2} s", outcome.reward(objective));
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ pub(crate) fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> 
     let (run, data, run_dir) = match (&a.resume, &a.config) {
         (Some(dir), _) => {
             let d = &a.data;
-            if d.data.is_some() || d.label.is_some() || d.drop.is_some() || d.seed.is_some() {
+            if d.data.is_some() || d.label.is_some() || d.task.is_some() || d.drop.is_some() || d.seed.is_some() {
                 bail!(
                     "--resume continues {} with its own config; only --set {} may change",
                     dir.display(),
@@ -71,18 +71,19 @@ pub(crate) fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> 
             run.location()
         );
     } else if verbosity > output::Verbosity::Quiet {
+        let label = match data.split.train.n_classes() {
+            0 => "a number to predict".to_string(),
+            n => format!("{n} classes"),
+        };
         note!(
-            "mlpnas: {} ({} train / {} valid rows, {} features, {} classes) -> {}",
+            "mlpnas: {} ({} train / {} valid rows, {} features, {label}) -> {}",
             cfg.data.source,
             data.split.train.n_rows(),
             data.split.valid.n_rows(),
             data.split.train.n_features(),
-            data.split.train.n_classes(),
             run.location()
         );
-        if !data.columns.is_empty() {
-            note!("{}", output::data_table(&data));
-        }
+        note!("{}", output::data_table(&data));
         if data.objective.reported() {
             let m = data.objective.metric;
             let positive = match m {
@@ -158,7 +159,13 @@ pub(crate) fn tabulate(mut a: TabulateArgs, verbosity: output::Verbosity) -> Res
         (None, false) => bail!("{run_name}: holds no tabulation to continue; give --config FILE"),
         (None, true) => {
             let d = &a.data;
-            if d.data.is_some() || d.label.is_some() || d.drop.is_some() || d.seed.is_some() || !d.set.is_empty() {
+            if d.data.is_some()
+                || d.label.is_some()
+                || d.task.is_some()
+                || d.drop.is_some()
+                || d.seed.is_some()
+                || !d.set.is_empty()
+            {
                 bail!("{run_name}: a tabulation continues with its own config; only --seeds and --threads may change");
             }
             let run = Run::resume(storage, &[])?;
