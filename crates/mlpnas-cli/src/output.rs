@@ -272,33 +272,7 @@ pub(crate) fn data_table(data: &mlpnas_search::Prepared) -> String {
 /// every part (the accuracy of always answering the commonest class), or a regression target's
 /// mean and standard deviation (the RMSE of always answering the mean).
 pub(crate) fn label_summary(split: &mlpnas_core::DataSplit) -> String {
-    let parts = [Some(&split.train), Some(&split.valid), split.test.as_ref()];
-    if split.train.is_regression() {
-        let values: Vec<f64> =
-            parts.into_iter().flatten().flat_map(|p| p.targets.iter().map(|&v| f64::from(v))).collect();
-        let n = values.len().max(1) as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-        return format!(
-            "  target: mean {}, standard deviation {} over {} rows (predicting the mean scores rmse about {})",
-            natural(mean),
-            natural(std),
-            values.len(),
-            natural(std)
-        );
-    }
-    let mut counts = vec![0usize; split.train.n_classes()];
-    for part in parts.into_iter().flatten() {
-        for &l in &part.labels {
-            if let Some(c) = counts.get_mut(l as usize) {
-                *c += 1;
-            }
-        }
-    }
-    let total: usize = counts.iter().sum();
-    let shown: Vec<String> = split.train.class_names.iter().zip(&counts).map(|(n, c)| format!("{n} {c}")).collect();
-    let majority = counts.iter().copied().max().unwrap_or(0) as f64 / total.max(1) as f64;
-    format!("  classes: {} (majority rate {majority:.4})", shown.join(", "))
+    format!("  {}", mlpnas_core::DataSummary::of(split).label)
 }
 
 #[cfg(test)]

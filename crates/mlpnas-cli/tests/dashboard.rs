@@ -519,6 +519,9 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
         until(&c, "return document.querySelectorAll('#leaderboard tbody tr').length", 2.into(), long).await;
         let heads = eval(&c, "return [...document.querySelectorAll('#leaderboard th')].slice(0, 4).map((h) => h.textContent).join(',')").await;
         assert_eq!(heads, "architecture,model,val acc,test acc");
+        // What the rewards are read against: the class counts and the majority rate.
+        let label = eval(&c, "return document.getElementById('run-label').textContent").await;
+        assert_eq!(label, "classes: setosa 50, versicolor 50, virginica 50 (majority rate 0.3333)");
         let order = "return document.getElementById('leaderboard').compareDocumentPosition(document.getElementById('bigrams')) === Node.DOCUMENT_POSITION_FOLLOWING";
         assert_eq!(eval(&c, order).await, true, "the weight store below the final models");
         // A regression: val rmse instead of val acc, in the trials and the leaderboard; the
@@ -531,6 +534,8 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
         let heads = eval(&c, "return [...document.querySelectorAll('#leaderboard th')].map((h) => h.textContent).join(',')").await;
         assert!(heads.as_str().is_some_and(|h| h.starts_with("architecture,model,val rmse,test rmse") && !h.contains("acc")), "{heads}");
         assert_eq!(eval(&c, "return document.getElementById('run-metric').textContent").await, "rmse (smaller is better; reward = −metric)");
+        let label = eval(&c, "return document.getElementById('run-label').textContent").await;
+        assert!(label.as_str().is_some_and(|l| l.starts_with("target: mean ") && l.contains("predicting the mean scores rmse")), "{label}");
         c.goto(&format!("{}#/run/diabetes/trial/0", d.url())).await.expect("regression trial page");
         until(&c, "return window.mlpnas.charts.accuracy ? window.mlpnas.charts.accuracy.data[1].length : -1", 3.into(), long).await;
         assert_eq!(eval(&c, "return document.body.innerText.includes('Validation rmse per epoch')").await, true);

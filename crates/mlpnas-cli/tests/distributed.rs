@@ -763,4 +763,14 @@ fn a_table_with_categories_in_postgres_gives_the_local_journal() {
     finish(&mut coord);
     stop(w);
     assert_eq!(report(&pg, "tab"), want, "the run in PostgreSQL differs from the local run");
+    // Its data summary is stored with it (a schema-2 column), as in the run directory.
+    let said = |args: &[&str]| {
+        let out = bin().arg("report").args(args).output().expect("report");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).lines().find(|l| l.starts_with("data: ")).map(str::to_string)
+    };
+    let in_pg = said(&["tab", "--storage", &pg.url()]).expect("a data line for the run in PostgreSQL");
+    let local = said(&[d.join("local").to_str().expect("utf-8")]).expect("a data line for the run directory");
+    assert_eq!(in_pg, local);
+    assert!(in_pg.contains("classes: ") && in_pg.contains("(majority rate 0."), "{in_pg}");
 }

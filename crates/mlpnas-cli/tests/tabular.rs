@@ -164,8 +164,10 @@ fn a_search_by_balanced_accuracy_with_class_weights_names_its_metric_everywhere(
     let config = std::fs::read_to_string(run.join("config.toml")).expect("config");
     assert!(config.contains("metric = \"balanced_accuracy\"") && config.contains("class_weight = \"balanced\""));
     // report names it too, and finalize ranks by it and reports it on the test rows.
-    let report = ok(bin().arg("report").arg(&run));
-    assert!(report.contains("val_balanced_accuracy"), "{report}");
+    let out = bin().arg("report").arg(&run).output().expect("report");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("val_balanced_accuracy"), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("; classes: bad 60, good 540 (majority rate 0.9000)"), "report shows the imbalance: {said}");
     let fin = ok(bin().args(["--quiet", "finalize"]).arg(&run).args(["--top", "2", "--epochs", "6"]));
     assert!(fin.contains("| val balanced_accuracy | test balanced_accuracy |"), "{fin}");
     assert!(fin.contains("(model-1: the best by validation balanced_accuracy)"), "{fin}");
@@ -245,6 +247,11 @@ fn bad_objectives_are_one_line_errors_before_anything_is_written() {
     assert!(e.contains("`search.metric`: f1 scores one positive class against the other, and this data has"), "{e}");
     assert!(e.contains("classes; use balanced_accuracy or auc"), "{e}");
     assert!(!run.exists());
+    // With a positive class given, the metric is still what is wrong.
+    c.args(["--set", "search.positive_class=\"setosa\""]);
+    let e = fails(&mut c);
+    assert!(e.contains("`search.metric`: f1 scores one positive class against the other"), "{e}");
+    assert!(!run.exists());
 }
 
 /// A regression table: a price from a size, a text district and a sometimes-missing age.
@@ -278,7 +285,7 @@ fn a_regression_goes_search_finalize_predict_in_the_label_units() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("a number to predict"), "{err}");
-    assert!(err.contains("target: mean ") && err.contains("(predicting the mean scores rmse about"), "{err}");
+    assert!(err.contains("target: mean ") && err.contains("(predicting the mean scores rmse "), "{err}");
     assert!(err.contains("reward: validation rmse, negated (smaller is better), epoch-weighted"), "{err}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("val_rmse") && stdout.contains(",1:linear"), "{stdout}");
@@ -292,6 +299,12 @@ fn a_regression_goes_search_finalize_predict_in_the_label_units() {
         let weighted = values.iter().enumerate().map(|(i, v)| (i + 1) as f64 * v).sum::<f64>() / (n * (n + 1.0) / 2.0);
         assert!((t.reward + weighted).abs() < 1e-9, "trial {}: reward {} vs -{weighted}", t.trial, t.reward);
     }
+    // report shows what the RMSE should be read against: the target's spread.
+    let out = bin().arg("report").arg(&run).output().expect("report");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("val_rmse"), "{said}");
+    assert!(said.contains("data: 400 rows (train / valid 360 / 40), 7 features; target: mean "), "{said}");
+    assert!(said.contains("(predicting the mean scores rmse "), "{said}");
     let fin = ok(bin().args(["--quiet", "finalize"]).arg(&run).args(["--top", "2", "--epochs", "40"]));
     assert!(fin.contains("| val rmse | test rmse |"), "{fin}");
     let card: serde_json::Value =

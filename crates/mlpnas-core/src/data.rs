@@ -1,6 +1,7 @@
 //! The in-memory data set handed to trainers: features already numeric, labels already encoded
-//! (classification) or target values (regression), and [`TargetScale`], the one standardization
-//! of a regression target.
+//! (classification) or target values (regression); [`TargetScale`], the one standardization
+//! of a regression target; and [`DataSummary`], what a run's data holds, as readers that load no
+//! data show it.
 //!
 //! Loading, label encoding, splitting and standardization live in `mlpnas-data`; this is only the
 //! shape every trainer agrees on.
@@ -115,6 +116,96 @@ pub struct DataSplit {
     pub test: Option<Dataset>,
 }
 
+/// What a run's data holds (rows per part, features, the label's classes and their counts or a
+/// regression target's mean and spread): recorded in the run's storage when a search starts
+/// ([`crate::RunStorage::write_data_summary`]), so `report` and the dashboard show what a reward
+/// should be read against (the majority rate, or the RMSE of predicting the mean) without
+/// loading the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSummary {
+    /// Rows of the training and validation parts, then the test part's when it has one.
+    pub rows: Vec<usize>,
+    /// Width of one (flattened) example.
+    pub features: usize,
+    /// The label over every part.
+    pub label: LabelSummary,
+}
+
+/// A label over every part of a split: its classes and their rows, or a target's statistics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LabelSummary {
+    /// Classification: each class with its rows.
+    Classes {
+        /// Class names, in label order.
+        names: Vec<String>,
+        /// Rows of each class.
+        counts: Vec<usize>,
+    },
+    /// Regression: the target's mean and (population) standard deviation.
+    Target {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation: the RMSE of always predicting the mean.
+        std: f64,
+    },
+}
+
+impl DataSummary {
+    /// The summary of `split`.
+    pub fn of(split: &DataSplit) -> Self {
+        let parts: Vec<&Dataset> =
+            [Some(&split.train), Some(&split.valid), split.test.as_ref()].into_iter().flatten().collect();
+        let label = if split.train.is_regression() {
+            let values: Vec<f64> = parts.iter().flat_map(|p| p.targets.iter().map(|&v| f64::from(v))).collect();
+            let n = values.len().max(1) as f64;
+            let mean = values.iter().sum::<f64>() / n;
+            let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+            LabelSummary::Target { mean, std }
+        } else {
+            let mut counts = vec![0usize; split.train.n_classes()];
+            for &l in parts.iter().flat_map(|p| p.labels.iter()) {
+                if let Some(c) = counts.get_mut(l as usize) {
+                    *c += 1;
+                }
+            }
+            LabelSummary::Classes { names: split.train.class_names.clone(), counts }
+        };
+        Self { rows: parts.iter().map(|p| p.n_rows()).collect(), features: split.train.n_features(), label }
+    }
+}
+
+impl LabelSummary {
+    /// The share of the commonest class (the accuracy of always answering it); `None` for a
+    /// regression.
+    pub fn majority_rate(&self) -> Option<f64> {
+        match self {
+            LabelSummary::Classes { counts, .. } => {
+                let total: usize = counts.iter().sum();
+                Some(counts.iter().copied().max().unwrap_or(0) as f64 / total.max(1) as f64)
+            }
+            LabelSummary::Target { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for LabelSummary {
+    /// `classes: bad 60, good 540 (majority rate 0.9000)`, or `target: mean 22.53, standard
+    /// deviation 9.1880 (predicting the mean scores rmse 9.1880)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LabelSummary::Classes { names, counts } => {
+                let shown: Vec<String> = names.iter().zip(counts).map(|(n, c)| format!("{n} {c}")).collect();
+                write!(f, "classes: {} (majority rate {:.4})", shown.join(", "), self.majority_rate().unwrap_or(0.0))
+            }
+            LabelSummary::Target { mean, std } => write!(
+                f,
+                "target: mean {mean:.4}, standard deviation {std:.4} (predicting the mean scores rmse {std:.4})"
+            ),
+        }
+    }
+}
+
 /// The standardization of a regression target: trainers fit on `(y - mean) / std` of the
 /// training rows and report every number (metrics, predictions) back in the label's units;
 /// an exported model has it folded into its output layer ([`TargetScale::fold`]).
@@ -194,7 +285,33 @@ mod tests {
             let folded = w[0].kernel.data[0] * x + w[0].bias.data[0];
             assert!((folded - s.unscale(2.0 * x - 1.0)).abs() < 1e-4, "{folded}");
         }
-        let constant = Dataset { targets: vec![5.0; 3], ..train };
+        let constant = Dataset { targets: vec![5.0; 3], ..train.clone() };
         assert!(constant.check().expect_err("refused").contains("5 in every row"));
+        // Its summary: the target's mean and spread over every part.
+        let split = DataSplit { train: train.clone(), valid: train.select(&[0]), test: None };
+        let summary = DataSummary::of(&split);
+        assert_eq!((summary.rows.clone(), summary.features), (vec![3, 1], 1));
+        let LabelSummary::Target { mean, std } = summary.label else { panic!("a target") };
+        assert_eq!(mean, 17.5);
+        assert!((std - (68.75f64).sqrt()).abs() < 1e-9);
+        assert_eq!(summary.label.majority_rate(), None);
+    }
+
+    #[test]
+    fn a_class_summary_counts_every_part() {
+        let d = Dataset {
+            features: vec![0.0; 5],
+            sample_shape: vec![1],
+            labels: vec![0, 1, 1, 1, 0],
+            targets: Vec::new(),
+            class_names: vec!["a".into(), "b".into()],
+            feature_names: vec!["x".into()],
+        };
+        let split = DataSplit { train: d.select(&[0, 1, 2]), valid: d.select(&[3]), test: Some(d.select(&[4])) };
+        let s = DataSummary::of(&split);
+        assert_eq!(s.rows, vec![3, 1, 1]);
+        assert_eq!(s.label.to_string(), "classes: a 2, b 3 (majority rate 0.6000)");
+        let json = serde_json::to_string(&s).expect("json");
+        assert_eq!(serde_json::from_str::<DataSummary>(&json).expect("back"), s);
     }
 }

@@ -226,6 +226,12 @@ pub trait RunStorage: Send + fmt::Debug {
     fn read_summary(&self) -> Result<Option<Summary>, StorageError>;
     /// Marks a finished run unfinished again (it is being continued). Needs the lock.
     fn clear_summary(&mut self) -> Result<(), StorageError>;
+    /// Records what the run's data holds (the search writes it when it starts, so a resume
+    /// replaces it with the same), for readers that load no data (`report`, the dashboard).
+    fn write_data_summary(&mut self, summary: &crate::data::DataSummary) -> Result<(), StorageError>;
+    /// The recorded data summary; `None` for a run that has none (made before summaries, or a
+    /// benchmark-table run, which loads no data).
+    fn read_data_summary(&self) -> Result<Option<crate::data::DataSummary>, StorageError>;
     /// The committed trials from index `from` on, reading only what is new where the storage
     /// can (a dashboard follows a running search this way). `mark` is what the previous call
     /// returned for this run and the same `from`, or 0; the second value is the mark for the

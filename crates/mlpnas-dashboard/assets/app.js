@@ -172,6 +172,7 @@ function runHeader(info) {
         best ? el('a', { class: 'arch', href: `#/run/${enc(info.id)}/trial/${best.trial}`, text: `${best.architecture} (trial ${best.trial})` }) : '–'),
       el('div', {}, el('span', { text: 'controller' }), el('b', { text: f.controller || '–' })),
       el('div', {}, el('span', { text: 'data' }), el('b', { text: f.data || '–' })),
+      info.label ? el('div', {}, el('span', { text: 'label' }), el('b', { id: 'run-label', text: info.label })) : null,
       el('div', {}, el('span', { text: 'seed' }), el('b', { text: f.seed ?? '–' })),
       el('div', {}, el('span', { text: 'controller epochs' }), el('b', { text: String(info.epochs) })),
       el('div', {}, el('span', { text: 'wall time' }), el('b', { text: info.wall_seconds !== null ? secs(info.wall_seconds) : `${secs(info.train_seconds)} training so far` })),

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use mlpnas_core::{Architecture, EpochReport, LayerKey, RunStorage, TrialRecord, batches, top_n, verify_trials};
+use mlpnas_core::{
+    Architecture, DataSummary, EpochReport, LayerKey, RunStorage, TrialRecord, batches, top_n, verify_trials,
+};
 use mlpnas_runs::{Leaderboard, RunSettings};
 use serde::Serialize;
 
@@ -170,6 +172,12 @@ pub struct RunInfo {
     pub epochs: usize,
     /// Whether `finalize` wrote a leaderboard for it.
     pub finalized: bool,
+    /// What its data holds (recorded when its search started; absent for runs made before
+    /// 0.5.0 and benchmark-table runs).
+    pub data: Option<DataSummary>,
+    /// Its label as a reward should be read against: `classes: ... (majority rate ...)` or
+    /// `target: mean ..., standard deviation ...` ([`mlpnas_core::LabelSummary`]'s words).
+    pub label: Option<String>,
     /// Why the last read failed (a corrupt journal, a run that disappeared); what was read
     /// before is still shown.
     pub error: Option<String>,
@@ -188,6 +196,7 @@ struct Update {
     finished: Option<f64>,
     writer: Option<String>,
     leaderboard: Option<Leaderboard>,
+    data: Option<DataSummary>,
     /// Trials the run's latest checkpoint covers (read before the trials).
     covered: usize,
     location: String,
@@ -241,8 +250,20 @@ impl Reader {
             Some(dir) => Leaderboard::read(dir).map_err(|e| e.to_string())?,
             None => None,
         };
+        let data = s.read_data_summary().map_err(|e| e.to_string())?;
         self.mark = mark;
-        Ok(Update { facts, keep, records, epochs, finished, writer, leaderboard, covered, location: s.location() })
+        Ok(Update {
+            facts,
+            keep,
+            records,
+            epochs,
+            finished,
+            writer,
+            leaderboard,
+            data,
+            covered,
+            location: s.location(),
+        })
     }
 }
 
@@ -274,6 +295,8 @@ impl RunView {
             train_seconds: 0.0,
             epochs: 0,
             finalized: false,
+            data: None,
+            label: None,
             error: None,
             version: 0,
         };
@@ -305,6 +328,8 @@ impl RunView {
         info.train_seconds = self.records.iter().map(|r| r.seconds).sum();
         info.epochs = self.epochs.len();
         info.finalized = self.leaderboard.is_some();
+        info.label = u.data.as_ref().map(|d| d.label.to_string());
+        info.data = u.data;
         // The trials read so far, checked as every reader checks them; damage is shown, and
         // what was read is kept.
         info.error = verify_trials(&self.records, u.covered).err().map(|m| format!("{}: {m}", u.location));

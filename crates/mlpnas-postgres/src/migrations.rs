@@ -13,7 +13,8 @@ pub(crate) const LOCK_SPACE: i32 = 0x6d6c_706e; // "mlpn"
 
 /// The schema's migrations, in order: migration `i` brings the schema to version `i + 1`.
 /// Never edit one that has shipped; add the next.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE mlpnas_runs (
     id bigserial PRIMARY KEY,
     name text NOT NULL UNIQUE,
@@ -79,7 +80,12 @@ CREATE TABLE mlpnas_run_workers (
     last_seen timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (run, worker)
 );
-"#];
+"#,
+    r#"
+-- 0.5.0: what a run's data holds (mlpnas_core::DataSummary, JSON), for report and the dashboard.
+ALTER TABLE mlpnas_runs ADD COLUMN data_summary text;
+"#,
+];
 
 /// Creates the schema or brings it up to date, in one transaction under an advisory lock (two
 /// processes starting at once migrate once); refuses a schema newer than this binary knows.

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use mlpnas_core::codec;
 use mlpnas_core::{
-    BigramKey, Checkpoint, CheckpointState, DataSplit, EpochReport, LayerWeights, RunStorage, StorageError, Summary,
-    TrialLog, TrialQueue, TrialRecord,
+    BigramKey, Checkpoint, CheckpointState, DataSplit, DataSummary, EpochReport, LayerWeights, RunStorage,
+    StorageError, Summary, TrialLog, TrialQueue, TrialRecord,
 };
 
 use crate::conn::Conn;
@@ -334,6 +334,20 @@ impl RunStorage for PgStorage {
         let id = self.need_lock()?;
         self.call(|c| Ok(c.execute("UPDATE mlpnas_runs SET summary = NULL WHERE id = $1", &[&id])?))?;
         Ok(())
+    }
+    fn write_data_summary(&mut self, summary: &DataSummary) -> Result<(), StorageError> {
+        let id = self.need_lock()?;
+        let text = serde_json::to_string(summary).map_err(|e| io(&self.location(), e))?;
+        self.call(|c| Ok(c.execute("UPDATE mlpnas_runs SET data_summary = $2 WHERE id = $1", &[&id, &text])?))?;
+        Ok(())
+    }
+    fn read_data_summary(&self) -> Result<Option<DataSummary>, StorageError> {
+        let id = self.id()?;
+        self.call(|c| {
+            let text: Option<String> =
+                c.query_one("SELECT data_summary FROM mlpnas_runs WHERE id = $1", &[&id])?.get(0);
+            text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt("the data summary", e))).transpose()
+        })
     }
     fn queue(&self) -> Option<Arc<dyn TrialQueue>> {
         Some(Arc::new(self.db.queue()))

@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 
 use mlpnas_core::codec;
 use mlpnas_core::{
-    BigramKey, Checkpoint, CheckpointState, EpochReport, LayerWeights, RunStorage, StorageError, Summary, TrialLog,
-    TrialRecord,
+    BigramKey, Checkpoint, CheckpointState, DataSummary, EpochReport, LayerWeights, RunStorage, StorageError, Summary,
+    TrialLog, TrialRecord,
 };
 
 use crate::journal::{Journal, scan, scan_from};
@@ -37,6 +37,8 @@ pub const CONFIG: &str = "config.toml";
 pub const EPOCHS: &str = "controller.jsonl";
 /// The final summary's file name.
 pub const SUMMARY: &str = "summary.json";
+/// What the run's data holds (`mlpnas_core::DataSummary`), written when a search starts.
+pub const DATA: &str = "data.json";
 /// The lock file's name.
 pub const LOCK: &str = "lock";
 const CHECKPOINT_DIR: &str = "checkpoint";
@@ -478,6 +480,21 @@ impl RunStorage for RunDir {
             std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
         }
         Ok(())
+    }
+
+    fn write_data_summary(&mut self, summary: &DataSummary) -> Result<(), StorageError> {
+        self.need_lock()?;
+        let bytes = serde_json::to_vec_pretty(summary).map_err(|e| io(&self.root.join(DATA), e))?;
+        self.write(DATA, &bytes)
+    }
+
+    fn read_data_summary(&self) -> Result<Option<DataSummary>, StorageError> {
+        let path = self.root.join(DATA);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| io(&path, format!("corrupt: {e}")))
     }
 }
 

@@ -33,9 +33,13 @@ pub fn objective(cfg: &SearchConfig, split: &DataSplit) -> Result<Objective, Sea
     if !cfg.trainer.needs_data() {
         return Ok(Objective::default());
     }
-    let field = if cfg.search.positive_class.is_some() { "search.positive_class" } else { "search.metric" };
+    let err =
+        |field: &str, e: String| SearchError::Config { path: cfg.origin.clone(), source: ConfigError::new(field, e) };
+    // The metric against the data first (f1 on three classes is the metric's fault, whatever
+    // the positive class), then the positive class.
+    Objective::resolve(cfg.search.metric, None, &split.train).map_err(|e| err("search.metric", e))?;
     Objective::resolve(cfg.search.metric, cfg.search.positive_class.as_deref(), &split.train)
-        .map_err(|e| SearchError::Config { path: cfg.origin.clone(), source: ConfigError::new(field, e) })
+        .map_err(|e| err("search.positive_class", e))
 }
 
 /// Loads the config's data and splits it with the config's seed; for a trainer that needs no

@@ -111,6 +111,10 @@ impl Search {
         // consecutive, and at least as many as the checkpoint covers.
         storage.keep_epochs_before(epoch)?;
         storage.clear_summary()?;
+        // What report and the dashboard show beside the rewards (a table run loads no data).
+        if cfg.trainer.needs_data() {
+            storage.write_data_summary(&mlpnas_core::DataSummary::of(&data.split))?;
+        }
         let queue = storage.queue();
         if queue.is_some() {
             storage.publish_data(&data.split)?;

@@ -37,6 +37,21 @@ pub(crate) fn report(
     if json {
         say!("{}", serde_json::to_string_pretty(&best)?);
     } else {
+        // What the rewards should be read against, on stderr beside the table (runs made
+        // before 0.5.0 have no summary).
+        if let Some(data) = storage.read_data_summary()?
+            && verbosity > output::Verbosity::Quiet
+        {
+            let rows: Vec<String> = data.rows.iter().map(usize::to_string).collect();
+            note!(
+                "data: {} rows (train / valid{} {}), {} features; {}",
+                data.rows.iter().sum::<usize>(),
+                if data.rows.len() > 2 { " / test" } else { "" },
+                rows.join(" / "),
+                data.features,
+                data.label
+            );
+        }
         say!("{}", output::table(&best, measurement.as_ref()));
         say!("{} trials", records.len());
     }
