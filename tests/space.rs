@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
+use mlpnas_core::space::DropoutRates;
 use mlpnas_core::{
-    Activation, Architecture, ControllerConfig, ControllerContext, MlpSpace, MlpSpaceConfig, SearchSpace, StoreConfig,
-    TokenId,
+    Activation, Architecture, ControllerConfig, ControllerContext, MlpSpace, MlpSpaceConfig, Optimizer, SearchSpace,
+    StoreConfig, TokenId,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
@@ -15,16 +16,37 @@ fn config(cases: u32, seed: u64) -> Config {
 }
 
 /// Random valid space configs: 1..=`max_units` widths from a pool (1 included, to meet the
-/// binary output `1:sigmoid`), 1..=`max_acts` activations in any order, `max_len` 2..=5.
+/// binary output `1:sigmoid`), 1..=`max_acts` activations in any order, `max_len` 2..=5, and
+/// none, some or all of the training settings, each with one or two values in any order.
 fn space_config(max_units: usize, max_acts: usize) -> impl Strategy<Value = MlpSpaceConfig> {
     let units = proptest::sample::subsequence(vec![1u32, 3, 8, 16, 64, 512], 1..=max_units).prop_shuffle();
     let activations = proptest::sample::subsequence(Activation::ALL.to_vec(), 1..=max_acts).prop_shuffle();
-    (units, activations, 0.0f64..0.9, 2usize..=5).prop_map(|(units, activations, dropout, max_len)| MlpSpaceConfig {
-        units,
-        activations,
-        dropout,
-        max_len,
-    })
+    let dropout = prop_oneof![
+        (0.0f64..0.9).prop_map(DropoutRates::One),
+        proptest::sample::subsequence(vec![0.0, 0.25, 0.5], 1..=2).prop_shuffle().prop_map(DropoutRates::Searched),
+    ];
+    let training = (
+        proptest::sample::subsequence(vec![0.1, 0.003], 0..=2).prop_shuffle(),
+        proptest::sample::subsequence(vec![16u32, 128], 0..=2).prop_shuffle(),
+        proptest::sample::subsequence(vec![0.0, 1e-4], 0..=2),
+        proptest::sample::subsequence(Optimizer::ALL.to_vec(), 0..=2).prop_shuffle(),
+        proptest::sample::subsequence(vec![3u32, 20], 0..=2),
+    );
+    (units, activations, dropout, 2usize..=5, training).prop_map(
+        |(units, activations, dropout, max_len, (learning_rate, batch_size, weight_decay, optimizer, epochs))| {
+            MlpSpaceConfig {
+                units,
+                activations,
+                dropout,
+                max_len,
+                learning_rate,
+                batch_size,
+                weight_decay,
+                optimizer,
+                epochs,
+            }
+        },
+    )
 }
 
 fn build(cfg: &MlpSpaceConfig) -> Result<MlpSpace, TestCaseError> {
@@ -66,7 +88,7 @@ proptest! {
     #[test]
     fn allowed_tokens_give_valid_sequences_that_round_trip(
         cfg in space_config(4, 4),
-        choices in proptest::collection::vec(any::<u32>(), 5),
+        choices in proptest::collection::vec(any::<u32>(), 11),
         input_dim in 1usize..100,
         n_classes in 2usize..10,
     ) {
@@ -78,7 +100,7 @@ proptest! {
         prop_assert_eq!(&space.encode(&arch)?, &seq);
 
         let text = arch.to_string();
-        let parsed = Architecture::parse(&text, input_dim, n_classes, cfg.dropout)?;
+        let parsed = Architecture::parse(&text, input_dim, n_classes, space.dropout_rate())?;
         prop_assert_eq!(&parsed, &arch, "text {}", text);
     }
 
@@ -110,6 +132,8 @@ proptest! {
     #[test]
     fn completions_match_brute_force(cfg in space_config(2, 3)) {
         let space = build(&cfg)?;
+        // Enumeration stays quick.
+        prop_assume!(space.size() <= 20_000);
         let mut all = Vec::new();
         enumerate(&space, &mut Vec::new(), &mut all);
         prop_assert_eq!(all.len() as u128, space.size());

@@ -17,7 +17,14 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// 14 widths x 4 activations, max_len 3: 56 + 56 * 56 + 56 = 3248 sequences.
 fn space() -> Result<MlpSpace, mlpnas_core::ConfigError> {
     let units: Vec<u32> = (1..=14).map(|i| 8 * i).collect();
-    MlpSpaceConfig { units, activations: Activation::ALL.to_vec(), max_len: 3, dropout: 0.2 }.build()
+    MlpSpaceConfig {
+        units,
+        activations: Activation::ALL.to_vec(),
+        max_len: 3,
+        dropout: 0.2.into(),
+        ..Default::default()
+    }
+    .build()
 }
 
 /// (width index, activation index) of each hidden layer, and the number of dropouts.

@@ -57,7 +57,13 @@ macro_rules! controller_conformance_tests {
 
 /// A space with these units and activations (dropout 0.2).
 pub fn space(units: &[u32], activations: &[Activation], max_len: usize) -> Result<MlpSpace> {
-    let cfg = MlpSpaceConfig { units: units.to_vec(), activations: activations.to_vec(), max_len, dropout: 0.2 };
+    let cfg = MlpSpaceConfig {
+        units: units.to_vec(),
+        activations: activations.to_vec(),
+        max_len,
+        dropout: 0.2.into(),
+        ..Default::default()
+    };
     cfg.build().with_context(|| format!("space {cfg:?}"))
 }
 
@@ -71,7 +77,37 @@ pub fn spaces() -> Result<Vec<Box<dyn SearchSpace>>> {
     }
     out.push(Box::new(space(&[32, 64, 128], &Activation::ALL, 3)?));
     out.push(Box::new(MlpSpaceConfig::default().build()?));
+    out.extend(training_spaces()?);
     out.extend(table_spaces()?);
+    Ok(out)
+}
+
+/// MLP spaces that search training settings after the layers: one small enough to exhaust, and
+/// one with every dimension.
+pub fn training_spaces() -> Result<Vec<Box<dyn SearchSpace>>> {
+    let small = MlpSpaceConfig {
+        units: vec![8, 16],
+        activations: vec![Activation::Relu],
+        max_len: 2,
+        learning_rate: vec![0.01, 0.001],
+        batch_size: vec![32],
+        ..Default::default()
+    };
+    let all = MlpSpaceConfig {
+        units: vec![8, 32, 64],
+        activations: vec![Activation::Relu, Activation::Elu],
+        max_len: 3,
+        dropout: mlpnas_core::space::DropoutRates::Searched(vec![0.0, 0.2]),
+        learning_rate: vec![0.03, 0.003, 0.0003],
+        batch_size: vec![16, 64],
+        weight_decay: vec![0.0, 1e-4],
+        optimizer: mlpnas_core::Optimizer::ALL.to_vec(),
+        epochs: vec![5, 10],
+    };
+    let mut out: Vec<Box<dyn SearchSpace>> = Vec::new();
+    for cfg in [small, all] {
+        out.push(Box::new(cfg.build().with_context(|| format!("space {cfg:?}"))?));
+    }
     Ok(out)
 }
 

@@ -139,6 +139,20 @@ pub(crate) struct FinalizeArgs {
     /// the `tch` feature tch-cpu, tch-cuda:N).
     #[arg(long)]
     pub(crate) backend: Option<String>,
+    /// What the exported models are trained on: `train` (the training rows, early stopping on
+    /// the validation rows) or `all` (then again on training and validation rows, for the best
+    /// epoch count found; the test rows stay out).
+    #[arg(long, value_enum, default_value_t = Refit::Train)]
+    pub(crate) refit: Refit,
+}
+
+/// `finalize --refit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Refit {
+    /// The training rows, with early stopping on the validation rows.
+    Train,
+    /// The training and validation rows, for the early-stopped model's best epoch count.
+    All,
 }
 
 #[derive(Debug, Args)]

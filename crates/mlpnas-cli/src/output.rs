@@ -240,6 +240,7 @@ pub fn token_text(t: Token, dropout: f64) -> String {
         Token::Output => {
             "output (softmax over the classes, 1 sigmoid unit for 2 classes, or 1 linear unit for a regression)".into()
         }
+        Token::Training { dim, value } => format!("training: {} = {value} ({}=)", dim.field(), dim.key()),
     }
 }
 

@@ -184,6 +184,9 @@ fn bad_config_files_give_one_line_errors() {
         ("unknown-field.toml", base.replace("[search]", "[search]\nbogus = 1"), "bogus"),
         ("bad-value.toml", base.replace("\nepochs = 10", "\nepochs = 0"), "trainer.epochs"),
         ("no-store.toml", base.replace("[store]\ntype = \"memory\"", ""), "needs a [store]"),
+        ("batch-0.toml", base.replace("[space]", "[space]\nbatch_size = [32, 0]"), "space.batch_size"),
+        ("lr-negative.toml", base.replace("[space]", "[space]\nlearning_rate = [-0.01]"), "space.learning_rate"),
+        ("rates-empty.toml", base.replace("dropout = 0.2 ", "dropout = [] "), "space.dropout"),
     ];
     for (name, text, needle) in cases {
         let p = file(&d, name, &text);
@@ -277,6 +280,71 @@ fn bad_data_gives_one_line_errors() {
     }
     let err = fails(bin().args(["eval", "--arch", "8:relu", "--data", "builtin:nope"]));
     assert!(err.contains("iris"), "{err}");
+}
+
+/// `finalize --refit all`: each model is trained again on the training and validation rows (the
+/// card counts them: never the test rows) for its early-stopped best epoch count, from the same
+/// start; validation numbers stay those of the early-stopped model, test numbers are the refit
+/// model's. A classification whose space searches training settings, and a regression (whose
+/// target scale is then that of the refit rows).
+#[test]
+fn refit_all_trains_on_training_and_validation_rows_only() {
+    let d = tmp("refit");
+    for (name, data, total) in [
+        (
+            "iris",
+            &[
+                "--data",
+                "builtin:iris",
+                "--set",
+                "space.learning_rate=[0.03, 0.01]",
+                "--set",
+                "space.batch_size=[8, 16]",
+            ][..],
+            150,
+        ),
+        ("diabetes", &["--data", "builtin:diabetes", "--task", "regression"][..], 442),
+    ] {
+        let run_dir = d.join(name);
+        let mut c = bin();
+        c.args(["search", "-q", "--config"]).arg(config()).args(data).arg("--out").arg(&run_dir);
+        for s in
+            ["search.controller_epochs=2", "search.samples_per_epoch=3", "trainer.epochs=3", "data.test_fraction=0.2"]
+        {
+            c.args(["--set", s]);
+        }
+        ok(&mut c);
+        let finalize = |out: &str, extra: &[&str]| {
+            let mut c = bin();
+            c.args(["finalize", "-q", "--top", "2", "--epochs", "15", "--patience", "3"]).args(extra);
+            ok(c.arg(&run_dir).arg("--out").arg(d.join(format!("{name}-{out}"))));
+            let text = std::fs::read_to_string(d.join(format!("{name}-{out}/leaderboard.json"))).expect("leaderboard");
+            let board: mlpnas_final::Leaderboard = serde_json::from_str(&text).expect("json");
+            let mut entries = board.entries;
+            entries.sort_by_key(|e| e.metrics.trial);
+            entries
+        };
+        let all = finalize("all", &["--refit", "all"]);
+        let train = finalize("train", &[]);
+        for (a, t) in all.iter().zip(&train) {
+            let [tr, va, te] = a.metrics.rows;
+            assert_eq!(tr + va + te, total, "{name}");
+            let r = a.metrics.refit.as_ref().expect("the card records the refit");
+            assert_eq!((r.parts.as_str(), r.rows), ("train+valid", tr + va), "{name}: refit rows");
+            assert_eq!(r.epochs, a.metrics.best_epoch, "{name}: the early-stopped epoch count");
+            assert!(t.metrics.refit.is_none());
+            // The same early-stopped model, then another exported one.
+            assert_eq!(a.metrics.val_loss, t.metrics.val_loss, "{name}");
+            assert_ne!(a.metrics.test_loss, t.metrics.test_loss, "{name}: the refit changed nothing");
+            let card: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(d.join(format!("{name}-all/{}/model.json", a.model_dir))).expect("card"),
+            )
+            .expect("json");
+            assert_eq!(card["metrics"]["refit"]["rows"], tr + va);
+        }
+        let md = std::fs::read_to_string(d.join(format!("{name}-all/leaderboard.md"))).expect("markdown");
+        assert!(md.contains("trained again on the train+valid rows"), "{md}");
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -337,6 +337,27 @@ fn finish(c: &mut Child) {
     assert!(status.success(), "exited with {status}: {}", stderr(c));
 }
 
+/// The journal (essences) of the search `args` builds, run locally into `dir`.
+fn local_journal(args: &dyn Fn(&mut Command), dir: &Path) -> Vec<String> {
+    let mut local = bin();
+    args(&mut local);
+    let out = local.arg("--out").arg(dir).output().expect("local");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(dir.join("journal.jsonl")).expect("journal");
+    text.lines().map(|l| essence(&serde_json::from_str::<TrialRecord>(l).expect("record"))).collect()
+}
+
+/// Waits until worker `w` holds a claim, then SIGKILLs it mid-trial (its claim comes back after
+/// the lease).
+fn kill_mid_trial(pg: &Pg, w: Child) {
+    let t0 = Instant::now();
+    while !holds_a_claim(pg, w.id()) {
+        assert!(t0.elapsed() < Duration::from_secs(60), "the worker never held a claim");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    stop(w);
+}
+
 fn stop(mut c: Child) {
     let _ = c.kill();
     let _ = c.wait();
@@ -352,12 +373,7 @@ fn workers_with_one_killed_mid_run_give_the_local_journal() {
     let a = worker(&pg, &[]);
     let b = worker(&pg, &[]);
     wait_for(&pg, "r1", 5, &mut coord);
-    let t0 = Instant::now();
-    while !holds_a_claim(&pg, a.id()) {
-        assert!(t0.elapsed() < Duration::from_secs(60), "worker a never held a claim");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    stop(a); // SIGKILL mid-trial: its claim comes back after the lease
+    kill_mid_trial(&pg, a);
     let c = worker(&pg, &["--exit-when-idle", "60"]);
     finish(&mut coord);
     stop(b);
@@ -734,6 +750,43 @@ fn tls_when_the_url_asks_for_it() {
     assert!(!e.contains(PASSWORD), "{e}");
 }
 
+/// Training settings in the space: a run whose trials workers train (one SIGKILLed mid-trial)
+/// gives the local journal, settings and all.
+#[test]
+fn training_settings_through_workers_give_the_local_journal() {
+    let Some(pg) = Pg::start("training") else { return };
+    let d = tmp("dist-training");
+    let args = |c: &mut Command| {
+        c.args(["search", "--quiet", "--config"]).arg(workspace().join("configs/evolution.toml"));
+        c.args(["--data", "builtin:iris", "--seed", "5"]);
+        for s in [
+            "search.controller_epochs=3",
+            "search.samples_per_epoch=6",
+            "space.units=[8, 16, 32]",
+            "space.learning_rate=[0.03, 0.003]",
+            "space.batch_size=[8, 32]",
+            "space.weight_decay=[0.0, 0.01]",
+            "space.optimizer=[\"adam\", \"sgd\"]",
+            "space.epochs=[3, 5]",
+        ] {
+            c.args(["--set", s]);
+        }
+    };
+    let want = local_journal(&args, &d.join("local"));
+    assert_eq!(want.len(), 18);
+    assert!(want.iter().all(|w| w.contains("|lr=")), "{want:?}");
+    let mut coord = bin();
+    args(&mut coord);
+    let mut coord = spawn(coord.args(["--storage", &pg.url(), "--name", "hp", "--threads", "0"]));
+    let a = worker(&pg, &[]);
+    wait_for(&pg, "hp", 2, &mut coord);
+    kill_mid_trial(&pg, a);
+    let b = worker(&pg, &["--exit-when-idle", "30"]);
+    finish(&mut coord);
+    stop(b);
+    assert_eq!(report(&pg, "hp"), want, "the run in PostgreSQL differs from the local run");
+}
+
 /// A table with categories and missing cells: the coordinator publishes the encoded data once,
 /// workers never refit, and the journal is the local run's.
 #[test]
@@ -749,13 +802,7 @@ fn a_table_with_categories_in_postgres_gives_the_local_journal() {
             c.args(["--set", s]);
         }
     };
-    let mut local = bin();
-    args(&mut local);
-    let out = local.arg("--out").arg(d.join("local")).output().expect("local");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = std::fs::read_to_string(d.join("local/journal.jsonl")).expect("journal");
-    let want: Vec<String> =
-        text.lines().map(|l| essence(&serde_json::from_str::<TrialRecord>(l).expect("record"))).collect();
+    let want = local_journal(&args, &d.join("local"));
     let mut coord = bin();
     args(&mut coord);
     let mut coord = spawn(coord.args(["--storage", &pg.url(), "--name", "tab", "--threads", "0"]));

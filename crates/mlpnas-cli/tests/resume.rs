@@ -132,6 +132,57 @@ fn threads_change_no_journal_even_through_a_kill() {
     }
 }
 
+/// A space that searches every training setting (`--set space.*`).
+const TRAINING_SPACE: [&str; 12] = [
+    "--set",
+    "space.learning_rate=[0.03, 0.003]",
+    "--set",
+    "space.batch_size=[16, 64]",
+    "--set",
+    "space.weight_decay=[0.0, 0.001]",
+    "--set",
+    "space.optimizer=[\"adam\", \"sgd\"]",
+    "--set",
+    "space.dropout=[0.0, 0.3]",
+    "--set",
+    "space.epochs=[2, 3]",
+];
+
+/// Training settings are tokens like the layers: every controller (random, evolution,
+/// REINFORCE) proposes them, the trainer takes them from the candidate on both gradient paths,
+/// the journal names them, and a run SIGKILLed and resumed gives the uninterrupted journal.
+#[test]
+fn training_settings_in_the_space_resume_exactly_after_sigkill_with_every_controller() {
+    for (config, gradients) in [
+        ("random", "closed-form"),
+        ("evolution", "closed-form"),
+        ("seed-default", "closed-form"),
+        ("random", "autodiff"),
+    ] {
+        let root = tmp(&format!("training-{config}-{gradients}"));
+        let g = format!("trainer.gradients=\"{gradients}\"");
+        let extra = [&TRAINING_SPACE[..], &["--set", &g]].concat();
+        let reference = root.join("reference");
+        succeed(&mut search_with(config, &reference, "memory", &extra));
+        let records = journal(&reference);
+        let texts: std::collections::HashSet<&str> = records.iter().map(|r| r.architecture.as_str()).collect();
+        for r in &records {
+            let (_, training) = r.architecture.split_once('|').expect("training settings in the journal");
+            let t = mlpnas_core::Training::parse(training).expect("parses");
+            assert!(t.learning_rate.is_some() && t.epochs.is_some() && t.optimizer.is_some(), "{}", r.architecture);
+            // The candidate's epochs were trained (none diverges on iris at these rates).
+            assert_eq!(r.epochs.len(), t.epochs.expect("epochs") as usize, "{}", r.architecture);
+        }
+        assert_eq!(texts.len(), records.len(), "{config}: a candidate proposed twice");
+        let settings: std::collections::HashSet<&str> =
+            texts.iter().filter_map(|t| t.split_once('|')).map(|(_, s)| s).collect();
+        assert!(settings.len() > 4, "{config}: the settings hardly vary: {settings:?}");
+        for n in [6, 13] {
+            kill_at_with(config, &root.join(format!("killed-{n}")), "memory", &extra, n, &reference);
+        }
+    }
+}
+
 #[test]
 fn kill_and_resume_memory_store() {
     kill_and_resume_matches_uninterrupted("memory", &[]);

@@ -1,5 +1,6 @@
-//! Decoded architectures: layers, their text form (`64:relu,dropout,32:elu,3:softmax`) and the
-//! one-shot bigram keys of their dense layers.
+//! Decoded architectures: layers and the training hyperparameters a candidate carries, their
+//! text form (`64:relu,dropout,32:elu,3:softmax|lr=0.003,bs=64`) and the one-shot bigram keys of
+//! their dense layers.
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,6 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SpaceError;
+use crate::hyper::Training;
 
 /// Activation of a hidden dense layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -122,13 +124,18 @@ impl fmt::Display for Layer {
     }
 }
 
-/// A decoded architecture: hidden layers then exactly one output layer, for a given input width.
+/// A decoded architecture: hidden layers then exactly one output layer, for a given input width,
+/// and the training hyperparameters the candidate carries (none: the trainer's settings).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Architecture {
     /// Width of the (flattened) input.
     pub input_dim: usize,
     /// Layers in order; the last is [`Layer::Output`].
     pub layers: Vec<Layer>,
+    /// Training hyperparameters chosen by the search (its dropout rate is already that of every
+    /// [`Layer::Dropout`]); not part of any bigram key.
+    #[serde(default, skip_serializing_if = "Training::is_empty")]
+    pub training: Training,
 }
 
 impl Architecture {
@@ -181,11 +188,12 @@ impl Architecture {
     }
 
     /// Parses an architecture as the journal writes it, output layer included (`...,3:softmax`,
-    /// `...,1:sigmoid` for two classes, `...,1:linear` for a regression): the number of classes
-    /// is read from that layer.
-    /// Dropout rates are not part of the text (0 here).
+    /// `...,1:sigmoid` for two classes, `...,1:linear` for a regression), training settings
+    /// too (`|lr=0.003`): the number of classes is read from that layer.
+    /// Dropout rates are not part of the layers' text (0 here, unless `dropout=` is given).
     pub fn parse_journaled(text: &str, input_dim: usize) -> Result<Self, SpaceError> {
-        let last = text.rsplit(',').next().unwrap_or_default().trim();
+        let layers = text.split_once('|').map_or(text, |(l, _)| l);
+        let last = layers.rsplit(',').next().unwrap_or_default().trim();
         let n_classes = match last.split_once(':') {
             Some(("1", "sigmoid")) => Some(2),
             Some(("1", "linear")) => Some(0),
@@ -199,13 +207,19 @@ impl Architecture {
         Self::parse(text, input_dim, n_classes, 0.0)
     }
 
-    /// Parses `64:relu,dropout,32:elu[,3:softmax]`. Without an explicit output layer the one for
-    /// `n_classes` is appended; `dropout_rate` is the rate of every `dropout` token.
+    /// Parses `64:relu,dropout,32:elu[,3:softmax][|lr=0.003,bs=64]`. Without an explicit output
+    /// layer the one for `n_classes` is appended; `dropout_rate` is the rate of every `dropout`
+    /// token, unless the training settings name one (`dropout=0.3`).
     pub fn parse(text: &str, input_dim: usize, n_classes: usize, dropout_rate: f64) -> Result<Self, SpaceError> {
         let err = |reason: String| SpaceError::Parse { text: text.to_string(), reason };
+        let (layers_text, training) = match text.split_once('|') {
+            Some((l, t)) => (l, Training::parse(t).map_err(err)?),
+            None => (text, Training::default()),
+        };
+        let dropout_rate = training.dropout.unwrap_or(dropout_rate);
         let (out_units, out_kind) = OutputKind::for_classes(n_classes);
         let mut layers = Vec::new();
-        let parts: Vec<&str> = text.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
+        let parts: Vec<&str> = layers_text.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
         for (i, part) in parts.iter().enumerate() {
             if *part == "dropout" {
                 layers.push(Layer::Dropout { rate: dropout_rate });
@@ -253,7 +267,7 @@ impl Architecture {
         if layers.windows(2).any(|w| matches!((w[0], w[1]), (Layer::Dropout { .. }, Layer::Dropout { .. }))) {
             return Err(err("dropout cannot follow dropout".into()));
         }
-        Ok(Self { input_dim, layers })
+        Ok(Self { input_dim, layers, training })
     }
 }
 
@@ -264,6 +278,9 @@ impl fmt::Display for Architecture {
                 f.write_str(",")?;
             }
             write!(f, "{l}")?;
+        }
+        if !self.training.is_empty() {
+            write!(f, "|{}", self.training)?;
         }
         Ok(())
     }
@@ -348,6 +365,19 @@ mod tests {
         let b = Architecture::parse(&a.to_string(), 11, 3, 0.2).expect("parses");
         assert_eq!(a, b);
         assert_eq!(a.param_count(), 11 * 64 + 64 + 64 * 32 + 32 + 32 * 3 + 3);
+    }
+
+    #[test]
+    fn training_settings_round_trip_and_set_dropout_rates() {
+        let a = Architecture::parse("64:relu,dropout,3:softmax|lr=0.003,bs=64,dropout=0.4", 5, 3, 0.2).expect("parses");
+        assert_eq!(a.to_string(), "64:relu,dropout,3:softmax|lr=0.003,bs=64,dropout=0.4");
+        assert_eq!(a.layers[1], Layer::Dropout { rate: 0.4 });
+        assert_eq!(a.training.batch_size, Some(64));
+        let b = Architecture::parse_journaled(&a.to_string(), 5).expect("parses");
+        assert_eq!(a, b);
+        assert_eq!(a.bigram_keys(), Architecture::parse("64:relu,dropout", 5, 3, 0.2).expect("plain").bigram_keys());
+        let e = Architecture::parse("8:relu|lr=0", 4, 3, 0.2).expect_err("bad setting").to_string();
+        assert!(e.contains("positive"), "{e}");
     }
 
     #[test]

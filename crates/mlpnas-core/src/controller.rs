@@ -87,7 +87,8 @@ pub trait ControllerConfig: fmt::Debug + Send + Sync {
     }
     /// Fields added since release 0.1.0 and the value (TOML text) a run stored before a field
     /// existed was made with, as [`crate::TrainerConfig::added_fields`]: a stored run config
-    /// that lacks one is read with that value, so it resumes as it was made.
+    /// that lacks one is read with that value, so it resumes as it was made. A field of a
+    /// sub-table is named by its dotted path (`mutation.training`).
     fn added_fields(&self) -> &'static [(&'static str, &'static str)] {
         &[]
     }

@@ -86,6 +86,25 @@ impl Dataset {
         }
         Ok(())
     }
+    /// The rows of `parts` one after the other (e.g. training then validation rows, for a model
+    /// refit on both); they must describe the same columns and classes.
+    pub fn concat(parts: &[&Dataset]) -> Result<Dataset, String> {
+        let (first, rest) = parts.split_first().ok_or("nothing to concatenate")?;
+        let mut out = (*first).clone();
+        for p in rest {
+            if p.sample_shape != out.sample_shape
+                || p.feature_names != out.feature_names
+                || p.class_names != out.class_names
+                || p.is_regression() != out.is_regression()
+            {
+                return Err("the parts differ in their columns or classes".into());
+            }
+            out.features.extend_from_slice(&p.features);
+            out.labels.extend_from_slice(&p.labels);
+            out.targets.extend_from_slice(&p.targets);
+        }
+        Ok(out)
+    }
     /// The rows at `idx`, in that order.
     pub fn select(&self, idx: &[usize]) -> Dataset {
         let w = self.n_features();

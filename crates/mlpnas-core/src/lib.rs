@@ -6,7 +6,8 @@
 //!   others), what a sequence stands for ([`Candidate`]), and the default [`MlpSpace`] (tokens,
 //!   validity, encode/decode);
 //! * [`arch`]: decoded architectures ([`Architecture`], [`Layer`]) and the one-shot
-//!   [`BigramKey`] of each dense layer;
+//!   [`BigramKey`] of each dense layer; [`hyper`]: the training hyperparameters a candidate
+//!   carries ([`Training`]) and the space's dimensions of them ([`Hyper`]);
 //! * [`tensor`]: backend-agnostic weights ([`HostTensor`], [`LayerWeights`]), and [`codec`], the
 //!   one format they are written in (safetensors);
 //! * [`data`]: the in-memory data set handed to trainers ([`Dataset`], [`DataSplit`]);
@@ -29,6 +30,7 @@ pub mod controller;
 pub mod data;
 pub mod digest;
 pub mod error;
+pub mod hyper;
 pub mod memory;
 pub mod objective;
 pub mod queue;
@@ -46,6 +48,7 @@ pub use arch::{Activation, Architecture, BigramKey, Layer, LayerKey, OutputKind}
 pub use controller::{Controller, ControllerConfig, ControllerContext, Proposal, UpdateReport, build_controller};
 pub use data::{DataSplit, DataSummary, Dataset, LabelSummary, TargetScale};
 pub use error::{CodecError, ConfigError, ControllerError, SpaceError, StorageError, StoreError, TrainerError};
+pub use hyper::{Hyper, HyperValue, Optimizer, Training};
 pub use objective::{ClassWeight, METRICS, Metric, MetricValue, Objective, Task};
 pub use queue::{Claim, Claimant, TrialQueue, TrialResult, TrialTask};
 pub use space::{Candidate, Measurement, MlpSpace, MlpSpaceConfig, SearchSpace, SpaceConfig, Token, TokenId};

@@ -5,7 +5,10 @@
 //!
 //! Default vocabulary (units `[8,16,32,64,128,256,512]` x activations `[sigmoid,tanh,relu,elu]`):
 //! ids `1..=28` are hidden layers with `id = 4*i + j + 1` (unit index `i`, activation index `j`),
-//! `29` is dropout, `30` is the output layer and `0` is padding.
+//! `29` is dropout, `30` is the output layer and `0` is padding. A space that searches training
+//! settings (`[space] learning_rate = [...]`, ...) numbers their values from `31` on, dimension by
+//! dimension in [`Hyper::ALL`] order, and a sequence carries one value of each after its output
+//! token.
 
 use std::fmt;
 use std::path::Path;
@@ -14,12 +17,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::{Activation, Architecture, Layer, OutputKind};
 use crate::error::{ConfigError, SpaceError};
+use crate::hyper::{Hyper, HyperValue, Optimizer, Training};
 
 /// A token id; `0` is padding and never part of a valid sequence.
 pub type TokenId = u32;
 
 /// What a token id stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Token {
     /// A hidden dense layer.
     Hidden {
@@ -32,6 +36,13 @@ pub enum Token {
     Dropout,
     /// The output layer (its width is set by the task).
     Output,
+    /// A training setting, after the output layer.
+    Training {
+        /// Which setting.
+        dim: Hyper,
+        /// Its value.
+        value: HyperValue,
+    },
 }
 
 /// What a complete sequence stands for: what a trial trains or measures.
@@ -194,10 +205,42 @@ pub struct MlpSpaceConfig {
     pub units: Vec<u32>,
     /// Activations a hidden layer may take.
     pub activations: Vec<Activation>,
-    /// Drop probability of the dropout token.
-    pub dropout: f64,
-    /// Maximum sequence length, counting the output layer.
+    /// Drop probability of the dropout token: one rate, or a list of rates to search
+    /// ([`Hyper::Dropout`]).
+    pub dropout: DropoutRates,
+    /// Maximum number of layer tokens, counting the output layer (training settings come after).
     pub max_len: usize,
+    /// Learning rates to search (empty: the trainer's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub learning_rate: Vec<f64>,
+    /// Batch sizes to search (empty: the trainer's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub batch_size: Vec<u32>,
+    /// Decoupled weight decays to search (empty: the trainer's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub weight_decay: Vec<f64>,
+    /// Optimizers to search (empty: the trainer's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub optimizer: Vec<Optimizer>,
+    /// Numbers of epochs to search (empty: the trainer's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub epochs: Vec<u32>,
+}
+
+/// `[space] dropout`: one rate (`0.2`), or rates to search (`[0.0, 0.1, 0.3]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DropoutRates {
+    /// The rate of every dropout token.
+    One(f64),
+    /// A dimension of the space: each candidate carries one of these rates.
+    Searched(Vec<f64>),
+}
+
+impl From<f64> for DropoutRates {
+    fn from(rate: f64) -> Self {
+        DropoutRates::One(rate)
+    }
 }
 
 impl Default for MlpSpaceConfig {
@@ -205,8 +248,13 @@ impl Default for MlpSpaceConfig {
         Self {
             units: vec![8, 16, 32, 64, 128, 256, 512],
             activations: Activation::ALL.to_vec(),
-            dropout: 0.2,
+            dropout: DropoutRates::One(0.2),
             max_len: 3,
+            learning_rate: Vec::new(),
+            batch_size: Vec::new(),
+            weight_decay: Vec::new(),
+            optimizer: Vec::new(),
+            epochs: Vec::new(),
         }
     }
 }
@@ -214,7 +262,35 @@ impl Default for MlpSpaceConfig {
 /// Largest `max_len` accepted (keeps counts far from overflow and nets sensible).
 pub const MAX_LEN_LIMIT: usize = 16;
 
+/// Most values one training dimension may list.
+pub const MAX_HYPER_VALUES: usize = 64;
+
 impl MlpSpaceConfig {
+    /// The training dimensions this space searches, in sequence order ([`Hyper::ALL`]), each with
+    /// its values as configured.
+    pub fn dimensions(&self) -> Vec<(Hyper, Vec<HyperValue>)> {
+        let numbers = |v: &[f64]| v.iter().map(|&x| HyperValue::Number(x)).collect::<Vec<_>>();
+        let counts = |v: &[u32]| v.iter().map(|&x| HyperValue::Count(x)).collect::<Vec<_>>();
+        Hyper::ALL
+            .into_iter()
+            .map(|h| {
+                let values = match h {
+                    Hyper::LearningRate => numbers(&self.learning_rate),
+                    Hyper::BatchSize => counts(&self.batch_size),
+                    Hyper::WeightDecay => numbers(&self.weight_decay),
+                    Hyper::Optimizer => self.optimizer.iter().map(|&o| HyperValue::Optimizer(o)).collect(),
+                    Hyper::Dropout => match &self.dropout {
+                        DropoutRates::One(_) => Vec::new(),
+                        DropoutRates::Searched(r) => numbers(r),
+                    },
+                    Hyper::Epochs => counts(&self.epochs),
+                };
+                (h, values)
+            })
+            .filter(|(_, v)| !v.is_empty())
+            .collect()
+    }
+
     /// Checks every field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.units.is_empty() {
@@ -238,8 +314,28 @@ impl MlpSpaceConfig {
         if a.len() != self.activations.len() {
             return Err(ConfigError::new("activations", "activations must be distinct"));
         }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return Err(ConfigError::new("dropout", format!("{} is not in [0, 1)", self.dropout)));
+        match &self.dropout {
+            DropoutRates::One(rate) if !(0.0..1.0).contains(rate) => {
+                return Err(ConfigError::new("dropout", format!("{rate} is not in [0, 1)")));
+            }
+            DropoutRates::Searched(rates) if rates.is_empty() => {
+                return Err(ConfigError::new("dropout", "a list of rates needs at least one (or give one number)"));
+            }
+            _ => {}
+        }
+        for (h, values) in self.dimensions() {
+            if values.len() > MAX_HYPER_VALUES {
+                return Err(ConfigError::new(
+                    h.field(),
+                    format!("{} values (at most {MAX_HYPER_VALUES})", values.len()),
+                ));
+            }
+            for (i, &v) in values.iter().enumerate() {
+                h.check(v).map_err(|e| ConfigError::new(h.field(), e))?;
+                if values[..i].contains(&v) {
+                    return Err(ConfigError::new(h.field(), format!("{v} is listed twice (values must be distinct)")));
+                }
+            }
         }
         if !(2..=MAX_LEN_LIMIT).contains(&self.max_len) {
             return Err(ConfigError::new(
@@ -256,7 +352,9 @@ impl MlpSpaceConfig {
     /// Validates, then builds the space.
     pub fn build(&self) -> Result<MlpSpace, ConfigError> {
         self.validate()?;
-        Ok(MlpSpace { cfg: self.clone() })
+        let dims = self.dimensions();
+        let hyper_product = dims.iter().fold(1u128, |n, (_, v)| n.saturating_mul(v.len() as u128));
+        Ok(MlpSpace { cfg: self.clone(), dims, hyper_product })
     }
 }
 
@@ -276,10 +374,25 @@ impl SpaceConfig for MlpSpaceConfig {
     }
 }
 
-/// The default MLP space: hidden (units, activation) tokens, one dropout token, one output token.
+/// The default MLP space: hidden (units, activation) tokens, one dropout token, one output token,
+/// then one token per training dimension the config lists ([`MlpSpaceConfig::dimensions`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MlpSpace {
     cfg: MlpSpaceConfig,
+    /// The training dimensions, in sequence order, with their values (token ids follow the
+    /// output token's in this order).
+    dims: Vec<(Hyper, Vec<HyperValue>)>,
+    /// Number of ways to choose the training tokens (1 without dimensions).
+    hyper_product: u128,
+}
+
+/// How far a valid prefix has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// Still in its layers; the state of its last token.
+    Layers(State),
+    /// Past the output layer, with this many training tokens.
+    Training(usize),
 }
 
 impl MlpSpace {
@@ -287,13 +400,18 @@ impl MlpSpace {
     pub fn config(&self) -> &MlpSpaceConfig {
         &self.cfg
     }
+    /// The training dimensions it searches, in sequence order, with their values.
+    pub fn dimensions(&self) -> &[(Hyper, Vec<HyperValue>)] {
+        &self.dims
+    }
     fn n_hidden(&self) -> u32 {
         (self.cfg.units.len() * self.cfg.activations.len()) as u32
     }
     fn class_of(&self, id: TokenId) -> Option<Token> {
         self.token(id)
     }
-    /// Completions from a state: `r` slots left (output included), `state` of the last token.
+    /// Completions from a state: `r` slots left (output included), `state` of the last token;
+    /// layer sequences only (the training tokens multiply it).
     fn count(&self, r: usize, state: State) -> u128 {
         if r == 0 {
             return 0;
@@ -308,15 +426,22 @@ impl MlpSpace {
         }
         n
     }
-    fn state_of(&self, prefix: &[TokenId]) -> Option<State> {
+    fn progress(&self, prefix: &[TokenId]) -> Option<Progress> {
+        if let Some(p) = prefix.iter().position(|&id| self.class_of(id) == Some(Token::Output)) {
+            return Some(Progress::Training(prefix.len() - p - 1));
+        }
         match prefix.last() {
-            None => Some(State::Start),
+            None => Some(Progress::Layers(State::Start)),
             Some(&id) => match self.class_of(id)? {
-                Token::Hidden { .. } => Some(State::Hidden),
-                Token::Dropout => Some(State::Dropout),
-                Token::Output => None,
+                Token::Hidden { .. } => Some(Progress::Layers(State::Hidden)),
+                Token::Dropout => Some(Progress::Layers(State::Dropout)),
+                Token::Output | Token::Training { .. } => None,
             },
         }
+    }
+    /// The first token id of training dimension `k` (in [`MlpSpace::dimensions`] order).
+    fn dim_base(&self, k: usize) -> TokenId {
+        self.n_hidden() + 3 + self.dims[..k].iter().map(|(_, v)| v.len() as TokenId).sum::<TokenId>()
     }
 }
 
@@ -343,12 +468,25 @@ impl MlpSpace {
             }
             i if i == h + 1 => Some(Token::Dropout),
             i if i == h + 2 => Some(Token::Output),
-            _ => None,
+            i => {
+                let mut j = (i - h - 3) as usize;
+                for &(dim, ref values) in &self.dims {
+                    if j < values.len() {
+                        return Some(Token::Training { dim, value: values[j] });
+                    }
+                    j -= values.len();
+                }
+                None
+            }
         }
     }
-    /// Drop probability of a dropout token.
+    /// Drop probability of a dropout token: the space's rate, or the first of its searched
+    /// rates (what an architecture text without `dropout=` gets).
     pub fn dropout_rate(&self) -> f64 {
-        self.cfg.dropout
+        match &self.cfg.dropout {
+            DropoutRates::One(rate) => *rate,
+            DropoutRates::Searched(rates) => rates[0],
+        }
     }
     /// The token id of a hidden layer, if the space has it.
     pub fn hidden_id(&self, units: u32, activation: Activation) -> Option<TokenId> {
@@ -364,26 +502,45 @@ impl MlpSpace {
     pub fn output_id(&self) -> TokenId {
         self.n_hidden() + 2
     }
+    /// The token ids of training dimension `dim` (empty when the space does not search it).
+    pub fn training_ids(&self, dim: Hyper) -> Vec<TokenId> {
+        match self.dims.iter().position(|(h, _)| *h == dim) {
+            Some(k) => {
+                let base = self.dim_base(k);
+                (base..base + self.dims[k].1.len() as TokenId).collect()
+            }
+            None => Vec::new(),
+        }
+    }
 
     /// Decodes a valid sequence into an architecture for `input_dim` inputs and `n_classes` classes.
     pub fn decode(&self, seq: &[TokenId], input_dim: usize, n_classes: usize) -> Result<Architecture, SpaceError> {
         self.validate(seq)?;
         let (out_units, output) = OutputKind::for_classes(n_classes);
+        let mut training = Training::default();
+        for t in seq.iter().filter_map(|&id| self.token(id)) {
+            if let Token::Training { dim, value } = t {
+                training.set(dim, value).map_err(|reason| SpaceError::Invalid { seq: seq.to_vec(), reason })?;
+            }
+        }
+        let rate = training.dropout.unwrap_or(self.dropout_rate());
         let layers = seq
             .iter()
             .filter_map(|&id| self.token(id))
-            .map(|t| match t {
-                Token::Hidden { units, activation } => Layer::Dense { units, activation },
-                Token::Dropout => Layer::Dropout { rate: self.dropout_rate() },
-                Token::Output => Layer::Output { units: out_units, output },
+            .filter_map(|t| match t {
+                Token::Hidden { units, activation } => Some(Layer::Dense { units, activation }),
+                Token::Dropout => Some(Layer::Dropout { rate }),
+                Token::Output => Some(Layer::Output { units: out_units, output }),
+                Token::Training { .. } => None,
             })
             .collect();
-        Ok(Architecture { input_dim, layers })
+        Ok(Architecture { input_dim, layers, training })
     }
 
-    /// Encodes an architecture back into a valid sequence of this space.
+    /// Encodes an architecture back into a valid sequence of this space (its training settings
+    /// too: one for each dimension the space searches, and none other).
     pub fn encode(&self, arch: &Architecture) -> Result<Vec<TokenId>, SpaceError> {
-        let mut seq = Vec::with_capacity(arch.layers.len());
+        let mut seq = Vec::with_capacity(arch.layers.len() + self.dims.len());
         for l in &arch.layers {
             seq.push(match *l {
                 Layer::Dense { units, activation } => {
@@ -396,6 +553,26 @@ impl MlpSpace {
                 Layer::Output { .. } => self.output_id(),
             });
         }
+        for h in Hyper::ALL {
+            let value = arch.training.get(h);
+            let Some(k) = self.dims.iter().position(|(d, _)| *d == h) else {
+                if let Some(v) = value {
+                    return Err(SpaceError::NotInSpace {
+                        layer: format!("{}={v}", h.key()),
+                        reason: format!("the space does not search {}", h.field()),
+                    });
+                }
+                continue;
+            };
+            let not_in = |reason: String| SpaceError::NotInSpace { layer: h.key().to_string(), reason };
+            let v = value.ok_or_else(|| not_in(format!("the space searches {} and none is given", h.field())))?;
+            let j = self.dims[k]
+                .1
+                .iter()
+                .position(|&x| x == v)
+                .ok_or_else(|| not_in(format!("{v} is not one of its values")))?;
+            seq.push(self.dim_base(k) + j as TokenId);
+        }
         self.validate(&seq)?;
         Ok(seq)
     }
@@ -403,13 +580,21 @@ impl MlpSpace {
 
 impl SearchSpace for MlpSpace {
     fn vocab_size(&self) -> usize {
-        self.n_hidden() as usize + 3
+        self.n_hidden() as usize + 3 + self.dims.iter().map(|(_, v)| v.len()).sum::<usize>()
     }
     fn max_len(&self) -> usize {
-        self.cfg.max_len
+        self.cfg.max_len + self.dims.len()
     }
     fn allowed_next(&self, prefix: &[TokenId]) -> Vec<TokenId> {
-        let Some(state) = self.state_of(prefix) else { return Vec::new() };
+        let state = match self.progress(prefix) {
+            None => return Vec::new(),
+            Some(Progress::Training(k)) if k < self.dims.len() => {
+                let base = self.dim_base(k);
+                return (base..base + self.dims[k].1.len() as TokenId).collect();
+            }
+            Some(Progress::Training(_)) => return Vec::new(),
+            Some(Progress::Layers(state)) => state,
+        };
         let h = self.n_hidden();
         let left = self.cfg.max_len.saturating_sub(prefix.len());
         if left == 0 {
@@ -428,19 +613,28 @@ impl SearchSpace for MlpSpace {
         v
     }
     fn completions(&self, prefix: &[TokenId]) -> u128 {
-        match self.state_of(prefix) {
-            None => 1,
-            Some(state) => self.count(self.cfg.max_len.saturating_sub(prefix.len()), state),
+        match self.progress(prefix) {
+            None => 0,
+            Some(Progress::Training(k)) => {
+                self.dims.iter().skip(k).fold(1u128, |n, (_, v)| n.saturating_mul(v.len() as u128))
+            }
+            Some(Progress::Layers(state)) => {
+                self.count(self.cfg.max_len.saturating_sub(prefix.len()), state).saturating_mul(self.hyper_product)
+            }
         }
     }
     fn is_complete(&self, prefix: &[TokenId]) -> bool {
-        prefix.last().is_some_and(|&t| self.token(t) == Some(Token::Output))
+        self.progress(prefix) == Some(Progress::Training(self.dims.len()))
     }
     fn token_text(&self, id: TokenId) -> Option<String> {
         Some(match self.token(id)? {
             Token::Hidden { units, activation } => format!("{units}:{activation}"),
-            Token::Dropout => format!("dropout({})", self.cfg.dropout),
+            Token::Dropout => match &self.cfg.dropout {
+                DropoutRates::One(rate) => format!("dropout({rate})"),
+                DropoutRates::Searched(_) => "dropout".to_string(),
+            },
             Token::Output => "output".to_string(),
+            Token::Training { dim, value } => format!("{}={value}", dim.key()),
         })
     }
     fn candidate(&self, seq: &[TokenId], input_dim: usize, n_classes: usize) -> Result<Candidate, SpaceError> {
@@ -451,13 +645,20 @@ impl SearchSpace for MlpSpace {
     }
     fn why_not_allowed(&self, seq: &[TokenId], pos: usize) -> String {
         let id = seq[pos];
+        if let Some(Progress::Training(k)) = self.progress(&seq[..pos]) {
+            return match self.dims.get(k) {
+                Some((dim, _)) => format!("position {pos} takes a value of {} (token {id} is not one)", dim.field()),
+                None if self.dims.is_empty() => "the output layer must be last".to_string(),
+                None => "the sequence is already complete (its training settings are all given)".to_string(),
+            };
+        }
         match (self.token(id), pos) {
+            (Some(Token::Training { dim, .. }), _) => {
+                format!("{} comes after the output layer (token {id} at position {pos})", dim.field())
+            }
             (Some(Token::Dropout), 0) => "dropout cannot be first".to_string(),
             (Some(Token::Output), 0) => "at least one hidden layer must precede the output layer".to_string(),
             (Some(Token::Dropout), _) => "dropout cannot follow dropout".to_string(),
-            _ if seq[..pos].last().and_then(|&p| self.token(p)) == Some(Token::Output) => {
-                "the output layer must be last".to_string()
-            }
             _ => format!("token {id} is not allowed at position {pos}"),
         }
     }
@@ -487,7 +688,7 @@ mod tests {
 
     /// Brute-force enumeration of all valid sequences, to check `completions` against.
     fn enumerate(s: &MlpSpace, prefix: &mut Vec<TokenId>, out: &mut Vec<Vec<TokenId>>) {
-        if prefix.last().is_some_and(|&t| s.token(t) == Some(Token::Output)) {
+        if s.is_complete(prefix) {
             out.push(prefix.clone());
             return;
         }
@@ -531,12 +732,72 @@ mod tests {
         assert!(matches!(s.validate(&[31, 30]), Err(SpaceError::UnknownToken { id: 31, .. })));
     }
 
+    fn training_space() -> MlpSpace {
+        MlpSpaceConfig {
+            units: vec![8, 16],
+            activations: vec![Activation::Relu],
+            max_len: 3,
+            dropout: DropoutRates::Searched(vec![0.0, 0.3]),
+            learning_rate: vec![0.001, 0.01, 0.1],
+            optimizer: vec![Optimizer::Adam, Optimizer::Sgd],
+            epochs: vec![4],
+            ..Default::default()
+        }
+        .build()
+        .expect("valid")
+    }
+
+    #[test]
+    fn training_tokens_follow_the_output_and_round_trip() {
+        let s = training_space();
+        // Layers: [h, o] 2 + [h, h, o] 4 + [h, dropout, o] 2 = 8 sequences, times 3 x 2 x 2 x 1.
+        assert_eq!(s.size(), 8 * 12);
+        assert_eq!(s.max_len(), 3 + 4);
+        assert_eq!(s.vocab_size(), 2 + 3 + 3 + 2 + 2 + 1);
+        let mut all = Vec::new();
+        enumerate(&s, &mut Vec::new(), &mut all);
+        assert_eq!(all.len() as u128, s.size());
+        let mut texts = std::collections::HashSet::new();
+        for seq in &all {
+            let arch = s.decode(seq, 5, 3).expect("decodes");
+            assert_eq!(&s.encode(&arch).expect("encodes"), seq);
+            let text = arch.to_string();
+            assert!(text.contains("|lr="), "{text}");
+            assert_eq!(Architecture::parse_journaled(&text, 5).expect("parses"), arch, "{text}");
+            texts.insert(text);
+        }
+        assert_eq!(texts.len(), all.len(), "every sequence has its own text");
+        let (o, d) = (s.output_id(), s.dropout_id());
+        let lr = s.training_ids(Hyper::LearningRate);
+        let [adam, sgd] = s.training_ids(Hyper::Optimizer)[..] else { panic!("two optimizers") };
+        let rates = s.training_ids(Hyper::Dropout);
+        let ep = s.training_ids(Hyper::Epochs);
+        let arch = s.decode(&[2, d, o, lr[2], sgd, rates[1], ep[0]], 5, 2).expect("decodes");
+        assert_eq!(arch.to_string(), "16:relu,dropout,1:sigmoid|lr=0.1,opt=sgd,dropout=0.3,epochs=4");
+        assert_eq!(arch.layers[1], Layer::Dropout { rate: 0.3 });
+        for (seq, needle) in [
+            (vec![1, o, lr[0], adam, rates[0]], "must end"),
+            (vec![1, o, adam], "learning_rate"),
+            (vec![1, lr[0], o], "after the output layer"),
+            (vec![1, o, lr[0], adam, rates[0], ep[0], ep[0]], "already complete"),
+        ] {
+            let e = s.validate(&seq).expect_err("invalid").to_string();
+            assert!(e.contains(needle), "{seq:?}: {e}");
+        }
+        let plain = Architecture::parse("8:relu", 5, 3, 0.2).expect("parses");
+        assert!(s.encode(&plain).is_err(), "a space that searches the learning rate needs one");
+    }
+
     #[test]
     fn config_validation() {
         let bad = [
             MlpSpaceConfig { units: vec![], ..Default::default() },
             MlpSpaceConfig { units: vec![8, 8], ..Default::default() },
-            MlpSpaceConfig { dropout: 1.0, ..Default::default() },
+            MlpSpaceConfig { dropout: 1.0.into(), ..Default::default() },
+            MlpSpaceConfig { dropout: DropoutRates::Searched(vec![]), ..Default::default() },
+            MlpSpaceConfig { learning_rate: vec![0.01, -0.1], ..Default::default() },
+            MlpSpaceConfig { batch_size: vec![0], ..Default::default() },
+            MlpSpaceConfig { epochs: vec![5, 5], ..Default::default() },
             MlpSpaceConfig { max_len: 1, ..Default::default() },
             MlpSpaceConfig { activations: vec![], ..Default::default() },
         ];

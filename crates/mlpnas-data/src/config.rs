@@ -39,6 +39,10 @@ pub struct DataConfig {
     pub valid_fraction: f64,
     /// Share of each class never seen by the search, in `[0, 1)`; `0` means no test part.
     pub test_fraction: f64,
+    /// Seed of the split into training, validation and test rows; absent: the run's `seed`
+    /// (as every run before this setting), so searches with other seeds can share one split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split_seed: Option<u64>,
     /// Scale every feature to mean 0 and standard deviation 1, fitted on the training part.
     pub standardize: bool,
     /// How CSV columns are taken, by name: `numeric`, `categorical` or `drop` (others inferred).
@@ -81,6 +85,7 @@ impl Default for DataConfig {
             drop: Vec::new(),
             valid_fraction: 0.1,
             test_fraction: 0.0,
+            split_seed: None,
             standardize: true,
             columns: BTreeMap::new(),
             na_values: default_na_values(),

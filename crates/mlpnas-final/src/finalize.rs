@@ -11,7 +11,7 @@ use mlpnas_core::{
     codec,
 };
 use mlpnas_runs::{
-    FINAL_DIR, FinalMetrics, JOURNAL, LEADERBOARD_JSON, LEADERBOARD_MD, Leaderboard, LeaderboardEntry, RunDir,
+    FINAL_DIR, FinalMetrics, JOURNAL, LEADERBOARD_JSON, LEADERBOARD_MD, Leaderboard, LeaderboardEntry, Refit, RunDir,
 };
 use mlpnas_search::{CheckedConfig, Run, SearchError, prepare_data};
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,18 @@ pub enum Init {
     Scratch,
     /// The run's shared weights for every bigram the store holds, fresh weights for the rest.
     Shared,
+}
+
+/// What the exported model is trained on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefitOn {
+    /// The training rows, with early stopping on the validation rows (the default).
+    #[default]
+    Train,
+    /// After that, the training and validation rows together, for the early-stopped model's best
+    /// epoch count (the test rows stay out).
+    All,
 }
 
 /// Settings of [`finalize`].
@@ -48,6 +60,8 @@ pub struct FinalizeOptions {
     /// Backend to retrain on instead of the run's (e.g. a search on a GPU, finalized on a CPU):
     /// a backend name of the run's trainer (`flex`, `ndarray`, `tch-cpu`, `tch-cuda:N`).
     pub backend: Option<String>,
+    /// What the exported model is trained on (`--refit`).
+    pub refit: RefitOn,
 }
 
 impl Default for FinalizeOptions {
@@ -60,6 +74,7 @@ impl Default for FinalizeOptions {
             test_fraction: 0.1,
             out: None,
             backend: None,
+            refit: RefitOn::Train,
         }
     }
 }
@@ -168,11 +183,25 @@ pub fn finalize_run(
         if carved { " (test rows carved out of the search's training rows)" } else { "" }
     ));
     let trainer = cfg.trainer.build(Arc::clone(&split), &data.objective)?;
+    // `--refit all`: a second trainer over the training and validation rows together (its
+    // "validation" part is never read for a decision: the epoch count comes from the first fit).
+    let (refit, refit_scale) = match opts.refit {
+        RefitOn::Train => (None, None),
+        RefitOn::All => {
+            let all = mlpnas_core::Dataset::concat(&[&split.train, &split.valid]).map_err(FinalError::Invalid)?;
+            let scale = TargetScale::of(&all);
+            let rows = all.n_rows();
+            let both = mlpnas_core::DataSplit { train: all, valid: split.valid.clone(), test: None };
+            (Some((cfg.trainer.build(Arc::new(both), &data.objective)?, rows)), scale)
+        }
+    };
     // Recorded always (the default is the last column): `predict` reports accuracy on labelled rows.
     let label_column = mlpnas_data::label_column(&cfg.data, &cfg.base_dir)?;
     let job = Job {
         cfg: &cfg,
         trainer: trainer.as_ref(),
+        refit: refit.as_ref().map(|(t, rows)| (t.as_ref(), *rows)),
+        refit_scale,
         store: store.as_deref(),
         test: &test,
         data: &data,
@@ -243,6 +272,10 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), FinalError> {
 struct Job<'a> {
     cfg: &'a CheckedConfig,
     trainer: &'a dyn ArchitectureTrainer,
+    /// The trainer over training plus validation rows (`--refit all`), and their number.
+    refit: Option<(&'a dyn ArchitectureTrainer, usize)>,
+    /// A regression target's standardization over those rows (the refit models' scale).
+    refit_scale: Option<TargetScale>,
     store: Option<&'a dyn WeightStore>,
     test: &'a mlpnas_core::Dataset,
     data: &'a mlpnas_search::Prepared,
@@ -258,7 +291,7 @@ impl Job<'_> {
         dir: &Path,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Vec<LeaderboardEntry>, FinalError> {
-        let Self { cfg, trainer, store, test, data, label_column } = *self;
+        let Self { cfg, trainer, refit, refit_scale, store, test, data, label_column } = *self;
         let split = &data.split;
         let dropout = cfg.mlp_space()?.dropout_rate();
         let best = top_n(ok, opts.top);
@@ -302,7 +335,34 @@ impl Job<'_> {
                 ));
                 continue;
             };
-            let scored = trainer.score(&arch, &fin.weights, test)?;
+            // `--refit all`: the same start, trained on training and validation rows for the
+            // best epoch count; the refit model is the one scored on the test rows and exported.
+            let (weights, scorer, refitted) = match refit {
+                None => (fin.weights.clone(), trainer, None),
+                Some((r, rows)) => {
+                    let t1 = Instant::now();
+                    let mut fixed = arch.clone();
+                    fixed.training.epochs = Some(u32::try_from(fin.best_epoch.max(1)).unwrap_or(u32::MAX));
+                    // The fit's seed: the same initial weights.
+                    let out = r.train(&fixed, &init, derive(cfg.seed, "final", rank as u64))?;
+                    if out.diverged || out.weights.is_empty() {
+                        progress(&format!(
+                            "[{rank}/{}] {}: the refit on training and validation rows diverged, skipped",
+                            best.len(),
+                            rec.architecture
+                        ));
+                        continue;
+                    }
+                    let facts = Refit {
+                        parts: "train+valid".into(),
+                        rows,
+                        epochs: out.epochs.len(),
+                        seconds: t1.elapsed().as_secs_f64(),
+                    };
+                    (out.weights, r, Some(facts))
+                }
+            };
+            let scored = scorer.score(&arch, &weights, test)?;
             let (test_loss, test_acc) = (scored.loss, scored.accuracy);
             let metrics = FinalMetrics {
                 rank,
@@ -322,6 +382,7 @@ impl Job<'_> {
                 val_metric: kept.metric,
                 test_metric: kept.metric.map(|_| scored.metric),
                 rows: [split.train.n_rows(), split.valid.n_rows(), test.n_rows()],
+                refit: refitted,
                 seconds,
             };
             // Renamed by validation order once every model is trained.
@@ -330,8 +391,11 @@ impl Job<'_> {
             std::fs::create_dir_all(&model_dir).map_err(|e| FinalError::file(&model_dir, e))?;
             // A regression's model predicts in the label's units: the target's standardization
             // is folded into its output layer, so predict and ONNX need nothing more.
-            let target_scale = TargetScale::of(&split.train);
-            let mut exported = fin.weights.clone();
+            let target_scale = match &metrics.refit {
+                Some(_) => refit_scale,
+                None => TargetScale::of(&split.train),
+            };
+            let mut exported = weights;
             if let Some(scale) = target_scale {
                 scale.fold(&mut exported);
             }
@@ -373,8 +437,14 @@ impl Job<'_> {
                 Some(_) => String::new(),
                 None => format!(", val acc {:.4}, test acc {:.4}", metrics.val_acc, metrics.test_acc),
             };
+            let refit_note = metrics.refit.as_ref().map_or(String::new(), |r| {
+                format!(
+                    ", refit on {} {} rows for {} epochs ({:.1} s; test scores its model)",
+                    r.rows, r.parts, r.epochs, r.seconds
+                )
+            });
             progress(&format!(
-                "[{rank}/{}] {}: {} epochs (best {}{}){accuracy}{by_metric}, {seconds:.1} s",
+                "[{rank}/{}] {}: {} epochs (best {}{}){accuracy}{by_metric}, {seconds:.1} s{refit_note}",
                 best.len(),
                 rec.architecture,
                 metrics.epochs_run,

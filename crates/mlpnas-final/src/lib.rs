@@ -31,9 +31,9 @@ mod predict;
 
 pub use card::{CARD_FORMAT, LEGACY_CARD_FORMAT, ModelCard};
 pub use error::FinalError;
-pub use finalize::{FinalizeOptions, Init, finalize, finalize_run, temporary_dir};
+pub use finalize::{FinalizeOptions, Init, RefitOn, finalize, finalize_run, temporary_dir};
 /// What finalize leaves in a run directory is `mlpnas-runs`'s (the dashboard reads it too).
-pub use mlpnas_runs::{FinalMetrics, Leaderboard, LeaderboardEntry};
+pub use mlpnas_runs::{FinalMetrics, Leaderboard, LeaderboardEntry, Refit};
 pub use predict::{LabelScore, Predictions, Predictor};
 
 /// File name of the weights in a model directory (safetensors, [`mlpnas_core::codec`]).

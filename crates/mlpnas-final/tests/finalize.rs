@@ -58,7 +58,16 @@ type = "{store}"
 }
 
 fn opts(top: usize, init: Init) -> FinalizeOptions {
-    FinalizeOptions { top, max_epochs: 40, patience: 5, init, test_fraction: 0.1, out: None, backend: None }
+    FinalizeOptions {
+        top,
+        max_epochs: 40,
+        patience: 5,
+        init,
+        test_fraction: 0.1,
+        out: None,
+        backend: None,
+        ..Default::default()
+    }
 }
 
 #[test]

@@ -58,7 +58,27 @@ pub struct FinalMetrics {
     pub test_metric: Option<MetricValue>,
     /// Rows in the training, validation and test parts.
     pub rows: [usize; 3],
+    /// What the exported model was trained on when it was refit on more than the training part
+    /// (`finalize --refit all`); absent: the training part, with early stopping on validation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refit: Option<Refit>,
     /// Wall time of the final training.
+    pub seconds: f64,
+}
+
+/// A final model trained again on the training and validation rows (`finalize --refit all`),
+/// for the number of epochs early stopping chose on the validation rows; the test rows stay
+/// out. Its validation numbers are those of the early-stopped model (the refit one has seen
+/// the validation rows); its test numbers are the refit model's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refit {
+    /// The parts it was trained on: `train+valid`.
+    pub parts: String,
+    /// Rows it was trained on (training plus validation rows).
+    pub rows: usize,
+    /// Epochs it was trained for (the early-stopped model's best epoch).
+    pub epochs: usize,
+    /// Wall time of the refit.
     pub seconds: f64,
 }
 
@@ -129,6 +149,7 @@ impl Leaderboard {
             "| # | architecture | search rank | search reward | init | epochs (best) |{acc_head}{head} model |\n"
         ));
         s.push_str(&format!("|---|---|---|---|---|---|{acc_rule}{rule}---|\n"));
+        let refit = self.entries.iter().find_map(|e| e.metrics.refit.as_ref());
         for (i, e) in self.entries.iter().enumerate() {
             let m = &e.metrics;
             let shown = |v: Option<MetricValue>| v.map_or("-".to_string(), |v| format!("{:.4}", v.value));
@@ -147,6 +168,14 @@ impl Leaderboard {
                 m.epochs_run,
                 m.best_epoch,
                 e.model_dir
+            ));
+        }
+        if let Some(r) = refit {
+            s.push_str(&format!(
+                "\nEach model was then trained again on the {} rows ({} rows) for its best epoch count, from \
+                 the same start; the validation columns are the early-stopped model's, the test columns \
+                 the refit model's (the one exported).\n",
+                r.parts, r.rows
             ));
         }
         s

@@ -22,5 +22,7 @@ pub mod settings;
 
 pub use dir::{CONFIG, EPOCHS, JOURNAL, LOCK, RunDir, SUMMARY, atomic_write, utc_now, utc_parts};
 pub use journal::{Journal, read_journal};
-pub use leaderboard::{FINAL_DIR, FinalMetrics, LEADERBOARD_JSON, LEADERBOARD_MD, Leaderboard, LeaderboardEntry};
+pub use leaderboard::{
+    FINAL_DIR, FinalMetrics, LEADERBOARD_JSON, LEADERBOARD_MD, Leaderboard, LeaderboardEntry, Refit,
+};
 pub use settings::{LoopConfig, RunSettings};

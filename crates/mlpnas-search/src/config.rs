@@ -321,13 +321,16 @@ pub(crate) fn stored_with_added_fields(text: &str, shown: &str, base_dir: &Path)
         ("search", mlpnas_runs::settings::ADDED_FIELDS),
     ] {
         let Some(toml::Value::Table(fields)) = table.get_mut(section) else { continue };
-        for (key, value) in added {
-            if !fields.contains_key(*key) {
+        for (path, value) in added {
+            // A dotted path names a field of a sub-table the stored config has.
+            let (tables, key) = path.rsplit_once('.').map_or((None, *path), |(t, k)| (Some(t), k));
+            let Some(fields) = sub_table(fields, tables) else { continue };
+            if !fields.contains_key(key) {
                 let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
                     .ok()
                     .and_then(|mut t| t.remove("v"))
-                    .ok_or_else(|| file_err(format!("{section}.{key}: the added value {value} is not TOML")))?;
-                fields.insert((*key).to_string(), value);
+                    .ok_or_else(|| file_err(format!("{section}.{path}: the added value {value} is not TOML")))?;
+                fields.insert(key.to_string(), value);
                 changed = true;
             }
         }
@@ -336,6 +339,14 @@ pub(crate) fn stored_with_added_fields(text: &str, shown: &str, base_dir: &Path)
         return Ok(text.to_string());
     }
     toml::to_string(&table).map_err(|e| file_err(e.to_string()))
+}
+
+/// The sub-table of `table` at dotted path `path` (`table` itself for `None`), if it has one.
+fn sub_table<'t>(mut table: &'t mut toml::Table, path: Option<&str>) -> Option<&'t mut toml::Table> {
+    for part in path.into_iter().flat_map(|p| p.split('.')) {
+        table = table.get_mut(part)?.as_table_mut()?;
+    }
+    Some(table)
 }
 
 /// The first override after which the config no longer deserializes (the one to name in the
@@ -434,6 +445,28 @@ mod tests {
         assert!(!cfg.data.auto_drop, "{text}");
         let new = SearchConfig::from_toml(old, "config.toml", Path::new("/"), &[]).expect("parses");
         assert!(new.data.auto_drop);
+    }
+
+    /// A field added to a sub-table (`[controller.mutation] training`) is added by its dotted
+    /// path to a stored config that has the sub-table, and the config compares equal on resume.
+    #[test]
+    fn added_fields_of_sub_tables_are_added_by_path() {
+        mlpnas_link::link_all();
+        let old = "seed = 1\n[data]\nsource = \"builtin:iris\"\n[trainer]\ntype = \"burn\"\n[controller]\n\
+                   type = \"evolution\"\n[controller.mutation]\nunits = 1.0\nactivation = 1.0\ninsert = 1.0\n\
+                   remove = 1.0\ndropout = 0.5\n[search]\none_shot = false\n";
+        let text = stored_with_added_fields(old, "config.toml", Path::new("/")).expect("reads");
+        let table: toml::Table = toml::from_str(&text).expect("toml");
+        assert_eq!(table["controller"]["mutation"]["training"].as_float(), Some(0.0), "{text}");
+        assert_eq!(table["trainer"]["weight_decay"].as_float(), Some(0.0), "{text}");
+        // A stored config without the sub-table gets nothing there.
+        let bare = old.replace(
+            "[controller.mutation]\nunits = 1.0\nactivation = 1.0\ninsert = 1.0\nremove = 1.0\ndropout = 0.5\n",
+            "",
+        );
+        let text = stored_with_added_fields(&bare, "config.toml", Path::new("/")).expect("reads");
+        let table: toml::Table = toml::from_str(&text).expect("toml");
+        assert!(table["controller"].get("mutation").is_none(), "{text}");
     }
 
     #[test]

@@ -162,6 +162,21 @@ fn one_shot_transfers_follow_the_store_history() {
     assert!(any_transfer && any_diverged, "the budget exercises both paths");
 }
 
+/// `data.split_seed` moves the split apart from the search seed; absent, the split is the run's
+/// seed's (as before the setting existed).
+#[test]
+fn the_split_follows_the_split_seed() {
+    let with = |seed: u64, split_seed: Option<u64>| {
+        let mut cfg = config(true).into_unchecked();
+        cfg.seed = seed;
+        cfg.data.split_seed = split_seed;
+        prepare_data(&cfg.check().expect("valid")).expect("data").split
+    };
+    assert_eq!(with(1, Some(7)), with(2, Some(7)), "one split seed, one split");
+    assert_eq!(with(7, None), with(3, Some(7)));
+    assert_ne!(with(1, None), with(2, None), "the seed moves the split without a split seed");
+}
+
 #[test]
 fn without_one_shot_nothing_transfers() {
     let cfg = config(false);

@@ -14,7 +14,7 @@ use crate::mutation::Mutation;
 /// population = 20
 /// sample_size = 5
 /// max_attempts = 100
-/// mutation = { units = 1.0, activation = 1.0, insert = 1.0, remove = 1.0, dropout = 0.5 }
+/// mutation = { units = 1.0, activation = 1.0, insert = 1.0, remove = 1.0, dropout = 0.5, training = 1.0 }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -52,11 +52,13 @@ pub struct MutationWeights {
     pub remove: f64,
     /// Add or remove the dropout after a hidden layer.
     pub dropout: f64,
+    /// Change one training setting (only drawn in a space that searches some).
+    pub training: f64,
 }
 
 impl Default for MutationWeights {
     fn default() -> Self {
-        Self { units: 1.0, activation: 1.0, insert: 1.0, remove: 1.0, dropout: 0.5 }
+        Self { units: 1.0, activation: 1.0, insert: 1.0, remove: 1.0, dropout: 0.5, training: 1.0 }
     }
 }
 
@@ -69,6 +71,7 @@ impl MutationWeights {
             Mutation::Insert => self.insert,
             Mutation::Remove => self.remove,
             Mutation::Dropout => self.dropout,
+            Mutation::Training => self.training,
         }
     }
 
@@ -127,6 +130,12 @@ impl ControllerConfig for EvolutionControllerConfig {
             EvolutionControllerConfig::build(self, seed).map_err(|e| ControllerError::Other(e.to_string()))?;
         Ok(Box::new(controller))
     }
+
+    fn added_fields(&self) -> &'static [(&'static str, &'static str)] {
+        // Before training settings could be searched there was no training mutation (it is
+        // never drawn in a space without them, whatever its weight).
+        &[("mutation.training", "0.0")]
+    }
 }
 
 #[cfg(test)]
@@ -141,7 +150,7 @@ mod tests {
         cfg.validate()?;
         assert_eq!(
             serde_json::to_string(&cfg)?,
-            r#"{"type":"evolution","population":20,"sample_size":5,"mutation":{"units":1.0,"activation":1.0,"insert":1.0,"remove":1.0,"dropout":0.5},"max_attempts":100}"#
+            r#"{"type":"evolution","population":20,"sample_size":5,"mutation":{"units":1.0,"activation":1.0,"insert":1.0,"remove":1.0,"dropout":0.5,"training":1.0},"max_attempts":100}"#
         );
         let cfg: Box<dyn ControllerConfig> =
             toml::from_str("type = \"evolution\"\npopulation = 8\n[mutation]\ndropout = 0.0\nremove = 2.0\n")?;
@@ -186,7 +195,16 @@ mod tests {
             (w(|m| m.insert = -1.0), "mutation.insert"),
             (w(|m| m.units = f64::NAN), "mutation.units"),
             (
-                w(|m| *m = MutationWeights { units: 0.0, activation: 0.0, insert: 0.0, remove: 0.0, dropout: 0.0 }),
+                w(|m| {
+                    *m = MutationWeights {
+                        units: 0.0,
+                        activation: 0.0,
+                        insert: 0.0,
+                        remove: 0.0,
+                        dropout: 0.0,
+                        training: 0.0,
+                    }
+                }),
                 "mutation",
             ),
         ] {

@@ -94,23 +94,25 @@ impl EvolutionController {
         Some(self.population[best].tokens.clone())
     }
 
-    /// One mutation, drawn by the configured weights.
-    fn draw_mutation(&mut self) -> Mutation {
+    /// One mutation, drawn by the configured weights among those that apply to the space's
+    /// kind of sequence (so a space without training settings draws as before they existed).
+    fn draw_mutation(&mut self, catalog: &Catalog) -> Mutation {
         let w = &self.cfg.mutation;
-        let total: f64 = Mutation::ALL.iter().map(|&m| w.weight(m)).sum();
+        let weight = |m: Mutation| if catalog.applies(m) { w.weight(m) } else { 0.0 };
+        let total: f64 = Mutation::ALL.iter().map(|&m| weight(m)).sum();
         // A validated config has a positive finite total; anything else draws the first mutation.
         if !total.is_finite() || total <= 0.0 {
             return Mutation::Units;
         }
         let mut r = self.rng.random_range(0.0..total);
-        let positive = Mutation::ALL.into_iter().filter(|&m| w.weight(m) > 0.0);
+        let positive = Mutation::ALL.into_iter().filter(|&m| weight(m) > 0.0);
         let mut last = Mutation::Units;
         for m in positive {
             last = m;
-            if r < w.weight(m) {
+            if r < weight(m) {
                 return m;
             }
-            r -= w.weight(m);
+            r -= weight(m);
         }
         // Rounding left `r` past the end: the last positive weight.
         last
@@ -126,7 +128,7 @@ impl EvolutionController {
     ) -> Option<Vec<TokenId>> {
         let parent = self.tournament()?;
         for _ in 0..self.cfg.max_attempts {
-            let m = self.draw_mutation();
+            let m = self.draw_mutation(catalog);
             let Some(child) = mutate_with(ctx.space, catalog, &parent, m, &mut self.rng) else { continue };
             if ctx.space.validate(&child).is_ok() && !ctx.tried.contains(&child) && !batch.contains(&child) {
                 return Some(child);
@@ -380,14 +382,29 @@ mod tests {
     }
 
     #[test]
-    fn mutation_draws_follow_the_weights() {
+    fn mutation_draws_follow_the_weights() -> TestResult {
         let mut c = controller(3, 1, 0);
-        c.cfg.mutation = crate::MutationWeights { units: 0.0, activation: 3.0, insert: 0.0, remove: 1.0, dropout: 0.0 };
-        let draws: Vec<Mutation> = (0..4000).map(|_| c.draw_mutation()).collect();
+        c.cfg.mutation = crate::MutationWeights {
+            units: 0.0,
+            activation: 3.0,
+            insert: 0.0,
+            remove: 1.0,
+            dropout: 0.0,
+            training: 2.0,
+        };
+        // A space without training settings never draws the training mutation.
+        let plain = Catalog::of(&space(&[8, 16], &[Activation::Relu], 3)?);
+        let draws: Vec<Mutation> = (0..4000).map(|_| c.draw_mutation(&plain)).collect();
         let act = draws.iter().filter(|&&m| m == Mutation::Activation).count();
         assert!(draws.iter().all(|&m| m == Mutation::Activation || m == Mutation::Remove));
         // Expected 3000, standard deviation about 27.
         assert!((2850..=3150).contains(&act), "{act}");
+        let tuned = MlpSpaceConfig { learning_rate: vec![0.1, 0.01], ..Default::default() }.build()?;
+        let draws: Vec<Mutation> = (0..6000).map(|_| c.draw_mutation(&Catalog::of(&tuned))).collect();
+        let training = draws.iter().filter(|&&m| m == Mutation::Training).count();
+        // Expected 2000, standard deviation about 37.
+        assert!((1850..=2150).contains(&training), "{training}");
+        Ok(())
     }
 
     /// A 3-sequence space and a population of 1: after the first proposal, every proposal must

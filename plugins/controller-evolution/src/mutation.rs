@@ -1,9 +1,11 @@
 //! Mutations of a token sequence.
 //!
 //! In an MLP space ([`SearchSpace::as_mlp`]) a sequence is read as hidden layers, each optionally
-//! followed by one dropout token, then the output token. A layer mutation edits that list and
-//! writes it back; it is built to keep the sequence valid (at least one hidden layer, no more
-//! than `max_len` tokens, only hidden tokens the space has). Any other space (a benchmark table's
+//! followed by one dropout token, then the output token, then one token per training setting the
+//! space searches. A layer mutation edits the layers and writes them back; it is built to keep
+//! the sequence valid (at least one hidden layer, no more than `max_len` layer tokens, only
+//! hidden tokens the space has); the training settings stay. The training mutation changes one
+//! training setting to another value of its dimension and keeps the layers. Any other space (a benchmark table's
 //! dimensions) gets the generic mutation, whatever kind was drawn: one position takes another
 //! allowed token ([`mutate_position`]). The controller still checks every child with
 //! [`SearchSpace::validate`].
@@ -24,12 +26,21 @@ pub enum Mutation {
     Remove,
     /// Remove the dropout after a hidden layer, or add one where there is none.
     Dropout,
+    /// Change one training setting (learning rate, batch size, ...) to another of its values;
+    /// never drawn in a space that searches none.
+    Training,
 }
 
 impl Mutation {
     /// Every mutation, in the order of the config.
-    pub const ALL: [Mutation; 5] =
-        [Mutation::Units, Mutation::Activation, Mutation::Insert, Mutation::Remove, Mutation::Dropout];
+    pub const ALL: [Mutation; 6] = [
+        Mutation::Units,
+        Mutation::Activation,
+        Mutation::Insert,
+        Mutation::Remove,
+        Mutation::Dropout,
+        Mutation::Training,
+    ];
 
     /// Its name in the config (`[controller.mutation]`).
     pub fn name(self) -> &'static str {
@@ -39,27 +50,37 @@ impl Mutation {
             Mutation::Insert => "insert",
             Mutation::Remove => "remove",
             Mutation::Dropout => "dropout",
+            Mutation::Training => "training",
         }
     }
 }
 
-/// The hidden tokens of a space: id, width, activation.
+/// The hidden tokens of a space (id, width, activation) and the token ids of each training
+/// dimension it searches, in sequence order.
 #[derive(Debug, Clone)]
 pub(crate) struct Catalog {
     hidden: Vec<(TokenId, u32, Activation)>,
+    training: Vec<Vec<TokenId>>,
 }
 
 impl Catalog {
-    /// Every hidden token of `space`, by increasing id.
+    /// Every hidden token of `space`, by increasing id, and its training dimensions' tokens.
     pub(crate) fn of(space: &dyn SearchSpace) -> Self {
-        let Some(space) = space.as_mlp() else { return Self { hidden: Vec::new() } };
+        let Some(space) = space.as_mlp() else { return Self { hidden: Vec::new(), training: Vec::new() } };
         let hidden = (1..space.vocab_size() as TokenId)
             .filter_map(|id| match space.token(id) {
                 Some(Token::Hidden { units, activation }) => Some((id, units, activation)),
                 _ => None,
             })
             .collect();
-        Self { hidden }
+        let training = space.dimensions().iter().map(|(dim, _)| space.training_ids(*dim)).collect();
+        Self { hidden, training }
+    }
+
+    /// Whether `m` can ever change a sequence of this space's kind (the training mutation needs
+    /// a training dimension with two values at least).
+    pub(crate) fn applies(&self, m: Mutation) -> bool {
+        m != Mutation::Training || self.training.iter().any(|ids| ids.len() > 1)
     }
 
     fn get(&self, id: TokenId) -> Option<(u32, Activation)> {
@@ -67,19 +88,21 @@ impl Catalog {
     }
 }
 
-/// A sequence as hidden layers (token, dropout after it) and the output token.
+/// A sequence as hidden layers (token, dropout after it), the output token and the training
+/// settings after it.
 struct Layers {
     hidden: Vec<(TokenId, bool)>,
     output: TokenId,
+    training: Vec<TokenId>,
 }
 
 impl Layers {
-    /// Reads `seq`; `None` unless it is hidden layers with optional single dropouts, then the output.
+    /// Reads `seq`; `None` unless it is hidden layers with optional single dropouts, then the
+    /// output, then training settings.
     fn parse(space: &MlpSpace, seq: &[TokenId]) -> Option<Self> {
-        let (&output, body) = seq.split_last()?;
-        if space.token(output) != Some(Token::Output) {
-            return None;
-        }
+        let at = seq.iter().position(|&id| space.token(id) == Some(Token::Output))?;
+        let (body, rest) = seq.split_at(at);
+        let (&output, training) = rest.split_first()?;
         let mut hidden: Vec<(TokenId, bool)> = Vec::with_capacity(body.len());
         for &id in body {
             match space.token(id)? {
@@ -89,11 +112,13 @@ impl Layers {
                     _ => return None,
                 },
                 Token::Output => return None,
+                Token::Training { .. } => return None,
             }
         }
-        (!hidden.is_empty()).then_some(Self { hidden, output })
+        (!hidden.is_empty()).then_some(Self { hidden, output, training: training.to_vec() })
     }
 
+    /// Layer tokens, output included.
     fn len(&self) -> usize {
         self.hidden.iter().map(|&(_, d)| 1 + usize::from(d)).sum::<usize>() + 1
     }
@@ -107,6 +132,7 @@ impl Layers {
             }
         }
         out.push(self.output);
+        out.extend(&self.training);
         out
     }
 }
@@ -135,7 +161,7 @@ pub(crate) fn mutate_with(
 ) -> Option<Vec<TokenId>> {
     let Some(space) = space.as_mlp() else { return mutate_position(space, parent, rng) };
     let mut layers = Layers::parse(space, parent)?;
-    let room = layers.len() < space.max_len();
+    let room = layers.len() < space.config().max_len;
     let dropout = space.dropout_id();
     match m {
         Mutation::Units | Mutation::Activation => {
@@ -180,6 +206,18 @@ pub(crate) fn mutate_with(
             let eligible: Vec<usize> = (0..layers.hidden.len()).filter(|&i| layers.hidden[i].1 || room).collect();
             let i = pick(rng, &eligible)?;
             layers.hidden[i].1 = !layers.hidden[i].1;
+        }
+        Mutation::Training => {
+            let others = |i: usize| -> Vec<TokenId> {
+                let current = layers.training.get(i).copied();
+                catalog
+                    .training
+                    .get(i)
+                    .map_or_else(Vec::new, |ids| ids.iter().copied().filter(|&t| Some(t) != current).collect())
+            };
+            let eligible: Vec<usize> = (0..layers.training.len()).filter(|&i| !others(i).is_empty()).collect();
+            let i = pick(rng, &eligible)?;
+            layers.training[i] = pick(rng, &others(i))?;
         }
     }
     Some(layers.tokens(dropout))
@@ -230,11 +268,27 @@ mod tests {
     }
 
     /// Spaces from subsets of the default widths and activations, `max_len` 2..=5 (the smallest
-    /// the space accepts is 2: one hidden layer and the output).
+    /// the space accepts is 2: one hidden layer and the output), searching no, some or all of a
+    /// few training settings.
     fn any_space() -> impl Strategy<Value = MlpSpace> {
         let units = proptest::sample::subsequence(vec![8u32, 16, 32, 64, 128, 256, 512], 1..=7);
         let acts = proptest::sample::subsequence(Activation::ALL.to_vec(), 1..=4);
-        (units, acts, 2usize..=5).prop_map(|(u, a, l)| space(&u, &a, l))
+        let lr = proptest::sample::subsequence(vec![0.1, 0.01, 0.001], 0..=3);
+        let bs = proptest::sample::subsequence(vec![16u32, 64], 0..=2);
+        let opt = proptest::sample::subsequence(mlpnas_core::Optimizer::ALL.to_vec(), 0..=2);
+        (units, acts, 2usize..=5, lr, bs, opt).prop_map(|(u, a, l, lr, bs, opt)| {
+            MlpSpaceConfig {
+                units: u,
+                activations: a,
+                max_len: l,
+                learning_rate: lr,
+                batch_size: bs,
+                optimizer: opt,
+                ..Default::default()
+            }
+            .build()
+            .expect("valid space")
+        })
     }
 
     proptest! {
@@ -292,5 +346,36 @@ mod tests {
         assert_eq!(mutate(&s, &[r8, o], Mutation::Remove, &mut rng), None);
         // Not a parsable parent.
         assert_eq!(mutate(&s, &[d, r8, o], Mutation::Units, &mut rng), None);
+        // Without training settings, the training mutation never applies.
+        assert_eq!(mutate(&s, &parent, Mutation::Training, &mut rng), None);
+    }
+
+    /// Layer mutations keep the training settings; the training mutation changes exactly one of
+    /// them and keeps the layers.
+    #[test]
+    fn training_settings_mutate_apart_from_layers() {
+        let s = MlpSpaceConfig {
+            units: vec![8, 16],
+            activations: vec![Activation::Relu],
+            max_len: 3,
+            learning_rate: vec![0.1, 0.01, 0.001],
+            batch_size: vec![32],
+            ..Default::default()
+        }
+        .build()
+        .expect("valid space");
+        let lr = s.training_ids(mlpnas_core::Hyper::LearningRate);
+        let bs = s.training_ids(mlpnas_core::Hyper::BatchSize);
+        let (r8, r16, o) = (1, 2, s.output_id());
+        let parent = vec![r8, o, lr[1], bs[0]];
+        s.validate(&parent).expect("valid parent");
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let reached: HashSet<Vec<TokenId>> =
+            (0..100).filter_map(|_| mutate(&s, &parent, Mutation::Training, &mut rng)).collect();
+        assert_eq!(reached, [vec![r8, o, lr[0], bs[0]], vec![r8, o, lr[2], bs[0]]].into_iter().collect());
+        assert_eq!(mutate(&s, &parent, Mutation::Units, &mut rng), Some(vec![r16, o, lr[1], bs[0]]));
+        let inserted = mutate(&s, &parent, Mutation::Insert, &mut rng).expect("room for a layer");
+        assert_eq!(inserted.len(), 5);
+        assert_eq!(inserted[3..], [lr[1], bs[0]]);
     }
 }

@@ -27,9 +27,10 @@ use burn::tensor::{Device, Tensor, TensorData};
 use mlpnas_core::seed::SeedRng;
 use mlpnas_core::{Activation, Architecture, HostTensor, LayerWeights, OutputKind};
 
-use crate::config::{BurnTrainerConfig, OptimizerKind};
+use crate::config::BurnTrainerConfig;
 use crate::learner::{ADAM_EPSILON, Learner};
 use crate::model::{Plan, RegressionLoss, Step, activate, dropout_mask, host, initial_weights};
+use mlpnas_core::Optimizer;
 
 /// The optimizer state of one parameter tensor on the device ([`Update::Device`]): Adam's first
 /// and second moments, or SGD's velocity alone (momentum only).
@@ -87,12 +88,20 @@ enum Optim {
     Sgd { momentum: Option<f64> },
 }
 
+/// The factor decoupled weight decay multiplies a parameter by before a step at learning rate
+/// `lr` (`crate::learner::Decayed`), `None` without decay.
+fn decay_factor(weight_decay: f64, lr: f64) -> Option<f64> {
+    (weight_decay > 0.0).then_some(1.0 - lr * weight_decay)
+}
+
 /// The closed-form gradient path (module docs).
 pub(crate) struct ClosedFormLearner {
     plan: Plan,
     /// Kernel then bias of each dense layer, in layer order: `params[2 i]`, `params[2 i + 1]`.
     params: Vec<Parameter>,
     optim: Optim,
+    /// Decoupled weight decay (`[trainer] weight_decay` or the candidate's).
+    weight_decay: f64,
     /// Steps taken (Adam's bias correction).
     time: i32,
     device: Device,
@@ -123,10 +132,18 @@ impl ClosedFormLearner {
             .map(|value| Parameter { value, state: None, host: Vec::new() })
             .collect();
         let optim = match cfg.optimizer {
-            OptimizerKind::Adam => Optim::Adam { beta_1: 0.9, beta_2: 0.999, epsilon: ADAM_EPSILON },
-            OptimizerKind::Sgd => Optim::Sgd { momentum: (cfg.momentum > 0.0).then_some(cfg.momentum) },
+            Optimizer::Adam => Optim::Adam { beta_1: 0.9, beta_2: 0.999, epsilon: ADAM_EPSILON },
+            Optimizer::Sgd => Optim::Sgd { momentum: (cfg.momentum > 0.0).then_some(cfg.momentum) },
         };
-        Self { plan, params, optim, time: 0, device: device.clone(), where_: Update::for_backend(cfg.backend) }
+        Self {
+            plan,
+            params,
+            optim,
+            weight_decay: cfg.weight_decay,
+            time: 0,
+            device: device.clone(),
+            where_: Update::for_backend(cfg.backend),
+        }
     }
 
     fn dense(&self, i: usize, x: Tensor<2>) -> Tensor<2> {
@@ -246,11 +263,14 @@ impl ClosedFormLearner {
     fn update(&mut self, grads: Vec<Tensor<2>>, lr: f64) -> Result<(), String> {
         self.time += 1;
         let (time, optim, device) = (self.time, self.optim, &self.device);
+        let decay = decay_factor(self.weight_decay, lr);
         let params = std::mem::take(&mut self.params);
         let pairs = params.into_iter().zip(grads);
         self.params = match self.where_ {
-            Update::Device => pairs.map(|(p, g)| device_update(p, g, optim, time, lr)).collect(),
-            Update::Host => pairs.map(|(p, g)| host_update(p, g, optim, time, lr, device)).collect::<Result<_, _>>()?,
+            Update::Device => pairs.map(|(p, g)| device_update(p, g, optim, time, (lr, decay))).collect(),
+            Update::Host => {
+                pairs.map(|(p, g)| host_update(p, g, optim, time, (lr, decay), device)).collect::<Result<_, _>>()?
+            }
         };
         Ok(())
     }
@@ -264,8 +284,17 @@ fn adam_factors(beta_1: f32, beta_2: f32, time: i32) -> (f32, f32) {
 }
 
 /// The update as tensor operations on the device (burn::optim's formulas, op for op).
-fn device_update(mut p: Parameter, g: Tensor<2>, optim: Optim, time: i32, lr: f64) -> Parameter {
-    let value = p.value;
+fn device_update(
+    mut p: Parameter,
+    g: Tensor<2>,
+    optim: Optim,
+    time: i32,
+    (lr, decay): (f64, Option<f64>),
+) -> Parameter {
+    let value = match decay {
+        Some(f) => p.value.mul_scalar(f),
+        None => p.value,
+    };
     p.value = match optim {
         Optim::Adam { beta_1, beta_2, epsilon } => {
             // burn::optim::AdaptiveMomentum::transform, then `tensor - grad * lr`.
@@ -308,13 +337,18 @@ fn host_update(
     g: Tensor<2>,
     optim: Optim,
     time: i32,
-    lr: f64,
+    (lr, decay): (f64, Option<f64>),
     device: &Device,
 ) -> Result<Parameter, String> {
     let mut data = p.value.into_data().try_cast_as::<f32>().map_err(|e| format!("parameter values: {e:?}"))?;
     let grad = g.into_data().try_cast_as::<f32>().map_err(|e| format!("gradient values: {e:?}"))?;
     let gs = grad.as_slice::<f32>().map_err(|e| format!("gradient values: {e:?}"))?;
     let ps = data.as_mut_slice::<f32>().map_err(|e| format!("parameter values: {e:?}"))?;
+    if let Some(f) = decay {
+        // As `Tensor::mul_scalar` with an f64 factor: the factor rounded to f32 once.
+        let f = f as f32;
+        ps.iter_mut().for_each(|w| *w *= f);
+    }
     let lr = lr as f32;
     match optim {
         Optim::Adam { beta_1, beta_2, epsilon } => {
@@ -581,13 +615,24 @@ mod tests {
     fn optimizer_steps_equal_burn_optim_given_the_same_gradients() {
         let settings = [
             ("adam", BurnTrainerConfig::default()),
-            ("sgd", BurnTrainerConfig { optimizer: OptimizerKind::Sgd, learning_rate: 0.1, ..Default::default() }),
+            ("sgd", BurnTrainerConfig { optimizer: Optimizer::Sgd, learning_rate: 0.1, ..Default::default() }),
             (
                 "sgd+momentum",
                 BurnTrainerConfig {
-                    optimizer: OptimizerKind::Sgd,
+                    optimizer: Optimizer::Sgd,
                     learning_rate: 0.05,
                     momentum: 0.9,
+                    ..Default::default()
+                },
+            ),
+            ("adamw", BurnTrainerConfig { weight_decay: 0.5, ..Default::default() }),
+            (
+                "sgd+momentum+decay",
+                BurnTrainerConfig {
+                    optimizer: Optimizer::Sgd,
+                    learning_rate: 0.05,
+                    momentum: 0.9,
+                    weight_decay: 0.3,
                     ..Default::default()
                 },
             ),
@@ -603,7 +648,14 @@ mod tests {
                 let mut closed = ClosedFormLearner::new(&cfg, plan.clone(), &arch, &[], &mut rng(1), &plain);
                 closed.where_ = where_;
                 let mut reference = AutodiffLearner::new(&cfg, plan.clone(), &arch, &[], &mut rng(1), &plain);
-                let mut optim = optimizer(&cfg);
+                // AdamW is checked against Burn's own (the autodiff path wraps Adam instead).
+                let mut optim = match *name {
+                    "adamw" => burn::optim::AdamWConfig::new()
+                        .with_epsilon(crate::learner::ADAM_EPSILON)
+                        .with_weight_decay(cfg.weight_decay as f32)
+                        .init(),
+                    _ => optimizer(&cfg),
+                };
                 let mut r = rng(2);
                 for step in 0..4 {
                     let (x, y) = batch(&mut r, 16, 3, 3, &plain);
@@ -637,7 +689,12 @@ mod tests {
                 ("adam", BurnTrainerConfig { backend, ..Default::default() }),
                 (
                     "sgd+momentum",
-                    BurnTrainerConfig { backend, optimizer: OptimizerKind::Sgd, momentum: 0.9, ..Default::default() },
+                    BurnTrainerConfig {
+                        backend,
+                        optimizer: mlpnas_core::Optimizer::Sgd,
+                        momentum: 0.9,
+                        ..Default::default()
+                    },
                 ),
             ] {
                 let arch = Architecture::parse("6:relu,4:relu", 3, 3, 0.0).expect("architecture");

@@ -14,10 +14,10 @@ use burn::optim::{
     momentum::MomentumConfig,
 };
 use burn::tensor::{Device, Tensor};
-use mlpnas_core::LayerWeights;
 use mlpnas_core::seed::SeedRng;
+use mlpnas_core::{LayerWeights, Optimizer as OptimizerKind};
 
-use crate::config::{BurnTrainerConfig, OptimizerKind};
+use crate::config::BurnTrainerConfig;
 use crate::model::{Plan, build_layers, export};
 
 /// One architecture being trained.
@@ -53,15 +53,46 @@ pub(crate) trait Learner {
     fn weights(&self) -> Result<Vec<LayerWeights>, String>;
 }
 
-/// Which optimizer, with Burn's settings of the references (Adam epsilon 1e-7 as Keras).
+/// Which optimizer, with Burn's settings of the references (Adam epsilon 1e-7 as Keras), and
+/// the decoupled weight decay when there is one ([`Decayed`]).
 pub(crate) fn optimizer(cfg: &BurnTrainerConfig) -> burn::optim::ModuleOptimizer {
+    let decay = cfg.weight_decay;
     match cfg.optimizer {
-        OptimizerKind::Adam => ModuleOptimizer::from(Flushed(AdamConfig::new().with_epsilon(ADAM_EPSILON).build())),
+        OptimizerKind::Adam => {
+            let adam = Flushed(AdamConfig::new().with_epsilon(ADAM_EPSILON).build());
+            if decay > 0.0 { ModuleOptimizer::from(Decayed(adam, decay)) } else { ModuleOptimizer::from(adam) }
+        }
         OptimizerKind::Sgd => {
             let momentum =
                 (cfg.momentum > 0.0).then(|| MomentumConfig::new().with_momentum(cfg.momentum).with_dampening(0.0));
-            SgdConfig::new().with_momentum(momentum).init()
+            let sgd = SgdConfig::new().with_momentum(momentum);
+            if decay > 0.0 { ModuleOptimizer::from(Decayed(sgd.build(), decay)) } else { sgd.init() }
         }
+    }
+}
+
+/// An optimizer with decoupled weight decay (Loshchilov and Hutter's AdamW; Burn's `AdamW`
+/// formula, for any optimizer): each parameter is multiplied by `1 - lr * decay` and then takes
+/// the inner optimizer's update, which depends on the gradient only. The closed form does the
+/// same, in the same order.
+#[derive(Clone)]
+pub(crate) struct Decayed<O>(pub(crate) O, pub(crate) f64);
+
+impl<O: Optimizer> Optimizer for Decayed<O> {
+    type State<const D: usize> = O::State<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<D>, Option<Self::State<D>>) {
+        self.0.step(lr, tensor.mul_scalar(1.0 - lr * self.1), grad, state)
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
+        O::to_device(state, device)
     }
 }
 

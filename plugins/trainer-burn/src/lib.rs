@@ -23,9 +23,10 @@ mod learner;
 mod model;
 mod trainer;
 
-pub use config::{BurnTrainerConfig, Gradients, OptimizerKind};
+pub use config::{BurnTrainerConfig, Gradients};
 pub use export::BurnModel;
 /// The backend names of `[trainer] backend = "..."`.
 pub use mlpnas_backend::Backend;
+pub use mlpnas_core::Optimizer;
 pub use model::RegressionLoss;
 pub use trainer::BurnTrainer;

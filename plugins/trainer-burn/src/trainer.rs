@@ -197,7 +197,7 @@ impl BurnTrainer {
         seed: u64,
         stop: Stop,
     ) -> Result<Fit, TrainerError> {
-        let cfg = &self.cfg;
+        let cfg = &self.cfg.for_candidate(&arch.training);
         let plain = cfg.backend.device().map_err(TrainerError::Other)?;
         // Initial weights and batch order from one stream, dropout masks from another.
         let mut rng = rng(seed);
@@ -291,7 +291,8 @@ impl ArchitectureTrainer for BurnTrainer {
         seed: u64,
     ) -> Result<TrainOutcome, TrainerError> {
         self.check_arch(arch, init)?;
-        let fit = self.run_epochs(arch, init, seed, Stop { max_epochs: self.cfg.epochs, patience: None })?;
+        let epochs = self.cfg.for_candidate(&arch.training).epochs;
+        let fit = self.run_epochs(arch, init, seed, Stop { max_epochs: epochs, patience: None })?;
         Ok(TrainOutcome { epochs: fit.epochs, diverged: fit.diverged, weights: fit.weights, measured: None })
     }
 

@@ -181,16 +181,56 @@ fn both_gradient_paths_reach_the_same_accuracy() {
     same_accuracy((a.as_ref(), "closed-form"), (b.as_ref(), "autodiff"));
 }
 
+/// A candidate's training settings (`|lr=...`) replace the trainer's: on both gradient paths, a
+/// candidate carrying them trains bit for bit as a trainer configured with them trains the bare
+/// architecture; and the two paths still agree on the accuracy with every setting in play.
+#[test]
+fn training_settings_of_a_candidate_replace_the_trainers_on_both_gradient_paths() {
+    let data = wine();
+    let carried = "lr=0.003,bs=64,wd=0.01,opt=sgd,dropout=0.4,epochs=3";
+    for gradients in ["closed-form", "autodiff"] {
+        let base = trainer_on(test_backend(), &data, &format!("gradients = \"{gradients}\""));
+        let configured = trainer_on(
+            test_backend(),
+            &data,
+            &format!(
+                "gradients = \"{gradients}\"\nlearning_rate = 0.003\nbatch_size = 64\nweight_decay = 0.01\n\
+                 optimizer = \"sgd\"\nepochs = 3"
+            ),
+        );
+        let with = Architecture::parse(&format!("32:relu,dropout|{carried}"), 11, 6, 0.2).expect("arch");
+        let bare = Architecture::parse("32:relu,dropout", 11, 6, 0.4).expect("arch");
+        let (x, y) = (base.train(&with, &[], 4).expect("train"), configured.train(&bare, &[], 4).expect("train"));
+        assert_eq!(x.epochs.len(), 3, "{gradients}: the candidate's epochs");
+        assert_eq!(x.weights, y.weights, "{gradients}: the candidate's settings were not the ones used");
+        let plain = base.train(&bare, &[], 4).expect("train");
+        assert_ne!(plain.weights, x.weights, "{gradients}: the settings changed nothing");
+    }
+    let cfg = "epochs = 10";
+    let autodiff = format!("{cfg}\ngradients = \"autodiff\"");
+    let (a, b) = (trainer_on(test_backend(), &data, cfg), trainer_on(test_backend(), &data, &autodiff));
+    same_accuracy_of(
+        (a.as_ref(), "closed-form"),
+        (b.as_ref(), "autodiff"),
+        &["64:relu,dropout,32:tanh|lr=0.003,bs=16,wd=0.05,dropout=0.3", "128:elu|opt=sgd,lr=0.05,wd=0.01,epochs=6"],
+    );
+}
+
 /// 3 architectures x 2 seeds (or `MLPNAS_ACCURACY_SEEDS`) trained by both: rewards within
 /// [`ACCURACY_TOLERANCE`].
 fn same_accuracy(a: (&dyn ArchitectureTrainer, &str), b: (&dyn ArchitectureTrainer, &str)) {
+    same_accuracy_of(a, b, &["64:relu,dropout,32:tanh", "128:elu", "32:sigmoid,16:relu"]);
+}
+
+/// [`same_accuracy`] over these architectures.
+fn same_accuracy_of(a: (&dyn ArchitectureTrainer, &str), b: (&dyn ArchitectureTrainer, &str), texts: &[&str]) {
     let ((a, an), (b, bn)) = (a, b);
     let seeds: Vec<u64> = match std::env::var("MLPNAS_ACCURACY_SEEDS") {
         Ok(n) => (0..n.parse().expect("a number")).collect(),
         Err(_) => vec![1, 2],
     };
     let mut diffs = Vec::new();
-    for text in ["64:relu,dropout,32:tanh", "128:elu", "32:sigmoid,16:relu"] {
+    for &text in texts {
         let arch = arch(text, a);
         for &seed in &seeds {
             let (x, y) = (a.train(&arch, &[], seed).expect("train"), b.train(&arch, &[], seed).expect("train"));

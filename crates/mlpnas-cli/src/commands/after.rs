@@ -67,6 +67,10 @@ pub(crate) fn finalize(a: FinalizeArgs, verbosity: output::Verbosity) -> Result<
         test_fraction: a.test_fraction,
         out: a.out.clone(),
         backend: a.backend,
+        refit: match a.refit {
+            crate::args::Refit::Train => mlpnas_final::RefitOn::Train,
+            crate::args::Refit::All => mlpnas_final::RefitOn::All,
+        },
     };
     let quiet = verbosity == output::Verbosity::Quiet;
     let out = match (&a.out, &a.storage) {

@@ -146,6 +146,13 @@ pub(crate) fn space(config: Option<&Path>, set: &[String]) -> Result<()> {
         }
     }
     match space.as_mlp() {
+        Some(m) if !m.dimensions().is_empty() => say!(
+            "max length {} layer tokens (output layer included), then {} training setting{}; {} valid candidates",
+            m.config().max_len,
+            m.dimensions().len(),
+            if m.dimensions().len() == 1 { "" } else { "s" },
+            space.size()
+        ),
         Some(_) => {
             say!("max length {} (output layer included); {} valid architectures", space.max_len(), space.size())
         }
