@@ -98,6 +98,7 @@ fn evaluations_to_optimum(
                 status: TrialStatus::Ok,
                 epochs: Vec::new(),
                 metric: None,
+                scores: Vec::new(),
             });
             assert!(tried.insert(p.tokens.clone()), "{:?} proposed twice", p.tokens);
         }

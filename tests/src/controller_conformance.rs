@@ -185,6 +185,7 @@ pub fn synthetic_record(space: &dyn SearchSpace, trial: usize, epoch: usize, p: 
         status: TrialStatus::Ok,
         epochs: Vec::new(),
         metric: None,
+        scores: Vec::new(),
     })
 }
 

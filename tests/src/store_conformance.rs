@@ -102,13 +102,21 @@ fn expect_same(store: &dyn WeightStore, key: &BigramKey, want: &LayerWeights) ->
 
 fn sample_keys() -> Vec<BigramKey> {
     vec![
-        BigramKey { prev: LayerKey::Input(4), cur: dense(8, Activation::Relu) },
-        BigramKey { prev: dense(8, Activation::Relu), cur: dense(16, Activation::Tanh) },
+        BigramKey { fold: 0, prev: LayerKey::Input(4), cur: dense(8, Activation::Relu) },
+        BigramKey { fold: 0, prev: dense(8, Activation::Relu), cur: dense(16, Activation::Tanh) },
         BigramKey {
+            fold: 0,
             prev: dense(16, Activation::Tanh),
             cur: LayerKey::Output { units: 3, output: OutputKind::Softmax },
         },
-        BigramKey { prev: LayerKey::Input(2), cur: LayerKey::Output { units: 1, output: OutputKind::Sigmoid } },
+        BigramKey {
+            fold: 0,
+            prev: LayerKey::Input(2),
+            cur: LayerKey::Output { units: 1, output: OutputKind::Sigmoid },
+        },
+        // The same bigram in the namespaces of two resampled evaluations: distinct keys.
+        BigramKey { fold: 1, prev: LayerKey::Input(4), cur: dense(8, Activation::Relu) },
+        BigramKey { fold: 2, prev: LayerKey::Input(4), cur: dense(8, Activation::Relu) },
     ]
 }
 
@@ -158,6 +166,7 @@ pub fn put_replaces(factory: StoreFactory<'_>) -> Result<()> {
 pub fn many_keys(factory: StoreFactory<'_>) -> Result<()> {
     let mut store = factory();
     let key = |i: u32| BigramKey {
+        fold: 0,
         prev: LayerKey::Input(1 + i / 100),
         cur: dense(1 + (i % 100) / 4, Activation::ALL[(i % 4) as usize]),
     };
@@ -178,15 +187,15 @@ pub fn keys_differing_in_prev_or_cur_are_distinct(factory: StoreFactory<'_>) -> 
     let prev = dense(8, Activation::Relu);
     let keys = [
         // Same cur, prev differs by kind, width or activation.
-        BigramKey { prev: LayerKey::Input(8), cur },
-        BigramKey { prev: dense(8, Activation::Tanh), cur },
-        BigramKey { prev, cur },
-        BigramKey { prev: dense(4, Activation::Relu), cur },
+        BigramKey { fold: 0, prev: LayerKey::Input(8), cur },
+        BigramKey { fold: 0, prev: dense(8, Activation::Tanh), cur },
+        BigramKey { fold: 0, prev, cur },
+        BigramKey { fold: 0, prev: dense(4, Activation::Relu), cur },
         // Same prev, cur differs by kind, width or activation.
-        BigramKey { prev, cur: dense(8, Activation::Elu) },
-        BigramKey { prev, cur: dense(16, Activation::Relu) },
-        BigramKey { prev, cur: LayerKey::Output { units: 8, output: OutputKind::Softmax } },
-        BigramKey { prev, cur: LayerKey::Output { units: 1, output: OutputKind::Sigmoid } },
+        BigramKey { fold: 0, prev, cur: dense(8, Activation::Elu) },
+        BigramKey { fold: 0, prev, cur: dense(16, Activation::Relu) },
+        BigramKey { fold: 0, prev, cur: LayerKey::Output { units: 8, output: OutputKind::Softmax } },
+        BigramKey { fold: 0, prev, cur: LayerKey::Output { units: 1, output: OutputKind::Sigmoid } },
     ];
     for (i, key) in keys.iter().enumerate() {
         store.put(*key, weights_for(key, 100 + i as u32))?;
@@ -245,7 +254,7 @@ pub fn rejects_inconsistent_weights(factory: StoreFactory<'_>) -> Result<()> {
 pub fn rejects_weights_not_fitting_the_key(factory: StoreFactory<'_>) -> Result<()> {
     let mut store = factory();
     let key = sample_keys()[1]; // [8, 16]
-    let other = BigramKey { prev: LayerKey::Input(16), cur: dense(8, Activation::Relu) }; // [16, 8]
+    let other = BigramKey { fold: 0, prev: LayerKey::Input(16), cur: dense(8, Activation::Relu) }; // [16, 8]
     expect_invalid(store.as_mut(), key, weights_for(&other, 1), "a transposed kernel")?;
     let mut short_bias = weights_for(&key, 1);
     short_bias.bias = HostTensor { shape: vec![8], data: vec![0.0; 8] };
@@ -295,7 +304,7 @@ fn key_strategy() -> impl Strategy<Value = BigramKey> {
         (1u32..=4, activation).prop_map(|(units, activation)| LayerKey::Dense { units, activation }),
         (1u32..=3, output).prop_map(|(units, output)| LayerKey::Output { units, output }),
     ];
-    (prev, cur).prop_map(|(prev, cur)| BigramKey { prev, cur })
+    (prev, cur).prop_map(|(prev, cur)| BigramKey { fold: 0, prev, cur })
 }
 
 fn op_strategy() -> impl Strategy<Value = Op> {

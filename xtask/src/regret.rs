@@ -245,6 +245,7 @@ mod tests {
             status: TrialStatus::Ok,
             epochs: Vec::new(),
             metric: None,
+            scores: Vec::new(),
         }
     }
 

@@ -708,7 +708,7 @@ fn fill(store: &mut dyn WeightStore, n: usize) -> Res<()> {
                     if k == n {
                         break 'all;
                     }
-                    let key = BigramKey { prev: dense(a, pa), cur: dense(b, ca) };
+                    let key = BigramKey { fold: 0, prev: dense(a, pa), cur: dense(b, ca) };
                     store.put(key, weights(&key)).map_err(|e| e.to_string())?;
                     k += 1;
                 }
@@ -723,9 +723,13 @@ fn store() -> Res<()> {
     // search does at each controller-epoch boundary, one flush per `TRIALS_PER_EPOCH` trials.
     const TRIALS_PER_EPOCH: u32 = 10;
     let keys = [
-        BigramKey { prev: LayerKey::Input(11), cur: dense(64, Activation::Relu) },
-        BigramKey { prev: dense(64, Activation::Relu), cur: dense(32, Activation::Elu) },
-        BigramKey { prev: dense(32, Activation::Elu), cur: LayerKey::Output { units: 3, output: OutputKind::Softmax } },
+        BigramKey { fold: 0, prev: LayerKey::Input(11), cur: dense(64, Activation::Relu) },
+        BigramKey { fold: 0, prev: dense(64, Activation::Relu), cur: dense(32, Activation::Elu) },
+        BigramKey {
+            fold: 0,
+            prev: dense(32, Activation::Elu),
+            cur: LayerKey::Output { units: 3, output: OutputKind::Softmax },
+        },
     ];
     let trial_seconds = {
         let split = split()?;
@@ -852,7 +856,7 @@ fn storage_cost(db: &mlpnas_postgres::Database) -> Res<()> {
     };
     let weights = vec![layer(11, 64), layer(64, 128), layer(128, 7)];
     let keys: Vec<BigramKey> = (0..3)
-        .map(|i| BigramKey { prev: dense(8 << i, Activation::Relu), cur: dense(16 << i, Activation::Tanh) })
+        .map(|i| BigramKey { fold: 0, prev: dense(8 << i, Activation::Relu), cur: dense(16 << i, Activation::Tanh) })
         .collect();
     let bytes: usize = weights.iter().map(|w| 4 * (w.kernel.data.len() + w.bias.data.len())).sum();
     let who = Claimant {
@@ -879,7 +883,13 @@ fn storage_cost(db: &mlpnas_postgres::Database) -> Res<()> {
         lap(1, &mut t, &mut parts);
         wq.renew(&claim).map_err(e)?;
         lap(2, &mut t, &mut parts);
-        let outcome = TrainOutcome { epochs: Vec::new(), diverged: false, weights: weights.clone(), measured: None };
+        let outcome = TrainOutcome {
+            epochs: Vec::new(),
+            diverged: false,
+            weights: weights.clone(),
+            measured: None,
+            evaluations: Vec::new(),
+        };
         wq.complete(&claim, &TrialResult { outcome, seconds: 0.5, worker: "bench".into() }).map_err(e)?;
         lap(3, &mut t, &mut parts);
         let got = q.results(&name, &[trial]).map_err(e)?;
@@ -901,6 +911,7 @@ fn storage_cost(db: &mlpnas_postgres::Database) -> Res<()> {
             status: mlpnas_core::TrialStatus::Ok,
             epochs: Vec::new(),
             metric: None,
+            scores: Vec::new(),
         };
         let puts: Vec<(BigramKey, LayerWeights)> = keys.iter().cloned().zip(weights.iter().cloned()).collect();
         run.append_trial(&record, Some(&puts)).map_err(e)?;

@@ -203,8 +203,11 @@ pub fn table(records: &[&TrialRecord], measurement: Option<&Measurement>) -> Str
     let regression = metric.is_some_and(|m| m.task() == mlpnas_core::Task::Regression);
     let head = metric.map_or(String::new(), |m| format!("  {:>7}", format!("val_{m}")));
     let acc_head = if regression { String::new() } else { format!("  {:>7}", "val_acc") };
+    // Candidates scored on resampled splits: the spread of their scores beside the mean.
+    let spread = records.iter().any(|r| r.score_sd().is_some());
+    let sd_head = if spread { format!("  {:>7}", "± sd") } else { String::new() };
     let mut s = format!(
-        "{:>4}  {:>5}  {:>7}{acc_head}{head}  {:>7}  {:>9}  {:>7}  architecture\n",
+        "{:>4}  {:>5}  {:>7}{sd_head}{acc_head}{head}  {:>7}  {:>9}  {:>7}  architecture\n",
         "rank", "trial", "reward", "params", "transfers", "seconds"
     );
     for (i, r) in records.iter().enumerate() {
@@ -216,8 +219,13 @@ pub fn table(records: &[&TrialRecord], measurement: Option<&Measurement>) -> Str
             None => String::new(),
         };
         let acc = if regression { String::new() } else { format!("  {:>7.4}", r.val_acc_last) };
+        let sd = match (spread, r.score_sd()) {
+            (false, _) => String::new(),
+            (true, Some(sd)) => format!("  {:>7}", format!("±{sd:.4}")),
+            (true, None) => format!("  {:>7}", "-"),
+        };
         s.push_str(&format!(
-            "{:>4}  {:>5}  {:>7.4}{acc}{value}  {:>7}  {:>9}  {:>7.2}  {}{}\n",
+            "{:>4}  {:>5}  {:>7.4}{sd}{acc}{value}  {:>7}  {:>9}  {:>7.2}  {}{}\n",
             i + 1,
             r.trial,
             r.reward,

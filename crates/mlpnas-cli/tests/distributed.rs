@@ -242,7 +242,7 @@ fn search_args(c: &mut Command) -> &mut Command {
 
 /// What must match between runs: trial, architecture, reward, transfers, per-epoch metrics.
 fn essence(r: &TrialRecord) -> String {
-    format!("{} {} {:?} {} {:?}", r.trial, r.architecture, r.reward, r.transfers, r.epochs)
+    format!("{} {} {:?} {} {:?} {:?}", r.trial, r.architecture, r.reward, r.transfers, r.epochs, r.scores)
 }
 
 /// The journal of the local run with the same config (computed once).
@@ -666,7 +666,13 @@ fn the_queue_fences_stale_attempts_and_a_trial_is_journaled_once() {
     assert_eq!((retry.task.trial, retry.attempt), (0, 2));
     assert!(!q.renew(&first).expect("renew"), "a stale claim was renewed");
     let result = |w: &str| TrialResult {
-        outcome: TrainOutcome { epochs: Vec::new(), diverged: true, weights: Vec::new(), measured: None },
+        outcome: TrainOutcome {
+            epochs: Vec::new(),
+            diverged: true,
+            weights: Vec::new(),
+            measured: None,
+            evaluations: Vec::new(),
+        },
         seconds: 0.5,
         worker: w.into(),
     };
@@ -713,6 +719,7 @@ fn the_queue_fences_stale_attempts_and_a_trial_is_journaled_once() {
         status: mlpnas_core::TrialStatus::Ok,
         epochs: Vec::new(),
         metric: None,
+        scores: Vec::new(),
     };
     run.append_trial(&rec, Some(&[])).expect("append");
     run.append_trial(&rec, Some(&[])).expect("the same trial again");
@@ -750,10 +757,10 @@ fn tls_when_the_url_asks_for_it() {
     assert!(!e.contains(PASSWORD), "{e}");
 }
 
-/// Training settings in the space: a run whose trials workers train (one SIGKILLed mid-trial)
-/// gives the local journal, settings and all.
+/// Training settings in the space and 3-fold scoring: a run whose trials workers train (one
+/// SIGKILLed mid-trial) gives the local journal, settings, fold scores and all.
 #[test]
-fn training_settings_through_workers_give_the_local_journal() {
+fn training_settings_and_folds_through_workers_give_the_local_journal() {
     let Some(pg) = Pg::start("training") else { return };
     let d = tmp("dist-training");
     let args = |c: &mut Command| {
@@ -768,6 +775,7 @@ fn training_settings_through_workers_give_the_local_journal() {
             "space.weight_decay=[0.0, 0.01]",
             "space.optimizer=[\"adam\", \"sgd\"]",
             "space.epochs=[3, 5]",
+            "search.folds=3",
         ] {
             c.args(["--set", s]);
         }
@@ -775,6 +783,8 @@ fn training_settings_through_workers_give_the_local_journal() {
     let want = local_journal(&args, &d.join("local"));
     assert_eq!(want.len(), 18);
     assert!(want.iter().all(|w| w.contains("|lr=")), "{want:?}");
+    let local = support::journal(&d.join("local"));
+    assert!(local.iter().all(|r| r.scores.len() == 3), "every trial scored on 3 folds");
     let mut coord = bin();
     args(&mut coord);
     let mut coord = spawn(coord.args(["--storage", &pg.url(), "--name", "hp", "--threads", "0"]));

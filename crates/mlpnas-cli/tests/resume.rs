@@ -47,7 +47,10 @@ fn lines(path: &Path) -> usize {
 
 /// What must match between runs (everything but wall times).
 fn essence(r: &TrialRecord) -> String {
-    format!("{} {} {} {:?} {} {:?} {:?}", r.trial, r.epoch, r.architecture, r.reward, r.transfers, r.epochs, r.status)
+    format!(
+        "{} {} {} {:?} {} {:?} {:?} {:?}",
+        r.trial, r.epoch, r.architecture, r.reward, r.transfers, r.epochs, r.status, r.scores
+    )
 }
 
 fn succeed(cmd: &mut Command) {
@@ -150,18 +153,20 @@ const TRAINING_SPACE: [&str; 12] = [
 
 /// Training settings are tokens like the layers: every controller (random, evolution,
 /// REINFORCE) proposes them, the trainer takes them from the candidate on both gradient paths,
-/// the journal names them, and a run SIGKILLed and resumed gives the uninterrupted journal.
+/// the journal names them, and a run SIGKILLed and resumed gives the uninterrupted journal;
+/// with 3-fold scoring too (each fold's weights shared under its own keys).
 #[test]
 fn training_settings_in_the_space_resume_exactly_after_sigkill_with_every_controller() {
-    for (config, gradients) in [
-        ("random", "closed-form"),
-        ("evolution", "closed-form"),
-        ("seed-default", "closed-form"),
-        ("random", "autodiff"),
+    for (config, gradients, scoring) in [
+        ("random", "closed-form", "search.batch=1"),
+        ("evolution", "closed-form", "search.batch=1"),
+        ("seed-default", "closed-form", "search.batch=1"),
+        ("random", "autodiff", "search.batch=1"),
+        ("evolution", "closed-form", "search.folds=3"),
     ] {
-        let root = tmp(&format!("training-{config}-{gradients}"));
+        let root = tmp(&format!("training-{config}-{gradients}-{}", scoring.len()));
         let g = format!("trainer.gradients=\"{gradients}\"");
-        let extra = [&TRAINING_SPACE[..], &["--set", &g]].concat();
+        let extra = [&TRAINING_SPACE[..], &["--set", &g, "--set", scoring]].concat();
         let reference = root.join("reference");
         succeed(&mut search_with(config, &reference, "memory", &extra));
         let records = journal(&reference);
@@ -172,6 +177,7 @@ fn training_settings_in_the_space_resume_exactly_after_sigkill_with_every_contro
             assert!(t.learning_rate.is_some() && t.epochs.is_some() && t.optimizer.is_some(), "{}", r.architecture);
             // The candidate's epochs were trained (none diverges on iris at these rates).
             assert_eq!(r.epochs.len(), t.epochs.expect("epochs") as usize, "{}", r.architecture);
+            assert_eq!(r.scores.len(), if scoring.contains("folds") { 3 } else { 0 });
         }
         assert_eq!(texts.len(), records.len(), "{config}: a candidate proposed twice");
         let settings: std::collections::HashSet<&str> =

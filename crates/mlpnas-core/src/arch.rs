@@ -157,6 +157,22 @@ impl Architecture {
 
     /// The one-shot key of each dense layer, in order (see [`BigramKey`]).
     pub fn bigram_keys(&self) -> Vec<BigramKey> {
+        self.bigram_keys_in(0)
+    }
+
+    /// The keys of a search that scores each candidate on `evaluations` resampled splits (folds
+    /// or repeated holdouts): each evaluation's keys in their own namespace (`fold` 1, 2, ...;
+    /// one evaluation: [`Architecture::bigram_keys`]), evaluation after evaluation, so that an
+    /// evaluation only ever reads weights trained on its own training rows.
+    pub fn resampled_keys(&self, evaluations: usize) -> Vec<BigramKey> {
+        if evaluations <= 1 {
+            return self.bigram_keys();
+        }
+        (1..=evaluations as u32).flat_map(|e| self.bigram_keys_in(e)).collect()
+    }
+
+    /// [`Architecture::bigram_keys`] in namespace `fold` (0: a search without resampling).
+    pub fn bigram_keys_in(&self, fold: u32) -> Vec<BigramKey> {
         let mut prev = LayerKey::Input(self.input_dim as u32);
         let mut keys = Vec::new();
         for l in &self.layers {
@@ -165,7 +181,7 @@ impl Architecture {
                 Layer::Output { units, output } => LayerKey::Output { units, output },
                 Layer::Dropout { .. } => continue,
             };
-            keys.push(BigramKey { prev, cur });
+            keys.push(BigramKey { fold, prev, cur });
             prev = cur;
         }
         keys
@@ -332,9 +348,14 @@ impl fmt::Display for LayerKey {
 /// The one-shot sharing key of a dense layer: (previous dense layer or input, this layer).
 ///
 /// Dropout is skipped when looking for the previous layer. A stored kernel for a key always has
-/// shape `[prev.units(), cur.units()]`, so a hit always fits the layer it is handed to.
+/// shape `[prev.units(), cur.units()]`, so a hit always fits the layer it is handed to. A search
+/// that scores candidates on resampled splits keeps each split's weights apart (`fold`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct BigramKey {
+    /// The resampled evaluation (fold or repeat, from 1) whose training rows the weights were
+    /// trained on; 0 without resampling (not written then: keys read as before).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fold: u32,
     /// The previous dense layer, or the input.
     pub prev: LayerKey,
     /// This layer.
@@ -350,8 +371,15 @@ impl BigramKey {
 
 impl fmt::Display for BigramKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.fold > 0 {
+            write!(f, "fold{}:", self.fold)?;
+        }
         write!(f, "{}>{}", self.prev, self.cur)
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

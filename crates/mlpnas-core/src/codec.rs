@@ -467,9 +467,13 @@ mod tests {
 
     #[test]
     fn puts_round_trip_with_their_keys() {
-        let k =
-            |u| BigramKey { prev: LayerKey::Input(4), cur: LayerKey::Dense { units: u, activation: Activation::Relu } };
+        let k = |u| BigramKey {
+            fold: 0,
+            prev: LayerKey::Input(4),
+            cur: LayerKey::Dense { units: u, activation: Activation::Relu },
+        };
         let out = BigramKey {
+            fold: 0,
             prev: LayerKey::Dense { units: 8, activation: Activation::Elu },
             cur: LayerKey::Output { units: 3, output: OutputKind::Softmax },
         };

@@ -6,6 +6,8 @@
 //! Loading, label encoding, splitting and standardization live in `mlpnas-data`; this is only the
 //! shape every trainer agrees on.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 /// Examples with numeric features and class labels `0..n_classes` (classification), or a target
@@ -119,6 +121,41 @@ impl Dataset {
             targets: if self.targets.is_empty() { Vec::new() } else { idx.iter().map(|&i| self.targets[i]).collect() },
             class_names: self.class_names.clone(),
             feature_names: self.feature_names.clone(),
+        }
+    }
+}
+
+/// How a search scores each candidate: on its split's validation rows (a holdout, the
+/// default), or on resampled splits of its training and validation rows together: K
+/// stratified folds (`search.folds`) or R stratified holdouts (`search.repeats`). The reward is
+/// the mean over the resampled splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resampling {
+    /// The split's validation rows.
+    Holdout,
+    /// K-fold cross-validation: every row is scored once.
+    Folds(usize),
+    /// Repeated holdouts with different rows.
+    Repeats(usize),
+}
+
+impl Resampling {
+    /// Trainings per candidate (1 for a holdout).
+    pub fn evaluations(self) -> usize {
+        match self {
+            Resampling::Holdout => 1,
+            Resampling::Folds(k) => k,
+            Resampling::Repeats(r) => r,
+        }
+    }
+}
+
+impl fmt::Display for Resampling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Resampling::Holdout => f.write_str("the validation rows"),
+            Resampling::Folds(k) => write!(f, "{k} folds"),
+            Resampling::Repeats(r) => write!(f, "{r} repeated holdouts"),
         }
     }
 }

@@ -46,7 +46,7 @@ pub mod trial;
 
 pub use arch::{Activation, Architecture, BigramKey, Layer, LayerKey, OutputKind};
 pub use controller::{Controller, ControllerConfig, ControllerContext, Proposal, UpdateReport, build_controller};
-pub use data::{DataSplit, DataSummary, Dataset, LabelSummary, TargetScale};
+pub use data::{DataSplit, DataSummary, Dataset, LabelSummary, Resampling, TargetScale};
 pub use error::{CodecError, ConfigError, ControllerError, SpaceError, StorageError, StoreError, TrainerError};
 pub use hyper::{Hyper, HyperValue, Optimizer, Training};
 pub use objective::{ClassWeight, METRICS, Metric, MetricValue, Objective, Task};

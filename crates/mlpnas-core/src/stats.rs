@@ -1,8 +1,15 @@
-//! The few statistics the search reports: mean, mean absolute error, Spearman's rank correlation.
+//! The few statistics the search reports: mean, standard deviation, mean absolute error,
+//! Spearman's rank correlation.
 
 /// Arithmetic mean; `None` when empty.
 pub fn mean(xs: &[f64]) -> Option<f64> {
     if xs.is_empty() { None } else { Some(xs.iter().sum::<f64>() / xs.len() as f64) }
+}
+
+/// Sample standard deviation (n - 1); `None` for fewer than two values.
+pub fn sd(xs: &[f64]) -> Option<f64> {
+    let m = mean(xs)?;
+    (xs.len() >= 2).then(|| (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt())
 }
 
 /// Mean absolute error of `pred` against `actual`; `None` when empty or of different lengths.

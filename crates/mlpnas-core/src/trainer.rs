@@ -53,6 +53,10 @@ pub struct TrainOutcome {
     /// The reward and raw metric of a candidate measured without epochs (a benchmark table's
     /// row); `None` for a trained network, whose reward comes from its epochs.
     pub measured: Option<Measured>,
+    /// A candidate scored on resampled splits (`search.folds`, `search.repeats`): each split's
+    /// epochs, in order (`epochs` is then their per-epoch mean, and the reward the mean of
+    /// theirs); empty otherwise.
+    pub evaluations: Vec<Vec<EpochMetrics>>,
 }
 
 /// A reward measured directly ([`ArchitectureTrainer::measure`]).
@@ -75,17 +79,32 @@ impl TrainOutcome {
         if self.diverged || self.epochs.is_empty() {
             return objective.worst_reward();
         }
-        let (num, den) = self
-            .epochs
+        if self.evaluations.is_empty() {
+            return epochs_reward(&self.epochs);
+        }
+        self.scores(objective).iter().sum::<f64>() / self.evaluations.len() as f64
+    }
+    /// The reward of each resampled evaluation, in order (empty without resampling); a diverged
+    /// candidate's are all [`Objective::worst_reward`].
+    pub fn scores(&self, objective: &Objective) -> Vec<f64> {
+        self.evaluations
             .iter()
-            .enumerate()
-            .fold((0.0, 0.0), |(n, d), (i, e)| (n + (i + 1) as f64 * e.reward(), d + (i + 1) as f64));
-        num / den
+            .map(|e| if self.diverged || e.is_empty() { objective.worst_reward() } else { epochs_reward(e) })
+            .collect()
     }
     /// Validation accuracy after the last epoch (0 when diverged).
     pub fn val_acc_last(&self) -> f64 {
         if self.diverged { 0.0 } else { self.epochs.last().map_or(0.0, |e| e.val_acc) }
     }
+}
+
+/// The epoch-weighted mean (weights 1..N) of the epochs' rewards.
+fn epochs_reward(epochs: &[EpochMetrics]) -> f64 {
+    let (num, den) = epochs
+        .iter()
+        .enumerate()
+        .fold((0.0, 0.0), |(n, d), (i, e)| (n + (i + 1) as f64 * e.reward(), d + (i + 1) as f64));
+    num / den
 }
 
 /// When a [`ArchitectureTrainer::fit`] stops.
@@ -268,7 +287,13 @@ mod tests {
     #[test]
     fn reward_weights_later_epochs_more() {
         let by = |metric| Objective { metric, ..Objective::default() };
-        let o = TrainOutcome { epochs: vec![m(0.0), m(0.5), m(1.0)], diverged: false, weights: vec![], measured: None };
+        let o = TrainOutcome {
+            epochs: vec![m(0.0), m(0.5), m(1.0)],
+            diverged: false,
+            weights: vec![],
+            measured: None,
+            evaluations: Vec::new(),
+        };
         // (1*0 + 2*0.5 + 3*1) / 6
         assert!((o.reward(&by(Metric::Accuracy)) - 4.0 / 6.0).abs() < 1e-12);
         assert_eq!(o.val_acc_last(), 1.0);

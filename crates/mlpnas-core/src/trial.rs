@@ -66,6 +66,18 @@ pub struct TrialRecord {
     /// is `-metric` for a metric to minimise); absent for trained networks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<f64>,
+    /// The reward on each resampled split (`search.folds`, `search.repeats`), in order: the
+    /// reward is their mean; absent without resampling.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scores: Vec<f64>,
+}
+
+impl TrialRecord {
+    /// The standard deviation of its [`TrialRecord::scores`] (sample, n - 1), when there are two
+    /// or more.
+    pub fn score_sd(&self) -> Option<f64> {
+        crate::stats::sd(&self.scores)
+    }
 }
 
 /// The `n` best records by reward (ties: earlier trial first).
@@ -137,6 +149,7 @@ mod tests {
             status: TrialStatus::Ok,
             epochs: vec![],
             metric: None,
+            scores: vec![],
         }
     }
 

@@ -448,6 +448,7 @@ mod tests {
             status,
             epochs: vec![],
             metric: None,
+            scores: Vec::new(),
         }
     }
 

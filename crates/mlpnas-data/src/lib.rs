@@ -44,6 +44,7 @@ mod labels;
 mod npy;
 mod prepare;
 mod raw;
+mod resample;
 mod spec;
 pub mod table;
 
@@ -57,6 +58,7 @@ pub use encode::{Cell, Column, MISSING, OTHER, Preprocessor};
 pub use error::DataError;
 pub use prepare::{Prepared, Standardizer, prepare};
 pub use raw::{ColumnInfo, ColumnType, RawColumn, RawKind, RawTable};
+pub use resample::{RowSplit, resample, resample_rows};
 
 /// A loaded data set before it is split.
 #[derive(Debug, Clone, PartialEq)]

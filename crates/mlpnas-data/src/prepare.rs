@@ -234,16 +234,22 @@ fn standardize(cfg: &DataConfig, split: &mut DataSplit) -> Option<Standardizer> 
 type Parts = (Vec<usize>, Vec<usize>, Vec<usize>);
 
 /// The rows of the train, valid and test parts (stratified, shuffled with `seed`).
-fn split_rows(cfg: &DataConfig, data: &Dataset, seed: u64, origin: &str) -> Result<Parts, DataError> {
-    let n = data.n_rows();
-    // A regression's rows are one stratum: a shuffled split.
+/// The row indices of each class, in row order (a regression's rows are one stratum): what
+/// every split and resampling is stratified by.
+pub(crate) fn strata(data: &Dataset) -> Vec<Vec<usize>> {
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); data.n_classes().max(1)];
     if data.is_regression() {
-        by_class[0] = (0..n).collect();
+        by_class[0] = (0..data.n_rows()).collect();
     }
     for (i, &l) in data.labels.iter().enumerate() {
         by_class[l as usize].push(i);
     }
+    by_class
+}
+
+fn split_rows(cfg: &DataConfig, data: &Dataset, seed: u64, origin: &str) -> Result<Parts, DataError> {
+    let n = data.n_rows();
+    let mut by_class = strata(data);
     let mut rng = mlpnas_core::seed::rng(seed);
     for rows in &mut by_class {
         rows.shuffle(&mut rng);

@@ -151,6 +151,13 @@ pub fn finalize_run(
         )));
     }
     let store = match opts.init {
+        Init::Shared if run.config().search.resampling() != mlpnas_core::Resampling::Holdout => {
+            return Err(FinalError::Invalid(format!(
+                "{shown}: the search scored its candidates on {}, so every shared weight was trained on some of the \
+                 validation rows the final training stops on; use --from-scratch",
+                run.config().search.resampling()
+            )));
+        }
         Init::Shared => {
             if !run.shares_weights() {
                 return Err(FinalError::Invalid(format!(

@@ -53,6 +53,9 @@ struct StoredOutcome {
     /// A table trainer's measured reward and metric.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     measured: Option<Measured>,
+    /// Each resampled evaluation's epochs (`search.folds`, `search.repeats`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    evaluations: Vec<Vec<EpochMetrics>>,
 }
 
 fn secs(d: Duration) -> f64 {
@@ -122,7 +125,13 @@ impl TrialQueue for PgQueue {
                     None => Vec::new(),
                 };
                 let result = TrialResult {
-                    outcome: TrainOutcome { epochs: o.epochs, diverged: o.diverged, weights, measured: o.measured },
+                    outcome: TrainOutcome {
+                        epochs: o.epochs,
+                        diverged: o.diverged,
+                        weights,
+                        measured: o.measured,
+                        evaluations: o.evaluations,
+                    },
                     seconds: r.get::<_, Option<f64>>(4).unwrap_or(0.0),
                     worker: r.get::<_, Option<String>>(5).unwrap_or_default(),
                 };
@@ -191,6 +200,7 @@ impl TrialQueue for PgQueue {
             diverged: result.outcome.diverged,
             error: None,
             measured: result.outcome.measured,
+            evaluations: result.outcome.evaluations.clone(),
         };
         let text = serde_json::to_string(&o).map_err(|e| io("trial queue", e))?;
         let weights = if result.outcome.weights.is_empty() {
@@ -238,7 +248,13 @@ impl TrialQueue for PgQueue {
     }
 
     fn fail(&self, claim: &Claim, message: &str) -> Result<bool, StorageError> {
-        let o = StoredOutcome { epochs: Vec::new(), diverged: false, error: Some(message.to_string()), measured: None };
+        let o = StoredOutcome {
+            epochs: Vec::new(),
+            diverged: false,
+            error: Some(message.to_string()),
+            measured: None,
+            evaluations: Vec::new(),
+        };
         let text = serde_json::to_string(&o).map_err(|e| io("trial queue", e))?;
         let (run, trial, attempt) = (&claim.run, claim.task.trial as i32, claim.attempt as i32);
         self.call(|c| {

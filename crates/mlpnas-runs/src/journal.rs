@@ -174,6 +174,7 @@ mod tests {
             status: TrialStatus::Ok,
             epochs: vec![],
             metric: None,
+            scores: Vec::new(),
         }
     }
 

@@ -7,7 +7,7 @@
 //! (the dashboard, xtask); the search reads the same `[search]` through `mlpnas-search`'s config.
 //! Old setting names are mapped here, once ([`RENAMED`]).
 
-use mlpnas_core::{Metric, Task};
+use mlpnas_core::{Metric, Resampling, Task};
 use serde::{Deserialize, Serialize};
 
 /// `[search]`: the budget and the loop's switches.
@@ -41,6 +41,14 @@ pub struct LoopConfig {
     /// training rows).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub positive_class: Option<String>,
+    /// Score each candidate by K-fold cross-validation over the search's training and
+    /// validation rows (the reward is the mean over the folds); absent: on the validation rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folds: Option<usize>,
+    /// Score each candidate on R stratified holdouts of those rows instead (the cheaper
+    /// alternative to folds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<usize>,
 }
 
 /// `[search]` as written: [`LoopConfig`] with an optional metric.
@@ -56,6 +64,8 @@ struct LoopFields {
     task: Task,
     metric: Option<Metric>,
     positive_class: Option<String>,
+    folds: Option<usize>,
+    repeats: Option<usize>,
 }
 
 impl Default for LoopFields {
@@ -70,6 +80,8 @@ impl Default for LoopFields {
             task: d.task,
             metric: None,
             positive_class: d.positive_class,
+            folds: None,
+            repeats: None,
         }
     }
 }
@@ -85,6 +97,8 @@ impl From<LoopFields> for LoopConfig {
             task: f.task,
             metric: f.metric.unwrap_or(f.task.default_metric()),
             positive_class: f.positive_class,
+            folds: f.folds,
+            repeats: f.repeats,
         }
     }
 }
@@ -100,6 +114,8 @@ impl Default for LoopConfig {
             task: Task::Classification,
             metric: Metric::Accuracy,
             positive_class: None,
+            folds: None,
+            repeats: None,
         }
     }
 }
@@ -113,6 +129,16 @@ impl LoopConfig {
     /// (`has_store`). Every part of mlpnas asks this here.
     pub fn shares_weights(&self, has_store: bool) -> bool {
         self.one_shot && has_store
+    }
+
+    /// How each candidate is scored (`folds`, `repeats`, or the validation rows); a config
+    /// naming both is refused at check, before this is asked.
+    pub fn resampling(&self) -> Resampling {
+        match (self.folds, self.repeats) {
+            (Some(k), _) => Resampling::Folds(k),
+            (None, Some(r)) => Resampling::Repeats(r),
+            (None, None) => Resampling::Holdout,
+        }
     }
 
     /// Trials the budget plans (`controller_epochs` x `samples_per_epoch`).

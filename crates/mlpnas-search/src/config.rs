@@ -85,6 +85,13 @@ impl CheckedConfig {
 }
 
 impl SearchConfig {
+    /// The seed the rows are split (and resampled) with: `data.split_seed`, or the run's seed.
+    pub fn split_seed(&self) -> u64 {
+        self.data.split_seed.unwrap_or(self.seed)
+    }
+}
+
+impl SearchConfig {
     /// Reads `path`, applies `overrides` (`key.path=value`) and deserializes (not yet checked).
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, SearchError> {
         let shown = path.display().to_string();
@@ -193,6 +200,27 @@ impl SearchConfig {
         }
         if self.search.batch == 0 {
             return Err(ConfigError::new("search.batch", "must be at least 1"));
+        }
+        for (field, value, what) in
+            [("search.folds", self.search.folds, "folds"), ("search.repeats", self.search.repeats, "repeated holdouts")]
+        {
+            if let Some(n) = value
+                && !(2..=100).contains(&n)
+            {
+                return Err(ConfigError::new(
+                    field,
+                    format!("{n} is not a number of {what} in 2..=100 (leave it out to score on the validation rows)"),
+                ));
+            }
+        }
+        if self.search.folds.is_some() && self.search.repeats.is_some() {
+            return Err(ConfigError::new("search.repeats", "give search.folds or search.repeats, not both"));
+        }
+        if self.search.resampling() != mlpnas_core::Resampling::Holdout && !self.trainer.needs_data() {
+            return Err(ConfigError::new(
+                "search.folds",
+                "resampling needs a trainer that trains on data (a benchmark table is looked up, not trained)",
+            ));
         }
         self.search.metric.check_task(self.search.task).map_err(|e| ConfigError::new("search.metric", e))?;
         self.check_fits()?;

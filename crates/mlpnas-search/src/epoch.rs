@@ -54,12 +54,13 @@ pub(crate) struct Sinks<'s> {
 impl<'a> EpochTrials<'a> {
     /// The trials `indexed` of controller epoch `epoch`, decoded in `space`; `journaled` trials
     /// of the run are committed already (a resumed epoch); batches of `batch`; the run shares
-    /// weights through a store when `store` is given.
+    /// weights through a store when `store` is given, each of its `evaluations` resampled
+    /// splits under its own keys ([`mlpnas_core::Architecture::resampled_keys`]).
     pub(crate) fn new(
         epoch: usize,
         indexed: &'a [(usize, Proposal)],
         space: &dyn SearchSpace,
-        (input_dim, n_classes): (usize, usize),
+        (input_dim, n_classes, evaluations): (usize, usize, usize),
         journaled: usize,
         batch: usize,
         store: Option<&dyn WeightStore>,
@@ -72,7 +73,7 @@ impl<'a> EpochTrials<'a> {
         for (_, p) in indexed {
             let c = space.candidate(&p.tokens, input_dim, n_classes)?;
             keys.push(match &c {
-                Candidate::Network(arch) if store.is_some() => arch.bigram_keys(),
+                Candidate::Network(arch) if store.is_some() => arch.resampled_keys(evaluations),
                 _ => Vec::new(),
             });
             candidates.push(c);
@@ -128,7 +129,8 @@ impl<'a> EpochTrials<'a> {
         let init = match (&self.candidates[pos], store) {
             (Candidate::Network(arch), Some(s)) => {
                 let mut init = Vec::with_capacity(self.keys[pos].len());
-                for (k, &(i, o, _)) in self.keys[pos].iter().zip(&arch.dense_shapes()) {
+                // Evaluation after evaluation: the shapes repeat.
+                for (k, &(i, o, _)) in self.keys[pos].iter().zip(arch.dense_shapes().iter().cycle()) {
                     init.push(s.get(k)?.filter(|w| w.fits(i, o)));
                 }
                 init

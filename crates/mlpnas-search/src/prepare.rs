@@ -42,13 +42,8 @@ pub fn objective(cfg: &SearchConfig, split: &DataSplit) -> Result<Objective, Sea
         .map_err(|e| err("search.positive_class", e))
 }
 
-/// The seed the rows are split with: `data.split_seed`, or the run's seed.
-pub fn split_seed(cfg: &SearchConfig) -> u64 {
-    cfg.data.split_seed.unwrap_or(cfg.seed)
-}
-
-/// Loads the config's data and splits it with its split seed ([`split_seed`]); for a trainer
-/// that needs no data (a benchmark table), an empty split.
+/// Loads the config's data and splits it with its split seed ([`SearchConfig::split_seed`]);
+/// for a trainer that needs no data (a benchmark table), an empty split.
 pub fn prepare_data(cfg: &SearchConfig) -> Result<Prepared, SearchError> {
     if !cfg.trainer.needs_data() {
         let empty = mlpnas_core::Dataset {
@@ -70,12 +65,13 @@ pub fn prepare_data(cfg: &SearchConfig) -> Result<Prepared, SearchError> {
         });
     }
     let data = mlpnas_data::load(&cfg.data, &cfg.base_dir, cfg.search.task)?;
-    let p = mlpnas_data::prepare(&cfg.data, data, derive(split_seed(cfg), "split", 0))?;
+    let p = mlpnas_data::prepare(&cfg.data, data, derive(cfg.split_seed(), "split", 0))?;
     let split = Arc::new(p.split);
     let objective = objective(cfg, &split)?;
     // Settings the data contradicts (a class weight for a class it lacks) fail here, before a
     // run is created.
-    cfg.trainer.build(Arc::clone(&split), &objective)?;
+    // So do resampling settings the data cannot meet (more folds than a class has rows).
+    crate::resampled::build_trainer(cfg, Arc::clone(&split), &objective)?;
     Ok(Prepared {
         split,
         preprocessor: p.preprocessor,

@@ -69,7 +69,7 @@ pub fn replay(
     let cfg = run.into_config();
     if journaled.transfers == 0 {
         let space = cfg.space.build().map_err(|source| SearchError::Config { path: "space".into(), source })?;
-        let trainer = cfg.trainer.build(Arc::clone(&data.split), &data.objective)?;
+        let trainer = crate::resampled::build_trainer(&cfg, Arc::clone(&data.split), &data.objective)?;
         let candidate = space.candidate(&journaled.tokens, trainer.input_dim(), trainer.n_classes())?;
         let (outcome, seconds) = train_timed(trainer.as_ref(), cfg.seed, trial, &candidate, &[]);
         let proposal = Proposal { tokens: journaled.tokens.clone(), predicted: journaled.predicted };

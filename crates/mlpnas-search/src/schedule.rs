@@ -79,6 +79,7 @@ mod tests {
 
     fn key(a: u32, b: u32) -> BigramKey {
         BigramKey {
+            fold: 0,
             prev: LayerKey::Dense { units: a, activation: Activation::Relu },
             cur: LayerKey::Dense { units: b, activation: Activation::Relu },
         }

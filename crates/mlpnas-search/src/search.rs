@@ -98,7 +98,7 @@ impl Search {
         let space = cfg.space.build().map_err(|source| SearchError::Config { path: "space".into(), source })?;
         let mut controller =
             build_controller(cfg.controller.as_ref(), space.as_ref(), derive(cfg.seed, "controller", 0))?;
-        let trainer = cfg.trainer.build(Arc::clone(&data.split), &data.objective)?;
+        let trainer = crate::resampled::build_trainer(&cfg, Arc::clone(&data.split), &data.objective)?;
         trainer.check_space(space.as_ref())?;
         let (epoch, trials_before, wall_before) = match checkpoint {
             Some((ck, state, _)) => {
@@ -281,7 +281,7 @@ impl Search {
             epoch,
             indexed,
             self.space.as_ref(),
-            (self.trainer.input_dim(), self.trainer.n_classes()),
+            (self.trainer.input_dim(), self.trainer.n_classes(), self.cfg.search.resampling().evaluations()),
             self.records.len(),
             self.cfg.search.batch,
             self.store.as_deref(),
@@ -417,7 +417,7 @@ pub fn evaluate(
     data: &Prepared,
     text: &str,
 ) -> Result<(Architecture, TrainOutcome, f64), SearchError> {
-    let trainer = cfg.trainer.build(Arc::clone(&data.split), &data.objective)?;
+    let trainer = crate::resampled::build_trainer(cfg, Arc::clone(&data.split), &data.objective)?;
     let arch = Architecture::parse(text, trainer.input_dim(), trainer.n_classes(), cfg.mlp_space()?.dropout_rate())?;
     let params = arch.param_count() as u64;
     mlpnas_core::memory::check_fits(

@@ -86,7 +86,7 @@ pub fn tabulate(
         return Err(damaged("--seeds must be at least 1".into()));
     }
     let space = cfg.space.build().map_err(|source| SearchError::Config { path: "space".into(), source })?;
-    let trainer = cfg.trainer.build(Arc::clone(&data.split), &data.objective)?;
+    let trainer = crate::resampled::build_trainer(&cfg, Arc::clone(&data.split), &data.objective)?;
     trainer.check_space(space.as_ref())?;
     let configs = mlpnas_core::sampling::enumerate(space.as_ref());
     let n = configs.len();

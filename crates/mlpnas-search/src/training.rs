@@ -104,5 +104,6 @@ pub(crate) fn record(
         status: if o.diverged { TrialStatus::Diverged } else { TrialStatus::Ok },
         epochs: o.epochs.clone(),
         metric: o.measured.map(|m| m.metric),
+        scores: o.scores(objective),
     }
 }

@@ -141,7 +141,7 @@ fn run_context(queue: &dyn TrialQueue, run: &str) -> Result<RunContext, SearchEr
         crate::prepare::prepare_data(&cfg)?.split
     };
     let objective = crate::prepare::objective(&cfg, &split)?;
-    let trainer = cfg.trainer.build(split, &objective)?;
+    let trainer = crate::resampled::build_trainer(&cfg, split, &objective)?;
     let space = cfg.space.build().map_err(|source| SearchError::Config { path: shown.clone(), source })?;
     Ok(RunContext { trainer, space })
 }

@@ -15,8 +15,11 @@ use mlpnas_runs::{RunDir, read_journal};
 use mlpnas_search::{CheckedConfig, Run, Search, SearchConfig, prepare_data};
 use serde::{Deserialize, Serialize};
 
-/// Scores an architecture by its width; "diverges" on any tanh layer. Its trained weights are
-/// filled with the trial seed's low bits so that what the store hands out can be traced.
+/// Scores an architecture by its width; "diverges" on any tanh layer. Its trained kernels are
+/// filled with the trial seed's low bits so that what the store hands out can be traced; its
+/// biases with a mark of the validation rows it scores on, and it refuses initial weights
+/// carrying another mark: weights trained by a trainer that validates on other rows (and so
+/// trains on some of its own validation rows).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct FakeConfig {}
 
@@ -24,6 +27,7 @@ struct FakeConfig {}
 struct Fake {
     input_dim: usize,
     n_classes: usize,
+    mark: f32,
 }
 
 #[typetag::serde(name = "fake")]
@@ -32,7 +36,9 @@ impl TrainerConfig for FakeConfig {
         Ok(())
     }
     fn build(&self, data: Arc<DataSplit>, _: &Objective) -> Result<Box<dyn ArchitectureTrainer>, TrainerError> {
-        Ok(Box::new(Fake { input_dim: data.train.n_features(), n_classes: data.train.n_classes() }))
+        // The mark: the sum of the validation rows' features (distinct for distinct folds).
+        let mark = data.valid.features.iter().map(|&x| f64::from(x)).sum::<f64>() as f32;
+        Ok(Box::new(Fake { input_dim: data.train.n_features(), n_classes: data.train.n_classes(), mark }))
     }
     fn model(&self, _: &Architecture, _: &[LayerWeights]) -> Result<Box<dyn Model>, TrainerError> {
         Err(TrainerError::Other("the fake trainer predicts nothing".into()))
@@ -56,6 +62,12 @@ impl ArchitectureTrainer for Fake {
         for (w, (i, o, _)) in init.iter().zip(arch.dense_shapes()) {
             if let Some(w) = w {
                 assert!(w.fits(i, o));
+                if w.bias.data[0] != self.mark {
+                    return Err(TrainerError::Other(format!(
+                        "started from weights trained for validation rows {} while scoring rows {}",
+                        w.bias.data[0], self.mark
+                    )));
+                }
             }
         }
         let v = (seed % 1000) as f32;
@@ -64,14 +76,14 @@ impl ArchitectureTrainer for Fake {
             .iter()
             .map(|&(i, o, _)| LayerWeights {
                 kernel: HostTensor { shape: vec![i, o], data: vec![v; i * o] },
-                bias: HostTensor { shape: vec![o], data: vec![v; o] },
+                bias: HostTensor { shape: vec![o], data: vec![self.mark; o] },
             })
             .collect();
         let m = EpochMetrics { train_loss: 1.0, val_loss: 1.0, val_acc: acc, metric: None };
         Ok(if diverged {
-            TrainOutcome { epochs: vec![], diverged, weights: vec![], measured: None }
+            TrainOutcome { epochs: vec![], diverged, weights: vec![], measured: None, evaluations: Vec::new() }
         } else {
-            TrainOutcome { epochs: vec![m, m], diverged, weights, measured: None }
+            TrainOutcome { epochs: vec![m, m], diverged, weights, measured: None, evaluations: Vec::new() }
         })
     }
     fn fit(
@@ -175,6 +187,50 @@ fn the_split_follows_the_split_seed() {
     assert_eq!(with(1, Some(7)), with(2, Some(7)), "one split seed, one split");
     assert_eq!(with(7, None), with(3, Some(7)));
     assert_ne!(with(1, None), with(2, None), "the seed moves the split without a split seed");
+}
+
+/// K-fold with one-shot sharing: each fold's weights go under its own keys, so no fold ever
+/// starts from weights trained on its own validation rows (the fake trainer refuses them, and
+/// it would get them if the folds shared keys: every bigram recurs); every trial is scored K
+/// times, and its reward is the mean; transfers count per fold.
+#[test]
+fn folds_never_start_from_weights_trained_on_their_validation_rows() {
+    let mut c = config(true).into_unchecked();
+    c.search.folds = Some(3);
+    let cfg = c.check().expect("valid");
+    let data = prepare_data(&cfg).expect("data");
+    let dir = run_dir("folds");
+    let summary = search(cfg, &data, &dir).run(&mut ()).expect("no fold got another fold's weights");
+    let run = Run::open(Box::new(RunDir::new(&dir)), None).expect("open");
+    let store = run
+        .weight_store(run.checkpoint().expect("checkpoint").as_ref(), summary.records.len())
+        .expect("store")
+        .expect("a store");
+    // Fold -> the mark of the validation rows its stored weights were trained for.
+    let mut marks: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    let mut stored: HashSet<BigramKey> = HashSet::new();
+    let mut any_transfer = false;
+    for r in &summary.records {
+        let arch = Architecture::parse_journaled(&r.architecture, 4).expect("arch");
+        let keys = arch.resampled_keys(3);
+        let expected = keys.iter().filter(|k| stored.contains(k)).count();
+        assert_eq!(r.transfers, expected, "trial {}: {}", r.trial, r.architecture);
+        any_transfer |= expected > 0;
+        if r.status == TrialStatus::Ok {
+            assert_eq!(r.scores.len(), 3, "trial {}", r.trial);
+            let mean = r.scores.iter().sum::<f64>() / 3.0;
+            assert!((r.reward - mean).abs() < 1e-12, "trial {}: reward {} vs mean {mean}", r.trial, r.reward);
+            for k in &keys {
+                let w = store.get(k).expect("get").expect("every fold's weights are stored");
+                let mark = *marks.entry(k.fold).or_insert(w.bias.data[0].to_bits());
+                assert_eq!(w.bias.data[0].to_bits(), mark, "fold {} holds weights of another fold", k.fold);
+            }
+            stored.extend(keys);
+        }
+    }
+    assert!(any_transfer, "the case shares weights");
+    assert_eq!(marks.len(), 3);
+    assert_eq!(marks.values().collect::<HashSet<_>>().len(), 3, "three folds, three validation parts");
 }
 
 #[test]

@@ -313,6 +313,7 @@ mod tests {
             status: TrialStatus::Ok,
             epochs: Vec::new(),
             metric: None,
+            scores: Vec::new(),
         }
     }
 

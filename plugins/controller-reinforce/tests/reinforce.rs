@@ -41,6 +41,7 @@ fn record(space: &dyn SearchSpace, trial: usize, p: &Proposal, reward: f64) -> R
         status: TrialStatus::Ok,
         epochs: Vec::new(),
         metric: None,
+        scores: Vec::new(),
     })
 }
 

@@ -58,7 +58,9 @@ fn layer_text(layer: &LayerKey) -> String {
 
 /// The key text of `key` in the file (one-to-one: distinct keys give distinct texts).
 pub fn key_text(key: &BigramKey) -> String {
-    format!("{}>{}", layer_text(&key.prev), layer_text(&key.cur))
+    let bigram = format!("{}>{}", layer_text(&key.prev), layer_text(&key.cur));
+    // A resampled evaluation's namespace (none without resampling: the texts of before).
+    if key.fold > 0 { format!("fold{}:{bigram}", key.fold) } else { bigram }
 }
 
 fn checksum(key: &str, body: &[u8]) -> u64 {
@@ -278,13 +280,14 @@ mod tests {
     fn key_texts_are_distinct() {
         let hidden = LayerKey::Dense { units: 1, activation: Activation::Sigmoid };
         let output = LayerKey::Output { units: 1, output: OutputKind::Sigmoid };
-        let a = BigramKey { prev: LayerKey::Input(4), cur: hidden };
-        let b = BigramKey { prev: LayerKey::Input(4), cur: output };
+        let a = BigramKey { fold: 0, prev: LayerKey::Input(4), cur: hidden };
+        let b = BigramKey { fold: 0, prev: LayerKey::Input(4), cur: output };
         assert_eq!(key_text(&a), "in4>dense1:sigmoid");
         assert_eq!(key_text(&b), "in4>out1:sigmoid");
         assert_ne!(
-            key_text(&BigramKey { prev: hidden, cur: output }),
-            key_text(&BigramKey { prev: output, cur: hidden })
+            key_text(&BigramKey { fold: 0, prev: hidden, cur: output }),
+            key_text(&BigramKey { fold: 0, prev: output, cur: hidden })
         );
+        assert_eq!(key_text(&BigramKey { fold: 2, ..a }), "fold2:in4>dense1:sigmoid");
     }
 }

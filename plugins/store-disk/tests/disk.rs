@@ -25,7 +25,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn key(input: u32, units: u32) -> BigramKey {
-    BigramKey { prev: LayerKey::Input(input), cur: LayerKey::Dense { units, activation: Activation::Relu } }
+    BigramKey { fold: 0, prev: LayerKey::Input(input), cur: LayerKey::Dense { units, activation: Activation::Relu } }
 }
 
 /// Weights fitting `key` whose every value is `fill` (a distinctive bit pattern in the file).
@@ -83,10 +83,12 @@ fn each_file_keeps_an_identity_of_its_own() -> TestResult {
 fn reopen_returns_the_same_bits() -> TestResult {
     let path = scratch("reopen").join("w.redb");
     let out = BigramKey {
+        fold: 0,
         prev: LayerKey::Dense { units: 5, activation: Activation::Tanh },
         cur: LayerKey::Output { units: 1, output: OutputKind::Sigmoid },
     };
     let hidden_sigmoid = BigramKey {
+        fold: 0,
         prev: LayerKey::Dense { units: 5, activation: Activation::Tanh },
         cur: LayerKey::Dense { units: 1, activation: Activation::Sigmoid },
     };
@@ -342,7 +344,7 @@ fn measure_trial_and_get_with_10k_keys() -> TestResult {
     let dense = |units: u32, i: usize| LayerKey::Dense { units, activation: Activation::ALL[i % 4] };
     // 50 x 50 x 4 = 10,000 keys, kernels 1x1 .. 50x50 (about 25 MB of values).
     let filler: Vec<BigramKey> = (0..10_000)
-        .map(|i| BigramKey { prev: dense((i / 200 + 1) as u32, i), cur: dense((i / 4 % 50 + 1) as u32, 0) })
+        .map(|i| BigramKey { fold: 0, prev: dense((i / 200 + 1) as u32, i), cur: dense((i / 4 % 50 + 1) as u32, 0) })
         .collect();
     let mut s = DiskStore::open(&path, None)?;
     let t = Instant::now();
@@ -359,9 +361,9 @@ fn measure_trial_and_get_with_10k_keys() -> TestResult {
     let mut s = DiskStore::open(&path, None)?;
     println!("reopen (integrity check, index load): {:?}, file {} bytes", t.elapsed(), std::fs::metadata(&path)?.len());
     let trial = [
-        BigramKey { prev: LayerKey::Input(64), cur: dense(64, 2) },
-        BigramKey { prev: dense(64, 2), cur: dense(64, 1) },
-        BigramKey { prev: dense(64, 1), cur: LayerKey::Output { units: 64, output: OutputKind::Softmax } },
+        BigramKey { fold: 0, prev: LayerKey::Input(64), cur: dense(64, 2) },
+        BigramKey { fold: 0, prev: dense(64, 2), cur: dense(64, 1) },
+        BigramKey { fold: 0, prev: dense(64, 1), cur: LayerKey::Output { units: 64, output: OutputKind::Softmax } },
     ];
     let mut times = Vec::new();
     for round in 0..50 {

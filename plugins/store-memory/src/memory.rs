@@ -152,7 +152,11 @@ mod tests {
     use super::*;
 
     fn key(input: u32, units: u32) -> BigramKey {
-        BigramKey { prev: LayerKey::Input(input), cur: LayerKey::Dense { units, activation: Activation::Relu } }
+        BigramKey {
+            fold: 0,
+            prev: LayerKey::Input(input),
+            cur: LayerKey::Dense { units, activation: Activation::Relu },
+        }
     }
 
     fn weights(input: usize, output: usize, fill: f32) -> LayerWeights {
@@ -205,6 +209,7 @@ mod tests {
     fn snapshot_is_sorted_and_round_trips() -> Result<(), StoreError> {
         let mut s = MemoryStore::new();
         let out = BigramKey {
+            fold: 0,
             prev: LayerKey::Dense { units: 2, activation: Activation::Relu },
             cur: LayerKey::Output { units: 1, output: OutputKind::Sigmoid },
         };

@@ -128,6 +128,7 @@ impl ArchitectureTrainer for TableTrainer {
             diverged: false,
             weights: Vec::new(),
             measured: Some(Measured { reward, metric }),
+            evaluations: Vec::new(),
         })
     }
     fn check_space(&self, space: &dyn SearchSpace) -> Result<(), TrainerError> {

@@ -293,7 +293,13 @@ impl ArchitectureTrainer for BurnTrainer {
         self.check_arch(arch, init)?;
         let epochs = self.cfg.for_candidate(&arch.training).epochs;
         let fit = self.run_epochs(arch, init, seed, Stop { max_epochs: epochs, patience: None })?;
-        Ok(TrainOutcome { epochs: fit.epochs, diverged: fit.diverged, weights: fit.weights, measured: None })
+        Ok(TrainOutcome {
+            epochs: fit.epochs,
+            diverged: fit.diverged,
+            weights: fit.weights,
+            measured: None,
+            evaluations: Vec::new(),
+        })
     }
 
     fn fit(
