@@ -99,6 +99,7 @@ fn evaluations_to_optimum(
                 epochs: Vec::new(),
                 metric: None,
                 scores: Vec::new(),
+                rescore_of: None,
             });
             assert!(tried.insert(p.tokens.clone()), "{:?} proposed twice", p.tokens);
         }

@@ -186,6 +186,7 @@ pub fn synthetic_record(space: &dyn SearchSpace, trial: usize, epoch: usize, p: 
         epochs: Vec::new(),
         metric: None,
         scores: Vec::new(),
+        rescore_of: None,
     })
 }
 

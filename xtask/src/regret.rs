@@ -246,6 +246,7 @@ mod tests {
             epochs: Vec::new(),
             metric: None,
             scores: Vec::new(),
+            rescore_of: None,
         }
     }
 

@@ -182,9 +182,10 @@ pub fn natural(x: f64) -> String {
     }
 }
 
-/// The top-N table; the trials of a space that measures (a benchmark table, `measurement`) show
-/// its metric by name instead of a network's columns.
-pub fn table(records: &[&TrialRecord], measurement: Option<&Measurement>) -> String {
+/// The top-N table (`records`, of the run's `all`); the trials of a space that measures (a
+/// benchmark table, `measurement`) show its metric by name instead of a network's columns. A
+/// re-scored candidate shows the mean of all its rewards, which it is ranked by.
+pub fn table(records: &[&TrialRecord], all: &[TrialRecord], measurement: Option<&Measurement>) -> String {
     // Trials measured in a benchmark table have a raw metric and no trained network.
     if measurement.is_some() || records.iter().any(|r| r.metric.is_some()) {
         let name = measurement.map_or("metric", |m| m.metric.as_str());
@@ -203,8 +204,14 @@ pub fn table(records: &[&TrialRecord], measurement: Option<&Measurement>) -> Str
     let regression = metric.is_some_and(|m| m.task() == mlpnas_core::Task::Regression);
     let head = metric.map_or(String::new(), |m| format!("  {:>7}", format!("val_{m}")));
     let acc_head = if regression { String::new() } else { format!("  {:>7}", "val_acc") };
-    // Candidates scored on resampled splits: the spread of their scores beside the mean.
-    let spread = records.iter().any(|r| r.score_sd().is_some());
+    // Candidates scored on resampled splits or re-scored: the spread of their scores beside the
+    // mean.
+    let again = mlpnas_core::trial::rescored(all);
+    let sd_of = |r: &TrialRecord| match again.get(&r.trial) {
+        Some(v) => mlpnas_core::stats::sd(v),
+        None => r.score_sd(),
+    };
+    let spread = records.iter().any(|r| sd_of(r).is_some());
     let sd_head = if spread { format!("  {:>7}", "± sd") } else { String::new() };
     let mut s = format!(
         "{:>4}  {:>5}  {:>7}{sd_head}{acc_head}{head}  {:>7}  {:>9}  {:>7}  architecture\n",
@@ -219,7 +226,7 @@ pub fn table(records: &[&TrialRecord], measurement: Option<&Measurement>) -> Str
             None => String::new(),
         };
         let acc = if regression { String::new() } else { format!("  {:>7.4}", r.val_acc_last) };
-        let sd = match (spread, r.score_sd()) {
+        let sd = match (spread, sd_of(r)) {
             (false, _) => String::new(),
             (true, Some(sd)) => format!("  {:>7}", format!("±{sd:.4}")),
             (true, None) => format!("  {:>7}", "-"),
@@ -228,7 +235,7 @@ pub fn table(records: &[&TrialRecord], measurement: Option<&Measurement>) -> Str
             "{:>4}  {:>5}  {:>7.4}{sd}{acc}{value}  {:>7}  {:>9}  {:>7.2}  {}{}\n",
             i + 1,
             r.trial,
-            r.reward,
+            mlpnas_core::trial::ranking_reward(r, &again),
             r.params,
             r.transfers,
             r.seconds,

@@ -720,6 +720,7 @@ fn the_queue_fences_stale_attempts_and_a_trial_is_journaled_once() {
         epochs: Vec::new(),
         metric: None,
         scores: Vec::new(),
+        rescore_of: None,
     };
     run.append_trial(&rec, Some(&[])).expect("append");
     run.append_trial(&rec, Some(&[])).expect("the same trial again");
@@ -757,8 +758,9 @@ fn tls_when_the_url_asks_for_it() {
     assert!(!e.contains(PASSWORD), "{e}");
 }
 
-/// Training settings in the space and 3-fold scoring: a run whose trials workers train (one
-/// SIGKILLed mid-trial) gives the local journal, settings, fold scores and all.
+/// Training settings in the space, 3-fold scoring and re-scoring: a run whose trials workers
+/// train (one SIGKILLed mid-trial) gives the local journal, settings, fold scores,
+/// re-evaluations and all.
 #[test]
 fn training_settings_and_folds_through_workers_give_the_local_journal() {
     let Some(pg) = Pg::start("training") else { return };
@@ -776,15 +778,18 @@ fn training_settings_and_folds_through_workers_give_the_local_journal() {
             "space.optimizer=[\"adam\", \"sgd\"]",
             "space.epochs=[3, 5]",
             "search.folds=3",
+            "search.rescore_top=2",
+            "search.rescore_seeds=2",
         ] {
             c.args(["--set", s]);
         }
     };
     let want = local_journal(&args, &d.join("local"));
-    assert_eq!(want.len(), 18);
+    assert_eq!(want.len(), 18 + 4);
     assert!(want.iter().all(|w| w.contains("|lr=")), "{want:?}");
     let local = support::journal(&d.join("local"));
     assert!(local.iter().all(|r| r.scores.len() == 3), "every trial scored on 3 folds");
+    assert!(local[18..].iter().all(|r| r.rescore_of.is_some()), "re-scored through the queue too");
     let mut coord = bin();
     args(&mut coord);
     let mut coord = spawn(coord.args(["--storage", &pg.url(), "--name", "hp", "--threads", "0"]));
@@ -794,7 +799,13 @@ fn training_settings_and_folds_through_workers_give_the_local_journal() {
     let b = worker(&pg, &["--exit-when-idle", "30"]);
     finish(&mut coord);
     stop(b);
-    assert_eq!(report(&pg, "hp"), want, "the run in PostgreSQL differs from the local run");
+    let db = mlpnas_postgres::open(&pg.url()).expect("db");
+    let stored = db.run("hp").read_trials().expect("trials").records;
+    assert_eq!(
+        stored.iter().map(essence).collect::<Vec<_>>(),
+        want,
+        "the run in PostgreSQL differs from the local run"
+    );
 }
 
 /// A table with categories and missing cells: the coordinator publishes the encoded data once,

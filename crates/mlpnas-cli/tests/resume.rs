@@ -189,6 +189,57 @@ fn training_settings_in_the_space_resume_exactly_after_sigkill_with_every_contro
     }
 }
 
+/// `search.rescore_top`: after the last epoch the best candidates are trained again from
+/// scratch and journaled as re-evaluations; the controller epochs' trials are those of the same
+/// search without re-scoring (controllers never see them); a run SIGKILLed while re-scoring
+/// resumes to the uninterrupted journal; and a re-scored run cannot grow more epochs.
+#[test]
+fn rescoring_follows_the_search_and_resumes_exactly_after_sigkill() {
+    let root = tmp("rescore");
+    let rescore = ["--set", "search.rescore_top=3", "--set", "search.rescore_seeds=2"];
+    let reference = root.join("reference");
+    succeed(&mut search(&reference, "memory", &rescore));
+    let plain = root.join("plain");
+    succeed(&mut search(&plain, "memory", &[]));
+    let (with, without) = (journal(&reference), journal(&plain));
+    assert_eq!(with.len(), 24 + 6);
+    let essences = |v: &[TrialRecord]| v.iter().map(essence).collect::<Vec<_>>();
+    assert_eq!(essences(&with[..24]), essences(&without), "re-scoring changed the search");
+    let best: Vec<usize> = mlpnas_core::top_n(&without, 3).iter().map(|r| r.trial).collect();
+    let of: Vec<Option<usize>> = with[24..].iter().map(|r| r.rescore_of).collect();
+    let want: Vec<Option<usize>> = best.iter().flat_map(|&t| [Some(t), Some(t)]).collect();
+    assert_eq!(of, want);
+    for r in &with[24..] {
+        let original = &with[r.rescore_of.expect("a re-evaluation")];
+        assert_eq!((r.tokens.clone(), r.transfers), (original.tokens.clone(), 0), "trial {}", r.trial);
+        assert_ne!(r.epochs, original.epochs, "trial {}: trained again with its own seed", r.trial);
+    }
+    for n in [24, 26] {
+        let dir = root.join(format!("killed-{n}"));
+        let mut child =
+            search(&dir, "memory", &rescore).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+        let t0 = Instant::now();
+        while lines(&dir.join("journal.jsonl")) < n && t0.elapsed() < Duration::from_secs(120) {
+            if child.try_wait().expect("wait").is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        // (Iris is quick: the search may have finished before the kill.)
+        if !dir.join("summary.json").exists() {
+            succeed(&mut resume(&dir));
+        }
+        assert_eq!(essences(&journal(&dir)), essences(&with), "killed after {n} lines");
+    }
+    let mut more = resume(&reference);
+    more.args(["--set", "search.controller_epochs=7"]);
+    let out = more.output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("re-scored"), "{err}");
+}
+
 #[test]
 fn kill_and_resume_memory_store() {
     kill_and_resume_matches_uninterrupted("memory", &[]);

@@ -58,4 +58,4 @@ pub use tensor::{HostTensor, LayerWeights};
 pub use trainer::{
     ArchitectureTrainer, EarlyStopping, EpochMetrics, FitOutcome, Measured, Model, Score, TrainOutcome, TrainerConfig,
 };
-pub use trial::{EpochReport, TrialRecord, TrialStatus, batches, top_n};
+pub use trial::{EpochReport, TrialRecord, TrialStatus, batches, ranking_reward, rescored, top_n};

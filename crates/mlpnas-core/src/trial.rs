@@ -70,6 +70,11 @@ pub struct TrialRecord {
     /// reward is their mean; absent without resampling.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scores: Vec<f64>,
+    /// A re-evaluation of this earlier trial's candidate after the search (`search.rescore_top`):
+    /// trained again from scratch with its own seed; controllers never see it, and the top
+    /// list ranks the candidate by the mean of its reward and its re-evaluations'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescore_of: Option<usize>,
 }
 
 impl TrialRecord {
@@ -80,12 +85,37 @@ impl TrialRecord {
     }
 }
 
-/// The `n` best records by reward (ties: earlier trial first).
+/// The rewards of every re-scored trial (`search.rescore_top`): its own reward, then those of
+/// its re-evaluations in journal order, by trial.
+pub fn rescored(records: &[TrialRecord]) -> BTreeMap<usize, Vec<f64>> {
+    // By trial number: `records` may be a selection (the successful trials, say).
+    let reward: BTreeMap<usize, f64> = records.iter().map(|r| (r.trial, r.reward)).collect();
+    let mut out: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for r in records {
+        if let Some(of) = r.rescore_of
+            && let Some(&original) = reward.get(&of)
+        {
+            out.entry(of).or_insert_with(|| vec![original]).push(r.reward);
+        }
+    }
+    out
+}
+
+/// What a trial is ranked by: the mean of its rewards in `rescored` when it was re-scored, its
+/// reward otherwise.
+pub fn ranking_reward(r: &TrialRecord, rescored: &BTreeMap<usize, Vec<f64>>) -> f64 {
+    rescored.get(&r.trial).and_then(|v| crate::stats::mean(v)).unwrap_or(r.reward)
+}
+
+/// The `n` best trials by [`ranking_reward`] (ties: earlier trial first); re-evaluations are
+/// not candidates of their own.
 pub fn top_n(records: &[TrialRecord], n: usize) -> Vec<&TrialRecord> {
-    let mut v: Vec<&TrialRecord> = records.iter().collect();
-    v.sort_by(|a, b| b.reward.total_cmp(&a.reward).then(a.trial.cmp(&b.trial)));
+    let again = rescored(records);
+    let mut v: Vec<(&TrialRecord, f64)> =
+        records.iter().filter(|r| r.rescore_of.is_none()).map(|r| (r, ranking_reward(r, &again))).collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.trial.cmp(&b.0.trial)));
     v.truncate(n);
-    v
+    v.into_iter().map(|(r, _)| r).collect()
 }
 
 /// One controller epoch's summary (a line of `controller.jsonl` in the run directory).
@@ -150,6 +180,7 @@ mod tests {
             epochs: vec![],
             metric: None,
             scores: vec![],
+            rescore_of: None,
         }
     }
 
@@ -166,5 +197,21 @@ mod tests {
         let rs = vec![rec(0, 0.5), rec(1, 0.9), rec(2, 0.9), rec(3, 0.1)];
         let t: Vec<usize> = top_n(&rs, 3).iter().map(|r| r.trial).collect();
         assert_eq!(t, [1, 2, 0]);
+    }
+
+    #[test]
+    fn re_scored_trials_rank_by_their_mean_and_re_evaluations_are_no_candidates() {
+        let again = |trial, of, reward| TrialRecord { rescore_of: Some(of), ..rec(trial, reward) };
+        // Trial 1 was lucky: re-scored, its mean (0.9 + 0.6 + 0.6) / 3 = 0.7 falls below 2's 0.8.
+        let rs = vec![rec(0, 0.5), rec(1, 0.9), rec(2, 0.85), again(3, 1, 0.6), again(4, 2, 0.75), again(5, 1, 0.6)];
+        let t: Vec<usize> = top_n(&rs, 10).iter().map(|r| r.trial).collect();
+        assert_eq!(t, [2, 1, 0]);
+        let r = rescored(&rs);
+        assert_eq!(r[&1], [0.9, 0.6, 0.6]);
+        assert!((ranking_reward(&rs[2], &r) - 0.8).abs() < 1e-12);
+        assert_eq!(ranking_reward(&rs[0], &r), 0.5);
+        // A selection (trial 0 left out) ranks the same.
+        let t: Vec<usize> = top_n(&rs[1..], 10).iter().map(|r| r.trial).collect();
+        assert_eq!(t, [2, 1]);
     }
 }

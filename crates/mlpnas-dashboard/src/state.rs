@@ -378,7 +378,8 @@ pub struct BigramUse {
 /// epoch's trials run in batches of `batch` ([`mlpnas_core::batches`]); a trial sees the bigrams
 /// put by the trials of earlier batches (only trials whose status stores weights put any). The
 /// total of `reused` over all bigrams equals the journal's `transfers` summed (for a store without
-/// a size cap).
+/// a size cap; with `search.folds = K` or `repeats = K`, transfers count each of the K
+/// evaluations' layers, K times as many).
 pub fn bigram_reuse(records: &[TrialRecord], batch: usize) -> Vec<BigramUse> {
     let mut uses: BTreeMap<String, BigramUse> = BTreeMap::new();
     let mut stored: HashSet<String> = HashSet::new();
@@ -389,6 +390,10 @@ pub fn bigram_reuse(records: &[TrialRecord], batch: usize) -> Vec<BigramUse> {
         for range in batches(len, batch) {
             let mut pending: Vec<String> = Vec::new();
             for r in &records[at + range.start..at + range.end] {
+                // Re-evaluations after the search (`search.rescore_top`) share no weights.
+                if r.rescore_of.is_some() {
+                    continue;
+                }
                 for key in bigrams_of(&r.architecture) {
                     let u = uses.entry(key.clone()).or_insert(BigramUse {
                         bigram: key.clone(),
@@ -449,6 +454,7 @@ mod tests {
             epochs: vec![],
             metric: None,
             scores: Vec::new(),
+            rescore_of: None,
         }
     }
 

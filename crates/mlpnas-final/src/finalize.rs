@@ -138,8 +138,8 @@ pub fn finalize_run(
         progress(&format!("warning: {w}"));
     }
     let records = run.records().to_vec();
-    let ok: Vec<TrialRecord> = records.iter().filter(|r| r.status == TrialStatus::Ok).cloned().collect();
-    if ok.is_empty() {
+    let ok = records.iter().filter(|r| r.status == TrialStatus::Ok && r.rescore_of.is_none()).count();
+    if ok == 0 {
         return Err(FinalError::Invalid(format!("{shown}: holds no successfully trained architecture")));
     }
     let carved = run.config().data.test_fraction == 0.0;
@@ -220,7 +220,7 @@ pub fn finalize_run(
         std::fs::remove_dir_all(&tmp).map_err(|e| FinalError::file(&tmp, e))?;
     }
     std::fs::create_dir_all(&tmp).map_err(|e| FinalError::file(&tmp, e))?;
-    let result = job.train_all(&ok, opts, &tmp, progress);
+    let result = job.train_all(&records, opts, &tmp, progress);
     let mut board = match result {
         Ok(entries) => Leaderboard {
             run_dir: shown.clone(),
@@ -293,7 +293,7 @@ impl Job<'_> {
     /// Trains, scores and exports each of the top trials into `dir`.
     fn train_all(
         &self,
-        ok: &[TrialRecord],
+        records: &[TrialRecord],
         opts: &FinalizeOptions,
         dir: &Path,
         progress: &mut dyn FnMut(&str),
@@ -301,7 +301,11 @@ impl Job<'_> {
         let Self { cfg, trainer, refit, refit_scale, store, test, data, label_column } = *self;
         let split = &data.split;
         let dropout = cfg.mlp_space()?.dropout_rate();
-        let best = top_n(ok, opts.top);
+        // Ranked as the search ranks (re-scored candidates by the mean of their scores); the
+        // successfully trained ones.
+        let ok: Vec<&TrialRecord> =
+            top_n(records, usize::MAX).into_iter().filter(|r| r.status == TrialStatus::Ok).collect();
+        let best: Vec<&TrialRecord> = ok.iter().copied().take(opts.top).collect();
         if best.len() < opts.top {
             progress(&format!(
                 "warning: --top {}: the run has {} successfully trained architecture{}; finalizing {}",

@@ -175,6 +175,7 @@ mod tests {
             epochs: vec![],
             metric: None,
             scores: Vec::new(),
+            rescore_of: None,
         }
     }
 

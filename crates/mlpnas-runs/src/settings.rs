@@ -49,6 +49,18 @@ pub struct LoopConfig {
     /// alternative to folds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repeats: Option<usize>,
+    /// After the last controller epoch, train the best this many candidates again
+    /// (`rescore_seeds` times each, from scratch, with their own seeds) and rank them by the mean
+    /// of all their scores; 0: no re-scoring.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rescore_top: usize,
+    /// Re-evaluations of each re-scored candidate (default 3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rescore_seeds: Option<usize>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// `[search]` as written: [`LoopConfig`] with an optional metric.
@@ -66,6 +78,8 @@ struct LoopFields {
     positive_class: Option<String>,
     folds: Option<usize>,
     repeats: Option<usize>,
+    rescore_top: usize,
+    rescore_seeds: Option<usize>,
 }
 
 impl Default for LoopFields {
@@ -82,6 +96,8 @@ impl Default for LoopFields {
             positive_class: d.positive_class,
             folds: None,
             repeats: None,
+            rescore_top: 0,
+            rescore_seeds: None,
         }
     }
 }
@@ -99,6 +115,8 @@ impl From<LoopFields> for LoopConfig {
             positive_class: f.positive_class,
             folds: f.folds,
             repeats: f.repeats,
+            rescore_top: f.rescore_top,
+            rescore_seeds: f.rescore_seeds,
         }
     }
 }
@@ -116,6 +134,8 @@ impl Default for LoopConfig {
             positive_class: None,
             folds: None,
             repeats: None,
+            rescore_top: 0,
+            rescore_seeds: None,
         }
     }
 }
@@ -139,6 +159,11 @@ impl LoopConfig {
             (None, Some(r)) => Resampling::Repeats(r),
             (None, None) => Resampling::Holdout,
         }
+    }
+
+    /// Re-evaluations of each re-scored candidate.
+    pub fn rescore_seeds(&self) -> usize {
+        self.rescore_seeds.unwrap_or(3)
     }
 
     /// Trials the budget plans (`controller_epochs` x `samples_per_epoch`).

@@ -213,6 +213,15 @@ impl SearchConfig {
                 ));
             }
         }
+        if self.search.rescore_seeds == Some(0) || self.search.rescore_seeds.is_some_and(|s| s > 100) {
+            return Err(ConfigError::new("search.rescore_seeds", "must be in 1..=100"));
+        }
+        if self.search.rescore_top > 0 && !self.trainer.needs_data() {
+            return Err(ConfigError::new(
+                "search.rescore_top",
+                "re-scoring needs a trainer that trains on data (a benchmark table is looked up, not trained)",
+            ));
+        }
         if self.search.folds.is_some() && self.search.repeats.is_some() {
             return Err(ConfigError::new("search.repeats", "give search.folds or search.repeats, not both"));
         }

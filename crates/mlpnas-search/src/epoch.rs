@@ -39,6 +39,9 @@ pub(crate) struct EpochTrials<'a> {
     puts: Vec<(BigramKey, LayerWeights)>,
     /// What the trials' rewards are made of (`search.metric`).
     objective: Objective,
+    /// Re-scoring (`search.rescore_top`): the trial each position evaluates again; empty for a
+    /// controller epoch.
+    rescore_of: Vec<usize>,
 }
 
 /// Where commits go: the run's storage and trials, its weight store, the epoch's tried set and
@@ -92,6 +95,7 @@ impl<'a> EpochTrials<'a> {
             batch,
             puts: Vec::new(),
             objective: Objective::default(),
+            rescore_of: Vec::new(),
         })
     }
 
@@ -99,6 +103,18 @@ impl<'a> EpochTrials<'a> {
     pub(crate) fn rewarded_by(mut self, objective: Objective) -> Self {
         self.objective = objective;
         self
+    }
+
+    /// The same trials as re-evaluations of the trials `of` (one per position), recorded so;
+    /// built without a store, they read and write no shared weights.
+    pub(crate) fn rescoring(mut self, of: Vec<usize>) -> Self {
+        self.rescore_of = of;
+        self
+    }
+
+    /// Whether these are re-evaluations (they share no weights).
+    pub(crate) fn is_rescoring(&self) -> bool {
+        !self.rescore_of.is_empty()
     }
 
     /// Trials this session trains (those not journaled before).
@@ -162,7 +178,7 @@ impl<'a> EpochTrials<'a> {
                 let Some(((outcome, seconds), init)) = self.finished[pos].take() else { break };
                 let outcome = outcome?;
                 let transfers = init.iter().filter(|w| w.is_some()).count();
-                let r = record(
+                let mut r = record(
                     *index,
                     self.epoch,
                     p.clone(),
@@ -171,6 +187,7 @@ impl<'a> EpochTrials<'a> {
                     transfers,
                     &self.objective,
                 );
+                r.rescore_of = self.rescore_of.get(pos).copied();
                 let puts: Vec<(BigramKey, LayerWeights)> = if store.is_some() && r.status.stores_weights() {
                     self.keys[pos].iter().copied().zip(outcome.weights.iter().cloned()).collect()
                 } else {

@@ -68,6 +68,8 @@ pub struct Search {
     threads: usize,
     /// What the trials' rewards are made of (`search.metric`, resolved against the data).
     objective: Objective,
+    /// While re-scoring (`search.rescore_top`): the trial each position evaluates again.
+    rescoring: Option<Vec<usize>>,
 }
 
 impl Search {
@@ -82,6 +84,14 @@ impl Search {
         // batch by batch, as they were applied the first time.
         let store = run.weight_store(checkpoint.as_ref(), checkpoint.as_ref().map_or(0, |c| c.0.trials))?;
         let (mut storage, cfg, records, notices) = run.into_parts()?;
+        if summary.as_ref().is_some_and(|s| s.finished) && records.iter().any(|r| r.rescore_of.is_some()) {
+            return Err(SearchError::Io {
+                path: storage.location(),
+                message: "this search already finished and re-scored its best candidates; it cannot continue with \
+                          more epochs (start a new run)"
+                    .into(),
+            });
+        }
         if let Some(s) = summary
             && s.finished
             && cfg.search.controller_epochs * cfg.search.samples_per_epoch <= s.trials
@@ -140,6 +150,7 @@ impl Search {
             queue,
             threads,
             objective: data.objective,
+            rescoring: None,
         })
     }
 
@@ -172,7 +183,7 @@ impl Search {
     pub fn run(mut self, observer: &mut dyn Observer) -> Result<SearchSummary, SearchError> {
         let t0 = Instant::now();
         let lc = self.cfg.search.clone();
-        observer.start(lc.controller_epochs * lc.samples_per_epoch);
+        observer.start(lc.controller_epochs * lc.samples_per_epoch + lc.rescore_top * lc.rescore_seeds());
         for n in std::mem::take(&mut self.notices) {
             observer.warning(&n);
         }
@@ -189,6 +200,16 @@ impl Search {
         let mut exhausted = false;
         let mut tried: HashSet<Vec<TokenId>> =
             self.records[..self.trials_before].iter().map(|r| r.tokens.clone()).collect();
+        if self.epoch < lc.controller_epochs
+            && self.records[self.trials_before..].iter().any(|r| r.rescore_of.is_some())
+        {
+            return Err(SearchError::Io {
+                path: self.storage.location(),
+                message: "this run re-scored its best candidates after its last epoch; it cannot continue with more \
+                          epochs (start a new run)"
+                    .into(),
+            });
+        }
         while self.epoch < lc.controller_epochs {
             let epoch = self.epoch;
             let first = self.trials_before;
@@ -263,6 +284,7 @@ impl Search {
                 break;
             }
         }
+        self.rescore(&mut tried, observer)?;
         let wall_seconds = self.wall_before + t0.elapsed().as_secs_f64();
         let best = top_n(&self.records, 1).first().map(|r| (*r).clone());
         self.storage.write_summary(&Summary {
@@ -275,8 +297,76 @@ impl Search {
         Ok(SearchSummary { records: self.records, location: self.storage.location(), exhausted, wall_seconds })
     }
 
+    /// After the last controller epoch (`search.rescore_top`): the best candidates of the
+    /// controller epochs trained again, `search.rescore_seeds` times each, from scratch (no
+    /// shared weights) with their own trial seeds, journaled as re-evaluations after the last
+    /// epoch's trials (a resumed run continues them). Controllers never see them; the top list
+    /// ranks by the mean of every score ([`mlpnas_core::top_n`]).
+    fn rescore(&mut self, tried: &mut HashSet<Vec<TokenId>>, observer: &mut dyn Observer) -> Result<(), SearchError> {
+        let lc = self.cfg.search.clone();
+        if lc.rescore_top == 0 {
+            return Ok(());
+        }
+        let first = self.trials_before;
+        let best: Vec<(usize, Vec<TokenId>)> = top_n(&self.records[..first], lc.rescore_top)
+            .iter()
+            .filter(|r| r.status == mlpnas_core::TrialStatus::Ok)
+            .map(|r| (r.trial, r.tokens.clone()))
+            .collect();
+        let mut indexed: Vec<(usize, Proposal)> = Vec::new();
+        let mut of = Vec::new();
+        for (trial, tokens) in &best {
+            for _ in 0..lc.rescore_seeds() {
+                indexed.push((first + indexed.len(), Proposal { tokens: tokens.clone(), predicted: None }));
+                of.push(*trial);
+            }
+        }
+        // Re-evaluations journaled before (a resumed run) must be these.
+        for ((_, p), (r, &o)) in indexed.iter().zip(self.records[first..].iter().zip(&of)) {
+            if r.rescore_of != Some(o) || r.tokens != p.tokens {
+                return Err(SearchError::Io {
+                    path: self.storage.location(),
+                    message: format!(
+                        "trial {} is not the re-evaluation this run makes there; it cannot be resumed",
+                        r.trial
+                    ),
+                });
+            }
+        }
+        if indexed.is_empty() || self.records.len() >= first + indexed.len() {
+            return Ok(());
+        }
+        observer.notice(&format!(
+            "re-scoring the best {} candidate{} {} times each",
+            best.len(),
+            if best.len() == 1 { "" } else { "s" },
+            lc.rescore_seeds()
+        ));
+        self.rescoring = Some(of);
+        let epoch = self.epoch;
+        let result = match self.queue.clone() {
+            None => self.epoch_locally(epoch, &indexed, tried, observer),
+            Some(queue) => self.epoch_queued(queue.as_ref(), epoch, &indexed, tried, observer),
+        };
+        self.rescoring = None;
+        result
+    }
+
     /// The commit targets of an epoch (everything but the trainer, which training borrows).
     fn epoch_trials<'a>(&self, epoch: usize, indexed: &'a [(usize, Proposal)]) -> Result<EpochTrials<'a>, SearchError> {
+        // Past the last controller epoch: the re-evaluations of `search.rescore_top`.
+        if let Some(of) = self.rescoring.clone() {
+            return EpochTrials::new(
+                epoch,
+                indexed,
+                self.space.as_ref(),
+                (self.trainer.input_dim(), self.trainer.n_classes(), 1),
+                self.records.len(),
+                self.cfg.search.batch,
+                None,
+            )
+            .map(|t| t.rewarded_by(self.objective).rescoring(of));
+        }
         EpochTrials::new(
             epoch,
             indexed,
@@ -307,7 +397,7 @@ impl Search {
             let sinks = Sinks {
                 storage: self.storage.as_mut(),
                 records: &mut self.records,
-                store: self.store.as_mut(),
+                store: if trials.is_rescoring() { None } else { self.store.as_mut() },
                 tried: &mut *tried,
                 observer: &mut *observer,
             };
@@ -319,7 +409,8 @@ impl Search {
                 return Ok(());
             }
             let mut wave = Vec::new();
-            while let Some(started) = trials.start_next(self.store.as_deref())? {
+            let store = if trials.is_rescoring() { None } else { self.store.as_deref() };
+            while let Some(started) = trials.start_next(store)? {
                 wave.push(started);
             }
             if wave.is_empty() {
@@ -388,7 +479,7 @@ impl Search {
                 let sinks = Sinks {
                     storage: self.storage.as_mut(),
                     records: &mut self.records,
-                    store: self.store.as_mut(),
+                    store: if trials.is_rescoring() { None } else { self.store.as_mut() },
                     tried: &mut *tried,
                     observer: &mut *observer,
                 };
@@ -397,7 +488,8 @@ impl Search {
                     return Ok(());
                 }
                 while running < threads {
-                    let Some((pos, init)) = trials.start_next(self.store.as_deref())? else { break };
+                    let store = if trials.is_rescoring() { None } else { self.store.as_deref() };
+                    let Some((pos, init)) = trials.start_next(store)? else { break };
                     let (index, _) = trials.trial(pos);
                     job_tx.send((pos, index, trials.candidate(pos).clone(), init)).map_err(|_| lost())?;
                     running += 1;

@@ -105,5 +105,6 @@ pub(crate) fn record(
         epochs: o.epochs.clone(),
         metric: o.measured.map(|m| m.metric),
         scores: o.scores(objective),
+        rescore_of: None,
     }
 }

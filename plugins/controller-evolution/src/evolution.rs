@@ -314,6 +314,7 @@ mod tests {
             epochs: Vec::new(),
             metric: None,
             scores: Vec::new(),
+            rescore_of: None,
         }
     }
 

@@ -42,6 +42,7 @@ fn record(space: &dyn SearchSpace, trial: usize, p: &Proposal, reward: f64) -> R
         epochs: Vec::new(),
         metric: None,
         scores: Vec::new(),
+        rescore_of: None,
     })
 }
 

@@ -52,7 +52,7 @@ pub(crate) fn report(
                 data.label
             );
         }
-        say!("{}", output::table(&best, measurement.as_ref()));
+        say!("{}", output::table(&best, &records, measurement.as_ref()));
         say!("{} trials", records.len());
     }
     Ok(())

@@ -116,7 +116,7 @@ pub(crate) fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> 
     let summary = search.run(&mut progress)?;
     progress.finish();
     let best = summary.top(top);
-    say!("{}", output::table(&best, measurement.as_ref().map(|(m, _)| m)));
+    say!("{}", output::table(&best, &summary.records, measurement.as_ref().map(|(m, _)| m)));
     if a.storage.is_some() {
         say!("{} trials in {:.1} s; {location}", summary.records.len(), summary.wall_seconds);
     } else {
