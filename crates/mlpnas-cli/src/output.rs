@@ -45,6 +45,11 @@ pub struct Progress {
     planned: usize,
     /// Whether the run-time estimate was made (once, at the first controller epoch seen).
     estimated: bool,
+    /// `search.time_budget` (seconds) and `search.epoch_budget`, shown with what is spent.
+    time_budget: Option<f64>,
+    epoch_budget: Option<usize>,
+    /// The run's spending as of the last epoch: wall seconds, training epochs.
+    spent: (f64, usize),
 }
 
 /// A budget whose estimated remaining time exceeds this many seconds (a day) is announced.
@@ -71,7 +76,32 @@ impl Progress {
             verbose: verbosity == Verbosity::Verbose,
             planned: 0,
             estimated: false,
+            time_budget: None,
+            epoch_budget: None,
+            spent: (0.0, 0),
         }
+    }
+    /// A search with these budgets: its epoch lines show what is spent of them, and the
+    /// planned trials are an upper bound (no warning about how long they would take).
+    pub fn with_budgets(mut self, time: Option<f64>, epochs: Option<usize>) -> Self {
+        self.time_budget = time;
+        self.epoch_budget = epochs;
+        self
+    }
+    /// What the run has spent as of the last epoch.
+    pub fn spent(&mut self, seconds: f64, epochs: usize) {
+        self.spent = (seconds, epochs);
+    }
+    /// `; budget 12 of 60 s, 400 of 1000 epochs` for the budgets set.
+    fn budget_text(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(t) = self.time_budget {
+            parts.push(format!("{:.0} of {t:.0} s", self.spent.0));
+        }
+        if let Some(e) = self.epoch_budget {
+            parts.push(format!("{} of {e} epochs", self.spent.1));
+        }
+        if parts.is_empty() { String::new() } else { format!("; budget {}", parts.join(", ")) }
     }
     /// Whether the bar is drawn (stderr is a terminal and not quiet).
     fn drawn(&self) -> bool {
@@ -82,7 +112,8 @@ impl Progress {
     /// that would take more than a day at that pace is announced (a typo such as
     /// `search.controller_epochs=100000000000` otherwise runs silently for ever).
     pub fn epoch(&mut self, epoch: usize, trials: usize, epoch_trials: usize, best: &TrialRecord, seconds: f64) {
-        if !self.estimated && epoch_trials > 0 {
+        let budgeted = self.time_budget.is_some() || self.epoch_budget.is_some();
+        if !self.estimated && epoch_trials > 0 && !budgeted {
             self.estimated = true;
             let left = self.planned.saturating_sub(trials);
             if let Some(w) = budget_warning(seconds / epoch_trials as f64, left, self.planned) {
@@ -91,11 +122,12 @@ impl Progress {
         }
         if !self.quiet && !self.drawn() {
             note!(
-                "epoch {}: {trials}/{} trials, best {:.4} {}, {seconds:.1} s",
+                "epoch {}: {trials}/{} trials, best {:.4} {}, {seconds:.1} s{}",
                 epoch + 1,
                 self.planned,
                 best.reward,
-                best.architecture
+                best.architecture,
+                self.budget_text()
             );
         }
     }

@@ -18,8 +18,16 @@ fn search(out: &Path, store: &str, extra: &[&str]) -> Command {
 
 /// [`search`] with `configs/{config}.toml` (its controller).
 fn search_with(config: &str, out: &Path, store: &str, extra: &[&str]) -> Command {
+    search_shown(config, out, store, &[&["--quiet"], extra].concat())
+}
+
+/// [`search_with`] with its progress shown (epoch lines on stderr) unless `extra` says
+/// `--quiet`.
+fn search_shown(config: &str, out: &Path, store: &str, extra: &[&str]) -> Command {
     let mut c = bin();
-    c.args(["search", "--quiet", "--config"]).arg(workspace().join(format!("configs/{config}.toml")));
+    c.arg("search");
+    c.args(extra.iter().filter(|a| **a == "--quiet"));
+    c.arg("--config").arg(workspace().join(format!("configs/{config}.toml")));
     c.args(["--data", "builtin:iris", "--out"]).arg(out);
     for s in [
         "search.controller_epochs=6",
@@ -30,7 +38,7 @@ fn search_with(config: &str, out: &Path, store: &str, extra: &[&str]) -> Command
     ] {
         c.args(["--set", s]);
     }
-    c.args(extra);
+    c.args(extra.iter().filter(|a| **a != "--quiet"));
     c
 }
 
@@ -51,6 +59,14 @@ fn essence(r: &TrialRecord) -> String {
         "{} {} {} {:?} {} {:?} {:?} {:?}",
         r.trial, r.epoch, r.architecture, r.reward, r.transfers, r.epochs, r.status, r.scores
     )
+}
+
+/// Runs `cmd`, which must fail with exit status 1; returns its stderr.
+fn refused(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run mlpnas");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    err
 }
 
 fn succeed(cmd: &mut Command) {
@@ -233,6 +249,42 @@ fn rescoring_follows_the_search_and_resumes_exactly_after_sigkill() {
         }
         assert_eq!(essences(&journal(&dir)), essences(&with), "killed after {n} lines");
     }
+    // report --json and finalize give what the run ranks by: the mean of the scores.
+    let mean = |t: usize| {
+        let all: Vec<f64> = with.iter().filter(|r| r.trial == t || r.rescore_of == Some(t)).map(|r| r.reward).collect();
+        all.iter().sum::<f64>() / all.len() as f64
+    };
+    let out = bin().args(["report", "--json", "--top", "24"]).arg(&reference).output().expect("report");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let shown = shown.as_array().expect("a list");
+    assert_eq!(shown.len(), 24, "every trial, no re-evaluation");
+    for r in shown {
+        let t = r["trial"].as_u64().expect("trial") as usize;
+        if best.contains(&t) {
+            assert!((r["ranking_reward"].as_f64().expect("ranking_reward") - mean(t)).abs() < 1e-12, "{r}");
+            assert_eq!(r["rescores"].as_array().map(Vec::len), Some(2), "{r}");
+        } else {
+            assert!(r.get("ranking_reward").is_none() && r.get("rescores").is_none(), "{r}");
+        }
+    }
+    let fin =
+        bin().args(["--quiet", "finalize", "--top", "24", "--epochs", "1"]).arg(&reference).output().expect("fin");
+    assert!(fin.status.success(), "{}", String::from_utf8_lossy(&fin.stderr));
+    // Every candidate (re-scored ones may rank anywhere: their means are often lower, which is
+    // the point of re-scoring).
+    let mut rescored_cards = 0;
+    for k in 1..=24 {
+        let card: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(reference.join(format!("final/model-{k}/model.json"))).expect("model.json"),
+        )
+        .expect("card");
+        let m = &card["metrics"];
+        let t = m["trial"].as_u64().expect("trial") as usize;
+        rescored_cards += usize::from(best.contains(&t));
+        assert!((m["search_reward"].as_f64().expect("search_reward") - mean(t)).abs() < 1e-12, "{m}");
+    }
+    assert_eq!(rescored_cards, 3);
     let mut more = resume(&reference);
     more.args(["--set", "search.controller_epochs=7"]);
     let out = more.output().expect("run");
@@ -327,9 +379,7 @@ fn resume_refuses_unsafe_changes_and_continues_a_finished_run_with_more_epochs()
     succeed(&mut search(&dir, "memory", &[]));
     let before = journal(&dir);
     // A finished search needs a bigger budget.
-    let out = resume(&dir).output().expect("run");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = refused(&mut resume(&dir));
     assert!(err.contains("already finished") && err.contains("controller_epochs"), "{err}");
     // Changing how trials are trained would make them incomparable.
     let mut r = resume(&dir);
@@ -359,6 +409,50 @@ fn resume_refuses_unsafe_changes_and_continues_a_finished_run_with_more_epochs()
     assert_eq!(a, b);
     let cfg = std::fs::read_to_string(dir.join("config.toml")).expect("config");
     assert!(cfg.contains("controller_epochs = 8"), "{cfg}");
+}
+
+/// A time budget ends the search at an epoch boundary with its summary written (a budget far
+/// below one epoch's time stops it after the first epoch); resuming with the same budget is
+/// refused with the setting to raise, with a larger one the run goes on to the same journal as
+/// one made without a budget; a budget that is not a duration is a one-line error. An epoch
+/// budget stops at the same trial on every machine.
+#[test]
+fn a_time_budget_ends_the_search_and_a_larger_one_continues_it() {
+    let root = tmp("budget");
+    let dir = root.join("run");
+    let err = refused(&mut search(&dir, "memory", &["--set", "search.time_budget=\"1ms\""]));
+    assert!(err.contains("search.time_budget") && err.contains("not a duration"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    succeed(&mut search(&dir, "memory", &["--set", "search.time_budget=0.001"]));
+    assert_eq!(journal(&dir).len(), 4, "one epoch of 4 trials");
+    let summary = std::fs::read_to_string(dir.join("summary.json")).expect("summary");
+    assert!(summary.contains("\"finished\": true") || summary.contains("\"finished\":true"), "{summary}");
+    let err = refused(&mut resume(&dir));
+    assert!(err.contains("already finished") && err.contains("search.time_budget="), "{err}");
+    let mut r = resume(&dir);
+    r.args(["--set", "search.time_budget=\"2h\""]);
+    succeed(&mut r);
+    let fresh = root.join("fresh");
+    succeed(&mut search(&fresh, "memory", &[]));
+    let a: Vec<String> = journal(&dir).iter().map(essence).collect();
+    let b: Vec<String> = journal(&fresh).iter().map(essence).collect();
+    assert_eq!(a, b);
+    let cfg = std::fs::read_to_string(dir.join("config.toml")).expect("config");
+    assert!(cfg.contains("time_budget = 7200"), "{cfg}");
+    // An epoch budget stops where the config says, whatever the machine: 2 epochs of 4 trials
+    // of 3 training epochs spend 24; the progress line shows it.
+    let epochs = root.join("epochs");
+    let out = search_shown("random", &epochs, "memory", &["--set", "search.epoch_budget=24"]).output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("budget 24 of 24 epochs") && err.contains("the epoch budget (24 training epochs) is spent"),
+        "{err}"
+    );
+    let a: Vec<String> = journal(&epochs).iter().map(essence).collect();
+    assert_eq!(a[..], b[..8]);
+    let out = resume(&epochs).output().expect("run");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("search.epoch_budget=48"));
 }
 
 /// One writer per run: a second `search --resume` on a run being searched is refused in one

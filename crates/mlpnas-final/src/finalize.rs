@@ -305,6 +305,8 @@ impl Job<'_> {
         // successfully trained ones.
         let ok: Vec<&TrialRecord> =
             top_n(records, usize::MAX).into_iter().filter(|r| r.status == TrialStatus::Ok).collect();
+        // What the search ranked each by: a re-scored candidate's mean over its scores.
+        let again = mlpnas_core::rescored(records);
         let best: Vec<&TrialRecord> = ok.iter().copied().take(opts.top).collect();
         if best.len() < opts.top {
             progress(&format!(
@@ -329,7 +331,8 @@ impl Job<'_> {
                 }
             }
             let transfers = init.iter().filter(|w| w.is_some()).count();
-            progress(&format!("[{rank}/{}] {} (search reward {:.4}) ...", best.len(), rec.architecture, rec.reward));
+            let search_reward = mlpnas_core::ranking_reward(rec, &again);
+            progress(&format!("[{rank}/{}] {} (search reward {search_reward:.4}) ...", best.len(), rec.architecture));
             let t0 = Instant::now();
             let fin = trainer.fit(
                 &arch,
@@ -378,7 +381,7 @@ impl Job<'_> {
             let metrics = FinalMetrics {
                 rank,
                 trial: rec.trial,
-                search_reward: rec.reward,
+                search_reward,
                 init: if store.is_some() { "shared" } else { "scratch" }.into(),
                 transfers,
                 epochs_run: fin.epochs.len(),

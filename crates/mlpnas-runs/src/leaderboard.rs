@@ -22,7 +22,8 @@ pub struct FinalMetrics {
     pub rank: usize,
     /// The trial of the search it comes from.
     pub trial: usize,
-    /// Its reward in the search.
+    /// What the search ranked it by: its reward, or the mean of its scores when it was
+    /// re-scored (`search.rescore_top`).
     pub search_reward: f64,
     /// `scratch` or `shared` (warm start from the run's weight store).
     pub init: String,

@@ -57,6 +57,94 @@ pub struct LoopConfig {
     /// Re-evaluations of each re-scored candidate (default 3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rescore_seeds: Option<usize>,
+    /// Wall time after which no further controller epoch starts (the epoch under way finishes,
+    /// then re-scoring and the summary); absent: no limit. Resuming with a larger budget
+    /// continues the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_budget: Option<TimeBudget>,
+    /// Training epochs (every trial's, each fold or repeat counted) after which no further
+    /// controller epoch starts; absent: no limit. Unlike the time budget, where it stops depends
+    /// on nothing but the config and the seed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch_budget: Option<usize>,
+}
+
+/// A wall-time budget in seconds, written as a number of seconds or a duration text: `"90s"`,
+/// `"30m"`, `"2h"`, `"1h30m"`. Stored configs carry the number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(try_from = "BudgetText", into = "f64")]
+pub struct TimeBudget(f64);
+
+/// How a [`TimeBudget`] is written.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum BudgetText {
+    Seconds(f64),
+    Text(String),
+}
+
+impl TimeBudget {
+    /// The budget in seconds.
+    pub fn seconds(self) -> f64 {
+        self.0
+    }
+
+    /// Reads `"90"`, `"90s"`, `"30m"`, `"2h"`, `"1h30m"` (units s, m, h; at least one part).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad =
+            || format!("{text:?} is not a duration (seconds, or text such as \"90s\", \"30m\", \"2h\", \"1h30m\")");
+        let t = text.trim();
+        if let Ok(n) = t.parse::<f64>() {
+            return Self::from_seconds(n);
+        }
+        let (mut total, mut number) = (0.0, String::new());
+        let mut parts = 0;
+        for c in t.chars() {
+            match c {
+                '0'..='9' | '.' => number.push(c),
+                's' | 'm' | 'h' => {
+                    let n: f64 = number.parse().map_err(|_| bad())?;
+                    total += n * match c {
+                        's' => 1.0,
+                        'm' => 60.0,
+                        _ => 3600.0,
+                    };
+                    number.clear();
+                    parts += 1;
+                }
+                _ => return Err(bad()),
+            }
+        }
+        if parts == 0 || !number.is_empty() {
+            return Err(bad());
+        }
+        Self::from_seconds(total)
+    }
+
+    /// A budget of `n` seconds: positive and finite.
+    pub fn from_seconds(n: f64) -> Result<Self, String> {
+        if n.is_finite() && n > 0.0 {
+            Ok(Self(n))
+        } else {
+            Err(format!("{n} is not a time budget (a positive number of seconds)"))
+        }
+    }
+}
+
+impl TryFrom<BudgetText> for TimeBudget {
+    type Error = String;
+    fn try_from(t: BudgetText) -> Result<Self, String> {
+        match t {
+            BudgetText::Seconds(n) => Self::from_seconds(n),
+            BudgetText::Text(s) => Self::parse(&s),
+        }
+    }
+}
+
+impl From<TimeBudget> for f64 {
+    fn from(b: TimeBudget) -> f64 {
+        b.0
+    }
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -80,6 +168,8 @@ struct LoopFields {
     repeats: Option<usize>,
     rescore_top: usize,
     rescore_seeds: Option<usize>,
+    time_budget: Option<TimeBudget>,
+    epoch_budget: Option<usize>,
 }
 
 impl Default for LoopFields {
@@ -98,6 +188,8 @@ impl Default for LoopFields {
             repeats: None,
             rescore_top: 0,
             rescore_seeds: None,
+            time_budget: None,
+            epoch_budget: None,
         }
     }
 }
@@ -117,6 +209,8 @@ impl From<LoopFields> for LoopConfig {
             repeats: f.repeats,
             rescore_top: f.rescore_top,
             rescore_seeds: f.rescore_seeds,
+            time_budget: f.time_budget,
+            epoch_budget: f.epoch_budget,
         }
     }
 }
@@ -136,6 +230,8 @@ impl Default for LoopConfig {
             repeats: None,
             rescore_top: 0,
             rescore_seeds: None,
+            time_budget: None,
+            epoch_budget: None,
         }
     }
 }
@@ -164,6 +260,11 @@ impl LoopConfig {
     /// Re-evaluations of each re-scored candidate.
     pub fn rescore_seeds(&self) -> usize {
         self.rescore_seeds.unwrap_or(3)
+    }
+
+    /// Whether the search may end before its planned trials on a time or epoch budget.
+    pub fn budgeted(&self) -> bool {
+        self.time_budget.is_some() || self.epoch_budget.is_some()
     }
 
     /// Trials the budget plans (`controller_epochs` x `samples_per_epoch`).
@@ -279,5 +380,27 @@ mod tests {
         assert!(!no_store.shares_weights());
         assert!(RunSettings::from_toml("seed = [").is_err());
         assert!(RunSettings::from_toml("[search]\nbatch = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn time_budgets_read_as_seconds_or_durations() {
+        for (text, seconds) in
+            [("90", 90.0), ("90s", 90.0), ("30m", 1800.0), ("2h", 7200.0), ("1h30m", 5400.0), ("1.5m", 90.0)]
+        {
+            assert_eq!(TimeBudget::parse(text).map(TimeBudget::seconds), Ok(seconds), "{text}");
+        }
+        for bad in ["", "soon", "1ms", "m", "30x", "-5", "0", "0s", "5m3", "inf"] {
+            let e = TimeBudget::parse(bad).expect_err(bad);
+            assert!(e.contains("duration") || e.contains("time budget"), "{bad}: {e}");
+        }
+        // In a config: a number or a text; stored as seconds.
+        let s = RunSettings::from_toml("[search]\ntime_budget = \"2m\"\n").expect("settings");
+        assert_eq!(s.search.time_budget.map(TimeBudget::seconds), Some(120.0));
+        let stored = toml::to_string(&s.search).expect("toml");
+        assert!(stored.contains("time_budget = 120.0"), "{stored}");
+        let n = RunSettings::from_toml("[search]\ntime_budget = 45\nepoch_budget = 300\n").expect("settings");
+        assert_eq!((n.search.time_budget.map(TimeBudget::seconds), n.search.epoch_budget), (Some(45.0), Some(300)));
+        assert!(n.search.budgeted() && !LoopConfig::default().budgeted());
+        assert!(RunSettings::from_toml("[search]\ntime_budget = -1\n").is_err());
     }
 }

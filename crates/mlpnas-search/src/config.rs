@@ -222,6 +222,15 @@ impl SearchConfig {
                 "re-scoring needs a trainer that trains on data (a benchmark table is looked up, not trained)",
             ));
         }
+        if self.search.epoch_budget == Some(0) {
+            return Err(ConfigError::new("search.epoch_budget", "must be at least 1 (leave it out for no limit)"));
+        }
+        if self.search.epoch_budget.is_some() && !self.trainer.needs_data() {
+            return Err(ConfigError::new(
+                "search.epoch_budget",
+                "a benchmark table is looked up, not trained: its trials spend no epochs (use search.controller_epochs)",
+            ));
+        }
         if self.search.folds.is_some() && self.search.repeats.is_some() {
             return Err(ConfigError::new("search.repeats", "give search.folds or search.repeats, not both"));
         }
@@ -297,7 +306,8 @@ impl SearchConfig {
 
 /// Settings that may change when a search is resumed: the budget can grow, the summary and the
 /// parallelism can change. Everything else would make the finished trials incomparable.
-pub const RESUMABLE_CHANGES: &[&str] = &["search.controller_epochs", "search.top", "search.batch"];
+pub const RESUMABLE_CHANGES: &[&str] =
+    &["search.controller_epochs", "search.top", "search.batch", "search.time_budget", "search.epoch_budget"];
 
 /// Renames old keys in a config tree ([`mlpnas_runs::settings::rename_old_keys`]) and gives a
 /// `[space]` without `type` its implicit `type = "mlp"`.

@@ -42,6 +42,9 @@ pub(crate) struct EpochTrials<'a> {
     /// Re-scoring (`search.rescore_top`): the trial each position evaluates again; empty for a
     /// controller epoch.
     rescore_of: Vec<usize>,
+    /// Whether the trials share weights (built with a store): the store the search hands
+    /// [`Self::start_next`] and [`Self::commit_ready`] is ignored otherwise (re-evaluations).
+    shares: bool,
 }
 
 /// Where commits go: the run's storage and trials, its weight store, the epoch's tried set and
@@ -96,6 +99,7 @@ impl<'a> EpochTrials<'a> {
             puts: Vec::new(),
             objective: Objective::default(),
             rescore_of: Vec::new(),
+            shares: store.is_some(),
         })
     }
 
@@ -110,11 +114,6 @@ impl<'a> EpochTrials<'a> {
     pub(crate) fn rescoring(mut self, of: Vec<usize>) -> Self {
         self.rescore_of = of;
         self
-    }
-
-    /// Whether these are re-evaluations (they share no weights).
-    pub(crate) fn is_rescoring(&self) -> bool {
-        !self.rescore_of.is_empty()
     }
 
     /// Trials this session trains (those not journaled before).
@@ -142,7 +141,7 @@ impl<'a> EpochTrials<'a> {
     /// `store` (each dense layer's bigram, when it fits).
     pub(crate) fn start_next(&mut self, store: Option<&dyn WeightStore>) -> Result<Option<Started>, SearchError> {
         let Some(pos) = self.schedule.next() else { return Ok(None) };
-        let init = match (&self.candidates[pos], store) {
+        let init = match (&self.candidates[pos], store.filter(|_| self.shares)) {
             (Candidate::Network(arch), Some(s)) => {
                 let mut init = Vec::with_capacity(self.keys[pos].len());
                 // Evaluation after evaluation: the shapes repeat.
@@ -166,7 +165,8 @@ impl<'a> EpochTrials<'a> {
     /// each whole batch, its puts into the store in trial order (made durable at the epoch's
     /// checkpoint; until then `pending/` holds them). Returns the trial indices committed.
     pub(crate) fn commit_ready(&mut self, sinks: Sinks<'_>) -> Result<Vec<usize>, SearchError> {
-        let Sinks { storage, records, mut store, tried, observer } = sinks;
+        let Sinks { storage, records, store, tried, observer } = sinks;
+        let mut store = store.filter(|_| self.shares);
         let n = self.indexed.len();
         let mut committed = Vec::new();
         while self.committed < n {

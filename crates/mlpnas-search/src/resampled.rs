@@ -55,6 +55,11 @@ pub struct Resampled {
 }
 
 impl Resampled {
+    /// Why it neither fits nor scores one model: it has one split per evaluation, none of
+    /// them the run's; `finalize` trains on the run's own split with the run's trainer.
+    const ONLY_SCORES: &str = "a resampled trainer scores candidates over its folds or repeats; a final model is \
+                               trained on the run's own split (finalize)";
+
     /// The trainer of each evaluation, in order.
     pub fn trainers(&self) -> &[Box<dyn ArchitectureTrainer>] {
         &self.trainers
@@ -123,11 +128,13 @@ impl ArchitectureTrainer for Resampled {
         seed: u64,
         stop: EarlyStopping,
     ) -> Result<FitOutcome, TrainerError> {
-        self.trainers[0].fit(arch, init, seed, stop)
+        let _ = (arch, init, seed, stop);
+        Err(TrainerError::Other(Self::ONLY_SCORES.into()))
     }
 
     fn score(&self, arch: &Architecture, weights: &[LayerWeights], part: &Dataset) -> Result<Score, TrainerError> {
-        self.trainers[0].score(arch, weights, part)
+        let _ = (arch, weights, part);
+        Err(TrainerError::Other(Self::ONLY_SCORES.into()))
     }
 
     fn check_space(&self, space: &dyn SearchSpace) -> Result<(), TrainerError> {

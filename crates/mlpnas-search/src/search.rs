@@ -84,26 +84,39 @@ impl Search {
         // batch by batch, as they were applied the first time.
         let store = run.weight_store(checkpoint.as_ref(), checkpoint.as_ref().map_or(0, |c| c.0.trials))?;
         let (mut storage, cfg, records, notices) = run.into_parts()?;
+        // Re-scoring follows the last epoch: a run that finished it cannot grow (one killed while
+        // re-scoring finishes it, [`Search::run`]).
         if summary.as_ref().is_some_and(|s| s.finished) && records.iter().any(|r| r.rescore_of.is_some()) {
             return Err(SearchError::Io {
                 path: storage.location(),
-                message: "this search already finished and re-scored its best candidates; it cannot continue with \
-                          more epochs (start a new run)"
+                message: "this run re-scored its best candidates after its last epoch; it cannot continue with more \
+                          epochs (start a new run)"
                     .into(),
             });
         }
         if let Some(s) = summary
             && s.finished
-            && cfg.search.controller_epochs * cfg.search.samples_per_epoch <= s.trials
         {
-            return Err(SearchError::Io {
-                path: storage.location(),
-                message: format!(
-                    "this search already finished ({} trials); raise the budget to continue it, e.g. --set search.controller_epochs={}",
-                    s.trials,
-                    cfg.search.controller_epochs + 10
-                ),
-            });
+            let spent = epochs_spent(&records);
+            let raise = if cfg.search.planned() <= s.trials {
+                Some(format!("search.controller_epochs={}", cfg.search.controller_epochs + 10))
+            } else if let Some(b) = cfg.search.epoch_budget.filter(|&b| b <= spent) {
+                Some(format!("search.epoch_budget={}", b * 2))
+            } else {
+                cfg.search
+                    .time_budget
+                    .filter(|b| b.seconds() <= s.wall_seconds)
+                    .map(|b| format!("search.time_budget={}", (b.seconds() * 2.0).ceil()))
+            };
+            if let Some(raise) = raise {
+                return Err(SearchError::Io {
+                    path: storage.location(),
+                    message: format!(
+                        "this search already finished ({} trials); raise the budget to continue it, e.g. --set {raise}",
+                        s.trials,
+                    ),
+                });
+            }
         }
         let space = cfg.space.build().map_err(|source| SearchError::Config { path: "space".into(), source })?;
         let mut controller =
@@ -200,17 +213,31 @@ impl Search {
         let mut exhausted = false;
         let mut tried: HashSet<Vec<TokenId>> =
             self.records[..self.trials_before].iter().map(|r| r.tokens.clone()).collect();
-        if self.epoch < lc.controller_epochs
-            && self.records[self.trials_before..].iter().any(|r| r.rescore_of.is_some())
-        {
-            return Err(SearchError::Io {
-                path: self.storage.location(),
-                message: "this run re-scored its best candidates after its last epoch; it cannot continue with more \
-                          epochs (start a new run)"
-                    .into(),
-            });
+        // A run killed while re-scoring goes straight back to it: its epochs are over.
+        let rescoring_started = self.records[self.trials_before..].iter().any(|r| r.rescore_of.is_some());
+        if rescoring_started && self.epoch < lc.controller_epochs {
+            observer.notice("re-scoring had started: it is finished, and no further epoch runs");
         }
-        while self.epoch < lc.controller_epochs {
+        while self.epoch < lc.controller_epochs && !rescoring_started {
+            if let Some(budget) = lc.time_budget
+                && self.wall_before + t0.elapsed().as_secs_f64() >= budget.seconds()
+            {
+                observer.notice(&format!(
+                    "stopping after {} trials: the time budget ({} s) is spent",
+                    self.records.len(),
+                    budget.seconds()
+                ));
+                break;
+            }
+            if let Some(budget) = lc.epoch_budget
+                && epochs_spent(&self.records) >= budget
+            {
+                observer.notice(&format!(
+                    "stopping after {} trials: the epoch budget ({budget} training epochs) is spent",
+                    self.records.len()
+                ));
+                break;
+            }
             let epoch = self.epoch;
             let first = self.trials_before;
             let ctx = ControllerContext { space: self.space.as_ref(), tried: &tried, epoch };
@@ -277,6 +304,7 @@ impl Search {
                 store_id: self.store.as_ref().filter(|_| snapshot.is_none()).and_then(|s| s.identity()),
             };
             self.storage.write_checkpoint(&ck, &state, snapshot.as_deref())?;
+            observer.spent(wall, epochs_spent(&self.records));
             if let Some(best) = top_n(&self.records, 1).first() {
                 observer.epoch(&epoch_report, self.records.len(), best, t0.elapsed().as_secs_f64());
             }
@@ -397,7 +425,7 @@ impl Search {
             let sinks = Sinks {
                 storage: self.storage.as_mut(),
                 records: &mut self.records,
-                store: if trials.is_rescoring() { None } else { self.store.as_mut() },
+                store: self.store.as_mut(),
                 tried: &mut *tried,
                 observer: &mut *observer,
             };
@@ -409,7 +437,7 @@ impl Search {
                 return Ok(());
             }
             let mut wave = Vec::new();
-            let store = if trials.is_rescoring() { None } else { self.store.as_deref() };
+            let store = self.store.as_deref();
             while let Some(started) = trials.start_next(store)? {
                 wave.push(started);
             }
@@ -479,7 +507,7 @@ impl Search {
                 let sinks = Sinks {
                     storage: self.storage.as_mut(),
                     records: &mut self.records,
-                    store: if trials.is_rescoring() { None } else { self.store.as_mut() },
+                    store: self.store.as_mut(),
                     tried: &mut *tried,
                     observer: &mut *observer,
                 };
@@ -488,7 +516,7 @@ impl Search {
                     return Ok(());
                 }
                 while running < threads {
-                    let store = if trials.is_rescoring() { None } else { self.store.as_deref() };
+                    let store = self.store.as_deref();
                     let Some((pos, init)) = trials.start_next(store)? else { break };
                     let (index, _) = trials.trial(pos);
                     job_tx.send((pos, index, trials.candidate(pos).clone(), init)).map_err(|_| lost())?;
@@ -500,6 +528,12 @@ impl Search {
             }
         })
     }
+}
+
+/// Training epochs the trials of `records` spent (`search.epoch_budget`): each trial's epochs,
+/// once per fold or repeat it was scored on.
+pub fn epochs_spent(records: &[TrialRecord]) -> usize {
+    records.iter().map(|r| r.epochs.len() * r.scores.len().max(1)).sum()
 }
 
 /// Trains one architecture given as text (`64:relu,dropout,32:elu`) with the config's data and

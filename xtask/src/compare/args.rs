@@ -21,6 +21,9 @@ pub enum Preset {
     /// configs/tables/{random,evolution,reinforce}.toml on benchmark tables (--tables, default:
     /// docs/tables/*), 100 trials, 100 seeds, with regret curves.
     Tables,
+    /// Issue 33's search procedures at equal wall time on the tabular kit's classification files
+    /// against scikit-learn (bench/tabular; seeds 1..=N, default 2; --data NAME picks files).
+    SearchQuality,
 }
 
 /// Cargo profile of the `mlpnas` binary.
@@ -149,6 +152,7 @@ impl CompareArgs {
                     sets.extend(["search.controller_epochs=2", "search.samples_per_epoch=3"].map(String::from));
                     data_only.push("trainer.epochs=2".to_string());
                 }
+                Preset::SearchQuality => bail!("--preset search-quality runs through bench/tabular, not configs"),
                 Preset::SeedAblation => {
                     if data.is_empty() {
                         let wine = root.join("../shared/data/wine-quality.csv");
@@ -169,6 +173,7 @@ impl CompareArgs {
             (None, Some(Preset::Smoke)) => PathBuf::from("runs/compare-smoke"),
             (None, Some(Preset::SeedAblation)) => PathBuf::from("runs/compare-seed-ablation"),
             (None, Some(Preset::Tables)) => PathBuf::from("runs/compare-tables"),
+            (None, Some(Preset::SearchQuality)) => PathBuf::from("target/tabular"),
             (None, None) => PathBuf::from("runs/compare"),
         };
         Ok(Expanded {
@@ -201,6 +206,7 @@ fn preset_configs(preset: Preset, dir: &Path) -> Result<Vec<PathBuf>> {
         Preset::Tables => {
             chosen.extend(["random.toml", "evolution.toml", "reinforce.toml"].map(String::from));
         }
+        Preset::SearchQuality => bail!("--preset search-quality runs through bench/tabular, not configs"),
         Preset::SeedAblation => {
             let seeds: Vec<&String> = names.iter().filter(|n| n.starts_with("seed")).collect();
             if seeds.is_empty() {

@@ -22,13 +22,14 @@
 //! resolved experiment: configs, data sets, seeds, directories, `compare.json`), [`job`] (one run
 //! and the `mlpnas` arguments that start or resume it), [`exec`] (building the binary, running
 //! the jobs J at a time, logs, progress), [`storage`] (`--storage URL`: runs in PostgreSQL, local
-//! workers, export) and [`aggregation`] (tables, plots and `report.md` from the run directories).
+//! workers, export), [`quality`] (`--preset search-quality`, through the tabular kit's scripts) and [`aggregation`] (tables, plots and `report.md` from the run directories).
 
 mod aggregation;
 mod args;
 mod exec;
 mod job;
 mod plan;
+mod quality;
 mod storage;
 
 use anyhow::{Result, bail};
@@ -46,6 +47,9 @@ use plan::{Plan, check_shared};
 /// `cargo xtask compare`.
 pub fn compare(a: CompareArgs) -> Result<()> {
     let root = workspace_root();
+    if a.preset == Some(args::Preset::SearchQuality) {
+        return quality::run(&a, &root);
+    }
     let plan = Plan::new(&a, &root)?;
     let settings = CompareSettings { resamples: a.resamples, seed: a.bootstrap_seed, ..CompareSettings::default() };
     let mut ctx = ReportContext {

@@ -35,7 +35,19 @@ pub(crate) fn report(
     }
     let best = top_n(&records, top);
     if json {
-        say!("{}", serde_json::to_string_pretty(&best)?);
+        // Each record as journaled; a re-scored one also gives what it is ranked by (the mean
+        // of its scores) and those scores.
+        let again = mlpnas_core::rescored(&records);
+        let mut shown = Vec::with_capacity(best.len());
+        for r in &best {
+            let mut v = serde_json::to_value(r)?;
+            if let (Some(scores), Some(o)) = (again.get(&r.trial), v.as_object_mut()) {
+                o.insert("ranking_reward".into(), mlpnas_core::ranking_reward(r, &again).into());
+                o.insert("rescores".into(), scores[1..].into());
+            }
+            shown.push(v);
+        }
+        say!("{}", serde_json::to_string_pretty(&shown)?);
     } else {
         // What the rewards should be read against, on stderr beside the table (runs made
         // before 0.5.0 have no summary).

@@ -112,7 +112,9 @@ pub(crate) fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> 
         None => run_dir.display().to_string(),
     };
     on_interrupt(&location, &format!("mlpnas search --resume {resume_hint}"));
-    let mut progress = output::Progress::new(verbosity);
+    let budgets = &search.config().search;
+    let mut progress =
+        output::Progress::new(verbosity).with_budgets(budgets.time_budget.map(|b| b.seconds()), budgets.epoch_budget);
     let summary = search.run(&mut progress)?;
     progress.finish();
     let best = summary.top(top);
@@ -229,6 +231,9 @@ impl Observer for output::Progress {
         seconds: f64,
     ) {
         output::Progress::epoch(self, report.epoch, trials, report.trials, best, seconds);
+    }
+    fn spent(&mut self, seconds: f64, epochs: usize) {
+        output::Progress::spent(self, seconds, epochs);
     }
     fn notice(&mut self, message: &str) {
         self.println(message);
