@@ -100,6 +100,7 @@ fn evaluations_to_optimum(
                 metric: None,
                 scores: Vec::new(),
                 rescore_of: None,
+                rungs: Vec::new(),
             });
             assert!(tried.insert(p.tokens.clone()), "{:?} proposed twice", p.tokens);
         }

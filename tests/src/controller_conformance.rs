@@ -187,6 +187,7 @@ pub fn synthetic_record(space: &dyn SearchSpace, trial: usize, epoch: usize, p: 
         metric: None,
         scores: Vec::new(),
         rescore_of: None,
+        rungs: Vec::new(),
     })
 }
 

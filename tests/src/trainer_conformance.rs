@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, ensure};
 use mlpnas_core::{
-    Architecture, ArchitectureTrainer, DataSplit, Dataset, EarlyStopping, METRICS, Metric, Objective, TargetScale,
-    Task, TrainerConfig, codec,
+    Architecture, ArchitectureTrainer, Candidate, DataSplit, Dataset, EarlyStopping, METRICS, Metric, Objective,
+    TargetScale, Task, TrainerConfig, codec,
 };
 
 /// Builds a fresh trainer config (validated, on the backend under test).
@@ -288,6 +288,31 @@ pub fn a_regression_is_learned_and_reported_in_label_units(factory: TrainerFacto
     Ok(())
 }
 
+/// A trainer that trains in rungs ([`ArchitectureTrainer::fidelity`]) continues a trial exactly:
+/// 2 epochs, then on to 5, then to its full epochs, gives the metrics and weights of one trial
+/// trained that long in one go (the same seed, initial weights, batches and dropout masks), and
+/// of `train` at the full epochs. Trainers that cannot are skipped.
+pub fn a_trial_continued_rung_by_rung_equals_one_trained_in_one_go(factory: TrainerFactory<'_>) -> Result<()> {
+    let (t, _) = trainer(factory, 3)?;
+    let Ok(full) = t.fidelity() else { return Ok(()) };
+    ensure!(full > 5, "the suite's trainer trains {full} epochs; the check needs more than 5");
+    let net = arch("16:relu,dropout,8:tanh", t.as_ref())?;
+    let a = Candidate::Network(net.clone());
+    let init_from = t.train(&arch("16:relu", t.as_ref())?, &[], 9)?.weights;
+    let init = vec![Some(init_from[0].clone()), None, None];
+    let (two, from) = t.train_to(&a, &init, 4, 2, None).context("rung 1")?;
+    ensure!(two.epochs.len() == 2, "a trial trained to 2 epochs reported {}", two.epochs.len());
+    let from = from.context("a trial that did not diverge can go on")?;
+    let (five, from) = t.train_to(&a, &init, 4, 5, Some(from)).context("rung 2")?;
+    let (last, _) = t.train_to(&a, &init, 4, full, from).context("rung 3")?;
+    let (five_at_once, _) = t.train_to(&a, &init, 4, 5, None)?;
+    ensure!(five == five_at_once, "5 epochs continued from 2 differ from 5 in one go");
+    ensure!(five.epochs[..2] == two.epochs[..], "a continued trial's first epochs changed");
+    let whole = t.train(&net, &init, 4)?;
+    ensure!(last == whole, "{full} epochs continued from 2 and 5 differ from a whole trial");
+    Ok(())
+}
+
 /// One check of the suite.
 pub type Check = fn(TrainerFactory<'_>) -> Result<()>;
 
@@ -316,7 +341,8 @@ macro_rules! trainer_conformance_tests {
         $crate::trainer_conformance_tests!(@tests $config, $backends;
             trial_learns_and_returns_fitting_weights, same_seed_same_outcome, initial_weights_are_used,
             misfits_are_errors, fit_keeps_the_best_epoch_and_scores_it, exported_model_predicts_the_same,
-            the_objective_metric_is_reported, a_regression_is_learned_and_reported_in_label_units);
+            the_objective_metric_is_reported, a_regression_is_learned_and_reported_in_label_units,
+            a_trial_continued_rung_by_rung_equals_one_trained_in_one_go);
     };
     (@tests $config:path, $backends:path; $($check:ident),* $(,)?) => {
         $(

@@ -386,6 +386,7 @@ mod tests {
             .map(|(i, name)| ConfigRegret {
                 name: name.to_string(),
                 curves: (0..3).map(|s| (s, curve(1.0 + i as f64 + s as f64))).collect(),
+                epochs: Vec::new(),
             })
             .collect();
         let r = TableRegret {

@@ -1,7 +1,10 @@
 //! Regret on benchmark tables: how far a run's pick is from the table's best configuration.
 //!
 //! A run's pick after `t` trials is its highest-reward configuration among the first `t` (the
-//! first one on ties): what a user would take from it. Its regret is the table's best mean reward
+//! first one on ties): what a user would take from it. Under a multi-fidelity scheduler, among
+//! those that trained the most epochs (as `mlpnas_core::top_n` ranks). Each run's cost is
+//! counted in training epochs too: a trial's last rung, or the table's full curve length for a
+//! trial looked up at full fidelity. Its regret is the table's best mean reward
 //! over seeds minus the pick's mean reward over seeds, in the metric's units (for a `minimize`
 //! table: the pick's mean metric minus the best mean metric), so 0 is the optimum and the noise of
 //! the single observation that made the pick look good does not count. Per config: the regret
@@ -14,6 +17,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use mlpnas_data::table::Table;
+use mlpnas_data::table_curves::Curves;
 
 use crate::aggregate::ConfigRuns;
 use crate::stats::{Wilcoxon, quantile, wilcoxon_signed_rank};
@@ -25,12 +29,20 @@ pub struct ConfigRegret {
     pub name: String,
     /// Per run: (seed, regret after each trial).
     pub curves: Vec<(u64, Vec<f64>)>,
+    /// Per run: (seed, training epochs spent by the end).
+    pub epochs: Vec<(u64, usize)>,
 }
 
 impl ConfigRegret {
     /// The final regret of each run, by seed.
     pub fn finals(&self) -> HashMap<u64, f64> {
         self.curves.iter().filter_map(|(s, c)| Some((*s, *c.last()?))).collect()
+    }
+
+    /// The median of the epochs the runs spent.
+    pub fn median_epochs(&self) -> Option<f64> {
+        let e: Vec<f64> = self.epochs.iter().map(|&(_, e)| e as f64).collect();
+        quantile(&e, 0.5)
     }
 
     /// The median of the final regrets.
@@ -98,12 +110,17 @@ pub fn for_table(name: &str, dir: &Path, configs: &[ConfigRuns], baseline: &str)
         }
     }
     let best = mean_reward.values().copied().fold(f64::NEG_INFINITY, f64::max);
+    // A full-fidelity lookup costs the learning curves' length (0 for a table without curves).
+    let full = Curves::load(dir, &table).map_or(0, |c| c.epochs());
     let mut out = Vec::new();
     for c in configs {
         let mut curves = Vec::new();
+        let mut epochs = Vec::new();
         for run in &c.runs {
             let mut curve = Vec::with_capacity(run.trials.len());
-            let mut pick: Option<(f64, f64)> = None;
+            // (epochs trained, reward, mean reward) of the pick.
+            let mut pick: Option<(usize, f64, f64)> = None;
+            let mut spent = 0;
             for t in &run.trials {
                 let Some(&m) = mean_reward.get(&t.architecture) else {
                     bail!(
@@ -113,16 +130,19 @@ pub fn for_table(name: &str, dir: &Path, configs: &[ConfigRuns], baseline: &str)
                         t.architecture
                     );
                 };
-                if pick.is_none_or(|(r, _)| t.reward > r) {
-                    pick = Some((t.reward, m));
+                let fidelity = t.rungs.last().map_or(0, |g| g.epochs);
+                spent += t.rungs.last().map_or(full, |g| g.epochs);
+                if pick.is_none_or(|(f, r, _)| (fidelity, t.reward) > (f, r)) {
+                    pick = Some((fidelity, t.reward, m));
                 }
-                curve.push(best - pick.map_or(m, |p| p.1));
+                curve.push(best - pick.map_or(m, |p| p.2));
             }
             if !curve.is_empty() {
                 curves.push((run.seed, curve));
+                epochs.push((run.seed, spent));
             }
         }
-        out.push(ConfigRegret { name: c.name.clone(), curves });
+        out.push(ConfigRegret { name: c.name.clone(), curves, epochs });
     }
     let base = out.iter().find(|c| c.name == baseline).map(ConfigRegret::finals).unwrap_or_default();
     let tests = out
@@ -213,6 +233,14 @@ pub fn markdown(o: &mut String, tables: &[TableRegret]) {
     }
     o.push('\n');
     for t in tables {
+        let spent: Vec<String> = t
+            .configs
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.median_epochs().map_or("-".into(), |e| format!("{e:.0}"))))
+            .collect();
+        let _ = writeln!(o, "- {}: training epochs spent (median over seeds): {}", t.table, spent.join(", "));
+    }
+    for t in tables {
         for x in &t.tests {
             let _ = writeln!(
                 o,
@@ -247,6 +275,7 @@ mod tests {
             metric: None,
             scores: Vec::new(),
             rescore_of: None,
+            rungs: Vec::new(),
         }
     }
 
@@ -281,6 +310,20 @@ mod tests {
             vec![ConfigRuns { name: "random".into(), runs: vec![run(0, vec![trial(0, "x=9", 0.0)])], planned: 1 }];
         let err = for_table("t", &d, &bad, "random").expect_err("unknown configuration");
         assert!(err.to_string().contains("not a configuration"), "{err}");
+        // Under a scheduler the pick trained the most epochs: x=1 looked better after 1 epoch,
+        // x=2 trained 3 (its regret is worse, but it is what the run would hand over).
+        let rung = |e| mlpnas_core::Rung { epochs: e, reward: 0.0 };
+        let staged = run(
+            2,
+            vec![
+                TrialRecord { rungs: vec![rung(1)], ..trial(0, "x=1", -0.4) },
+                TrialRecord { rungs: vec![rung(1), rung(3)], ..trial(1, "x=2", -2.0) },
+            ],
+        );
+        let s = for_table("t", &d, &[ConfigRuns { name: "hb".into(), runs: vec![staged], planned: 1 }], "hb")
+            .expect("regret");
+        assert_eq!(s.configs[0].curves, [(2, vec![0.5, 1.5])]);
+        assert_eq!(s.configs[0].epochs, [(2, 4)], "1 + 3 epochs (a table without curves costs nothing more)");
         let mut md = String::new();
         markdown(&mut md, &[r]);
         assert!(

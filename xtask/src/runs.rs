@@ -99,12 +99,10 @@ impl RunData {
     }
 }
 
-/// The highest-reward trial, the earliest on ties.
+/// The run's best trial as the search ranks it ([`mlpnas_core::top_n`]): the highest reward,
+/// the earliest on ties; under a multi-fidelity scheduler, among the longest-trained trials.
 pub fn best_trial(trials: &[TrialRecord]) -> Option<&TrialRecord> {
-    trials.iter().fold(None, |best: Option<&TrialRecord>, t| match best {
-        Some(b) if b.reward >= t.reward => Some(b),
-        _ => Some(t),
-    })
+    mlpnas_core::top_n(trials, 1).into_iter().next()
 }
 
 /// Running maximum of `rewards`.

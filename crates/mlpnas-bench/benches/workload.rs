@@ -913,6 +913,7 @@ fn storage_cost(db: &mlpnas_postgres::Database) -> Res<()> {
             metric: None,
             scores: Vec::new(),
             rescore_of: None,
+            rungs: Vec::new(),
         };
         let puts: Vec<(BigramKey, LayerWeights)> = keys.iter().cloned().zip(weights.iter().cloned()).collect();
         run.append_trial(&record, Some(&puts)).map_err(e)?;

@@ -38,6 +38,21 @@ fn iris_search(out: &Path, seed: u64) {
     assert!(st.success(), "search into {}", out.display());
 }
 
+/// A search on iris under Hyperband (min 1 epoch, eta 3, trainer.epochs 3): a bracket of 3
+/// trials from 1 epoch (one goes on to 3), then 2 trials at 3 epochs.
+fn iris_hyperband(out: &Path) {
+    let st = bin()
+        .args(["search", "--quiet", "--config"])
+        .arg(workspace().join("configs/random.toml"))
+        .args(["--data", "builtin:iris", "--set", "search.controller_epochs=2", "--set", "trainer.epochs=3"])
+        .args(["--set", "scheduler.type=\"hyperband\"", "--set", "scheduler.min_epochs=1", "--out"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .status()
+        .expect("search");
+    assert!(st.success(), "search into {}", out.display());
+}
+
 /// A search of a hand-made benchmark table (3 configurations of a minimized metric) into `out`.
 fn table_search(out: &Path) {
     let table = out.with_extension("table");
@@ -408,6 +423,7 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
     let st = bin().args(["finalize", "-q", "--top", "2", "--epochs", "3"]).arg(root.join("iris-1")).status();
     assert!(st.expect("finalize").success());
     table_search(&root.join("tables").join("toy"));
+    iris_hyperband(&root.join("iris-hb"));
     // A regression, finalized: its metric replaces the accuracy everywhere.
     let diabetes = root.join("diabetes");
     let st = bin()
@@ -447,9 +463,9 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
 
         // The runs page lists the runs, says which are finalized, names a table run by its table.
         c.goto(&d.url()).await.expect("runs page");
-        until(&c, "return document.querySelectorAll('#runs tbody tr').length", 5.into(), long).await;
+        until(&c, "return document.querySelectorAll('#runs tbody tr').length", 6.into(), long).await;
         let finalized = "return [...document.querySelectorAll('#runs tbody tr')].map((r) => r.cells[1].innerText.split('\\n')[0] + '=' + r.querySelector('.finalized').textContent).sort().join(' ')";
-        assert_eq!(eval(&c, finalized).await, "diabetes=yes iris-1=yes iris-2=– tables/toy=– wine=–");
+        assert_eq!(eval(&c, finalized).await, "diabetes=yes iris-1=yes iris-2=– iris-hb=– tables/toy=– wine=–");
         assert_eq!(eval(&c, "return document.body.innerText.includes('table toy')").await, true);
 
         // The run page: as many chart points and table rows as the journal has trials.
@@ -548,6 +564,32 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
         c.goto(&format!("{}#/compare/tables/toy,iris-2", d.url())).await.expect("compare typed by hand");
         until(&c, "return document.querySelectorAll('#compare tbody tr').length", 2.into(), long).await;
         assert_eq!(eval(&c, "return document.querySelectorAll('.error').length").await, 0);
+        // A run under Hyperband: its scheduler, each trial's rungs and those that stopped early
+        // (the trials of the first bracket that did not go on), filtered by "stopped".
+        c.goto(&format!("{}#/run/iris-hb", d.url())).await.expect("scheduled run page");
+        until(&c, ROWS, 5.into(), long).await;
+        assert_eq!(eval(&c, "return document.getElementById('run-scheduler').textContent").await, "hyperband");
+        let hb = lines(&root.join("iris-hb/journal.jsonl"));
+        let stopped = hb.iter().filter(|t| t["rungs"].as_array().is_some_and(|r| r.len() == 1 && r[0]["epochs"] == 1)).count();
+        assert_eq!(stopped, 2, "3 trials from 1 epoch, the best of them on to 3");
+        assert_eq!(
+            eval(&c, "return document.getElementById('trial-count').textContent").await,
+            format!("5 of 5 trials ({stopped} stopped early)")
+        );
+        let rungs = eval(&c, "return [...document.querySelectorAll('#trials tbody tr')].map((r) => r.cells[r.cells.length - 3].textContent).join(';')").await;
+        let expected: Vec<String> = hb
+            .iter()
+            .map(|t| {
+                let e: Vec<String> = t["rungs"].as_array().expect("rungs").iter().map(|r| r["epochs"].to_string()).collect();
+                if e.last().is_some_and(|l| l == "1") { format!("{} stopped", e.join(" → ")) } else { e.join(" → ") }
+            })
+            .collect();
+        assert_eq!(rungs, expected.join(";"), "the rungs column, in trial order");
+        eval(&c, "const f = document.getElementById('trial-filter'); f.value = 'stopped'; f.dispatchEvent(new Event('input')); return 0").await;
+        assert_eq!(eval(&c, ROWS).await, stopped);
+        std::fs::write(shots.join("hyperband.png"), c.screenshot().await.expect("screenshot")).expect("write");
+        c.goto(&format!("{}#/run/iris-hb/trial/3", d.url())).await.expect("a trial at full fidelity");
+        until(&c, "return document.getElementById('trial-rungs') ? document.getElementById('trial-rungs').textContent : ''", format!("3: {:.4}", hb[3]["reward"].as_f64().expect("reward")).into(), long).await;
         c.close().await.expect("close");
     });
     eprintln!("screenshots in {}", shots.display());

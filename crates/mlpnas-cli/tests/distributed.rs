@@ -721,6 +721,7 @@ fn the_queue_fences_stale_attempts_and_a_trial_is_journaled_once() {
         metric: None,
         scores: Vec::new(),
         rescore_of: None,
+        rungs: Vec::new(),
     };
     run.append_trial(&rec, Some(&[])).expect("append");
     run.append_trial(&rec, Some(&[])).expect("the same trial again");

@@ -292,6 +292,64 @@ fn rescoring_follows_the_search_and_resumes_exactly_after_sigkill() {
     assert!(!out.status.success() && err.contains("re-scored"), "{err}");
 }
 
+/// Successive halving (rungs at 1 and 3 epochs, eta 3: the best of each epoch's 4 candidates
+/// trains on) through the binary, with one-shot sharing: each epoch's records show 4 trials at
+/// 1 epoch and one continued to 3 (its metrics cover all 3 epochs); SIGKILLed inside brackets and
+/// between them, and resumed on two threads, the journal (rungs included) is the uninterrupted
+/// one's.
+#[test]
+fn successive_halving_resumes_exactly_after_sigkill() {
+    let extra = ["--set", "scheduler.type=\"successive-halving\"", "--set", "scheduler.min_epochs=1"];
+    let root = tmp("kill-halving");
+    let reference = root.join("reference");
+    succeed(&mut search(&reference, "memory", &extra));
+    let j = journal(&reference);
+    for e in 0..6 {
+        let group: Vec<&TrialRecord> = j.iter().filter(|r| r.epoch == e).collect();
+        assert_eq!(group.len(), 4);
+        assert_eq!(group.iter().filter(|r| r.rungs.len() == 2).count(), 1, "epoch {e}: one goes on");
+        for r in &group {
+            let last = r.rungs.last().expect("rungs");
+            assert_eq!(r.rungs[0].epochs, 1);
+            assert_eq!((r.epochs.len(), r.reward), (last.epochs, last.reward), "trial {}", r.trial);
+        }
+    }
+    let rungs = |d: &Path| journal(d).iter().map(|r| r.rungs.clone()).collect::<Vec<_>>();
+    for n in [2, 4, 9, 23] {
+        let dir = root.join(format!("killed-{n}"));
+        kill_at(&dir, "memory", &extra, n, &reference);
+        assert_eq!(rungs(&dir), rungs(&reference), "killed after {n} lines");
+    }
+}
+
+/// What a scheduler cannot run is a one-line error naming the setting, before anything trains.
+#[test]
+fn bad_schedulers_are_one_line_errors() {
+    let root = tmp("bad-scheduler");
+    let sh = ["--set", "scheduler.type=\"successive-halving\"", "--set", "scheduler.min_epochs=1"];
+    for (i, (extra, needles)) in [
+        (&["--set", "search.folds=3"][..], &["scheduler.type", "search.folds"][..]),
+        (&["--set", "space.epochs=[2, 3]"], &["scheduler.type", "remove `epochs`"]),
+        (&["--set", "scheduler.eta=1"], &["scheduler.eta", "at least 2"]),
+        (&["--set", "scheduler.min_epochs=4"], &["scheduler.min_epochs", "more than max_epochs"]),
+        (&["--set", "scheduler.max_epochs=5"], &["scheduler.max_epochs", "more than a full trial's 3 epochs"]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let err = refused(&mut search(&root.join(format!("run-{i}")), "memory", &[&sh[..], extra].concat()));
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        for n in needles {
+            assert!(err.contains(n), "{extra:?}: {err}");
+        }
+    }
+    let median = ["--set", "scheduler.type=\"median\"", "--set", "scheduler.warmup=3"];
+    let err = refused(&mut search(&root.join("median"), "memory", &median));
+    assert!(err.contains("scheduler.warmup") && err.contains("no epoch to stop at"), "{err}");
+    let err = refused(&mut search(&root.join("unknown"), "memory", &["--set", "scheduler.type=\"asha\""]));
+    assert!(err.contains("scheduler") && err.contains("hyperband"), "{err}");
+}
+
 #[test]
 fn kill_and_resume_memory_store() {
     kill_and_resume_matches_uninterrupted("memory", &[]);

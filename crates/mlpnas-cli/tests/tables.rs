@@ -250,3 +250,129 @@ fn bad_tables_give_one_line_errors_naming_file_and_line() {
     let err = fails(bin().args(["tabulate", "--seeds", "1", "--out"]).arg(root.join("nothing")));
     assert!(err.contains("holds no tabulation"), "{err}");
 }
+
+/// Mean learning curve (metric after each epoch, over the seeds) per configuration text of a
+/// table made by `tabulate`.
+fn mean_curves(dir: &Path) -> HashMap<String, Vec<f64>> {
+    let text = support::epochs_csv(dir);
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().expect("header").split(',').map(String::from).collect();
+    let dims = header.iter().position(|h| h == "seed").expect("seed column");
+    let metric = header.iter().position(|h| h == "val_acc").expect("val_acc column");
+    let mut sums: HashMap<String, Vec<(f64, usize)>> = HashMap::new();
+    for l in lines {
+        let cells: Vec<&str> = l.split(',').collect();
+        let key: Vec<String> = (0..dims).map(|i| format!("{}={}", header[i], cells[i])).collect();
+        let epoch: usize = cells[dims + 1].parse().expect("epoch");
+        let curve = sums.entry(key.join(",")).or_default();
+        if curve.len() < epoch {
+            curve.resize(epoch, (0.0, 0));
+        }
+        curve[epoch - 1].0 += cells[metric].parse::<f64>().expect("metric");
+        curve[epoch - 1].1 += 1;
+    }
+    sums.into_iter().map(|(k, c)| (k, c.into_iter().map(|(s, n)| s / n as f64).collect())).collect()
+}
+
+/// Successive halving on a table with known learning curves (noise = "mean": a trial after `e`
+/// epochs scores its configuration's mean curve there): in every controller epoch all 8
+/// candidates reach the first rung (1 epoch), and exactly the best half of each rung (ties: the
+/// earlier trial) go on to 2, then 4 epochs; each record shows its rungs with those rewards, its
+/// reward is its last rung's, and the epochs spent are its last rung's.
+#[test]
+fn successive_halving_promotes_exactly_the_best_of_each_rung() {
+    let table = tiny_table();
+    let curves = mean_curves(table);
+    let out = tmp("halving").join("run");
+    let sh = [
+        "--set",
+        "trainer.noise=\"mean\"",
+        "--set",
+        "search.samples_per_epoch=8",
+        "--set",
+        "search.controller_epochs=2",
+        "--set",
+        "scheduler.type=\"successive-halving\"",
+        "--set",
+        "scheduler.min_epochs=1",
+        "--set",
+        "scheduler.eta=2",
+    ];
+    ok(&mut table_search("random", &out, table, &sh));
+    let j = journal(&out);
+    assert_eq!(j.len(), 16);
+    for epoch in 0..2 {
+        let group: Vec<&TrialRecord> = j.iter().filter(|r| r.epoch == epoch).collect();
+        assert_eq!(group.len(), 8);
+        let mut alive: Vec<&TrialRecord> = group.clone();
+        for (k, e) in [1usize, 2, 4].into_iter().enumerate() {
+            for r in &alive {
+                let expected = curves[&r.architecture][e - 1];
+                let rung = r.rungs.get(k).unwrap_or_else(|| panic!("trial {} lacks rung {k}", r.trial));
+                assert_eq!((rung.epochs, rung.reward), (e, expected), "trial {} rung {k}", r.trial);
+            }
+            // The best half by this rung's reward, ties to the earlier trial.
+            let mut ranked = alive.clone();
+            ranked.sort_by(|a, b| b.rungs[k].reward.total_cmp(&a.rungs[k].reward).then(a.trial.cmp(&b.trial)));
+            let keep: Vec<usize> = ranked.iter().take(alive.len() / 2).map(|r| r.trial).collect();
+            let went_on: Vec<usize> = alive.iter().filter(|r| r.rungs.len() > k + 1).map(|r| r.trial).collect();
+            if k < 2 {
+                let mut keep = keep;
+                keep.sort_unstable();
+                assert_eq!(went_on, keep, "epoch {epoch}, rung {k}");
+            } else {
+                assert!(went_on.is_empty());
+            }
+            alive.retain(|r| r.rungs.len() > k + 1);
+        }
+        for r in &group {
+            let last = r.rungs.last().expect("rungs");
+            assert_eq!(r.reward, last.reward, "trial {}: the reward is the last rung's", r.trial);
+            assert_eq!(r.epochs_spent(), last.epochs);
+        }
+        let spent: usize = group.iter().map(|r| r.epochs_spent()).sum();
+        // Promoted trials continue: 8 trials train 1 epoch, 4 one more, 2 two more.
+        assert_eq!(spent, 8 + 4 + 2 * 2, "epoch {epoch}: 8 at 1, 4 at 2, 2 at 4 epochs");
+    }
+    // Same seed, same journal.
+    let again = tmp("halving").join("again");
+    ok(&mut table_search("random", &again, table, &sh));
+    let essence = |j: &[TrialRecord]| j.iter().map(|r| (r.tokens.clone(), r.rungs.clone())).collect::<Vec<_>>();
+    assert_eq!(essence(&journal(&again)), essence(&j));
+}
+
+/// Hyperband cycles its brackets over controller epochs: 4 candidates from 1 epoch, 3 from 2,
+/// 3 at the full 4 (min 1, max 4, eta 2); bad scheduler settings are one-line errors.
+#[test]
+fn hyperband_cycles_brackets_and_bad_schedulers_are_refused() {
+    let table = tiny_table();
+    let root = tmp("hyperband");
+    let hb = ["--set", "scheduler.type=\"hyperband\"", "--set", "scheduler.min_epochs=1", "--set", "scheduler.eta=2"];
+    ok(&mut table_search("random", &root.join("run"), table, &hb));
+    let j = journal(&root.join("run"));
+    let sizes: Vec<usize> = (0..3).map(|e| j.iter().filter(|r| r.epoch == e).count()).collect();
+    assert_eq!(sizes, [4, 3, 3]);
+    let first: Vec<usize> =
+        (0..3).map(|e| j.iter().find(|r| r.epoch == e).and_then(|r| r.rungs.first()).map_or(0, |g| g.epochs)).collect();
+    assert_eq!(first, [1, 2, 4]);
+    for (i, (set, needle)) in [
+        ("scheduler.eta=1", "scheduler.eta"),
+        ("scheduler.min_epochs=9", "scheduler.min_epochs"),
+        ("scheduler.max_epochs=9", "scheduler.max_epochs"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = root.join(format!("bad{i}"));
+        let err = fails(&mut table_search("random", &out, table, &[&hb[..], &["--set", set]].concat()));
+        assert!(err.contains(needle), "{set}: {err}");
+    }
+    // A table without learning curves cannot be searched in rungs.
+    let bare = root.join("bare");
+    std::fs::create_dir_all(&bare).expect("dir");
+    for f in ["table.toml", "table.csv"] {
+        std::fs::copy(table.join(f), bare.join(f)).expect("copy");
+    }
+    let err = fails(&mut table_search("random", &root.join("bare-run"), &bare, &hb));
+    assert!(err.contains("scheduler") && err.contains("epochs.csv"), "{err}");
+}

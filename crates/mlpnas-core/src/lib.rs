@@ -35,6 +35,7 @@ pub mod memory;
 pub mod objective;
 pub mod queue;
 pub mod sampling;
+pub mod scheduler;
 pub mod seed;
 pub mod space;
 pub mod stats;
@@ -51,11 +52,13 @@ pub use error::{CodecError, ConfigError, ControllerError, SpaceError, StorageErr
 pub use hyper::{Hyper, HyperValue, Optimizer, Training};
 pub use objective::{ClassWeight, METRICS, Metric, MetricValue, Objective, Task};
 pub use queue::{Claim, Claimant, TrialQueue, TrialResult, TrialTask};
+pub use scheduler::{Bracket, FullConfig, RungResults, Scheduler, SchedulerConfig};
 pub use space::{Candidate, Measurement, MlpSpace, MlpSpaceConfig, SearchSpace, SpaceConfig, Token, TokenId};
 pub use storage::{Checkpoint, CheckpointState, RunStorage, Summary, TrialLog, host_name, verify_trials};
 pub use store::{StoreConfig, WeightStore};
 pub use tensor::{HostTensor, LayerWeights};
 pub use trainer::{
-    ArchitectureTrainer, EarlyStopping, EpochMetrics, FitOutcome, Measured, Model, Score, TrainOutcome, TrainerConfig,
+    ArchitectureTrainer, Continuation, EarlyStopping, EpochMetrics, FitOutcome, Measured, Model, Score, TrainOutcome,
+    TrainerConfig,
 };
-pub use trial::{EpochReport, TrialRecord, TrialStatus, batches, ranking_reward, rescored, top_n};
+pub use trial::{EpochReport, Rung, TrialRecord, TrialStatus, batches, ranking_reward, rescored, top_n};

@@ -7,6 +7,7 @@
 //! this boundary only as [`LayerWeights`], so an exported model is written in the one weights
 //! format ([`crate::codec`]) by the caller, whatever the trainer.
 
+use std::any::Any;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -151,6 +152,10 @@ pub struct Score {
     pub metric: MetricValue,
 }
 
+/// Where a trial trained in rungs stands between them ([`ArchitectureTrainer::train_to`]): the
+/// trainer's own state (weights, optimizer moments, random streams), opaque to the search.
+pub type Continuation = Box<dyn Any + Send>;
+
 /// Trains architectures on one fixed data split.
 ///
 /// # Design
@@ -190,6 +195,36 @@ pub trait ArchitectureTrainer: Send + Sync + fmt::Debug {
     fn measure(&self, point: &[u32], seed: u64) -> Result<TrainOutcome, TrainerError> {
         let _ = (point, seed);
         Err(TrainerError::Other("this trainer trains networks; it cannot measure a point of a table space".into()))
+    }
+    /// [`Self::measure`] at a lower fidelity: the point's metric after `epochs` training epochs
+    /// (the same observation `measure` draws for `seed`), for a multi-fidelity search over a
+    /// table with learning curves. Trainers without curves refuse.
+    fn measure_at(&self, point: &[u32], seed: u64, epochs: usize) -> Result<TrainOutcome, TrainerError> {
+        let _ = (point, seed, epochs);
+        Err(TrainerError::Other("this trainer has no learning curves to look a point up after some epochs".into()))
+    }
+    /// Epochs of a full trial, for a multi-fidelity search (`[scheduler]`), when this trainer
+    /// can train a trial in rungs ([`Self::train_to`]); otherwise why it cannot. The default
+    /// (trainers that only train to the end) cannot.
+    fn fidelity(&self) -> Result<usize, TrainerError> {
+        Err(TrainerError::Other("this trainer cannot stop a trial after some epochs and continue it later".into()))
+    }
+    /// Trains or measures `candidate` to `epochs` epochs in all: from the start (`from` is
+    /// `None`; `init` as for [`Self::train`]) or continuing a [`Continuation`] an earlier call
+    /// returned for the same candidate and seed. The outcome covers every epoch from the first,
+    /// and equals that of a trial trained `epochs` epochs in one go (same seed, same batches).
+    /// Returns where it stands, for a later call (`None` when it cannot go on, e.g. diverged).
+    /// Only called when [`Self::fidelity`] is `Ok`.
+    fn train_to(
+        &self,
+        candidate: &crate::Candidate,
+        init: &[Option<LayerWeights>],
+        seed: u64,
+        epochs: usize,
+        from: Option<Continuation>,
+    ) -> Result<(TrainOutcome, Option<Continuation>), TrainerError> {
+        let _ = (candidate, init, seed, epochs, from);
+        Err(self.fidelity().err().unwrap_or_else(|| TrainerError::Other("train_to is not implemented".into())))
     }
     /// Checks that this trainer can train or measure the candidates of `space` (built from the
     /// same config), before anything is trained. The default (network trainers): `space` must be

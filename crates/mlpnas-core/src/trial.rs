@@ -75,9 +75,30 @@ pub struct TrialRecord {
     /// list ranks the candidate by the mean of its reward and its re-evaluations'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescore_of: Option<usize>,
+    /// Under a multi-fidelity `[scheduler]`: the rungs it reached, in order, each with its
+    /// cumulative epochs and the reward after them (the last is `reward`); a trial stopped early
+    /// has fewer than its bracket. Absent for a trial trained to the end in one go.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rungs: Vec<Rung>,
+}
+
+/// One rung a trial reached ([`TrialRecord::rungs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Rung {
+    /// Training epochs so far (cumulative).
+    pub epochs: usize,
+    /// The reward of a trial of that length.
+    pub reward: f64,
 }
 
 impl TrialRecord {
+    /// Training epochs it cost (`search.epoch_budget`): its last rung's, else those it ran (a
+    /// measured table point without rungs: none), once per resampled split it was scored on.
+    pub fn epochs_spent(&self) -> usize {
+        let per_split = self.rungs.last().map_or(self.epochs.len(), |r| r.epochs);
+        per_split * self.scores.len().max(1)
+    }
+
     /// The standard deviation of its [`TrialRecord::scores`] (sample, n - 1), when there are two
     /// or more.
     pub fn score_sd(&self) -> Option<f64> {
@@ -108,12 +129,15 @@ pub fn ranking_reward(r: &TrialRecord, rescored: &BTreeMap<usize, Vec<f64>>) -> 
 }
 
 /// The `n` best trials by [`ranking_reward`] (ties: earlier trial first); re-evaluations are
-/// not candidates of their own.
+/// not candidates of their own. Under a multi-fidelity scheduler, trials that trained longer
+/// rank first (a reward after fewer epochs is not comparable): by their last rung's epochs, then
+/// by reward.
 pub fn top_n(records: &[TrialRecord], n: usize) -> Vec<&TrialRecord> {
     let again = rescored(records);
+    let fidelity = |r: &TrialRecord| r.rungs.last().map_or(0, |g| g.epochs);
     let mut v: Vec<(&TrialRecord, f64)> =
         records.iter().filter(|r| r.rescore_of.is_none()).map(|r| (r, ranking_reward(r, &again))).collect();
-    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.trial.cmp(&b.0.trial)));
+    v.sort_by(|a, b| fidelity(b.0).cmp(&fidelity(a.0)).then(b.1.total_cmp(&a.1)).then(a.0.trial.cmp(&b.0.trial)));
     v.truncate(n);
     v.into_iter().map(|(r, _)| r).collect()
 }
@@ -181,6 +205,7 @@ mod tests {
             metric: None,
             scores: vec![],
             rescore_of: None,
+            rungs: Vec::new(),
         }
     }
 
@@ -197,6 +222,19 @@ mod tests {
         let rs = vec![rec(0, 0.5), rec(1, 0.9), rec(2, 0.9), rec(3, 0.1)];
         let t: Vec<usize> = top_n(&rs, 3).iter().map(|r| r.trial).collect();
         assert_eq!(t, [1, 2, 0]);
+    }
+
+    #[test]
+    fn trials_that_trained_longer_rank_first() {
+        let at = |trial, reward, epochs: &[usize]| TrialRecord {
+            rungs: epochs.iter().map(|&e| Rung { epochs: e, reward }).collect(),
+            ..rec(trial, reward)
+        };
+        // Trial 0 looked best after 1 epoch but stopped; 2 and 3 trained all 9.
+        let rs = vec![at(0, 0.95, &[1]), at(1, 0.7, &[1, 3]), at(2, 0.8, &[1, 3, 9]), at(3, 0.85, &[1, 3, 9])];
+        let t: Vec<usize> = top_n(&rs, 4).iter().map(|r| r.trial).collect();
+        assert_eq!(t, [3, 2, 1, 0]);
+        assert_eq!(rs[1].epochs_spent(), 3);
     }
 
     #[test]

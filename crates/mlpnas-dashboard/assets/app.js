@@ -177,6 +177,7 @@ function runHeader(info) {
       el('div', {}, el('span', { text: 'controller epochs' }), el('b', { text: String(info.epochs) })),
       el('div', {}, el('span', { text: 'wall time' }), el('b', { text: info.wall_seconds !== null ? secs(info.wall_seconds) : `${secs(info.train_seconds)} training so far` })),
       el('div', {}, el('span', { text: 'one-shot' }), el('b', { text: f.one_shot ? `on (batch ${f.batch})` : 'off' })),
+      f.scheduler ? el('div', {}, el('span', { text: 'scheduler' }), el('b', { id: 'run-scheduler', text: f.scheduler })) : null,
     ),
     el('p', { class: 'muted', id: 'reward-help', text: f.measured ? `Each trial looks up ${f.measured.metric} in table ${f.measured.table}: nothing is trained, so trials have no accuracy, epochs or parameters.` : rewardHelp(f) }),
     info.writer ? el('div', { class: 'muted', text: `written by ${info.writer}` }) : null,
@@ -208,14 +209,29 @@ function trialColumns(facts) {
     cols.push(['params', (t) => t.params, (t) => t.params.toLocaleString('en-US'), true]);
     cols.push(['transfers', (t) => t.transfers, (t) => String(t.transfers), true]);
   }
+  // Under a multi-fidelity scheduler: the epochs of each rung a trial reached, and whether it
+  // stopped before the last rung of the run ([stopped]).
+  if (facts && facts.scheduler) cols.push(['rungs', (t) => rungEpochs(t), (t) => rungsText(t, facts), false]);
   cols.push(['seconds', (t) => t.seconds, (t) => num(t.seconds, 2), true], ['status', (t) => t.status, (t) => t.status, false]);
   return cols;
 }
 
+// The epochs of a trial's last rung (0 without rungs).
+function rungEpochs(t) { return t.rungs && t.rungs.length ? t.rungs[t.rungs.length - 1].epochs : 0; }
+
+// `1 → 3 → 10`, and `stopped` when the trial stopped before the run's highest rung.
+function rungsText(t, facts) {
+  if (!t.rungs || !t.rungs.length) return '–';
+  const path = t.rungs.map((r) => r.epochs).join(' → ');
+  return rungEpochs(t) < (facts.fullEpochs || 0) ? `${path} stopped` : path;
+}
+
 function trialsTable(st) {
+  // The highest rung any trial reached: a trial below it stopped early.
+  st.info.facts.fullEpochs = st.trials.reduce((m, t) => Math.max(m, rungEpochs(t)), 0);
   const TRIAL_COLUMNS = trialColumns(st.info.facts);
   const body = el('tbody');
-  const count = el('span', { class: 'muted' });
+  const count = el('span', { class: 'muted', id: 'trial-count' });
   const filter = el('input', { type: 'search', id: 'trial-filter', placeholder: 'filter: architecture or status, e.g. relu, dropout, diverged', oninput: () => draw() });
   const heads = TRIAL_COLUMNS.map(([name, , , numeric], i) => el('th', { class: `sortable ${numeric ? 'num' : ''}`, text: name, title: name === 'reward' && !st.info.facts.measured ? rewardHelp(st.info.facts) : null, onclick: () => {
     st.sort = st.sort && st.sort.col === i ? { col: i, asc: !st.sort.asc } : { col: i, asc: !numeric || i <= 1 };
@@ -223,7 +239,9 @@ function trialsTable(st) {
   } }));
   const draw = () => {
     const words = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
-    let rows = st.trials.filter((t) => words.every((w) => `${t.architecture} ${t.status}`.toLowerCase().includes(w)));
+    st.info.facts.fullEpochs = st.trials.reduce((m, t) => Math.max(m, rungEpochs(t)), 0);
+    const rung = (t) => (st.info.facts.scheduler ? rungsText(t, st.info.facts) : '');
+    let rows = st.trials.filter((t) => words.every((w) => `${t.architecture} ${t.status} ${rung(t)}`.toLowerCase().includes(w)));
     if (st.sort) {
       const [, key] = TRIAL_COLUMNS[st.sort.col];
       rows = rows.slice().sort((a, b) => { const x = key(a), y = key(b); return (x < y ? -1 : x > y ? 1 : a.trial - b.trial) * (st.sort.asc ? 1 : -1); });
@@ -236,7 +254,8 @@ function trialsTable(st) {
         TRIAL_COLUMNS.map(([name, , text, numeric], i) => el('td', { class: numeric ? 'num' : i === 2 ? 'arch' : null },
           name === 'status' && t.status !== 'ok' ? badge(t.status) : text(t)))));
     }
-    count.textContent = `${rows.length} of ${st.trials.length} trials`;
+    const stopped = st.info.facts.scheduler ? st.trials.filter((t) => rungsText(t, st.info.facts).endsWith('stopped')).length : 0;
+    count.textContent = `${rows.length} of ${st.trials.length} trials` + (st.info.facts.scheduler ? ` (${stopped} stopped early)` : '');
   };
   st.drawTable = draw;
   return el('div', { class: 'card' }, el('h2', {}, 'Trials'),
@@ -425,6 +444,8 @@ async function trialPage(gen, id, n) {
     el('div', {}, el('span', { text: 'transfers' }), el('b', { text: String(t.transfers) })),
     el('div', {}, el('span', { text: 'seconds' }), el('b', { text: num(t.seconds, 2) })),
     el('div', {}, el('span', { text: 'status' }), badge(t.status)),
+    t.rungs && t.rungs.length ? el('div', {}, el('span', { text: 'rungs (epochs: reward)' }),
+      el('b', { id: 'trial-rungs', text: t.rungs.map((r) => `${r.epochs}: ${num(r.reward)}`).join(', ') })) : null,
     el('div', {}, el('span', { text: 'tokens' }), el('b', { class: 'arch', text: t.tokens.join(' ') })),
   )));
   const loss = el('div', { class: 'chart' }), acc = el('div', { class: 'chart' });

@@ -31,12 +31,16 @@ pub struct Facts {
     pub data: Option<String>,
     /// The run's seed.
     pub seed: Option<i64>,
-    /// Trials the config plans (`controller_epochs` x `samples_per_epoch`).
+    /// Trials the config plans (`controller_epochs` x `samples_per_epoch`; none under a
+    /// multi-fidelity scheduler, whose brackets decide).
     pub planned: Option<usize>,
     /// `search.batch`: trials trained together against the store as it was at the batch's start.
     pub batch: usize,
     /// Whether trials share weights (one-shot on and a store configured).
     pub one_shot: bool,
+    /// The multi-fidelity scheduler (`scheduler.type`), when it is not `"full"`: trials then
+    /// have rungs, and some stop early.
+    pub scheduler: Option<String>,
     /// Runs whose configs are equal but for the seed share a group (the compare page's bands).
     pub group: String,
     /// What a benchmark-table run measures (its trials train nothing: no accuracy, no
@@ -92,7 +96,10 @@ impl Facts {
             controller,
             data,
             seed: settings.seed,
-            planned: Some(settings.search.planned()),
+            // A scheduler's brackets decide how many trials an epoch has (its plugin, not linked
+            // here, knows): no plan is shown then.
+            planned: settings.scheduler.is_none().then(|| settings.search.planned()),
+            scheduler: settings.scheduler.clone(),
             batch: settings.search.batch.max(1),
             one_shot: settings.shares_weights(),
             group,
@@ -338,7 +345,9 @@ impl RunView {
     /// How often each layer bigram of the run's trials was handed to a later trial by the weight
     /// store (see [`bigram_reuse`]); empty for a run that shares no weights.
     pub fn bigrams(&self) -> Vec<BigramUse> {
-        if self.info.facts.one_shot { bigram_reuse(&self.records, self.info.facts.batch) } else { Vec::new() }
+        // Under a multi-fidelity scheduler a controller epoch (a bracket) is one batch.
+        let batch = if self.info.facts.scheduler.is_some() { usize::MAX } else { self.info.facts.batch };
+        if self.info.facts.one_shot { bigram_reuse(&self.records, batch) } else { Vec::new() }
     }
 }
 
@@ -455,6 +464,7 @@ mod tests {
             metric: None,
             scores: Vec::new(),
             rescore_of: None,
+            rungs: Vec::new(),
         }
     }
 

@@ -47,6 +47,7 @@ mod raw;
 mod resample;
 mod spec;
 pub mod table;
+pub mod table_curves;
 
 use std::path::Path;
 

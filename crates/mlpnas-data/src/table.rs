@@ -41,7 +41,7 @@ pub struct TableError {
 }
 
 impl TableError {
-    fn new(path: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(path: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
         Self { path: path.to_path_buf(), line, message: message.into() }
     }
 }
@@ -111,7 +111,7 @@ pub struct Dimension {
 
 impl Dimension {
     /// The index of the value a CSV cell holds.
-    fn index_of(&self, cell: &str) -> Option<u32> {
+    pub(crate) fn index_of(&self, cell: &str) -> Option<u32> {
         if let Some(i) = self.values.iter().position(|v| matches!(v, Value::Text(t) if t == cell)) {
             return Some(i as u32);
         }

@@ -176,6 +176,7 @@ mod tests {
             metric: None,
             scores: Vec::new(),
             rescore_of: None,
+            rungs: Vec::new(),
         }
     }
 

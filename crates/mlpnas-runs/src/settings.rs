@@ -313,6 +313,8 @@ pub struct RunSettings {
     pub has_store: bool,
     /// The table directory of a benchmark-table run (`[space] type = "table"`, its `path`).
     pub table: Option<String>,
+    /// `scheduler.type` when it is a multi-fidelity one (absent or `"full"`: `None`).
+    pub scheduler: Option<String>,
 }
 
 impl RunSettings {
@@ -337,6 +339,7 @@ impl RunSettings {
             search,
             has_store: table.contains_key("store"),
             table: (string("space", "type").as_deref() == Some("table")).then(|| string("space", "path")).flatten(),
+            scheduler: string("scheduler", "type").filter(|t| t != "full"),
         })
     }
 

@@ -16,7 +16,9 @@
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
-use mlpnas_core::{ConfigError, ControllerConfig, MlpSpace, MlpSpaceConfig, SpaceConfig, StoreConfig, TrainerConfig};
+use mlpnas_core::{
+    ConfigError, ControllerConfig, MlpSpace, MlpSpaceConfig, SchedulerConfig, SpaceConfig, StoreConfig, TrainerConfig,
+};
 use mlpnas_data::DataConfig;
 use mlpnas_runs::LoopConfig;
 use mlpnas_runs::settings::current_key;
@@ -47,12 +49,19 @@ pub struct SearchConfig {
     /// Where shared weights live (needed when `search.one_shot`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<Box<dyn StoreConfig>>,
+    /// How much training each candidate gets (`[scheduler]`; default `type = "full"`: all of it).
+    #[serde(default = "default_scheduler")]
+    pub scheduler: Box<dyn SchedulerConfig>,
     /// Directory relative data paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
     /// What to name in errors: the config file, or `default config`.
     #[serde(skip)]
     pub origin: String,
+}
+
+fn default_scheduler() -> Box<dyn SchedulerConfig> {
+    Box::new(mlpnas_core::FullConfig::default())
 }
 
 fn default_space() -> Box<dyn SpaceConfig> {
@@ -225,10 +234,10 @@ impl SearchConfig {
         if self.search.epoch_budget == Some(0) {
             return Err(ConfigError::new("search.epoch_budget", "must be at least 1 (leave it out for no limit)"));
         }
-        if self.search.epoch_budget.is_some() && !self.trainer.needs_data() {
+        if self.search.epoch_budget.is_some() && !self.trainer.needs_data() && self.scheduler.full_trials_only() {
             return Err(ConfigError::new(
                 "search.epoch_budget",
-                "a benchmark table is looked up, not trained: its trials spend no epochs (use search.controller_epochs)",
+                "a benchmark table is looked up, not trained: without a [scheduler] its trials spend no epochs (use search.controller_epochs)",
             ));
         }
         if self.search.folds.is_some() && self.search.repeats.is_some() {
@@ -256,6 +265,26 @@ impl SearchConfig {
         }
         self.controller.validate().map_err(|e| e.within("controller"))?;
         self.trainer.validate().map_err(|e| e.within("trainer"))?;
+        // The trainer's full epochs are known once it is built ([`crate::Search::new`] checks
+        // against them); everything else is checked here.
+        self.scheduler.validate(usize::MAX).map_err(|e| e.within("scheduler"))?;
+        if !self.scheduler.full_trials_only() {
+            if self.search.resampling() != mlpnas_core::Resampling::Holdout {
+                return Err(ConfigError::new(
+                    "scheduler.type",
+                    "a multi-fidelity scheduler trains each candidate on one split; it cannot be combined with search.folds or search.repeats yet",
+                ));
+            }
+            let searches_epochs = self.space.build().ok().is_some_and(|s| {
+                s.as_mlp().is_some_and(|m| m.dimensions().iter().any(|(h, _)| *h == mlpnas_core::Hyper::Epochs))
+            });
+            if searches_epochs {
+                return Err(ConfigError::new(
+                    "scheduler.type",
+                    "the scheduler decides how many epochs each candidate trains; remove `epochs` from the [space]",
+                ));
+            }
+        }
         if let Some(s) = &self.store {
             s.validate().map_err(|e| e.within("store"))?;
         }
@@ -309,12 +338,16 @@ impl SearchConfig {
 pub const RESUMABLE_CHANGES: &[&str] =
     &["search.controller_epochs", "search.top", "search.batch", "search.time_budget", "search.epoch_budget"];
 
-/// Renames old keys in a config tree ([`mlpnas_runs::settings::rename_old_keys`]) and gives a
-/// `[space]` without `type` its implicit `type = "mlp"`.
+/// Renames old keys in a config tree ([`mlpnas_runs::settings::rename_old_keys`]), gives a
+/// `[space]` without `type` its implicit `type = "mlp"`, and a config without `[scheduler]`
+/// (every run before 0.8.0) the default's, `type = "full"`.
 fn rename_old_keys(table: &mut toml::Table) {
     if let Some(toml::Value::Table(space)) = table.get_mut("space") {
         space.entry("type").or_insert_with(|| toml::Value::String("mlp".into()));
     }
+    table.entry("scheduler").or_insert_with(|| {
+        toml::Value::Table(toml::Table::from_iter([("type".to_string(), toml::Value::String("full".into()))]))
+    });
     mlpnas_runs::settings::rename_old_keys(table);
 }
 

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use mlpnas_core::{
-    BigramKey, Candidate, LayerWeights, Objective, Proposal, RunStorage, SearchSpace, TokenId, TrialRecord,
+    BigramKey, Candidate, LayerWeights, Objective, Proposal, RunStorage, Rung, SearchSpace, TokenId, TrialRecord,
     WeightStore, top_n,
 };
 
@@ -45,6 +45,8 @@ pub(crate) struct EpochTrials<'a> {
     /// Whether the trials share weights (built with a store): the store the search hands
     /// [`Self::start_next`] and [`Self::commit_ready`] is ignored otherwise (re-evaluations).
     shares: bool,
+    /// Under a multi-fidelity scheduler: the rungs each position reached (recorded with it).
+    rungs: Vec<Vec<Rung>>,
 }
 
 /// Where commits go: the run's storage and trials, its weight store, the epoch's tried set and
@@ -100,6 +102,7 @@ impl<'a> EpochTrials<'a> {
             objective: Objective::default(),
             rescore_of: Vec::new(),
             shares: store.is_some(),
+            rungs: vec![Vec::new(); n],
         })
     }
 
@@ -119,6 +122,16 @@ impl<'a> EpochTrials<'a> {
     /// Trials this session trains (those not journaled before).
     pub(crate) fn to_train(&self) -> usize {
         self.indexed.len() - self.journaled
+    }
+
+    /// Trials of the epoch (journaled ones included).
+    pub(crate) fn len(&self) -> usize {
+        self.indexed.len()
+    }
+
+    /// Records the rungs position `pos` reached ([`crate::bracket`]), journaled with it.
+    pub(crate) fn set_rungs(&mut self, pos: usize, rungs: Vec<Rung>) {
+        self.rungs[pos] = rungs;
     }
 
     /// Whether every trial is committed.
@@ -188,6 +201,7 @@ impl<'a> EpochTrials<'a> {
                     &self.objective,
                 );
                 r.rescore_of = self.rescore_of.get(pos).copied();
+                r.rungs = std::mem::take(&mut self.rungs[pos]);
                 let puts: Vec<(BigramKey, LayerWeights)> = if store.is_some() && r.status.stores_weights() {
                     self.keys[pos].iter().copied().zip(outcome.weights.iter().cloned()).collect()
                 } else {

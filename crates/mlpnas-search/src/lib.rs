@@ -8,7 +8,8 @@
 //! * [`search`]: the search loop ([`Search`]) and single-architecture evaluation ([`evaluate`]);
 //!   [`observer`]: what it tells whoever shows its progress; `epoch`: one controller epoch's
 //!   trials from proposal to journal (both drivers); `schedule`: which of them may train at once
-//!   without changing what any of them reads from the weight store;
+//!   without changing what any of them reads from the weight store; `bracket`: one epoch trained
+//!   rung by rung under a multi-fidelity `[scheduler]`;
 //! * [`training`]: the one local training of trials (threads of this process);
 //! * [`queued`]: the one training through a run's queue (workers, and this process's threads);
 //! * [`claim`]: training one claimed trial under a renewed lease (workers and coordinators);
@@ -17,13 +18,14 @@
 //! * [`worker`]: `mlpnas worker`, claiming queued trials of any run.
 //!
 //! Module imports run one way: `search` and `tabulate` use `queued` and `training` (and
-//! `epoch`, which uses `schedule`); `queued` and
+//! `epoch`, which uses `schedule`; `search` uses `bracket`, which uses `epoch`); `queued` and
 //! `worker` use `claim`; `claim` uses `training`. Where a run's files live and what they mean
 //! (the run directory, the journal, the loop settings) is `mlpnas-runs`'s.
 //!
 //! This crate knows the core traits only; which controller, trainer and store run is decided by
 //! the config through typetag, so the binary must link every plugin (see `mlpnas-link`).
 
+mod bracket;
 pub mod claim;
 pub mod config;
 mod epoch;

@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use mlpnas_core::seed::derive;
 use mlpnas_core::{
-    Architecture, ArchitectureTrainer, Candidate, Controller, ControllerContext, ControllerError, EpochReport,
-    LayerWeights, Objective, Proposal, RunStorage, SearchSpace, Summary, TokenId, TrainOutcome, TrialQueue,
+    Architecture, ArchitectureTrainer, Bracket, Candidate, Controller, ControllerContext, ControllerError, EpochReport,
+    LayerWeights, Objective, Proposal, RunStorage, Scheduler, SearchSpace, Summary, TokenId, TrainOutcome, TrialQueue,
     TrialRecord, WeightStore, build_controller, top_n,
 };
 
+use crate::bracket::{BracketSetup, run_bracket};
 use crate::config::CheckedConfig;
 use crate::epoch::{EpochTrials, Sinks};
 use crate::error::SearchError;
@@ -70,6 +71,8 @@ pub struct Search {
     objective: Objective,
     /// While re-scoring (`search.rescore_top`): the trial each position evaluates again.
     rescoring: Option<Vec<usize>>,
+    /// The multi-fidelity `[scheduler]`; `None` when every trial trains to the end in one go.
+    scheduler: Option<Arc<dyn Scheduler>>,
 }
 
 impl Search {
@@ -94,11 +97,17 @@ impl Search {
                     .into(),
             });
         }
+        let space = cfg.space.build().map_err(|source| SearchError::Config { path: "space".into(), source })?;
+        let mut controller =
+            build_controller(cfg.controller.as_ref(), space.as_ref(), derive(cfg.seed, "controller", 0))?;
+        let trainer = crate::resampled::build_trainer(&cfg, Arc::clone(&data.split), &data.objective)?;
+        trainer.check_space(space.as_ref())?;
+        let scheduler = build_scheduler(&cfg, trainer.as_ref(), storage.queue().is_some())?;
         if let Some(s) = summary
             && s.finished
         {
             let spent = epochs_spent(&records);
-            let raise = if cfg.search.planned() <= s.trials {
+            let raise = if planned(&cfg, scheduler.as_deref()) <= s.trials {
                 Some(format!("search.controller_epochs={}", cfg.search.controller_epochs + 10))
             } else if let Some(b) = cfg.search.epoch_budget.filter(|&b| b <= spent) {
                 Some(format!("search.epoch_budget={}", b * 2))
@@ -118,11 +127,6 @@ impl Search {
                 });
             }
         }
-        let space = cfg.space.build().map_err(|source| SearchError::Config { path: "space".into(), source })?;
-        let mut controller =
-            build_controller(cfg.controller.as_ref(), space.as_ref(), derive(cfg.seed, "controller", 0))?;
-        let trainer = crate::resampled::build_trainer(&cfg, Arc::clone(&data.split), &data.objective)?;
-        trainer.check_space(space.as_ref())?;
         let (epoch, trials_before, wall_before) = match checkpoint {
             Some((ck, state, _)) => {
                 controller.load_state(&state)?;
@@ -164,6 +168,7 @@ impl Search {
             threads,
             objective: data.objective,
             rescoring: None,
+            scheduler,
         })
     }
 
@@ -196,7 +201,7 @@ impl Search {
     pub fn run(mut self, observer: &mut dyn Observer) -> Result<SearchSummary, SearchError> {
         let t0 = Instant::now();
         let lc = self.cfg.search.clone();
-        observer.start(lc.controller_epochs * lc.samples_per_epoch + lc.rescore_top * lc.rescore_seeds());
+        observer.start(planned(&self.cfg, self.scheduler.as_deref()) + lc.rescore_top * lc.rescore_seeds());
         for n in std::mem::take(&mut self.notices) {
             observer.warning(&n);
         }
@@ -240,8 +245,10 @@ impl Search {
             }
             let epoch = self.epoch;
             let first = self.trials_before;
+            let bracket = self.scheduler.as_ref().map(|s| s.bracket(epoch, lc.samples_per_epoch));
+            let wanted = bracket.as_ref().map_or(lc.samples_per_epoch, |b| b.candidates);
             let ctx = ControllerContext { space: self.space.as_ref(), tried: &tried, epoch };
-            let proposals = match self.controller.propose(&ctx, lc.samples_per_epoch) {
+            let proposals = match self.controller.propose(&ctx, wanted) {
                 Ok(p) => p,
                 Err(e @ ControllerError::Exhausted { .. }) if !self.records.is_empty() => {
                     observer.notice(&format!("stopping early: {e}"));
@@ -250,7 +257,7 @@ impl Search {
                 }
                 Err(e) => return Err(e.into()),
             };
-            if proposals.len() < lc.samples_per_epoch {
+            if proposals.len() < wanted {
                 observer.notice(&format!(
                     "only {} untried architecture(s) left in the space; this is the last epoch",
                     proposals.len()
@@ -271,9 +278,10 @@ impl Search {
             }
             let indexed: Vec<(usize, Proposal)> =
                 proposals.into_iter().enumerate().map(|(i, p)| (first + i, p)).collect();
-            match self.queue.clone() {
-                None => self.epoch_locally(epoch, &indexed, &mut tried, observer)?,
-                Some(queue) => self.epoch_queued(queue.as_ref(), epoch, &indexed, &mut tried, observer)?,
+            match (self.queue.clone(), bracket) {
+                (_, Some(bracket)) => self.epoch_bracketed(epoch, &indexed, &bracket, &mut tried, observer)?,
+                (None, None) => self.epoch_locally(epoch, &indexed, &mut tried, observer)?,
+                (Some(queue), None) => self.epoch_queued(queue.as_ref(), epoch, &indexed, &mut tried, observer)?,
             }
             let ctx = ControllerContext { space: self.space.as_ref(), tried: &tried, epoch };
             let report = self.controller.update(&ctx, &self.records[first..])?;
@@ -380,8 +388,14 @@ impl Search {
         result
     }
 
-    /// The commit targets of an epoch (everything but the trainer, which training borrows).
-    fn epoch_trials<'a>(&self, epoch: usize, indexed: &'a [(usize, Proposal)]) -> Result<EpochTrials<'a>, SearchError> {
+    /// The commit targets of an epoch (everything but the trainer, which training borrows), in
+    /// batches of `search.batch`, or of `batch` when given (a bracket is one batch).
+    fn epoch_trials<'a>(
+        &self,
+        epoch: usize,
+        indexed: &'a [(usize, Proposal)],
+        batch: Option<usize>,
+    ) -> Result<EpochTrials<'a>, SearchError> {
         // Past the last controller epoch: the re-evaluations of `search.rescore_top`.
         if let Some(of) = self.rescoring.clone() {
             return EpochTrials::new(
@@ -401,7 +415,7 @@ impl Search {
             self.space.as_ref(),
             (self.trainer.input_dim(), self.trainer.n_classes(), self.cfg.search.resampling().evaluations()),
             self.records.len(),
-            self.cfg.search.batch,
+            batch.unwrap_or(self.cfg.search.batch),
             self.store.as_deref(),
         )
         .map(|t| t.rewarded_by(self.objective))
@@ -419,7 +433,7 @@ impl Search {
         tried: &mut HashSet<Vec<TokenId>>,
         observer: &mut dyn Observer,
     ) -> Result<(), SearchError> {
-        let mut trials = self.epoch_trials(epoch, indexed)?;
+        let mut trials = self.epoch_trials(epoch, indexed, None)?;
         let run = self.storage.run_name();
         loop {
             let sinks = Sinks {
@@ -469,6 +483,48 @@ impl Search {
         }
     }
 
+    /// Trains one controller epoch's trials (`indexed`; the journaled ones are read back) rung by
+    /// rung under the run's scheduler ([`crate::bracket`]), on this process's threads, then
+    /// commits them in trial order.
+    fn epoch_bracketed(
+        &mut self,
+        epoch: usize,
+        indexed: &[(usize, Proposal)],
+        bracket: &Bracket,
+        tried: &mut HashSet<Vec<TokenId>>,
+        observer: &mut dyn Observer,
+    ) -> Result<(), SearchError> {
+        let mut trials = self.epoch_trials(epoch, indexed, Some(indexed.len()))?;
+        let Some(scheduler) = self.scheduler.clone() else { return Ok(()) };
+        let first = indexed.first().map_or(self.records.len(), |(i, _)| *i).min(self.records.len());
+        let setup = BracketSetup {
+            trainer: self.trainer.as_ref(),
+            scheduler: scheduler.as_ref(),
+            seed: self.cfg.seed,
+            objective: &self.objective,
+            threads: self.threads.max(1),
+            history: &self.records[..first],
+            journaled: &self.records[first..],
+        };
+        let ran = run_bracket(&setup, bracket, &mut trials, self.store.as_deref())?;
+        let sinks = Sinks {
+            storage: self.storage.as_mut(),
+            records: &mut self.records,
+            store: self.store.as_mut(),
+            tried: &mut *tried,
+            observer: &mut *observer,
+        };
+        trials.commit_ready(sinks)?;
+        if !trials.done() {
+            return Err(SearchError::Io {
+                path: self.storage.location(),
+                message: "a trial of the bracket was not trained (a bug: please report it)".into(),
+            });
+        }
+        observer.notice(&ran.text());
+        Ok(())
+    }
+
     /// Trains one controller epoch's trials (`indexed`; the journaled ones are read back) on this
     /// process's threads: a trial starts as soon as the store holds what it would read in order
     /// ([`EpochTrials::start_next`]), and results are committed in trial order.
@@ -479,7 +535,7 @@ impl Search {
         tried: &mut HashSet<Vec<TokenId>>,
         observer: &mut dyn Observer,
     ) -> Result<(), SearchError> {
-        let mut trials = self.epoch_trials(epoch, indexed)?;
+        let mut trials = self.epoch_trials(epoch, indexed, None)?;
         let threads = self.threads.max(1).min(trials.to_train());
         let (seed, location) = (self.cfg.seed, self.storage.location());
         let trainer = self.trainer.as_ref();
@@ -530,10 +586,47 @@ impl Search {
     }
 }
 
-/// Training epochs the trials of `records` spent (`search.epoch_budget`): each trial's epochs,
-/// once per fold or repeat it was scored on.
+/// Training epochs the trials of `records` spent (`search.epoch_budget`):
+/// [`TrialRecord::epochs_spent`] summed.
 pub fn epochs_spent(records: &[TrialRecord]) -> usize {
-    records.iter().map(|r| r.epochs.len() * r.scores.len().max(1)).sum()
+    records.iter().map(TrialRecord::epochs_spent).sum()
+}
+
+/// Trials the run plans: `search.samples_per_epoch` per controller epoch, or what the scheduler's
+/// brackets ask for.
+fn planned(cfg: &CheckedConfig, scheduler: Option<&dyn Scheduler>) -> usize {
+    let lc = &cfg.search;
+    match scheduler {
+        None => lc.planned(),
+        Some(s) => (0..lc.controller_epochs).map(|e| s.bracket(e, lc.samples_per_epoch).candidates).sum(),
+    }
+}
+
+/// The run's multi-fidelity scheduler, built for the trainer's full epochs; `None` for `type =
+/// "full"`. A trainer that cannot train in rungs, and a run trained through a queue, are refused.
+fn build_scheduler(
+    cfg: &CheckedConfig,
+    trainer: &dyn ArchitectureTrainer,
+    queued: bool,
+) -> Result<Option<Arc<dyn Scheduler>>, SearchError> {
+    if cfg.scheduler.full_trials_only() {
+        return Ok(None);
+    }
+    let err = |message: String| SearchError::Config {
+        path: cfg.origin.clone(),
+        source: mlpnas_core::ConfigError::new("scheduler.type", message),
+    };
+    if queued {
+        return Err(err(
+            "a multi-fidelity scheduler trains on this process's threads; runs stored in PostgreSQL (remote workers) train full trials only, for now".into(),
+        ));
+    }
+    let full = trainer.fidelity().map_err(|e| err(format!("the trainer cannot train in rungs: {e}")))?;
+    let scheduler = cfg
+        .scheduler
+        .build(full)
+        .map_err(|e| SearchError::Config { path: cfg.origin.clone(), source: e.within("scheduler") })?;
+    Ok(Some(Arc::from(scheduler)))
 }
 
 /// Trains one architecture given as text (`64:relu,dropout,32:elu`) with the config's data and

@@ -38,9 +38,7 @@ use crate::training::{Trained, record, train_on_threads};
 
 /// The run directory of a tabulation, inside its output directory.
 pub const RUN_DIR: &str = "run";
-/// Per-epoch metrics of every row: the dimensions, `seed`, `epoch`, `train_loss`, `val_loss`,
-/// `val_acc`.
-pub const EPOCHS_CSV: &str = "epochs.csv";
+pub use mlpnas_data::table_curves::EPOCHS_CSV;
 /// The value of a position past a sequence's end.
 pub const NONE: &str = "none";
 /// Largest plan accepted (configurations x seeds).

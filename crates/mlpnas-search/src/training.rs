@@ -106,5 +106,6 @@ pub(crate) fn record(
         metric: o.measured.map(|m| m.metric),
         scores: o.scores(objective),
         rescore_of: None,
+        rungs: Vec::new(),
     }
 }

@@ -315,6 +315,7 @@ mod tests {
             metric: None,
             scores: Vec::new(),
             rescore_of: None,
+            rungs: Vec::new(),
         }
     }
 

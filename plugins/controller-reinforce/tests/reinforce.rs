@@ -43,6 +43,7 @@ fn record(space: &dyn SearchSpace, trial: usize, p: &Proposal, reward: f64) -> R
         metric: None,
         scores: Vec::new(),
         rescore_of: None,
+        rungs: Vec::new(),
     })
 }
 

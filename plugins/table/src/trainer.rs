@@ -7,11 +7,12 @@
 //! always maximise; the raw metric goes to the journal as `metric`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use mlpnas_core::{
-    Architecture, ArchitectureTrainer, ConfigError, DataSplit, Dataset, EarlyStopping, FitOutcome, LayerWeights,
-    Measured, Model, Objective, Score, SearchSpace, TrainOutcome, TrainerConfig, TrainerError,
+    Architecture, ArchitectureTrainer, Candidate, ConfigError, Continuation, DataSplit, Dataset, EarlyStopping,
+    FitOutcome, LayerWeights, Measured, Model, Objective, Score, SearchSpace, TrainOutcome, TrainerConfig,
+    TrainerError,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::space::TableSpace;
 use mlpnas_data::table::Table;
+use mlpnas_data::table_curves::Curves;
 
 /// Which of a configuration's observations a trial sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -61,7 +63,7 @@ impl TrainerConfig for TableTrainerConfig {
         _objective: &Objective,
     ) -> Result<Box<dyn ArchitectureTrainer>, TrainerError> {
         let table = Table::open(&self.path).map_err(|e| TrainerError::Other(e.to_string()))?;
-        Ok(Box::new(TableTrainer { table, noise: self.noise }))
+        Ok(Box::new(TableTrainer::new(table, self.noise).with_curves_in(&self.path)))
     }
     fn model(&self, _arch: &Architecture, _weights: &[LayerWeights]) -> Result<Box<dyn Model>, TrainerError> {
         Err(TrainerError::Other(NO_NETWORK.into()))
@@ -84,12 +86,37 @@ impl TrainerConfig for TableTrainerConfig {
 pub struct TableTrainer {
     table: Arc<Table>,
     noise: Noise,
+    /// The table's directory, whose `epochs.csv` [`ArchitectureTrainer::measure_at`] reads.
+    dir: Option<PathBuf>,
+    /// Its learning curves, read on the first lookup at a fidelity (or why they cannot be).
+    curves: Arc<OnceLock<Result<Curves, String>>>,
 }
 
 impl TableTrainer {
     /// A trainer over `table`.
     pub fn new(table: Arc<Table>, noise: Noise) -> Self {
-        Self { table, noise }
+        Self { table, noise, dir: None, curves: Arc::new(OnceLock::new()) }
+    }
+
+    /// The same, with the learning curves of the table in `dir` for lookups at a fidelity.
+    pub fn with_curves_in(mut self, dir: &Path) -> Self {
+        self.dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Its learning curves, read on first use (or why they cannot be).
+    fn curves(&self) -> Result<&Curves, TrainerError> {
+        let name = &self.table.description.name;
+        let curves = self.curves.get_or_init(|| match &self.dir {
+            Some(dir) => Curves::load(dir, &self.table).map_err(|e| e.to_string()),
+            None => Err(format!("table {name}: no directory to read its learning curves from")),
+        });
+        curves.as_ref().map_err(|e| TrainerError::Other(e.clone()))
+    }
+
+    /// Index of the observation `seed` draws among `obs` observations (`noise = "seed"`).
+    fn drawn(seed: u64, obs: usize) -> usize {
+        ChaCha8Rng::seed_from_u64(seed).random_range(0..obs)
     }
 }
 
@@ -119,8 +146,59 @@ impl ArchitectureTrainer for TableTrainer {
             TrainerError::Other(format!("{:?} is not a configuration of table {}", point, self.table.description.name))
         })?;
         let metric = match self.noise {
-            Noise::Seed => obs[ChaCha8Rng::seed_from_u64(seed).random_range(0..obs.len())].metric,
+            Noise::Seed => obs[Self::drawn(seed, obs.len())].metric,
             Noise::Mean => obs.iter().map(|o| o.metric).sum::<f64>() / obs.len() as f64,
+        };
+        let reward = self.table.description.direction.reward(metric);
+        Ok(TrainOutcome {
+            epochs: Vec::new(),
+            diverged: false,
+            weights: Vec::new(),
+            measured: Some(Measured { reward, metric }),
+            evaluations: Vec::new(),
+        })
+    }
+    fn fidelity(&self) -> Result<usize, TrainerError> {
+        match self.curves()?.epochs() {
+            0 => Err(TrainerError::Other(format!(
+                "table {}: its learning curves are empty, so there is no epoch to stop at",
+                self.table.description.name
+            ))),
+            e => Ok(e),
+        }
+    }
+    fn train_to(
+        &self,
+        candidate: &Candidate,
+        _init: &[Option<LayerWeights>],
+        seed: u64,
+        epochs: usize,
+        _from: Option<Continuation>,
+    ) -> Result<(TrainOutcome, Option<Continuation>), TrainerError> {
+        let Candidate::Point { values, .. } = candidate else { return Err(TrainerError::Other(NO_NETWORK.into())) };
+        // A lookup has nothing to carry over: the next rung looks the point up again.
+        Ok((self.measure_at(values, seed, epochs)?, Some(Box::new(()))))
+    }
+    fn measure_at(&self, point: &[u32], seed: u64, epochs: usize) -> Result<TrainOutcome, TrainerError> {
+        let name = &self.table.description.name;
+        let curves = self.curves()?;
+        let obs = self
+            .table
+            .observations(point)
+            .ok_or_else(|| TrainerError::Other(format!("{point:?} is not a configuration of table {name}")))?;
+        let at = |j: usize| -> Result<f64, TrainerError> {
+            let c = curves.curve(&self.table, point, j).unwrap_or_default();
+            c.get(epochs.wrapping_sub(1)).copied().ok_or_else(|| {
+                TrainerError::Other(format!(
+                    "table {name}: {} has {} epochs of learning curve; asked for epoch {epochs}",
+                    self.table.text(point),
+                    c.len()
+                ))
+            })
+        };
+        let metric = match self.noise {
+            Noise::Seed => at(Self::drawn(seed, obs.len()))?,
+            Noise::Mean => (0..obs.len()).map(at).sum::<Result<f64, _>>()? / obs.len() as f64,
         };
         let reward = self.table.description.direction.reward(metric);
         Ok(TrainOutcome {
@@ -191,5 +269,37 @@ mod tests {
         let m = mean.measured.expect("measured");
         assert!((m.metric - 0.25).abs() < 1e-12 && m.reward == m.metric, "{m:?}");
         assert!(t.measure(&[5], 0).is_err());
+        assert!(t.measure_at(&[0], 0, 1).expect_err("no curves").to_string().contains("learning curves"));
+    }
+
+    /// On the seed space's table, a lookup after the last epoch is the full measurement, and
+    /// after fewer epochs it is the same observation's curve there.
+    #[test]
+    fn a_lookup_at_a_fidelity_follows_the_drawn_observations_curve() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/tables/winequality-red");
+        let table = Table::open(&dir).expect("table");
+        let curves = Curves::load(&dir, &table).expect("curves");
+        for noise in [Noise::Seed, Noise::Mean] {
+            let t = TableTrainer::new(Arc::clone(&table), noise).with_curves_in(&dir);
+            for (i, config) in table.configs().iter().enumerate().step_by(97) {
+                let seed = 1000 + i as u64;
+                let full = t.measure(config, seed).expect("measure").measured.expect("measured");
+                let at10 = t.measure_at(config, seed, 10).expect("at 10").measured.expect("measured");
+                assert!((full.metric - at10.metric).abs() < 1e-12, "{}", table.text(config));
+                let at3 = t.measure_at(config, seed, 3).expect("at 3").measured.expect("measured");
+                let n = table.observations(config).expect("obs").len();
+                let want = match noise {
+                    Noise::Seed => curves.curve(&table, config, TableTrainer::drawn(seed, n)).expect("curve")[2],
+                    Noise::Mean => {
+                        (0..n).map(|j| curves.curve(&table, config, j).expect("curve")[2]).sum::<f64>() / n as f64
+                    }
+                };
+                assert!((at3.metric - want).abs() < 1e-12);
+            }
+        }
+        let t = TableTrainer::new(Arc::clone(&table), Noise::Seed).with_curves_in(&dir);
+        let e = t.measure_at(&table.configs()[0], 0, 11).expect_err("past the curve").to_string();
+        assert!(e.contains("10 epochs") && e.contains("epoch 11"), "{e}");
+        assert!(t.measure_at(&table.configs()[0], 0, 0).is_err());
     }
 }

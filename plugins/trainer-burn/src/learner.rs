@@ -30,7 +30,7 @@ use crate::model::{Plan, build_layers, export};
 /// give the weights. Nothing reads a value back to the host per step except the closed form's
 /// host-side optimizer update on CPU backends (where host and device memory are the same): the
 /// loop collects the batch losses as a device tensor and reads it once per epoch.
-pub(crate) trait Learner {
+pub(crate) trait Learner: Send {
     /// The device the training rows must live on (an autodiff device for [`AutodiffLearner`]).
     fn train_device(&self) -> Device;
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use mlpnas_core::seed::rng;
 use mlpnas_core::{
-    Architecture, ArchitectureTrainer, DataSplit, Dataset, EarlyStopping, EpochMetrics, FitOutcome, LayerWeights,
-    Objective, OutputKind, Score, TargetScale, TrainOutcome, TrainerError,
+    Architecture, ArchitectureTrainer, Candidate, Continuation, DataSplit, Dataset, EarlyStopping, EpochMetrics,
+    FitOutcome, LayerWeights, Objective, OutputKind, Score, TargetScale, TrainOutcome, TrainerError,
 };
 use rand::seq::SliceRandom;
 
@@ -196,31 +196,40 @@ impl BurnTrainer {
         init: &[Option<LayerWeights>],
         seed: u64,
         stop: Stop,
-    ) -> Result<Fit, TrainerError> {
+        from: Option<Partial>,
+    ) -> Result<(Fit, Option<Partial>), TrainerError> {
         let cfg = &self.cfg.for_candidate(&arch.training);
         let plain = cfg.backend.device().map_err(TrainerError::Other)?;
-        // Initial weights and batch order from one stream, dropout masks from another.
-        let mut rng = rng(seed);
-        let mut masks = mlpnas_core::seed::rng(mlpnas_core::seed::derive(seed, "dropout", 0));
-
         let plan = self.plan(arch);
         let n_classes = self.n_classes();
-        let mut learner: Box<dyn Learner> = match cfg.gradients {
-            Gradients::ClosedForm => Box::new(ClosedFormLearner::new(cfg, plan.clone(), arch, init, &mut rng, &plain)),
-            Gradients::Autodiff => Box::new(AutodiffLearner::new(cfg, plan.clone(), arch, init, &mut rng, &plain)),
+        let Partial { mut learner, mut rng, mut masks, mut order, mut step, mut epochs } = match from {
+            Some(p) => p,
+            None => {
+                // Initial weights and batch order from one stream, dropout masks from another.
+                let mut rng = rng(seed);
+                let masks = mlpnas_core::seed::rng(mlpnas_core::seed::derive(seed, "dropout", 0));
+                let learner: Box<dyn Learner> = match cfg.gradients {
+                    Gradients::ClosedForm => {
+                        Box::new(ClosedFormLearner::new(cfg, plan.clone(), arch, init, &mut rng, &plain))
+                    }
+                    Gradients::Autodiff => {
+                        Box::new(AutodiffLearner::new(cfg, plan.clone(), arch, init, &mut rng, &plain))
+                    }
+                };
+                let rows = self.data.train.n_rows() as i64;
+                let epochs = Vec::with_capacity(stop.max_epochs.min(1024));
+                Partial { learner, rng, masks, order: (0..rows).collect(), step: 0, epochs }
+            }
         };
         let device = learner.train_device();
         let weights = (self.class_weights.as_deref(), self.target);
         let train = DeviceData::new(&self.data.train, plan.output, n_classes, weights, &device);
         let valid = DeviceData::new(&self.data.valid, plan.output, n_classes, weights, &plain);
 
-        let mut order: Vec<i64> = (0..train.rows as i64).collect();
-        let mut epochs = Vec::with_capacity(stop.max_epochs.min(1024));
-        let mut step = 0u64;
         let mut diverged = false;
         let mut stopped_early = false;
         let (mut best_loss, mut best_epoch, mut best_weights) = (f64::INFINITY, 0usize, Vec::new());
-        for epoch in 1..=stop.max_epochs {
+        for epoch in epochs.len() + 1..=stop.max_epochs {
             order.shuffle(&mut rng);
             let perm = Tensor::<1, Int>::from_data(TensorData::new(order.clone(), [train.rows]), &device);
             let mut losses: Vec<Tensor<1>> = Vec::with_capacity(train.rows.div_ceil(cfg.batch_size));
@@ -279,8 +288,31 @@ impl BurnTrainer {
                 learner.weights().map_err(TrainerError::Other)?
             }
         };
-        Ok(Fit { epochs, diverged, stopped_early, best_epoch, weights })
+        // A search trial that can go on: where it stands (early stopping keeps an earlier epoch's
+        // weights, so a fit never continues).
+        let partial = (stop.patience.is_none() && !diverged).then(|| Partial {
+            learner,
+            rng,
+            masks,
+            order,
+            step,
+            epochs: epochs.clone(),
+        });
+        Ok((Fit { epochs, diverged, stopped_early, best_epoch, weights }, partial))
     }
+}
+
+/// Where a search trial trained in rungs stands between them ([`mlpnas_core::Continuation`]):
+/// its parameters and optimizer state, both random streams where they stopped, the batch order
+/// (shuffled again each epoch from the last), the optimizer step (the learning-rate decay's
+/// clock) and the epochs so far. Continuing it runs exactly the epochs a longer trial runs.
+struct Partial {
+    learner: Box<dyn Learner>,
+    rng: mlpnas_core::seed::SeedRng,
+    masks: mlpnas_core::seed::SeedRng,
+    order: Vec<i64>,
+    step: u64,
+    epochs: Vec<EpochMetrics>,
 }
 
 impl ArchitectureTrainer for BurnTrainer {
@@ -292,7 +324,7 @@ impl ArchitectureTrainer for BurnTrainer {
     ) -> Result<TrainOutcome, TrainerError> {
         self.check_arch(arch, init)?;
         let epochs = self.cfg.for_candidate(&arch.training).epochs;
-        let fit = self.run_epochs(arch, init, seed, Stop { max_epochs: epochs, patience: None })?;
+        let (fit, _) = self.run_epochs(arch, init, seed, Stop { max_epochs: epochs, patience: None }, None)?;
         Ok(TrainOutcome {
             epochs: fit.epochs,
             diverged: fit.diverged,
@@ -313,11 +345,12 @@ impl ArchitectureTrainer for BurnTrainer {
             return Err(TrainerError::Other("final training needs at least 1 epoch".into()));
         }
         self.check_arch(arch, init)?;
-        let fit = self.run_epochs(
+        let (fit, _) = self.run_epochs(
             arch,
             init,
             seed,
             Stop { max_epochs: stop.max_epochs, patience: Some(stop.patience.max(1)) },
+            None,
         )?;
         Ok(FitOutcome {
             epochs: fit.epochs,
@@ -326,6 +359,46 @@ impl ArchitectureTrainer for BurnTrainer {
             diverged: fit.diverged,
             weights: fit.weights,
         })
+    }
+
+    fn fidelity(&self) -> Result<usize, TrainerError> {
+        Ok(self.cfg.epochs)
+    }
+
+    fn train_to(
+        &self,
+        candidate: &Candidate,
+        init: &[Option<LayerWeights>],
+        seed: u64,
+        epochs: usize,
+        from: Option<Continuation>,
+    ) -> Result<(TrainOutcome, Option<Continuation>), TrainerError> {
+        let Candidate::Network(arch) = candidate else {
+            return Err(TrainerError::Other(
+                "this trainer trains networks; it cannot measure a point of a table space".into(),
+            ));
+        };
+        let from = match from {
+            None => {
+                self.check_arch(arch, init)?;
+                None
+            }
+            Some(c) => Some(*c.downcast::<Partial>().map_err(|_| {
+                TrainerError::Other("a trial continued from another trainer's state (a bug: please report it)".into())
+            })?),
+        };
+        if from.as_ref().is_some_and(|p| p.epochs.len() >= epochs) {
+            return Err(TrainerError::Other(format!("a trial continued to {epochs} epochs has trained them already")));
+        }
+        let (fit, partial) = self.run_epochs(arch, init, seed, Stop { max_epochs: epochs, patience: None }, from)?;
+        let outcome = TrainOutcome {
+            epochs: fit.epochs,
+            diverged: fit.diverged,
+            weights: fit.weights,
+            measured: None,
+            evaluations: Vec::new(),
+        };
+        Ok((outcome, partial.map(|p| Box::new(p) as Continuation)))
     }
 
     fn score(&self, arch: &Architecture, weights: &[LayerWeights], part: &Dataset) -> Result<Score, TrainerError> {

@@ -21,6 +21,11 @@ pub enum Preset {
     /// configs/tables/{random,evolution,reinforce}.toml on benchmark tables (--tables, default:
     /// docs/tables/*), 100 trials, 100 seeds, with regret curves.
     Tables,
+    /// Multi-fidelity schedulers on benchmark tables with learning curves (--tables, default:
+    /// docs/tables/*), 100 seeds: configs/tables/{random, random-third, random-halving,
+    /// random-hyperband, random-median, evolution, evolution-hyperband}.toml, each with its own
+    /// budget, regret against the epochs spent.
+    Schedulers,
     /// Issue 33's search procedures at equal wall time on the tabular kit's classification files
     /// against scikit-learn (bench/tabular; seeds 1..=N, default 2; --data NAME picks files).
     SearchQuality,
@@ -133,7 +138,8 @@ impl CompareArgs {
         let mut tables = self.tables.clone();
         let mut table_configs: Option<PathBuf> = None;
         if let Some(p) = self.preset {
-            let dir = if p == Preset::Tables { root.join("configs/tables") } else { root.join("configs") };
+            let on_tables = matches!(p, Preset::Tables | Preset::Schedulers);
+            let dir = if on_tables { root.join("configs/tables") } else { root.join("configs") };
             configs = preset_configs(p, &dir)?;
             match p {
                 Preset::Tables => {
@@ -142,6 +148,13 @@ impl CompareArgs {
                         tables = table_dirs(&root.join("docs/tables"))?;
                     }
                     sets.extend(["search.controller_epochs=10", "search.samples_per_epoch=10"].map(String::from));
+                }
+                Preset::Schedulers => {
+                    // Each config's own budget: the point is what each spends.
+                    seeds = 100;
+                    if tables.is_empty() {
+                        tables = table_dirs(&root.join("docs/tables"))?;
+                    }
                 }
                 Preset::Smoke => {
                     seeds = 2;
@@ -173,6 +186,7 @@ impl CompareArgs {
             (None, Some(Preset::Smoke)) => PathBuf::from("runs/compare-smoke"),
             (None, Some(Preset::SeedAblation)) => PathBuf::from("runs/compare-seed-ablation"),
             (None, Some(Preset::Tables)) => PathBuf::from("runs/compare-tables"),
+            (None, Some(Preset::Schedulers)) => PathBuf::from("runs/compare-schedulers"),
             (None, Some(Preset::SearchQuality)) => PathBuf::from("target/tabular"),
             (None, None) => PathBuf::from("runs/compare"),
         };
@@ -205,6 +219,20 @@ fn preset_configs(preset: Preset, dir: &Path) -> Result<Vec<PathBuf>> {
         }
         Preset::Tables => {
             chosen.extend(["random.toml", "evolution.toml", "reinforce.toml"].map(String::from));
+        }
+        Preset::Schedulers => {
+            chosen.extend(
+                [
+                    "random.toml",
+                    "random-third.toml",
+                    "random-halving.toml",
+                    "random-hyperband.toml",
+                    "random-median.toml",
+                    "evolution.toml",
+                    "evolution-hyperband.toml",
+                ]
+                .map(String::from),
+            );
         }
         Preset::SearchQuality => bail!("--preset search-quality runs through bench/tabular, not configs"),
         Preset::SeedAblation => {
