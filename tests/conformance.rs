@@ -108,3 +108,4 @@ store_suite!(disk, r#"type = "disk""#);
 controller_suite!(random, r#"type = "random""#);
 controller_suite!(reinforce, r#"type = "reinforce""#);
 controller_suite!(evolution, r#"type = "evolution""#);
+controller_suite!(tpe, "type = \"tpe\"\nn_startup = 3");

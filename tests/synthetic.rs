@@ -101,6 +101,7 @@ fn evaluations_to_optimum(
                 scores: Vec::new(),
                 rescore_of: None,
                 rungs: Vec::new(),
+                objectives: Vec::new(),
             });
             assert!(tried.insert(p.tokens.clone()), "{:?} proposed twice", p.tokens);
         }

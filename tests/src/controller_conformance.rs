@@ -115,7 +115,11 @@ pub fn training_spaces() -> Result<Vec<Box<dyn SearchSpace>>> {
 /// sparse table (20 of the 4 x 4 x 3 configurations, mixed numbers and strings) whose prefixes
 /// lead to few completions.
 pub fn table_spaces() -> Result<Vec<Box<dyn SearchSpace>>> {
-    let dir = std::env::temp_dir().join(format!("mlpnas-conformance-tables-{}", std::process::id()));
+    // A directory of its own per call: the suite's tests run in parallel threads of one
+    // process, and one writing a table while another reads it would see half a file.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("mlpnas-conformance-tables-{}-{call}", std::process::id()));
     let mut out = Vec::new();
     let grids: [(&str, &str, Vec<String>); 2] = [
         (
@@ -188,6 +192,7 @@ pub fn synthetic_record(space: &dyn SearchSpace, trial: usize, epoch: usize, p: 
         scores: Vec::new(),
         rescore_of: None,
         rungs: Vec::new(),
+        objectives: Vec::new(),
     })
 }
 

@@ -313,6 +313,44 @@ pub fn a_trial_continued_rung_by_rung_equals_one_trained_in_one_go(factory: Trai
     Ok(())
 }
 
+/// A trainer whose continuations travel ([`ArchitectureTrainer::continuations_travel`]: rungs
+/// trained by PostgreSQL workers) continues from the bytes of a continuation exactly as from the
+/// continuation itself, in another trainer built from the same config (another process); the
+/// bytes are the same each time, and an altered byte is an error, never another trial. A trainer
+/// that cannot says so through `save_continuation` as well.
+pub fn a_continuation_travels_as_bytes(factory: TrainerFactory<'_>) -> Result<()> {
+    let (t, _) = trainer(factory, 3)?;
+    if t.fidelity().is_err() {
+        return Ok(());
+    }
+    let a = Candidate::Network(arch("16:relu,dropout,8:tanh", t.as_ref())?);
+    let (_, from) = t.train_to(&a, &[], 6, 2, None).context("rung 1")?;
+    let from = from.context("a trial that did not diverge can go on")?;
+    if let Err(why) = t.continuations_travel() {
+        ensure!(t.save_continuation(&from).is_err(), "saved a continuation it says cannot travel ({why})");
+        return Ok(());
+    }
+    let bytes = t.save_continuation(&from)?;
+    ensure!(bytes == t.save_continuation(&from)?, "the same continuation saved twice gave other bytes");
+    let (there, _) = trainer(factory, 3)?;
+    let loaded = there.load_continuation(&bytes).context("loading the bytes in another trainer")?;
+    let (five, again) = there.train_to(&a, &[], 6, 5, Some(loaded)).context("rung 2 from the bytes")?;
+    let (five_here, _) = t.train_to(&a, &[], 6, 5, Some(from)).context("rung 2")?;
+    ensure!(five == five_here, "5 epochs continued from the bytes differ from 5 continued in memory");
+    let again = again.context("a trial that did not diverge can go on")?;
+    if !bytes.is_empty() {
+        let mut altered = there.save_continuation(&again)?;
+        let at = altered.len() - 3;
+        altered[at] ^= 0x10;
+        let refused = match there.load_continuation(&altered) {
+            Err(_) => true,
+            Ok(c) => there.train_to(&a, &[], 6, 8, Some(c)).is_err(),
+        };
+        ensure!(refused, "a continuation with an altered byte was continued");
+    }
+    Ok(())
+}
+
 /// One check of the suite.
 pub type Check = fn(TrainerFactory<'_>) -> Result<()>;
 
@@ -342,7 +380,7 @@ macro_rules! trainer_conformance_tests {
             trial_learns_and_returns_fitting_weights, same_seed_same_outcome, initial_weights_are_used,
             misfits_are_errors, fit_keeps_the_best_epoch_and_scores_it, exported_model_predicts_the_same,
             the_objective_metric_is_reported, a_regression_is_learned_and_reported_in_label_units,
-            a_trial_continued_rung_by_rung_equals_one_trained_in_one_go);
+            a_trial_continued_rung_by_rung_equals_one_trained_in_one_go, a_continuation_travels_as_bytes);
     };
     (@tests $config:path, $backends:path; $($check:ident),* $(,)?) => {
         $(

@@ -14,6 +14,7 @@
 
 mod aggregate;
 mod compare;
+mod hypervolume;
 mod plots;
 mod regret;
 mod report;

@@ -276,6 +276,7 @@ mod tests {
             scores: Vec::new(),
             rescore_of: None,
             rungs: Vec::new(),
+            objectives: Vec::new(),
         }
     }
 

@@ -19,6 +19,8 @@ pub struct ReportContext {
     pub warnings: Vec<String>,
     /// Regrets on the benchmark tables compared, if any.
     pub regrets: Vec<crate::regret::TableRegret>,
+    /// Hypervolumes of multi-objective runs on the benchmark tables compared, if any.
+    pub volumes: Vec<crate::hypervolume::TableVolume>,
 }
 
 fn pm(s: Option<Spread>, digits: usize) -> String {
@@ -53,6 +55,7 @@ pub fn markdown(reports: &[DataReport], ctx: &ReportContext, s: CompareSettings)
         s.seed
     );
     crate::regret::markdown(&mut o, &ctx.regrets);
+    crate::hypervolume::markdown(&mut o, &ctx.volumes);
     for r in reports {
         data_section(&mut o, r, ctx);
     }

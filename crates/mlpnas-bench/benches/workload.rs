@@ -877,7 +877,8 @@ fn storage_cost(db: &mlpnas_postgres::Database) -> Res<()> {
         };
         let start = Instant::now();
         let init = vec![Some(weights[0].clone()), None, Some(weights[2].clone())];
-        q.submit(&name, "flex", &[TrialTask { trial, tokens: vec![1, 2, 3], seed: trial as u64, init }]).map_err(e)?;
+        q.submit(&name, "flex", &[TrialTask { trial, tokens: vec![1, 2, 3], seed: trial as u64, init, rung: None }])
+            .map_err(e)?;
         lap(0, &mut t, &mut parts);
         let claim = wq.claim(&who).map_err(e)?.ok_or("nothing to claim")?;
         lap(1, &mut t, &mut parts);
@@ -890,7 +891,8 @@ fn storage_cost(db: &mlpnas_postgres::Database) -> Res<()> {
             measured: None,
             evaluations: Vec::new(),
         };
-        wq.complete(&claim, &TrialResult { outcome, seconds: 0.5, worker: "bench".into() }).map_err(e)?;
+        wq.complete(&claim, &TrialResult { outcome, seconds: 0.5, worker: "bench".into(), continuation: None })
+            .map_err(e)?;
         lap(3, &mut t, &mut parts);
         let got = q.results(&name, &[trial]).map_err(e)?;
         if got.len() != 1 {
@@ -914,6 +916,7 @@ fn storage_cost(db: &mlpnas_postgres::Database) -> Res<()> {
             scores: Vec::new(),
             rescore_of: None,
             rungs: Vec::new(),
+            objectives: Vec::new(),
         };
         let puts: Vec<(BigramKey, LayerWeights)> = keys.iter().cloned().zip(weights.iter().cloned()).collect();
         run.append_trial(&record, Some(&puts)).map_err(e)?;

@@ -53,6 +53,10 @@ pub(crate) enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// List the Pareto front of a multi-objective run (search.objectives) instead of the
+        /// best trials.
+        #[arg(long)]
+        front: bool,
     },
     /// Retrain the best architectures of a run with early stopping, test and export them.
     Finalize(FinalizeArgs),
@@ -144,6 +148,10 @@ pub(crate) struct FinalizeArgs {
     /// epoch count found; the test rows stay out).
     #[arg(long, value_enum, default_value_t = Refit::Train)]
     pub(crate) refit: Refit,
+    /// Retrain every member of the run's Pareto front (a run with search.objectives) instead of
+    /// the --top best.
+    #[arg(long, conflicts_with = "top")]
+    pub(crate) front: bool,
 }
 
 /// `finalize --refit`.

@@ -94,7 +94,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => eval::eval(a, v),
         Command::Tabulate(a) => search::tabulate(a, v),
         Command::Space { config, set } => eval::space(config.as_deref(), &set),
-        Command::Report { dir, storage, top, json } => after::report(&dir, storage.as_deref(), top, json, v),
+        Command::Report { dir, storage, top, json, front } => {
+            after::report(&dir, storage.as_deref(), top, json, front, v)
+        }
         Command::Finalize(a) => after::finalize(a, v),
         Command::Worker(a) => distributed::worker(a, v),
         Command::Runs { storage, json } => distributed::runs(&storage, json),

@@ -279,6 +279,30 @@ pub fn table(records: &[&TrialRecord], all: &[TrialRecord], measurement: Option<
     s
 }
 
+/// The Pareto front of a multi-objective run (`front`, in trial order): each trial's value of
+/// every criterion of `search.objectives`, best reward first.
+pub fn front_table(front: &[&TrialRecord]) -> String {
+    let names: Vec<&str> = front.first().map_or(Vec::new(), |r| r.objectives.iter().map(|o| o.name.name()).collect());
+    let mut members = front.to_vec();
+    members.sort_by(|a, b| b.reward.total_cmp(&a.reward).then(a.trial.cmp(&b.trial)));
+    let mut s = format!("{:>5}", "trial");
+    for n in &names {
+        s.push_str(&format!("  {n:>10}"));
+    }
+    s.push_str("  architecture\n");
+    for r in members {
+        s.push_str(&format!("{:>5}", r.trial));
+        for o in &r.objectives {
+            // A parameter count is a whole number.
+            let v = if o.name == mlpnas_core::Criterion::Params { format!("{}", o.value) } else { natural(o.value) };
+            s.push_str(&format!("  {v:>10}"));
+        }
+        s.push_str(&format!("  {}\n", r.architecture));
+    }
+    s.pop();
+    s
+}
+
 /// A token as text.
 pub fn token_text(t: Token, dropout: f64) -> String {
     match t {

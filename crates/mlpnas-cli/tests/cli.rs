@@ -688,6 +688,41 @@ fn predict_accuracy_uses_known_labels_only() {
     assert!(e.contains("nodir/p.csv: cannot write") && !e.contains(".tmp"), "{e}");
 }
 
+/// `finalize --front` retrains exactly the members of a multi-objective run's Pareto front (each
+/// with its place in the search's ranking); on a single-objective run it is a one-line error
+/// that leaves no output directory.
+#[test]
+fn finalize_front_retrains_the_pareto_front() {
+    let d = tmp("final-front");
+    let run_dir = d.join("run");
+    ok(&mut tiny_search(&run_dir, "builtin:iris", 2, 6, &["--set", "search.objectives=[\"reward\", \"params\"]"]));
+    let records = journal(&run_dir);
+    let mut front: Vec<usize> = mlpnas_core::pareto_front(&records).iter().map(|r| r.trial).collect();
+    assert!(!front.is_empty() && front.len() < records.len(), "{front:?}");
+    ok(bin().args(["finalize", "-q", "--front", "--epochs", "2"]).arg(&run_dir));
+    let board: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("final/leaderboard.json")).expect("board"))
+            .expect("json");
+    let mut trained: Vec<usize> = board["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["metrics"]["trial"].as_u64().expect("trial") as usize)
+        .collect();
+    trained.sort_unstable();
+    front.sort_unstable();
+    assert_eq!(trained, front);
+    let single = d.join("single");
+    ok(&mut tiny_search(&single, "builtin:iris", 1, 4, &[]));
+    let e = fails(bin().args(["finalize", "-q", "--front"]).arg(&single));
+    assert!(e.contains("--front") && e.contains("one objective"), "{e}");
+    assert!(!single.join("final").exists(), "a refused finalize left its directory");
+    // --front and --top are exclusive: a usage error, as every such conflict.
+    let out = run(bin().args(["finalize", "-q", "--front", "--top", "2"]).arg(&run_dir));
+    assert_eq!(out.status.code(), Some(2), "--front and --top are exclusive");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}
+
 /// finalize names models by validation order (`model-1` is the leaderboard's first), and Ctrl-C
 /// removes its temporary directory and says so.
 #[test]

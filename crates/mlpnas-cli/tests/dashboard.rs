@@ -424,6 +424,16 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
     assert!(st.expect("finalize").success());
     table_search(&root.join("tables").join("toy"));
     iris_hyperband(&root.join("iris-hb"));
+    // A multi-objective run: reward against parameters.
+    let st = bin()
+        .args(["search", "--quiet", "--config"])
+        .arg(workspace().join("configs/random.toml"))
+        .args(["--data", "builtin:iris", "--set", "search.controller_epochs=2", "--set", "trainer.epochs=2"])
+        .args(["--set", "search.objectives=[\"reward\", \"params\"]", "--out"])
+        .arg(root.join("iris-mo"))
+        .stdout(Stdio::null())
+        .status();
+    assert!(st.expect("search").success());
     // A regression, finalized: its metric replaces the accuracy everywhere.
     let diabetes = root.join("diabetes");
     let st = bin()
@@ -463,9 +473,9 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
 
         // The runs page lists the runs, says which are finalized, names a table run by its table.
         c.goto(&d.url()).await.expect("runs page");
-        until(&c, "return document.querySelectorAll('#runs tbody tr').length", 6.into(), long).await;
+        until(&c, "return document.querySelectorAll('#runs tbody tr').length", 7.into(), long).await;
         let finalized = "return [...document.querySelectorAll('#runs tbody tr')].map((r) => r.cells[1].innerText.split('\\n')[0] + '=' + r.querySelector('.finalized').textContent).sort().join(' ')";
-        assert_eq!(eval(&c, finalized).await, "diabetes=yes iris-1=yes iris-2=– iris-hb=– tables/toy=– wine=–");
+        assert_eq!(eval(&c, finalized).await, "diabetes=yes iris-1=yes iris-2=– iris-hb=– iris-mo=– tables/toy=– wine=–");
         assert_eq!(eval(&c, "return document.body.innerText.includes('table toy')").await, true);
 
         // The run page: as many chart points and table rows as the journal has trials.
@@ -588,6 +598,27 @@ fn chromium_shows_the_run_page_and_follows_more_of_the_search_without_a_reload()
         eval(&c, "const f = document.getElementById('trial-filter'); f.value = 'stopped'; f.dispatchEvent(new Event('input')); return 0").await;
         assert_eq!(eval(&c, ROWS).await, stopped);
         std::fs::write(shots.join("hyperband.png"), c.screenshot().await.expect("screenshot")).expect("write");
+        assert_eq!(eval(&c, "return document.getElementById('pareto-card').style.display").await, "none");
+        // The multi-objective run: reward against params, its Pareto front highlighted, the
+        // front's size as every reader computes it.
+        let mo: Vec<mlpnas_core::TrialRecord> = lines(&root.join("iris-mo/journal.jsonl"))
+            .into_iter()
+            .map(|v| serde_json::from_value(v).expect("record"))
+            .collect();
+        let front = mlpnas_core::pareto_front(&mo).len();
+        assert!(front >= 1 && front < mo.len(), "{front} of {}", mo.len());
+        c.goto(&format!("{}#/run/iris-mo", d.url())).await.expect("multi-objective run page");
+        until(&c, ROWS, (mo.len() as u64).into(), long).await;
+        assert_eq!(eval(&c, "return document.getElementById('pareto-card').style.display").await, "");
+        let summary = eval(&c, "return document.getElementById('pareto-summary').textContent").await;
+        assert!(
+            summary.as_str().is_some_and(|t| t.starts_with(&format!("Pareto front: {front} of {} trials (reward against params", mo.len()))),
+            "{summary}"
+        );
+        let drawn = "return window.mlpnas.charts.pareto ? window.mlpnas.charts.pareto.data[2].filter((v) => v !== null).length : -1";
+        assert_eq!(eval(&c, drawn).await, front);
+        assert_eq!(eval(&c, "return window.mlpnas.charts.pareto.data[1].length").await, mo.len());
+        std::fs::write(shots.join("pareto.png"), c.screenshot().await.expect("screenshot")).expect("write");
         c.goto(&format!("{}#/run/iris-hb/trial/3", d.url())).await.expect("a trial at full fidelity");
         until(&c, "return document.getElementById('trial-rungs') ? document.getElementById('trial-rungs').textContent : ''", format!("3: {:.4}", hb[3]["reward"].as_f64().expect("reward")).into(), long).await;
         c.close().await.expect("close");

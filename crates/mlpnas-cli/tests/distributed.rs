@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use mlpnas_core::{
-    Claimant, DataSplit, Dataset, RunStorage, TrainOutcome, TrialQueue, TrialRecord, TrialResult, TrialTask,
+    Claimant, DataSplit, Dataset, RunStorage, RungTask, TrainOutcome, TrialQueue, TrialRecord, TrialResult, TrialTask,
 };
 
 const PASSWORD: &str = "s3cret-pw";
@@ -638,7 +638,7 @@ fn the_queue_fences_stale_attempts_and_a_trial_is_journaled_once() {
     assert!(e.to_string().contains("in use by another process"), "{e}");
 
     let q = db.queue();
-    let task = |trial| TrialTask { trial, tokens: vec![1, 2], seed: 42 + trial as u64, init: vec![None] };
+    let task = |trial| TrialTask { trial, tokens: vec![1, 2], seed: 42 + trial as u64, init: vec![None], rung: None };
     q.submit("q", "flex", &[task(0), task(1)]).expect("submit");
     let who = |w: &str| Claimant {
         worker: w.into(),
@@ -675,6 +675,7 @@ fn the_queue_fences_stale_attempts_and_a_trial_is_journaled_once() {
         },
         seconds: 0.5,
         worker: w.into(),
+        continuation: None,
     };
     // The zombie's result is refused; the current attempt's is taken (twice is harmless).
     assert!(!q.complete(&first, &result("a")).expect("complete"), "a stale attempt wrote its result");
@@ -703,6 +704,30 @@ fn the_queue_fences_stale_attempts_and_a_trial_is_journaled_once() {
     let again = q.claim(&who("e")).expect("claim").expect("released");
     assert_eq!((again.task.trial, again.attempt), (0, 5));
     assert!(!q.release(&fresh).expect("release"), "a stale claim was released");
+    assert!(q.complete(&again, &result("e")).expect("complete"));
+
+    // A rung of a multi-fidelity search travels with its epochs and where its trial stands
+    // (the trainer's bytes), and its result with where the trial stands after it; the trial's
+    // next rung is a new task (the first rung's result is gone), and so is a first rung
+    // submitted again by a resumed coordinator over a later one.
+    let rung = |epochs, from: Option<Vec<u8>>| TrialTask { rung: Some(RungTask { epochs, from }), ..task(1) };
+    q.submit("q", "flex", &[rung(2, None)]).expect("rung 1");
+    let r1 = q.claim(&who("f")).expect("claim").expect("rung 1 queued");
+    assert_eq!(r1.task.rung, Some(RungTask { epochs: 2, from: None }));
+    let stands = vec![7u8, 0, 255, 3];
+    assert!(q.complete(&r1, &TrialResult { continuation: Some(stands.clone()), ..result("f") }).expect("complete"));
+    let got = q.results("q", &[1]).expect("results");
+    assert_eq!(got[0].1.as_ref().expect("ok").continuation.as_ref(), Some(&stands));
+    q.submit("q", "flex", &[rung(2, None)]).expect("rung 1 again");
+    assert_eq!(q.results("q", &[1]).expect("results").len(), 1, "the same rung submitted again lost its result");
+    q.submit("q", "flex", &[rung(5, Some(stands.clone()))]).expect("rung 2");
+    assert!(q.results("q", &[1]).expect("results").is_empty(), "rung 1's result was taken for rung 2");
+    let r2 = q.claim(&who("g")).expect("claim").expect("rung 2 queued");
+    assert_eq!(r2.task.rung, Some(RungTask { epochs: 5, from: Some(stands) }));
+    assert!(!q.complete(&r1, &result("f")).expect("complete"), "rung 1's attempt wrote rung 2's result");
+    q.submit("q", "flex", &[rung(2, None)]).expect("rung 1 over rung 2");
+    let r1 = q.claim(&who("h")).expect("claim").expect("rung 1 queued again");
+    assert_eq!(r1.task.rung, Some(RungTask { epochs: 2, from: None }));
 
     // The journal takes a trial once: the same record again is a retry, another is refused.
     let rec = TrialRecord {
@@ -722,6 +747,7 @@ fn the_queue_fences_stale_attempts_and_a_trial_is_journaled_once() {
         scores: Vec::new(),
         rescore_of: None,
         rungs: Vec::new(),
+        objectives: Vec::new(),
     };
     run.append_trial(&rec, Some(&[])).expect("append");
     run.append_trial(&rec, Some(&[])).expect("the same trial again");
@@ -807,6 +833,116 @@ fn training_settings_and_folds_through_workers_give_the_local_journal() {
         want,
         "the run in PostgreSQL differs from the local run"
     );
+}
+
+/// Hyperband through PostgreSQL workers (issue 34): each rung is a queued task, and a promoted
+/// trial continues from the bytes its last rung's worker wrote, on whichever worker claims it
+/// (one is SIGKILLed mid-rung and its claim taken over). The journal, rungs included, is the
+/// local run's. A run whose trainer keeps its state to itself (the autodiff path) is refused
+/// with a one-line error before anything is trained.
+#[test]
+fn hyperband_through_workers_gives_the_local_journal() {
+    let Some(pg) = Pg::start("hyperband") else { return };
+    let d = tmp("dist-hyperband");
+    let args = |c: &mut Command| {
+        c.args(["search", "--quiet", "--config"]).arg(workspace().join("configs/hyperband.toml"));
+        c.args(["--data", "builtin:iris", "--seed", "3"]);
+        for s in ["search.controller_epochs=4", "trainer.epochs=9", "space.units=[8, 16, 32]"] {
+            c.args(["--set", s]);
+        }
+    };
+    let with_rungs = |r: &TrialRecord| format!("{} {:?}", essence(r), r.rungs);
+    let local: Vec<String> = {
+        let mut c = bin();
+        args(&mut c);
+        let out = c.arg("--out").arg(d.join("local")).output().expect("local");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        support::journal(&d.join("local")).iter().map(with_rungs).collect()
+    };
+    let records = support::journal(&d.join("local"));
+    assert!(records.iter().any(|r| r.rungs.len() == 3), "a trial continued twice");
+    assert!(records.iter().any(|r| r.rungs.len() == 1 && r.rungs[0].epochs == 1), "a trial stopped at 1 epoch");
+    let mut coord = bin();
+    args(&mut coord);
+    let mut coord = spawn(coord.args(["--storage", &pg.url(), "--name", "hb", "--threads", "0"]));
+    let a = worker(&pg, &[]);
+    let verbose = || {
+        let mut c = bin();
+        c.args(["-v", "worker", "--storage", &pg.url(), "--lease", "1.5", "--exit-when-idle", "3"]);
+        c
+    };
+    let mut b = spawn(&mut verbose());
+    wait_for(&pg, "hb", 9, &mut coord);
+    kill_mid_trial(&pg, a);
+    let mut c = spawn(&mut verbose());
+    finish(&mut coord);
+    let lines = [stderr(&mut b), stderr(&mut c)].concat();
+    stop(b);
+    stop(c);
+    // Promoted trials went on from their bytes, on workers that may not have trained them.
+    assert!(lines.contains("of run hb, to 1 epoch\n") || lines.contains("of run hb, to 3 epochs"), "{lines}");
+    assert!(lines.contains("of run hb, continued to 9 epochs"), "{lines}");
+    let db = mlpnas_postgres::open(&pg.url()).expect("db");
+    let stored: Vec<String> = db.run("hb").read_trials().expect("trials").records.iter().map(with_rungs).collect();
+    assert_eq!(stored, local, "the Hyperband run through workers differs from the local run");
+    let mut refused = bin();
+    args(&mut refused);
+    let out = refused
+        .args(["--set", "trainer.gradients=\"autodiff\"", "--storage", &pg.url(), "--name", "hb-autodiff"])
+        .output()
+        .expect("autodiff");
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && e.trim_end().lines().count() == 1, "{e}");
+    assert!(e.contains("scheduler.type") && e.contains("closed-form"), "{e}");
+}
+
+/// TPE in a multi-objective search (reward against params) through PostgreSQL workers (issue
+/// 35): the journal, objective values included, is the local run's, and `report --front` reads
+/// the same front from the database.
+#[test]
+fn tpe_with_two_objectives_through_workers_gives_the_local_journal() {
+    let Some(pg) = Pg::start("tpe") else { return };
+    let d = tmp("dist-tpe");
+    let args = |c: &mut Command| {
+        c.args(["search", "--quiet", "--config"]).arg(workspace().join("configs/tpe.toml"));
+        c.args(["--data", "builtin:iris", "--seed", "11"]);
+        for s in [
+            "search.controller_epochs=3",
+            "search.samples_per_epoch=8",
+            "search.batch=2",
+            "trainer.epochs=2",
+            "search.objectives=[\"reward\", \"params\"]",
+        ] {
+            c.args(["--set", s]);
+        }
+    };
+    let with_objectives = |r: &TrialRecord| format!("{} {:?}", essence(r), r.objectives);
+    let local: Vec<String> = {
+        let mut c = bin();
+        args(&mut c);
+        let out = c.arg("--out").arg(d.join("local")).output().expect("local");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        support::journal(&d.join("local")).iter().map(with_objectives).collect()
+    };
+    assert_eq!(local.len(), 24);
+    let mut coord = bin();
+    args(&mut coord);
+    let mut coord = spawn(coord.args(["--storage", &pg.url(), "--name", "tpe", "--threads", "0"]));
+    let w = worker(&pg, &["--exit-when-idle", "30"]);
+    finish(&mut coord);
+    stop(w);
+    let db = mlpnas_postgres::open(&pg.url()).expect("db");
+    let stored: Vec<String> =
+        db.run("tpe").read_trials().expect("trials").records.iter().map(with_objectives).collect();
+    assert_eq!(stored, local, "the TPE run through workers differs from the local run");
+    let front = |args: &[&str]| {
+        let out = bin().args(["report", "--front", "--json"]).args(args).output().expect("report");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: Vec<TrialRecord> = serde_json::from_slice(&out.stdout).expect("json");
+        v.iter().map(|r| r.trial).collect::<Vec<_>>()
+    };
+    let local_dir = d.join("local");
+    assert_eq!(front(&["tpe", "--storage", &pg.url()]), front(&[local_dir.to_str().expect("utf-8")]));
 }
 
 /// A table with categories and missing cells: the coordinator publishes the encoded data once,

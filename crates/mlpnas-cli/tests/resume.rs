@@ -205,6 +205,37 @@ fn training_settings_in_the_space_resume_exactly_after_sigkill_with_every_contro
     }
 }
 
+/// TPE (issue 35), alone and in multi-objective searches (reward against params) with TPE and
+/// with evolution's NSGA-II tournament: every trial records both values, and a run SIGKILLed
+/// inside and between epochs resumes to the uninterrupted journal, objectives included.
+#[test]
+fn tpe_and_multi_objective_searches_resume_exactly_after_sigkill() {
+    let objectives = ["--set", "search.objectives=[\"reward\", \"params\"]"];
+    for (config, extra) in [("tpe", &[][..]), ("tpe", &objectives[..]), ("evolution", &objectives[..])] {
+        let root = tmp(&format!("tpe-mo-{config}-{}", extra.len()));
+        let reference = root.join("reference");
+        succeed(&mut search_with(config, &reference, "memory", extra));
+        let records = journal(&reference);
+        assert_eq!(records.len(), 24);
+        for r in &records {
+            let names: Vec<&str> = r.objectives.iter().map(|o| o.name.name()).collect();
+            if extra.is_empty() {
+                assert!(names.is_empty(), "a single-objective run recorded {names:?}");
+            } else {
+                assert_eq!(names, ["reward", "params"]);
+                assert_eq!((r.objectives[0].value, r.objectives[1].value), (r.reward, r.params as f64));
+            }
+        }
+        let texts: std::collections::HashSet<&str> = records.iter().map(|r| r.architecture.as_str()).collect();
+        assert_eq!(texts.len(), records.len(), "{config}: a candidate proposed twice");
+        for n in [6, 13] {
+            kill_at_with(config, &root.join(format!("killed-{n}")), "memory", extra, n, &reference);
+        }
+        let objectives_of = |d: &Path| journal(d).iter().map(|r| r.objectives.clone()).collect::<Vec<_>>();
+        assert_eq!(objectives_of(&root.join("killed-13")), objectives_of(&reference));
+    }
+}
+
 /// `search.rescore_top`: after the last epoch the best candidates are trained again from
 /// scratch and journaled as re-evaluations; the controller epochs' trials are those of the same
 /// search without re-scoring (controllers never see them); a run SIGKILLed while re-scoring
@@ -337,8 +368,10 @@ fn bad_schedulers_are_one_line_errors() {
     .into_iter()
     .enumerate()
     {
-        let err = refused(&mut search(&root.join(format!("run-{i}")), "memory", &[&sh[..], extra].concat()));
+        let dir = root.join(format!("run-{i}"));
+        let err = refused(&mut search(&dir, "memory", &[&sh[..], extra].concat()));
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(!dir.join("journal.jsonl").exists(), "{extra:?}: a refused search left a run behind");
         for n in needles {
             assert!(err.contains(n), "{extra:?}: {err}");
         }

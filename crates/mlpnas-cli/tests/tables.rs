@@ -160,6 +160,89 @@ fn every_controller_searches_a_table() {
     }
 }
 
+/// `search.objectives = ["reward", "seconds"]` on a table (issue 35): every controller records
+/// each trial's reward and the recorded training time of the observation it drew (the same row
+/// as its metric); `report --front` lists exactly the trials no other dominates; `--front` on a
+/// single-objective run, and `seconds` where nothing records it, are one-line errors.
+#[test]
+fn a_table_search_trades_the_reward_against_recorded_seconds() {
+    let table = tiny_table();
+    let text = std::fs::read_to_string(table.join("table.csv")).expect("table.csv");
+    let header: Vec<&str> = text.lines().next().expect("header").split(',').collect();
+    let dims = header.iter().position(|h| *h == "seed").expect("seed column");
+    assert_eq!(header.last(), Some(&"seconds"), "tabulate records seconds");
+    // (configuration, metric) -> seconds of the rows with them (two seeds may tie).
+    let mut rows: HashMap<(String, u64), Vec<f64>> = HashMap::new();
+    for l in text.lines().skip(1) {
+        let cells: Vec<&str> = l.split(',').collect();
+        let key: Vec<String> = (0..dims).map(|i| format!("{}={}", header[i], cells[i])).collect();
+        let metric: f64 = cells[dims + 1].parse().expect("metric");
+        rows.entry((key.join(","), metric.to_bits())).or_default().push(cells[dims + 2].parse().expect("seconds"));
+    }
+    let root = tmp("objectives");
+    let both = ["--set", "search.objectives=[\"reward\", \"seconds\"]"];
+    for controller in ["random", "evolution", "tpe"] {
+        let out = root.join(controller);
+        ok(&mut table_search(controller, &out, table, &both));
+        let j = journal(&out);
+        for r in &j {
+            let metric = r.metric.expect("metric");
+            let seconds = &rows[&(r.architecture.clone(), metric.to_bits())];
+            let names: Vec<&str> = r.objectives.iter().map(|o| o.name.name()).collect();
+            assert_eq!(names, ["reward", "seconds"], "{controller}");
+            assert_eq!(r.objectives[0].value, r.reward, "{controller}");
+            assert!(
+                seconds.contains(&r.objectives[1].value),
+                "{controller}: {} not in {seconds:?}",
+                r.objectives[1].value
+            );
+        }
+        let listed = ok(bin().args(["report", "--front", "--json"]).arg(&out));
+        let listed: Vec<TrialRecord> = serde_json::from_str(&listed).expect("json");
+        let dominated = |r: &TrialRecord| {
+            j.iter().any(|q| {
+                (q.reward >= r.reward && q.objectives[1].value <= r.objectives[1].value)
+                    && (q.reward > r.reward || q.objectives[1].value < r.objectives[1].value)
+            })
+        };
+        let expected: Vec<usize> = j.iter().filter(|r| !dominated(r)).map(|r| r.trial).collect();
+        assert_eq!(listed.iter().map(|r| r.trial).collect::<Vec<_>>(), expected, "{controller}");
+        let shown = ok(bin().arg("report").arg(&out));
+        assert!(shown.contains(&format!("Pareto front ({} of the trials", expected.len())), "{shown}");
+    }
+    let single = root.join("single");
+    ok(&mut table_search("random", &single, table, &[]));
+    let e = fails(bin().args(["report", "--front"]).arg(&single));
+    assert!(e.contains("--front") && e.contains("one objective"), "{e}");
+    let e = fails(&mut table_search(
+        "random",
+        &root.join("params"),
+        table,
+        &["--set", "search.objectives=[\"reward\", \"params\"]"],
+    ));
+    assert!(e.contains("search.objectives") && e.contains("not networks"), "{e}");
+    let e = fails(
+        bin()
+            .args(["search", "--quiet", "--config"])
+            .arg(workspace().join("configs/random.toml"))
+            .args(["--data", "builtin:iris", "--set", "search.objectives=[\"reward\", \"seconds\"]", "--out"])
+            .arg(root.join("wall")),
+    );
+    assert!(e.contains("search.objectives") && e.contains("not reproducible"), "{e}");
+    assert!(!root.join("wall").join("journal.jsonl").exists(), "a refused search left a run behind");
+    for (bad, needle) in
+        [("[\"params\", \"reward\"]", "first criterion"), ("[\"reward\", \"size\"]", "unknown variant")]
+    {
+        let e = fails(&mut table_search(
+            "random",
+            &root.join("bad"),
+            table,
+            &["--set", &format!("search.objectives={bad}")],
+        ));
+        assert!(e.contains(needle), "{bad}: {e}");
+    }
+}
+
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::create_dir_all(dir).expect("dir");
     std::fs::write(dir.join(name), text).expect("write");

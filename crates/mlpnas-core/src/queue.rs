@@ -24,6 +24,19 @@ pub struct TrialTask {
     pub seed: u64,
     /// Initial weights of each dense layer, from the weight store at the batch's start.
     pub init: Vec<Option<LayerWeights>>,
+    /// A rung of a multi-fidelity search (`[scheduler]`): train to this many epochs in all
+    /// ([`crate::ArchitectureTrainer::train_to`]) instead of a whole trial.
+    pub rung: Option<RungTask>,
+}
+
+/// A queued trial's rung: how far to train it, and from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RungTask {
+    /// Epochs in all, counted from the trial's first.
+    pub epochs: usize,
+    /// Where its previous rung left it ([`crate::ArchitectureTrainer::save_continuation`]'s
+    /// bytes); `None` at its first rung (then `init` holds its initial weights).
+    pub from: Option<Vec<u8>>,
 }
 
 /// What training one trial produced, as reported by a worker.
@@ -35,6 +48,9 @@ pub struct TrialResult {
     pub seconds: f64,
     /// Who trained it (for the `runs` listing and messages).
     pub worker: String,
+    /// A rung's task ([`TrialTask::rung`]): where the trial stands now, for its next rung
+    /// ([`crate::ArchitectureTrainer::save_continuation`]'s bytes); `None` when it cannot go on.
+    pub continuation: Option<Vec<u8>>,
 }
 
 /// Who asks for work, and what it can run.

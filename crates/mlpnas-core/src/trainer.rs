@@ -67,6 +67,10 @@ pub struct Measured {
     pub reward: f64,
     /// The metric as measured (e.g. a validation loss).
     pub metric: f64,
+    /// The recorded training time of what was measured (a benchmark table's `seconds`), if any:
+    /// the `seconds` objective of a multi-objective search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
 }
 
 impl TrainOutcome {
@@ -225,6 +229,39 @@ pub trait ArchitectureTrainer: Send + Sync + fmt::Debug {
     ) -> Result<(TrainOutcome, Option<Continuation>), TrainerError> {
         let _ = (candidate, init, seed, epochs, from);
         Err(self.fidelity().err().unwrap_or_else(|| TrainerError::Other("train_to is not implemented".into())))
+    }
+    /// Whether this trainer's outcomes carry a recorded training time ([`Measured::seconds`]),
+    /// the `seconds` objective of a multi-objective search. The default (trainers that train):
+    /// no, since a search's own wall time is not reproducible.
+    fn records_seconds(&self) -> Result<(), TrainerError> {
+        Err(TrainerError::Other(
+            "this trainer records no training time of its own (a search's wall time is not reproducible); `seconds` is an objective on benchmark tables with a seconds column".into(),
+        ))
+    }
+    /// Whether this trainer's [`Continuation`]s can travel to another process
+    /// ([`Self::save_continuation`], [`Self::load_continuation`]): a multi-fidelity search whose
+    /// rungs PostgreSQL workers train needs it. The default cannot, and says why.
+    fn continuations_travel(&self) -> Result<(), TrainerError> {
+        Err(TrainerError::Other("this trainer cannot hand a trial it stopped to another process".into()))
+    }
+    /// The bytes of `from` (a continuation this trainer's [`Self::train_to`] returned), for
+    /// another process's trainer of the same run to continue: [`Self::load_continuation`] of
+    /// them continues exactly as `from` would. Only called when [`Self::continuations_travel`]
+    /// is `Ok`.
+    fn save_continuation(&self, from: &Continuation) -> Result<Vec<u8>, TrainerError> {
+        let _ = from;
+        Err(self
+            .continuations_travel()
+            .err()
+            .unwrap_or_else(|| TrainerError::Other("save_continuation is not implemented".into())))
+    }
+    /// The continuation [`Self::save_continuation`] wrote as `bytes`.
+    fn load_continuation(&self, bytes: &[u8]) -> Result<Continuation, TrainerError> {
+        let _ = bytes;
+        Err(self
+            .continuations_travel()
+            .err()
+            .unwrap_or_else(|| TrainerError::Other("load_continuation is not implemented".into())))
     }
     /// Checks that this trainer can train or measure the candidates of `space` (built from the
     /// same config), before anything is trained. The default (network trainers): `space` must be

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::criterion::Scored;
 use crate::space::TokenId;
 use crate::trainer::EpochMetrics;
 
@@ -80,6 +81,10 @@ pub struct TrialRecord {
     /// has fewer than its bracket. Absent for a trial trained to the end in one go.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rungs: Vec<Rung>,
+    /// A multi-objective search's values of `search.objectives`, in that order, as measured
+    /// ([`crate::pareto`]); absent for a single-objective run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<Scored>,
 }
 
 /// One rung a trial reached ([`TrialRecord::rungs`]).
@@ -92,6 +97,12 @@ pub struct Rung {
 }
 
 impl TrialRecord {
+    /// Its objective values turned so that larger is better, in `search.objectives` order;
+    /// empty for a single-objective run.
+    pub fn oriented(&self) -> Vec<f64> {
+        self.objectives.iter().map(|s| s.name.oriented(s.value)).collect()
+    }
+
     /// Training epochs it cost (`search.epoch_budget`): its last rung's, else those it ran (a
     /// measured table point without rungs: none), once per resampled split it was scored on.
     pub fn epochs_spent(&self) -> usize {
@@ -206,6 +217,7 @@ mod tests {
             scores: vec![],
             rescore_of: None,
             rungs: Vec::new(),
+            objectives: Vec::new(),
         }
     }
 
@@ -228,6 +240,7 @@ mod tests {
     fn trials_that_trained_longer_rank_first() {
         let at = |trial, reward, epochs: &[usize]| TrialRecord {
             rungs: epochs.iter().map(|&e| Rung { epochs: e, reward }).collect(),
+            objectives: Vec::new(),
             ..rec(trial, reward)
         };
         // Trial 0 looked best after 1 epoch but stopped; 2 and 3 trained all 9.

@@ -283,6 +283,24 @@ function drawRunCharts(st, hosts) {
     [dots('reward', COLORS[2], 4), line('epoch mean', COLORS[3], { paths: step() })], [ex, ey, em],
     { axes: [Object.assign({ label: 'controller epoch', size: 40 }, EPOCH_AXIS), { label: 'reward', size: 60 }] });
 
+  // A multi-objective run: reward against its second criterion, the Pareto front highlighted.
+  const multi = t.length && t[0].objectives && t[0].objectives.length > 1;
+  hosts.paretoCard.style.display = multi ? '' : 'none';
+  if (multi) {
+    const other = t[0].objectives[1].name;
+    const onFront = new Set(st.front);
+    const pts = t.filter((r) => r.status === 'ok' && !('rescore_of' in r) && r.objectives && r.objectives.length > 1)
+      .map((r) => ({ x: r.objectives[1].value, y: r.objectives[0].value, front: onFront.has(r.trial) }))
+      .sort((a, b) => a.x - b.x || a.y - b.y);
+    hosts.paretoSummary.textContent = `Pareto front: ${st.front.length} of ${t.length} trials (${t[0].objectives.map((o) => o.name).join(' against ')}; report --front lists them, finalize --front retrains them)`;
+    chart('pareto', hosts.pareto, `Reward against ${other}`, other, 'reward',
+      [dots('trial', '#98a2b3', 4), Object.assign(dots('Pareto front', COLORS[1], 7), { paths: step(), width: 1, spanGaps: true, fill: undefined })],
+      [pts.map((p) => p.x), pts.map((p) => p.y), pts.map((p) => (p.front ? p.y : null))],
+      // Sizes and times span decades: a log axis where every value is positive.
+      { axes: [{ label: `${other} (log scale)`, size: 40 }, { label: 'reward', size: 60 }],
+        scales: { x: pts.every((p) => p.x > 0) ? { time: false, distr: 3 } : { time: false } } });
+  }
+
   const pred = t.filter((r) => r.predicted !== null && r.predicted !== undefined).sort((a, b) => a.predicted - b.predicted);
   hosts.predictedCard.style.display = pred.length ? '' : 'none';
   hosts.predictorCard.style.display = pred.length ? '' : 'none';
@@ -354,20 +372,22 @@ function drawLeaderboard(st, card) {
 }
 
 async function runPage(gen, id) {
-  const st = { id, trials: [], epochs: [], bigrams: [], leaderboard: null, info: null, version: null, sort: null };
+  const st = { id, trials: [], epochs: [], bigrams: [], front: [], leaderboard: null, info: null, version: null, sort: null };
   main.textContent = '';
   const title = el('h1', {}, el('a', { href: '#/', text: 'Runs' }), ' / ', id);
   const error = el('div');
   const headerHost = el('div');
   const mk = () => el('div', { class: 'chart' });
-  const hosts = { reward: mk(), epochs: mk(), predicted: mk(), predictor: mk(), stats: el('div', { class: 'small-grid' }) };
+  const hosts = { reward: mk(), epochs: mk(), predicted: mk(), predictor: mk(), pareto: mk(), stats: el('div', { class: 'small-grid' }) };
+  hosts.paretoSummary = el('p', { class: 'muted', id: 'pareto-summary' });
+  hosts.paretoCard = el('div', { class: 'card', id: 'pareto-card', style: 'display:none' }, hosts.paretoSummary, hosts.pareto);
   hosts.predictedCard = el('div', { class: 'card' }, hosts.predicted);
   hosts.predictorCard = el('div', { class: 'card' }, hosts.predictor);
   hosts.statsCard = el('div', { class: 'card' }, el('h2', {}, 'Controller statistics per epoch'), hosts.stats);
   const bigramHost = el('div');
   const board = el('div', { class: 'card', style: 'display:none' });
   main.append(title, error, headerHost,
-    el('div', { class: 'grid' }, el('div', { class: 'card' }, hosts.reward), el('div', { class: 'card' }, hosts.epochs), hosts.predictedCard, hosts.predictorCard),
+    el('div', { class: 'grid' }, el('div', { class: 'card' }, hosts.reward), el('div', { class: 'card' }, hosts.epochs), hosts.paretoCard, hosts.predictedCard, hosts.predictorCard),
     hosts.statsCard, board);
   let tableAdded = false;
   const tick = async () => {
@@ -382,6 +402,7 @@ async function runPage(gen, id) {
         st.trials.push(...d.trials);
         st.epochs = d.epochs;
         st.bigrams = d.bigrams;
+        st.front = d.front || [];
         st.leaderboard = d.leaderboard;
         st.version = d.info.version;
         headerHost.textContent = '';

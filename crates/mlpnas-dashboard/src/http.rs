@@ -3,7 +3,8 @@
 //!
 //! API (all GET, JSON):
 //! - `/api/runs`: `{ runs: [RunInfo], errors: [line] }`.
-//! - `/api/runs/{id}?from=N&version=V`: `{ info, from, trials, epochs, leaderboard, bigrams }`
+//! - `/api/runs/{id}?from=N&version=V`: `{ info, from, trials, epochs, leaderboard, bigrams,
+//!   front }` (`front`: the trials of a multi-objective run's Pareto front)
 //!   with the run's trials from index `from` on (the client keeps its first `from` trials and
 //!   appends these), or `{ info, unchanged: true }` when the run's version is still `V`.
 //! - `/api/runs/{id}/trials/{n}`: one trial's record.
@@ -124,6 +125,7 @@ async fn run(
         "epochs": v.epochs,
         "leaderboard": v.leaderboard,
         "bigrams": v.bigrams(),
+        "front": v.front(),
     }))
     .into_response()
 }

@@ -342,6 +342,12 @@ impl RunView {
         info.error = verify_trials(&self.records, u.covered).err().map(|m| format!("{}: {m}", u.location));
     }
 
+    /// The trials on the run's Pareto front (a multi-objective run, `search.objectives`;
+    /// [`mlpnas_core::pareto_front`]), by index; empty otherwise.
+    pub fn front(&self) -> Vec<usize> {
+        mlpnas_core::pareto_front(&self.records).iter().map(|r| r.trial).collect()
+    }
+
     /// How often each layer bigram of the run's trials was handed to a later trial by the weight
     /// store (see [`bigram_reuse`]); empty for a run that shares no weights.
     pub fn bigrams(&self) -> Vec<BigramUse> {
@@ -465,6 +471,7 @@ mod tests {
             scores: Vec::new(),
             rescore_of: None,
             rungs: Vec::new(),
+            objectives: Vec::new(),
         }
     }
 

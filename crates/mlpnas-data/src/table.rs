@@ -352,6 +352,12 @@ impl Table {
         &self.configs
     }
 
+    /// Whether its rows record each evaluation's training time (the optional `seconds` column,
+    /// then on every row).
+    pub fn has_seconds(&self) -> bool {
+        self.observations.first().and_then(|o| o.first()).is_some_and(|o| o.seconds.is_some())
+    }
+
     /// The observations of `config` (value index per dimension), `None` when it is not in the table.
     pub fn observations(&self, config: &[u32]) -> Option<&[Observation]> {
         let i = self.configs.binary_search_by(|c| c.as_slice().cmp(config)).ok()?;

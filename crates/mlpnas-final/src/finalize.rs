@@ -62,6 +62,9 @@ pub struct FinalizeOptions {
     pub backend: Option<String>,
     /// What the exported model is trained on (`--refit`).
     pub refit: RefitOn,
+    /// Finalize the members of the run's Pareto front (`--front`; a multi-objective run)
+    /// instead of the `top` best.
+    pub front: bool,
 }
 
 impl Default for FinalizeOptions {
@@ -75,6 +78,7 @@ impl Default for FinalizeOptions {
             out: None,
             backend: None,
             refit: RefitOn::Train,
+            front: false,
         }
     }
 }
@@ -138,6 +142,11 @@ pub fn finalize_run(
         progress(&format!("warning: {w}"));
     }
     let records = run.records().to_vec();
+    if opts.front && records.iter().all(|r| r.objectives.is_empty()) {
+        return Err(FinalError::Invalid(format!(
+            "{shown}: --front: this run has one objective (its config sets no search.objectives), so it has no Pareto front; use --top"
+        )));
+    }
     let ok = records.iter().filter(|r| r.status == TrialStatus::Ok && r.rescore_of.is_none()).count();
     if ok == 0 {
         return Err(FinalError::Invalid(format!("{shown}: holds no successfully trained architecture")));
@@ -307,8 +316,14 @@ impl Job<'_> {
             top_n(records, usize::MAX).into_iter().filter(|r| r.status == TrialStatus::Ok).collect();
         // What the search ranked each by: a re-scored candidate's mean over its scores.
         let again = mlpnas_core::rescored(records);
-        let best: Vec<&TrialRecord> = ok.iter().copied().take(opts.top).collect();
-        if best.len() < opts.top {
+        let best: Vec<&TrialRecord> = if opts.front {
+            // The front's members, in the order the search ranks them.
+            let front: Vec<usize> = mlpnas_core::pareto_front(records).iter().map(|r| r.trial).collect();
+            ok.iter().copied().filter(|r| front.contains(&r.trial)).collect()
+        } else {
+            ok.iter().copied().take(opts.top).collect()
+        };
+        if !opts.front && best.len() < opts.top {
             progress(&format!(
                 "warning: --top {}: the run has {} successfully trained architecture{}; finalizing {}",
                 opts.top,
@@ -318,8 +333,9 @@ impl Job<'_> {
             ));
         }
         let mut entries = Vec::with_capacity(best.len());
-        for (i, rec) in best.iter().enumerate() {
-            let rank = i + 1;
+        for rec in &best {
+            // Its place in the search's ranking (a front's members are not its first ones).
+            let rank = ok.iter().position(|r| r.trial == rec.trial).map_or(0, |p| p + 1);
             let arch =
                 Architecture::parse(&rec.architecture, split.train.n_features(), split.train.n_classes(), dropout)?;
             let mut init: Vec<Option<LayerWeights>> = vec![None; arch.dense_shapes().len()];

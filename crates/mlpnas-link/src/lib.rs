@@ -33,6 +33,7 @@
 use controller_evolution as _;
 use controller_random as _;
 use controller_reinforce as _;
+use controller_tpe as _;
 use scheduler_halving as _;
 use store_disk as _;
 use store_memory as _;

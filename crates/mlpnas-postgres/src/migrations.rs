@@ -85,6 +85,11 @@ CREATE TABLE mlpnas_run_workers (
 -- 0.5.0: what a run's data holds (mlpnas_core::DataSummary, JSON), for report and the dashboard.
 ALTER TABLE mlpnas_runs ADD COLUMN data_summary text;
 "#,
+    r#"
+-- 0.9.0: a queued rung of a multi-fidelity search: its epochs, where its previous rung left the
+-- trial (the trainer's bytes), and where it stands after it (written with the result).
+ALTER TABLE mlpnas_tasks ADD COLUMN epochs integer, ADD COLUMN continuation bytea, ADD COLUMN continued bytea;
+"#,
 ];
 
 /// Creates the schema or brings it up to date, in one transaction under an advisory lock (two

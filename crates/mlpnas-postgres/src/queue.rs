@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use mlpnas_core::codec;
 use mlpnas_core::{
-    Claim, Claimant, DataSplit, EpochMetrics, Measured, StorageError, TrainOutcome, TrialQueue, TrialResult, TrialTask,
+    Claim, Claimant, DataSplit, EpochMetrics, Measured, RungTask, StorageError, TrainOutcome, TrialQueue, TrialResult,
+    TrialTask,
 };
 use serde::{Deserialize, Serialize};
 
@@ -66,33 +67,41 @@ impl TrialQueue for PgQueue {
     fn submit(&self, run: &str, backend: &str, tasks: &[TrialTask]) -> Result<(), StorageError> {
         let version = env!("CARGO_PKG_VERSION");
         let (mut trials, mut tokens, mut seeds, mut inits) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut epochs, mut froms) = (Vec::new(), Vec::new());
         for t in tasks {
             trials.push(t.trial as i32);
             tokens.push(serde_json::to_string(&t.tokens).map_err(|e| io("trial queue", e))?);
             seeds.push(t.seed as i64);
             inits.push(codec::encode_init(&t.init).map_err(|e| io("trial queue", e))?);
+            epochs.push(t.rung.as_ref().map(|r| r.epochs as i32));
+            froms.push(t.rung.as_ref().and_then(|r| r.from.clone()));
         }
         // One statement: the batch's tasks, and a wake-up for idle workers. A task queued
         // before (a resumed coordinator) keeps its claim and result, unless what it asks for
-        // changed (the batch size changed on resume): then it is queued afresh, as a new
-        // attempt, so that no result of the old task is taken for the new one.
+        // changed (the batch size changed on resume, or it is the trial's next rung): then it is
+        // queued afresh, as a new attempt, so that no result of the old task is taken for the
+        // new one.
         self.call(|c| {
             c.execute(
                 "WITH r AS (SELECT id FROM mlpnas_runs WHERE name = $1), \
                  ins AS ( \
-                     INSERT INTO mlpnas_tasks AS t (run, run_name, trial, backend, version, tokens, seed, init) \
-                     SELECT r.id, $1, x.trial, $2, $3, x.tokens, x.seed, x.init \
-                     FROM r, unnest($4::int[], $5::text[], $6::bigint[], $7::bytea[]) AS x(trial, tokens, seed, init) \
+                     INSERT INTO mlpnas_tasks AS t \
+                         (run, run_name, trial, backend, version, tokens, seed, init, epochs, continuation) \
+                     SELECT r.id, $1, x.trial, $2, $3, x.tokens, x.seed, x.init, x.epochs, x.continuation \
+                     FROM r, unnest($4::int[], $5::text[], $6::bigint[], $7::bytea[], $9::int[], $10::bytea[]) \
+                         AS x(trial, tokens, seed, init, epochs, continuation) \
                      ON CONFLICT (run, trial) DO UPDATE SET backend = EXCLUDED.backend, version = EXCLUDED.version, \
-                         tokens = EXCLUDED.tokens, seed = EXCLUDED.seed, init = EXCLUDED.init, state = 'queued', \
+                         tokens = EXCLUDED.tokens, seed = EXCLUDED.seed, init = EXCLUDED.init, \
+                         epochs = EXCLUDED.epochs, continuation = EXCLUDED.continuation, state = 'queued', \
                          attempt = t.attempt + 1, worker = NULL, lease_until = NULL, result = NULL, weights = NULL, \
-                         seconds = NULL \
-                     WHERE (t.backend, t.version, t.tokens, t.seed, t.init) \
-                         IS DISTINCT FROM (EXCLUDED.backend, EXCLUDED.version, EXCLUDED.tokens, EXCLUDED.seed, EXCLUDED.init) \
+                         seconds = NULL, continued = NULL \
+                     WHERE (t.backend, t.version, t.tokens, t.seed, t.init, t.epochs, t.continuation) \
+                         IS DISTINCT FROM (EXCLUDED.backend, EXCLUDED.version, EXCLUDED.tokens, EXCLUDED.seed, \
+                             EXCLUDED.init, EXCLUDED.epochs, EXCLUDED.continuation) \
                      RETURNING 1), \
                  woke AS (SELECT pg_notify($8, 'tasks')) \
                  SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM woke), (SELECT count(*) FROM r)",
-                &[&run, &backend, &version, &trials, &tokens, &seeds, &inits, &CHANNEL],
+                &[&run, &backend, &version, &trials, &tokens, &seeds, &inits, &CHANNEL, &epochs, &froms],
             )?;
             Ok(())
         })
@@ -103,7 +112,7 @@ impl TrialQueue for PgQueue {
         let wanted: Vec<i32> = trials.iter().map(|&t| t as i32).collect();
         self.call(|c| {
             let rows = c.query(
-                "SELECT trial, state, result, weights, seconds, worker FROM mlpnas_tasks \
+                "SELECT trial, state, result, weights, seconds, worker, continued FROM mlpnas_tasks \
                      WHERE run_name = $1 AND trial = ANY($2) AND state IN ('done', 'failed')",
                 &[&run, &wanted],
             )?;
@@ -134,6 +143,7 @@ impl TrialQueue for PgQueue {
                     },
                     seconds: r.get::<_, Option<f64>>(4).unwrap_or(0.0),
                     worker: r.get::<_, Option<String>>(5).unwrap_or_default(),
+                    continuation: r.get(6),
                 };
                 out.push((trial as usize, Ok(result)));
             }
@@ -161,7 +171,7 @@ impl TrialQueue for PgQueue {
                            AND version = $3 AND backend = ANY($4) \
                            AND ($5::text[] IS NULL OR run_name = ANY($5)) AND run_name <> ALL($6) \
                          ORDER BY run, trial LIMIT 1 FOR UPDATE SKIP LOCKED) \
-                     RETURNING run_name, trial, attempt, tokens, seed, init",
+                     RETURNING run_name, trial, attempt, tokens, seed, init, epochs, continuation",
                 &[&who.worker, &lease, &who.version, &who.backends, &who.runs, &who.skip],
             )?)
         })?;
@@ -174,10 +184,11 @@ impl TrialQueue for PgQueue {
         let seed: i64 = r.get(4);
         let init = codec::decode_init(&r.get::<_, Vec<u8>>(5))
             .map_err(|e| io("trial queue", format!("trial {trial} of run {run}: initial weights: {e}")))?;
+        let rung = r.get::<_, Option<i32>>(6).map(|epochs| RungTask { epochs: epochs as usize, from: r.get(7) });
         Ok(Some(Claim {
             run,
             attempt: attempt as u32,
-            task: TrialTask { trial: trial as usize, tokens, seed: seed as u64, init },
+            task: TrialTask { trial: trial as usize, tokens, seed: seed as u64, init, rung },
             lease: who.lease,
         }))
     }
@@ -216,7 +227,7 @@ impl TrialQueue for PgQueue {
             let row = c.query_one(
                 "WITH done AS ( \
                          UPDATE mlpnas_tasks SET state = 'done', result = $4, weights = $5, seconds = $6, \
-                             worker = $7, lease_until = NULL \
+                             worker = $7, lease_until = NULL, continued = $9 \
                          WHERE run_name = $1 AND trial = $2 AND attempt = $3 AND state IN ('running', 'done') \
                          RETURNING run), \
                      seen AS ( \
@@ -226,7 +237,7 @@ impl TrialQueue for PgQueue {
                          RETURNING 1), \
                      woke AS (SELECT pg_notify($8, 'result') FROM done) \
                      SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM seen), (SELECT count(*) FROM woke)",
-                &[&run, &trial, &attempt, &text, &weights, &seconds, &worker, &CHANNEL],
+                &[&run, &trial, &attempt, &text, &weights, &seconds, &worker, &CHANNEL, &result.continuation],
             )?;
             Ok(row.get::<_, i64>(0) == 1)
         })

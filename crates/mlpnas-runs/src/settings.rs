@@ -7,7 +7,7 @@
 //! (the dashboard, xtask); the search reads the same `[search]` through `mlpnas-search`'s config.
 //! Old setting names are mapped here, once ([`RENAMED`]).
 
-use mlpnas_core::{Metric, Resampling, Task};
+use mlpnas_core::{Criterion, Metric, Resampling, Task};
 use serde::{Deserialize, Serialize};
 
 /// `[search]`: the budget and the loop's switches.
@@ -67,6 +67,11 @@ pub struct LoopConfig {
     /// on nothing but the config and the seed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub epoch_budget: Option<usize>,
+    /// A multi-objective search's criteria (`["reward", "params"]`; `reward` first): each trial
+    /// records its values, the run keeps the Pareto front. Empty (the default): the reward
+    /// alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<Criterion>,
 }
 
 /// A wall-time budget in seconds, written as a number of seconds or a duration text: `"90s"`,
@@ -170,6 +175,7 @@ struct LoopFields {
     rescore_seeds: Option<usize>,
     time_budget: Option<TimeBudget>,
     epoch_budget: Option<usize>,
+    objectives: Vec<Criterion>,
 }
 
 impl Default for LoopFields {
@@ -190,6 +196,7 @@ impl Default for LoopFields {
             rescore_seeds: None,
             time_budget: None,
             epoch_budget: None,
+            objectives: Vec::new(),
         }
     }
 }
@@ -211,6 +218,7 @@ impl From<LoopFields> for LoopConfig {
             rescore_seeds: f.rescore_seeds,
             time_budget: f.time_budget,
             epoch_budget: f.epoch_budget,
+            objectives: f.objectives,
         }
     }
 }
@@ -232,6 +240,7 @@ impl Default for LoopConfig {
             rescore_seeds: None,
             time_budget: None,
             epoch_budget: None,
+            objectives: Vec::new(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! One controller epoch under a multi-fidelity [`Scheduler`] (`[scheduler]`, issue 34): its
-//! candidates trained rung by rung on threads of this process, each promoted candidate
-//! continuing from where its last rung left it ([`ArchitectureTrainer::train_to`]).
+//! candidates trained rung by rung, each promoted candidate
+//! continuing from where its last rung left it ([`ArchitectureTrainer::train_to`]), on this
+//! process's threads or through the run's queue (PostgreSQL workers: where a candidate stands
+//! travels between rungs as bytes, [`ArchitectureTrainer::save_continuation`]).
 //!
 //! Every candidate of the bracket reads the weight store as the bracket starts, and their puts
 //! (each one's weights at the last rung it reached) are applied after the bracket in trial order:
@@ -16,12 +18,15 @@ use std::time::Instant;
 
 use mlpnas_core::seed::derive;
 use mlpnas_core::{
-    ArchitectureTrainer, Bracket, Candidate, Continuation, LayerWeights, Objective, Rung, RungResults, Scheduler,
-    TrainOutcome, TrainerError, TrialRecord, WeightStore,
+    ArchitectureTrainer, Bracket, Candidate, Continuation, LayerWeights, Objective, Rung, RungResults, RungTask,
+    Scheduler, TokenId, TrainOutcome, TrainerError, TrialRecord, TrialTask, WeightStore,
 };
 
 use crate::epoch::EpochTrials;
 use crate::error::SearchError;
+use crate::observer::Observer;
+use crate::queued::Queued;
+use crate::training::train_to_guarded;
 
 /// What a bracket ran, for the progress line: candidates at each rung (its epochs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,18 +53,36 @@ impl BracketRun {
     }
 }
 
+/// Where a candidate stands between two rungs: in this process's memory, or as the bytes a
+/// worker saved ([`ArchitectureTrainer::save_continuation`]) when the run's queue trains them.
+enum Held {
+    Here(Continuation),
+    Bytes(Vec<u8>),
+}
+
+/// Who trains a bracket's rungs.
+pub(crate) enum RungTraining<'a> {
+    /// This process's threads.
+    Threads(usize),
+    /// The run's queue: workers anywhere, and this process's threads ([`Queued`]). A promoted
+    /// candidate's next rung may run on another worker than its last: where it stands travels
+    /// as bytes through the queue.
+    Queue(&'a Queued<'a>),
+}
+
 /// One candidate's training to its next rung.
 struct Job {
     pos: usize,
     index: usize,
+    tokens: Vec<TokenId>,
     candidate: Candidate,
     init: Vec<Option<LayerWeights>>,
     epochs: usize,
-    from: Option<Continuation>,
+    from: Option<Held>,
 }
 
 /// How a job went: its outcome and where it stands, with its wall time.
-type JobResult = (usize, Result<(TrainOutcome, Option<Continuation>), TrainerError>, f64);
+type JobResult = (usize, Result<(TrainOutcome, Option<Held>), TrainerError>, f64);
 
 /// A candidate's training so far: its latest outcome, wall time, rungs and continuation.
 #[derive(Default)]
@@ -67,7 +90,7 @@ struct Progress {
     outcome: Option<TrainOutcome>,
     seconds: f64,
     rungs: Vec<Rung>,
-    from: Option<Continuation>,
+    from: Option<Held>,
 }
 
 /// The settings a bracket runs with.
@@ -76,7 +99,7 @@ pub(crate) struct BracketSetup<'a> {
     pub(crate) scheduler: &'a dyn Scheduler,
     pub(crate) seed: u64,
     pub(crate) objective: &'a Objective,
-    pub(crate) threads: usize,
+    pub(crate) training: RungTraining<'a>,
     /// Earlier controller epochs' trials (what the scheduler may compare with).
     pub(crate) history: &'a [TrialRecord],
     /// This epoch's trials journaled before this session, in trial order.
@@ -91,6 +114,7 @@ pub(crate) fn run_bracket(
     bracket: &Bracket,
     trials: &mut EpochTrials<'_>,
     store: Option<&dyn WeightStore>,
+    observer: &mut dyn Observer,
 ) -> Result<BracketRun, SearchError> {
     let n = trials.len();
     let mut inits: Vec<Vec<Option<LayerWeights>>> = vec![Vec::new(); n];
@@ -112,13 +136,18 @@ pub(crate) fn run_bracket(
             .map(|&pos| Job {
                 pos,
                 index: trials.trial(pos).0,
+                tokens: trials.trial(pos).1.to_vec(),
                 candidate: trials.candidate(pos).clone(),
                 init: if k == 0 { inits[pos].clone() } else { Vec::new() },
                 epochs,
                 from: progress[pos].from.take(),
             })
             .collect();
-        for (pos, result, seconds) in train_rung(setup.trainer, setup.seed, jobs, setup.threads) {
+        let results = match &setup.training {
+            RungTraining::Threads(threads) => train_rung(setup.trainer, setup.seed, jobs, *threads),
+            RungTraining::Queue(queued) => queue_rung(setup.trainer, queued, jobs, observer)?,
+        };
+        for (pos, result, seconds) in results {
             let (outcome, from) = result?;
             let p = &mut progress[pos];
             p.rungs.push(Rung { epochs, reward: outcome.reward(setup.objective) });
@@ -185,16 +214,11 @@ fn train_rung(trainer: &dyn ArchitectureTrainer, seed: u64, jobs: Vec<Job>, thre
         while let Some(job) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
             let pos = job.pos;
             let t0 = Instant::now();
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                trainer.train_to(
-                    &job.candidate,
-                    &job.init,
-                    derive(seed, "trial", job.index as u64),
-                    job.epochs,
-                    job.from,
-                )
-            }))
-            .unwrap_or_else(|_| Err(TrainerError::Other("a training thread panicked".into())));
+            let seed = derive(seed, "trial", job.index as u64);
+            let result = here(trainer, job.from).and_then(|from| {
+                let (outcome, next) = train_to_guarded(trainer, &job.candidate, &job.init, seed, job.epochs, from)?;
+                Ok((outcome, next.map(Held::Here)))
+            });
             if let Ok(mut d) = done.lock() {
                 d.push((pos, result, t0.elapsed().as_secs_f64()));
             }
@@ -208,4 +232,50 @@ fn train_rung(trainer: &dyn ArchitectureTrainer, seed: u64, jobs: Vec<Job>, thre
     let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
     done.sort_by_key(|d| d.0);
     done
+}
+
+/// A continuation in this process's memory.
+fn here(trainer: &dyn ArchitectureTrainer, held: Option<Held>) -> Result<Option<Continuation>, TrainerError> {
+    match held {
+        None => Ok(None),
+        Some(Held::Here(c)) => Ok(Some(c)),
+        Some(Held::Bytes(b)) => trainer.load_continuation(&b).map(Some),
+    }
+}
+
+/// Trains one rung's `jobs` through the run's queue (workers anywhere, this process's threads
+/// too); results in job order. Each task carries the rung's epochs and the bytes of where the
+/// candidate's previous rung left it.
+fn queue_rung(
+    trainer: &dyn ArchitectureTrainer,
+    queued: &Queued<'_>,
+    jobs: Vec<Job>,
+    observer: &mut dyn Observer,
+) -> Result<Vec<JobResult>, SearchError> {
+    let mut positions = Vec::with_capacity(jobs.len());
+    let mut tasks = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let from = match job.from {
+            None => None,
+            Some(Held::Bytes(b)) => Some(b),
+            Some(Held::Here(c)) => Some(trainer.save_continuation(&c)?),
+        };
+        positions.push(job.pos);
+        tasks.push(TrialTask {
+            trial: job.index,
+            tokens: job.tokens,
+            seed: queued.trial_seed(job.index),
+            init: job.init,
+            rung: Some(RungTask { epochs: job.epochs, from }),
+        });
+    }
+    let results = queued.train_tasks(tasks, observer)?;
+    Ok(positions
+        .into_iter()
+        .zip(results)
+        .map(|(pos, r)| match r {
+            Ok(r) => (pos, Ok((r.outcome, r.continuation.map(Held::Bytes))), r.seconds),
+            Err(e) => (pos, Err(e), 0.0),
+        })
+        .collect())
 }

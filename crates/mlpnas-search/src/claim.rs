@@ -6,10 +6,13 @@
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use mlpnas_core::{ArchitectureTrainer, Claim, SearchSpace, TrialQueue, TrialResult};
+use mlpnas_core::{
+    ArchitectureTrainer, Candidate, Claim, RungTask, SearchSpace, TrainOutcome, TrainerError, TrialQueue, TrialResult,
+    TrialTask,
+};
 
 use crate::error::SearchError;
-use crate::training::train_candidate;
+use crate::training::{train_candidate, train_to_guarded};
 
 /// How long a claim holds without a heartbeat, by default.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
@@ -48,16 +51,40 @@ pub fn train_claim(
             }
         });
         let t0 = Instant::now();
+        let task = &claim.task;
         let outcome = space
-            .candidate(&claim.task.tokens, trainer.input_dim(), trainer.n_classes())
+            .candidate(&task.tokens, trainer.input_dim(), trainer.n_classes())
             .map_err(|e| e.to_string())
-            .and_then(|c| train_candidate(trainer, &c, &claim.task.init, claim.task.seed).map_err(|e| e.to_string()));
+            .and_then(|c| {
+                match &task.rung {
+                    None => train_candidate(trainer, &c, &task.init, task.seed).map(|o| (o, None)),
+                    Some(rung) => train_rung(trainer, &c, task, rung),
+                }
+                .map_err(|e| e.to_string())
+            });
         let seconds = t0.elapsed().as_secs_f64();
         drop(stop);
         (outcome, seconds)
     });
     Ok(match outcome {
-        Ok(outcome) => queue.complete(claim, &TrialResult { outcome, seconds, worker: worker.to_string() })?,
+        Ok((outcome, continuation)) => {
+            queue.complete(claim, &TrialResult { outcome, seconds, worker: worker.to_string(), continuation })?
+        }
         Err(message) => queue.fail(claim, &message)?,
     })
+}
+
+/// Trains a queued rung of a multi-fidelity search: from the bytes of where its previous rung
+/// left it (or from the start), to the rung's epochs; returns the outcome and the bytes of
+/// where it stands now (`None` when it cannot go on).
+fn train_rung(
+    trainer: &dyn ArchitectureTrainer,
+    candidate: &Candidate,
+    task: &TrialTask,
+    rung: &RungTask,
+) -> Result<(TrainOutcome, Option<Vec<u8>>), TrainerError> {
+    let from = rung.from.as_deref().map(|b| trainer.load_continuation(b)).transpose()?;
+    let (outcome, next) = train_to_guarded(trainer, candidate, &task.init, task.seed, rung.epochs, from)?;
+    let next = next.map(|n| trainer.save_continuation(&n)).transpose()?;
+    Ok((outcome, next))
 }

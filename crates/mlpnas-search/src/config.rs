@@ -17,7 +17,8 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use mlpnas_core::{
-    ConfigError, ControllerConfig, MlpSpace, MlpSpaceConfig, SchedulerConfig, SpaceConfig, StoreConfig, TrainerConfig,
+    ConfigError, ControllerConfig, Criterion, MlpSpace, MlpSpaceConfig, SchedulerConfig, SpaceConfig, StoreConfig,
+    TrainerConfig,
 };
 use mlpnas_data::DataConfig;
 use mlpnas_runs::LoopConfig;
@@ -198,6 +199,40 @@ impl SearchConfig {
         }
     }
 
+    /// `search.objectives`: absent, or at least two distinct criteria with the reward first;
+    /// `params` only where candidates are networks. (Whether a trainer records `seconds` is
+    /// known once it is built: [`crate::check_run`].)
+    fn check_objectives(&self) -> Result<(), ConfigError> {
+        let o = &self.search.objectives;
+        let err = |m: String| Err(ConfigError::new("search.objectives", m));
+        if o.is_empty() {
+            return Ok(());
+        }
+        if o.len() < 2 {
+            return err("list at least two criteria, \"reward\" first (leave it out to search the reward alone)".into());
+        }
+        if o[0] != Criterion::Reward {
+            return err(format!(
+                "the first criterion must be \"reward\", not {:?} (rankings, the top list and REINFORCE use it)",
+                o[0].name()
+            ));
+        }
+        if let Some((i, c)) = o.iter().enumerate().find(|(i, c)| o[..*i].contains(c)) {
+            return err(format!(
+                "{:?} is listed twice (positions {} and {})",
+                c.name(),
+                o.iter().position(|x| x == c).unwrap_or(0) + 1,
+                i + 1
+            ));
+        }
+        if o.contains(&Criterion::Params) && !self.space.networks() {
+            return err(
+                "\"params\" counts a network's parameters, and this space's candidates are not networks (a benchmark table may record \"seconds\")".into(),
+            );
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         self.data.validate()?;
         self.space.validate().map_err(|e| e.within("space"))?;
@@ -240,6 +275,7 @@ impl SearchConfig {
                 "a benchmark table is looked up, not trained: without a [scheduler] its trials spend no epochs (use search.controller_epochs)",
             ));
         }
+        self.check_objectives()?;
         if self.search.folds.is_some() && self.search.repeats.is_some() {
             return Err(ConfigError::new("search.repeats", "give search.folds or search.repeats, not both"));
         }

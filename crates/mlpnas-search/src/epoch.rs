@@ -7,8 +7,8 @@
 use std::collections::HashSet;
 
 use mlpnas_core::{
-    BigramKey, Candidate, LayerWeights, Objective, Proposal, RunStorage, Rung, SearchSpace, TokenId, TrialRecord,
-    WeightStore, top_n,
+    BigramKey, Candidate, Criterion, LayerWeights, Objective, Proposal, RunStorage, Rung, SearchSpace, TokenId,
+    TrialRecord, WeightStore, pareto::scores, top_n,
 };
 
 use crate::error::SearchError;
@@ -39,6 +39,8 @@ pub(crate) struct EpochTrials<'a> {
     puts: Vec<(BigramKey, LayerWeights)>,
     /// What the trials' rewards are made of (`search.metric`).
     objective: Objective,
+    /// A multi-objective search's criteria (`search.objectives`), recorded with each trial.
+    criteria: Vec<Criterion>,
     /// Re-scoring (`search.rescore_top`): the trial each position evaluates again; empty for a
     /// controller epoch.
     rescore_of: Vec<usize>,
@@ -100,15 +102,18 @@ impl<'a> EpochTrials<'a> {
             batch,
             puts: Vec::new(),
             objective: Objective::default(),
+            criteria: Vec::new(),
             rescore_of: Vec::new(),
             shares: store.is_some(),
             rungs: vec![Vec::new(); n],
         })
     }
 
-    /// The same trials, rewarded by `objective` (default: accuracy).
-    pub(crate) fn rewarded_by(mut self, objective: Objective) -> Self {
+    /// The same trials, rewarded by `objective` (default: accuracy), recording their values of
+    /// `criteria` (default: none, a single-objective run).
+    pub(crate) fn rewarded_by(mut self, objective: Objective, criteria: &[Criterion]) -> Self {
         self.objective = objective;
+        self.criteria = criteria.to_vec();
         self
     }
 
@@ -202,6 +207,7 @@ impl<'a> EpochTrials<'a> {
                 );
                 r.rescore_of = self.rescore_of.get(pos).copied();
                 r.rungs = std::mem::take(&mut self.rungs[pos]);
+                r.objectives = scores(&self.criteria, &r, outcome.measured.and_then(|m| m.seconds));
                 let puts: Vec<(BigramKey, LayerWeights)> = if store.is_some() && r.status.stores_weights() {
                     self.keys[pos].iter().copied().zip(outcome.weights.iter().cloned()).collect()
                 } else {

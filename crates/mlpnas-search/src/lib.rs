@@ -50,5 +50,5 @@ pub use prepare::{Prepared, prepare_data};
 pub use replay::{Replayed, replay};
 pub use resampled::{Resampled, build_trainer};
 pub use run::Run;
-pub use search::{Search, SearchSummary, evaluate};
+pub use search::{Search, SearchSummary, check_run, evaluate};
 pub use worker::{WorkerOptions, work};

@@ -64,19 +64,44 @@ impl<'a> Queued<'a> {
         jobs: &[QueuedJob<'_>],
         observer: &mut dyn Observer,
     ) -> Result<Vec<Trained>, SearchError> {
-        if jobs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (q, run, backend) = (self.queue, &self.run, &self.backend);
         let tasks: Vec<TrialTask> = jobs
             .iter()
             .map(|&(index, tokens, init)| TrialTask {
                 trial: index,
                 tokens: tokens.to_vec(),
-                seed: derive(self.seed, "trial", index as u64),
+                seed: self.trial_seed(index),
                 init: init.to_vec(),
+                rung: None,
             })
             .collect();
+        Ok(self
+            .train_tasks(tasks, observer)?
+            .into_iter()
+            .map(|r| match r {
+                Ok(r) => (Ok(r.outcome), r.seconds),
+                Err(e) => (Err(e), 0.0),
+            })
+            .collect())
+    }
+
+    /// The seed of trial `index` (`derive(seed, "trial", index)`), as every trial of the run.
+    pub(crate) fn trial_seed(&self, index: usize) -> u64 {
+        derive(self.seed, "trial", index as u64)
+    }
+
+    /// Puts `tasks` into the queue and collects their results in order, training some of them
+    /// on this process's threads meanwhile (workers elsewhere train the rest). Submitting is
+    /// idempotent, so a resumed coordinator finds the claims and results of the tasks it was
+    /// running; a task that asks for something else than before (another rung) is queued anew.
+    pub(crate) fn train_tasks(
+        &self,
+        tasks: Vec<TrialTask>,
+        observer: &mut dyn Observer,
+    ) -> Result<Vec<Result<TrialResult, TrainerError>>, SearchError> {
+        if tasks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (q, run, backend) = (self.queue, &self.run, &self.backend);
         q.submit(run, backend, &tasks)?;
         let wanted: Vec<usize> = tasks.iter().map(|t| t.trial).collect();
         let who = Claimant {
@@ -120,9 +145,9 @@ impl<'a> Queued<'a> {
         Ok(wanted
             .iter()
             .map(|t| match collected.remove(t) {
-                Some(Ok(r)) => (Ok(r.outcome), r.seconds),
-                Some(Err(m)) => (Err(TrainerError::Other(format!("trial {t}: {m}"))), 0.0),
-                None => (Err(TrainerError::Other(format!("trial {t} has no result"))), 0.0),
+                Some(Ok(r)) => Ok(r),
+                Some(Err(m)) => Err(TrainerError::Other(format!("trial {t}: {m}"))),
+                None => Err(TrainerError::Other(format!("trial {t} has no result"))),
             })
             .collect())
     }

@@ -11,7 +11,7 @@ use mlpnas_core::{
     TrialRecord, WeightStore, build_controller, top_n,
 };
 
-use crate::bracket::{BracketSetup, run_bracket};
+use crate::bracket::{BracketSetup, RungTraining, run_bracket};
 use crate::config::CheckedConfig;
 use crate::epoch::{EpochTrials, Sinks};
 use crate::error::SearchError;
@@ -407,7 +407,7 @@ impl Search {
                 self.cfg.search.batch,
                 None,
             )
-            .map(|t| t.rewarded_by(self.objective).rescoring(of));
+            .map(|t| t.rewarded_by(self.objective, &self.cfg.search.objectives).rescoring(of));
         }
         EpochTrials::new(
             epoch,
@@ -418,7 +418,7 @@ impl Search {
             batch.unwrap_or(self.cfg.search.batch),
             self.store.as_deref(),
         )
-        .map(|t| t.rewarded_by(self.objective))
+        .map(|t| t.rewarded_by(self.objective, &self.cfg.search.objectives))
     }
 
     /// Trains one controller epoch's trials (`indexed`; the journaled ones are read back) through
@@ -484,8 +484,8 @@ impl Search {
     }
 
     /// Trains one controller epoch's trials (`indexed`; the journaled ones are read back) rung by
-    /// rung under the run's scheduler ([`crate::bracket`]), on this process's threads, then
-    /// commits them in trial order.
+    /// rung under the run's scheduler ([`crate::bracket`]), on this process's threads or through
+    /// the run's queue, then commits them in trial order.
     fn epoch_bracketed(
         &mut self,
         epoch: usize,
@@ -497,16 +497,23 @@ impl Search {
         let mut trials = self.epoch_trials(epoch, indexed, Some(indexed.len()))?;
         let Some(scheduler) = self.scheduler.clone() else { return Ok(()) };
         let first = indexed.first().map_or(self.records.len(), |(i, _)| *i).min(self.records.len());
+        let queue = self.queue.clone();
+        let queued = queue.as_deref().map(|q| {
+            Queued::new(q, self.storage.as_ref(), &self.cfg, self.trainer.as_ref(), self.space.as_ref(), self.threads)
+        });
         let setup = BracketSetup {
             trainer: self.trainer.as_ref(),
             scheduler: scheduler.as_ref(),
             seed: self.cfg.seed,
             objective: &self.objective,
-            threads: self.threads.max(1),
+            training: match &queued {
+                Some(q) => RungTraining::Queue(q),
+                None => RungTraining::Threads(self.threads.max(1)),
+            },
             history: &self.records[..first],
             journaled: &self.records[first..],
         };
-        let ran = run_bracket(&setup, bracket, &mut trials, self.store.as_deref())?;
+        let ran = run_bracket(&setup, bracket, &mut trials, self.store.as_deref(), observer)?;
         let sinks = Sinks {
             storage: self.storage.as_mut(),
             records: &mut self.records,
@@ -514,7 +521,10 @@ impl Search {
             tried: &mut *tried,
             observer: &mut *observer,
         };
-        trials.commit_ready(sinks)?;
+        let committed = trials.commit_ready(sinks)?;
+        if let Some(queued) = &queued {
+            queued.retire(&committed)?;
+        }
         if !trials.done() {
             return Err(SearchError::Io {
                 path: self.storage.location(),
@@ -602,6 +612,26 @@ fn planned(cfg: &CheckedConfig, scheduler: Option<&dyn Scheduler>) -> usize {
     }
 }
 
+/// Checks, before a run is created, what only the built trainer can tell of the config: the
+/// `[scheduler]`'s epochs against a full trial's and (`queued`: a run in PostgreSQL) whether the
+/// trainer's continuations can travel to workers; whether it records the `seconds` a
+/// `search.objectives` asks for. A refusal leaves nothing behind.
+pub fn check_run(cfg: &CheckedConfig, data: &Prepared, queued: bool) -> Result<(), SearchError> {
+    let seconds = cfg.search.objectives.contains(&mlpnas_core::Criterion::Seconds);
+    if cfg.scheduler.full_trials_only() && !seconds {
+        return Ok(());
+    }
+    let trainer = crate::resampled::build_trainer(cfg, Arc::clone(&data.split), &data.objective)?;
+    build_scheduler(cfg, trainer.as_ref(), queued)?;
+    if seconds {
+        trainer.records_seconds().map_err(|e| SearchError::Config {
+            path: cfg.origin.clone(),
+            source: mlpnas_core::ConfigError::new("search.objectives", format!("\"seconds\": {e}")),
+        })?;
+    }
+    Ok(())
+}
+
 /// The run's multi-fidelity scheduler, built for the trainer's full epochs; `None` for `type =
 /// "full"`. A trainer that cannot train in rungs, and a run trained through a queue, are refused.
 fn build_scheduler(
@@ -616,12 +646,11 @@ fn build_scheduler(
         path: cfg.origin.clone(),
         source: mlpnas_core::ConfigError::new("scheduler.type", message),
     };
-    if queued {
-        return Err(err(
-            "a multi-fidelity scheduler trains on this process's threads; runs stored in PostgreSQL (remote workers) train full trials only, for now".into(),
-        ));
-    }
     let full = trainer.fidelity().map_err(|e| err(format!("the trainer cannot train in rungs: {e}")))?;
+    if queued {
+        // A promoted trial may continue on another worker than its last rung's.
+        trainer.continuations_travel().map_err(|e| err(format!("workers cannot train this run's rungs: {e}")))?;
+    }
     let scheduler = cfg
         .scheduler
         .build(full)

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use mlpnas_core::seed::derive;
 use mlpnas_core::{
-    ArchitectureTrainer, Candidate, LayerWeights, Objective, Proposal, TrainOutcome, TrainerError, TrialRecord,
-    TrialStatus,
+    ArchitectureTrainer, Candidate, Continuation, LayerWeights, Objective, Proposal, TrainOutcome, TrainerError,
+    TrialRecord, TrialStatus,
 };
 
 /// How training one job went, with its wall time.
@@ -66,6 +66,21 @@ pub(crate) fn train_guarded(
         .unwrap_or_else(|_| (Err(TrainerError::Other("a training thread panicked".into())), 0.0))
 }
 
+/// Trains or measures `candidate` to `epochs` epochs in all, from the start or from where an
+/// earlier rung left it ([`ArchitectureTrainer::train_to`]); a panic in the trainer becomes the
+/// trial's error. The one training of a rung, on this process's threads and on workers.
+pub(crate) fn train_to_guarded(
+    trainer: &dyn ArchitectureTrainer,
+    candidate: &Candidate,
+    init: &[Option<LayerWeights>],
+    seed: u64,
+    epochs: usize,
+    from: Option<Continuation>,
+) -> Result<(TrainOutcome, Option<Continuation>), TrainerError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| trainer.train_to(candidate, init, seed, epochs, from)))
+        .unwrap_or_else(|_| Err(TrainerError::Other("a training thread panicked".into())))
+}
+
 /// Trains a network candidate, or measures a point of a table space.
 pub(crate) fn train_candidate(
     trainer: &dyn ArchitectureTrainer,
@@ -107,5 +122,6 @@ pub(crate) fn record(
         scores: o.scores(objective),
         rescore_of: None,
         rungs: Vec::new(),
+        objectives: Vec::new(),
     }
 }

@@ -100,7 +100,15 @@ pub fn work(queue: &dyn TrialQueue, opts: &WorkerOptions, log: &(dyn Fn(&str) + 
             last_work.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
             if ok {
                 accepted.fetch_add(1, Ordering::Relaxed);
-                log(&format!("{}: trained trial {} of run {}", who.worker, claim.task.trial, claim.run));
+                // A rung of a multi-fidelity search says how far, and whether it continued.
+                let rung = match &claim.task.rung {
+                    None => String::new(),
+                    Some(r) => {
+                        let how = if r.from.is_some() { "continued to" } else { "to" };
+                        format!(", {how} {} epoch{}", r.epochs, if r.epochs == 1 { "" } else { "s" })
+                    }
+                };
+                log(&format!("{}: trained trial {} of run {}{rung}", who.worker, claim.task.trial, claim.run));
             } else {
                 log(&format!(
                     "{}: the result of trial {} of run {} (attempt {}) was refused: a newer attempt holds it",

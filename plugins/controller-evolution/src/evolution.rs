@@ -29,6 +29,10 @@ pub struct Member {
     pub tokens: Vec<TokenId>,
     /// Its reward (a non-finite reward is kept as 0, the reward of a diverged trial).
     pub reward: f64,
+    /// A multi-objective search's values (`search.objectives`), turned so that larger is
+    /// better ([`TrialRecord::oriented`]); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<f64>,
 }
 
 /// How the proposals of the last batch were made.
@@ -83,12 +87,28 @@ impl EvolutionController {
     }
 
     /// A tournament: `sample_size` members (or all, if fewer) drawn uniformly without
-    /// replacement; the first drawn among those with the best reward wins.
+    /// replacement; the first drawn among those with the best reward wins. In a multi-objective
+    /// search the best is by NSGA-II's crowded comparison over the whole population (lower
+    /// non-dominated front, then larger crowding distance: [`mlpnas_core::pareto::crowded_order`]).
     fn tournament(&mut self) -> Option<Vec<TokenId>> {
         let len = self.population.len();
         let drawn = rand::seq::index::sample(&mut self.rng, len, self.cfg.sample_size.min(len));
+        let multi = self.population.iter().all(|m| !m.objectives.is_empty());
+        let place: Vec<usize> = if multi {
+            let points: Vec<Vec<f64>> = self.population.iter().map(|m| m.objectives.clone()).collect();
+            let mut place = vec![0; len];
+            for (p, i) in mlpnas_core::pareto::crowded_order(&points).into_iter().enumerate() {
+                place[i] = p;
+            }
+            place
+        } else {
+            Vec::new()
+        };
+        let better = |b: usize, i: usize| {
+            if multi { place[b] <= place[i] } else { self.population[b].reward >= self.population[i].reward }
+        };
         let best = drawn.iter().fold(None::<usize>, |best, i| match best {
-            Some(b) if self.population[b].reward >= self.population[i].reward => Some(b),
+            Some(b) if better(b, i) => Some(b),
             _ => Some(i),
         })?;
         Some(self.population[best].tokens.clone())
@@ -238,7 +258,9 @@ impl Controller for EvolutionController {
     ) -> Result<UpdateReport, ControllerError> {
         for t in trials {
             let reward = if t.reward.is_finite() { t.reward } else { 0.0 };
-            self.population.push_back(Member { tokens: t.tokens.clone(), reward });
+            // A diverged trial's non-finite values rank last.
+            let objectives = t.oriented().into_iter().map(|v| if v.is_finite() { v } else { f64::MIN }).collect();
+            self.population.push_back(Member { tokens: t.tokens.clone(), reward, objectives });
             if self.population.len() > self.cfg.population {
                 self.population.pop_front();
             }
@@ -316,6 +338,7 @@ mod tests {
             scores: Vec::new(),
             rescore_of: None,
             rungs: Vec::new(),
+            objectives: Vec::new(),
         }
     }
 
@@ -372,7 +395,7 @@ mod tests {
     fn tournament_picks_the_best_of_the_sample() {
         let mut c = controller(3, 3, 0);
         for (i, r) in [0.2, 0.9, 0.5].into_iter().enumerate() {
-            c.population.push_back(Member { tokens: vec![i as TokenId], reward: r });
+            c.population.push_back(Member { tokens: vec![i as TokenId], reward: r, objectives: Vec::new() });
         }
         // Sample size = population: the winner is always the best.
         for _ in 0..20 {
@@ -382,6 +405,31 @@ mod tests {
         c.cfg.sample_size = 1;
         let winners: HashSet<Vec<TokenId>> = (0..100).filter_map(|_| c.tournament()).collect();
         assert_eq!(winners.len(), 3);
+    }
+
+    #[test]
+    fn a_multi_objective_tournament_prefers_the_front_and_its_extremes() {
+        let mut c = controller(5, 5, 0);
+        // (reward, -params): 0 is dominated by 1; 1, 2, 3 form the front, 2 in its middle;
+        // 4 is dominated by 3. The best reward (1) loses nothing by being alone: an extreme.
+        for (i, o) in [[0.5, -30.0], [0.9, -20.0], [0.8, -10.0], [0.6, -5.0], [0.55, -6.0]].into_iter().enumerate() {
+            c.population.push_back(Member { tokens: vec![i as TokenId], reward: o[0], objectives: o.to_vec() });
+        }
+        // The whole population in the tournament: an extreme of the front wins (the first drawn
+        // of the two with infinite crowding distance), never the middle or a dominated one.
+        let winners: HashSet<Vec<TokenId>> = (0..50).filter_map(|_| c.tournament()).collect();
+        assert!(winners.iter().all(|w| w == &vec![1] || w == &vec![3]), "{winners:?}");
+        // Two drawn at a time: a dominated member never beats a front member it meets, so member
+        // 0 (dominated by all of the front but 3's params) wins only against member 4 or alone.
+        c.cfg.sample_size = 2;
+        let mut wins = [0usize; 5];
+        for _ in 0..400 {
+            if let Some(w) = c.tournament() {
+                wins[w[0] as usize] += 1;
+            }
+        }
+        assert!(wins[1] > wins[2] && wins[3] > wins[2], "{wins:?}");
+        assert!(wins[0] < wins[2] && wins[4] < wins[2], "{wins:?}");
     }
 
     #[test]

@@ -44,6 +44,7 @@ fn record(space: &dyn SearchSpace, trial: usize, p: &Proposal, reward: f64) -> R
         scores: Vec::new(),
         rescore_of: None,
         rungs: Vec::new(),
+        objectives: Vec::new(),
     })
 }
 

@@ -103,6 +103,7 @@ mod tests {
             scores: Vec::new(),
             rescore_of: None,
             rungs: Vec::new(),
+            objectives: Vec::new(),
         }
     }
 
@@ -115,6 +116,7 @@ mod tests {
             .iter()
             .map(|curve| TrialRecord {
                 rungs: curve.iter().enumerate().map(|(i, &reward)| Rung { epochs: i + 1, reward }).collect(),
+                objectives: Vec::new(),
                 ..record()
             })
             .collect();

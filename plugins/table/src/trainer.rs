@@ -19,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::space::TableSpace;
-use mlpnas_data::table::Table;
+use mlpnas_data::table::{Observation, Table};
 use mlpnas_data::table_curves::Curves;
 
 /// Which of a configuration's observations a trial sees.
@@ -93,6 +93,40 @@ pub struct TableTrainer {
 }
 
 impl TableTrainer {
+    /// The outcome of `point` for trial seed `seed`: the metric `metric_of` gives for one
+    /// observation (index, observation), of the observation the seed draws or the mean over all
+    /// ([`Noise`]), with that observation's recorded training seconds (the mean's: their mean).
+    fn observed(
+        &self,
+        point: &[u32],
+        seed: u64,
+        metric_of: impl Fn(usize, &Observation) -> Result<f64, TrainerError>,
+    ) -> Result<TrainOutcome, TrainerError> {
+        let obs = self.table.observations(point).ok_or_else(|| {
+            TrainerError::Other(format!("{:?} is not a configuration of table {}", point, self.table.description.name))
+        })?;
+        let (metric, seconds) = match self.noise {
+            Noise::Seed => {
+                let j = Self::drawn(seed, obs.len());
+                (metric_of(j, &obs[j])?, obs[j].seconds)
+            }
+            Noise::Mean => {
+                let n = obs.len() as f64;
+                let metric = obs.iter().enumerate().map(|(j, o)| metric_of(j, o)).sum::<Result<f64, _>>()? / n;
+                let seconds = obs.iter().map(|o| o.seconds).sum::<Option<f64>>().map(|s| s / n);
+                (metric, seconds)
+            }
+        };
+        let reward = self.table.description.direction.reward(metric);
+        Ok(TrainOutcome {
+            epochs: Vec::new(),
+            diverged: false,
+            weights: Vec::new(),
+            measured: Some(Measured { reward, metric, seconds }),
+            evaluations: Vec::new(),
+        })
+    }
+
     /// A trainer over `table`.
     pub fn new(table: Arc<Table>, noise: Noise) -> Self {
         Self { table, noise, dir: None, curves: Arc::new(OnceLock::new()) }
@@ -142,21 +176,7 @@ impl ArchitectureTrainer for TableTrainer {
         Err(TrainerError::Other(NO_NETWORK.into()))
     }
     fn measure(&self, point: &[u32], seed: u64) -> Result<TrainOutcome, TrainerError> {
-        let obs = self.table.observations(point).ok_or_else(|| {
-            TrainerError::Other(format!("{:?} is not a configuration of table {}", point, self.table.description.name))
-        })?;
-        let metric = match self.noise {
-            Noise::Seed => obs[Self::drawn(seed, obs.len())].metric,
-            Noise::Mean => obs.iter().map(|o| o.metric).sum::<f64>() / obs.len() as f64,
-        };
-        let reward = self.table.description.direction.reward(metric);
-        Ok(TrainOutcome {
-            epochs: Vec::new(),
-            diverged: false,
-            weights: Vec::new(),
-            measured: Some(Measured { reward, metric }),
-            evaluations: Vec::new(),
-        })
+        self.observed(point, seed, |_, o| Ok(o.metric))
     }
     fn fidelity(&self) -> Result<usize, TrainerError> {
         match self.curves()?.epochs() {
@@ -179,14 +199,26 @@ impl ArchitectureTrainer for TableTrainer {
         // A lookup has nothing to carry over: the next rung looks the point up again.
         Ok((self.measure_at(values, seed, epochs)?, Some(Box::new(()))))
     }
+    fn continuations_travel(&self) -> Result<(), TrainerError> {
+        Ok(())
+    }
+    fn save_continuation(&self, _from: &Continuation) -> Result<Vec<u8>, TrainerError> {
+        // Nothing to carry over (`train_to`): no bytes.
+        Ok(Vec::new())
+    }
+    fn load_continuation(&self, bytes: &[u8]) -> Result<Continuation, TrainerError> {
+        if !bytes.is_empty() {
+            return Err(TrainerError::Other(format!(
+                "a continued lookup carries no state, and this one holds {} bytes",
+                bytes.len()
+            )));
+        }
+        Ok(Box::new(()))
+    }
     fn measure_at(&self, point: &[u32], seed: u64, epochs: usize) -> Result<TrainOutcome, TrainerError> {
         let name = &self.table.description.name;
         let curves = self.curves()?;
-        let obs = self
-            .table
-            .observations(point)
-            .ok_or_else(|| TrainerError::Other(format!("{point:?} is not a configuration of table {name}")))?;
-        let at = |j: usize| -> Result<f64, TrainerError> {
+        self.observed(point, seed, |j, _| {
             let c = curves.curve(&self.table, point, j).unwrap_or_default();
             c.get(epochs.wrapping_sub(1)).copied().ok_or_else(|| {
                 TrainerError::Other(format!(
@@ -195,19 +227,17 @@ impl ArchitectureTrainer for TableTrainer {
                     c.len()
                 ))
             })
-        };
-        let metric = match self.noise {
-            Noise::Seed => at(Self::drawn(seed, obs.len()))?,
-            Noise::Mean => (0..obs.len()).map(at).sum::<Result<f64, _>>()? / obs.len() as f64,
-        };
-        let reward = self.table.description.direction.reward(metric);
-        Ok(TrainOutcome {
-            epochs: Vec::new(),
-            diverged: false,
-            weights: Vec::new(),
-            measured: Some(Measured { reward, metric }),
-            evaluations: Vec::new(),
         })
+    }
+    fn records_seconds(&self) -> Result<(), TrainerError> {
+        if self.table.has_seconds() {
+            Ok(())
+        } else {
+            Err(TrainerError::Other(format!(
+                "table {} has no seconds column, so its configurations have no recorded training time",
+                self.table.description.name
+            )))
+        }
     }
     fn check_space(&self, space: &dyn SearchSpace) -> Result<(), TrainerError> {
         // The space must be this table's: same tokens, same meaning.

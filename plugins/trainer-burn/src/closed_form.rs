@@ -24,6 +24,7 @@
 
 use burn::tensor::activation::{log_softmax, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
+use mlpnas_core::codec::Tensors;
 use mlpnas_core::seed::SeedRng;
 use mlpnas_core::{Activation, Architecture, HostTensor, LayerWeights, OutputKind};
 
@@ -144,6 +145,77 @@ impl ClosedFormLearner {
             device: device.clone(),
             where_: Update::for_backend(cfg.backend),
         }
+    }
+
+    /// Writes the parameters (`NNNN.value`, in `params` order), their optimizer state
+    /// (`NNNN.state`, in [`Update::Host`]'s layout: Adam's first then second moments, or SGD's
+    /// velocity; absent before the first step) and the steps taken (`time`) into `into`, for a
+    /// trial continued by another process ([`Self::restore`]).
+    pub(crate) fn write_state(&self, into: &mut Tensors) -> Result<(), String> {
+        for (i, p) in self.params.iter().enumerate() {
+            into.tensors.insert(format!("{i:04}.value"), host(p.value.clone())?);
+            let state = match &p.state {
+                Some(DeviceState { first, second }) => {
+                    let mut v = host(first.clone())?.data;
+                    if let Some(second) = second {
+                        v.extend(host(second.clone())?.data);
+                    }
+                    v
+                }
+                None => p.host.clone(),
+            };
+            if !state.is_empty() {
+                into.tensors.insert(format!("{i:04}.state"), HostTensor { shape: vec![state.len()], data: state });
+            }
+        }
+        into.metadata.insert("time".into(), self.time.to_string());
+        Ok(())
+    }
+
+    /// The learner [`Self::write_state`] wrote into `saved`, for `plan` with `cfg`'s optimizer, on the
+    /// plain `device` (where the state lives follows the backend, as [`Self::new`]).
+    pub(crate) fn restore(
+        cfg: &BurnTrainerConfig,
+        plan: Plan,
+        arch: &Architecture,
+        saved: &mut Tensors,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let fresh = Self::new(cfg, plan, arch, &[], &mut mlpnas_core::seed::rng(0), device);
+        let time: i32 = saved.meta("time").map_err(|e| e.to_string())?.parse().map_err(|e| format!("time: {e}"))?;
+        let mut params = Vec::with_capacity(fresh.params.len());
+        for (i, p) in fresh.params.iter().enumerate() {
+            let value = saved.take(&format!("{i:04}.value")).map_err(|e| e.to_string())?;
+            let dims = p.value.dims();
+            if value.shape != dims {
+                return Err(format!("parameter {i} is {:?}, the architecture's is {dims:?}", value.shape));
+            }
+            let state = saved.tensors.remove(&format!("{i:04}.state")).map(|t| t.data).unwrap_or_default();
+            let n = dims[0] * dims[1];
+            let expected = match fresh.optim {
+                Optim::Adam { .. } => 2 * n,
+                Optim::Sgd { momentum: Some(_) } => n,
+                Optim::Sgd { momentum: None } => 0,
+            };
+            if !state.is_empty() && state.len() != expected {
+                return Err(format!("parameter {i} has {} optimizer values, expected {expected}", state.len()));
+            }
+            let value = Tensor::<2>::from_data(TensorData::new(value.data, dims), device);
+            let p = match (fresh.where_, state.is_empty()) {
+                (Update::Host, _) | (Update::Device, true) => Parameter { value, state: None, host: state },
+                (Update::Device, false) => {
+                    let tensor = |v: &[f32]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), dims), device);
+                    let (first, second) = state.split_at(n);
+                    let second = (!second.is_empty()).then(|| tensor(second));
+                    Parameter { value, state: Some(DeviceState { first: tensor(first), second }), host: Vec::new() }
+                }
+            };
+            params.push(p);
+        }
+        if let Some(extra) = saved.tensors.keys().find(|k| k.ends_with(".value")) {
+            return Err(format!("{extra} has no parameter in the architecture"));
+        }
+        Ok(Self { params, time, ..fresh })
     }
 
     fn dense(&self, i: usize, x: Tensor<2>) -> Tensor<2> {
@@ -456,6 +528,10 @@ impl Learner for ClosedFormLearner {
                 Ok(LayerWeights { kernel, bias: HostTensor { shape: vec![bias.data.len()], data: bias.data } })
             })
             .collect()
+    }
+
+    fn save(&self, into: &mut Tensors) -> Result<(), String> {
+        self.write_state(into)
     }
 }
 

@@ -14,6 +14,7 @@ use burn::optim::{
     momentum::MomentumConfig,
 };
 use burn::tensor::{Device, Tensor};
+use mlpnas_core::codec::Tensors;
 use mlpnas_core::seed::SeedRng;
 use mlpnas_core::{LayerWeights, Optimizer as OptimizerKind};
 
@@ -51,6 +52,10 @@ pub(crate) trait Learner: Send {
 
     /// The current weights, copied to the host.
     fn weights(&self) -> Result<Vec<LayerWeights>, String>;
+
+    /// Writes the parameters and optimizer state into `into`, for a trial that another process
+    /// continues ([`crate::continuation`]).
+    fn save(&self, into: &mut Tensors) -> Result<(), String>;
 }
 
 /// Which optimizer, with Burn's settings of the references (Adam epsilon 1e-7 as Keras), and
@@ -141,6 +146,9 @@ pub(crate) fn flush<const D: usize>(t: Tensor<D>) -> Tensor<D> {
     t.mask_fill(tiny, 0.0)
 }
 
+/// Why a trial trained on the autodiff path cannot be continued by another process.
+pub(crate) const AUTODIFF_STAYS: &str = "gradients = \"autodiff\" keeps its optimizer state inside Burn, where it cannot be handed to another process; a multi-fidelity search with PostgreSQL workers needs gradients = \"closed-form\" (the default)";
+
 /// Adam's epsilon (Keras' default), for both paths.
 pub(crate) const ADAM_EPSILON: f32 = 1e-7;
 
@@ -194,5 +202,9 @@ impl Learner for AutodiffLearner {
 
     fn weights(&self) -> Result<Vec<LayerWeights>, String> {
         self.model.iter().map(export).collect()
+    }
+
+    fn save(&self, _into: &mut Tensors) -> Result<(), String> {
+        Err(AUTODIFF_STAYS.into())
     }
 }

@@ -18,6 +18,7 @@
 
 mod closed_form;
 mod config;
+mod continuation;
 mod export;
 mod learner;
 mod model;

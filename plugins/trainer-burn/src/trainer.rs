@@ -12,7 +12,8 @@ use rand::seq::SliceRandom;
 
 use crate::closed_form::ClosedFormLearner;
 use crate::config::{BurnTrainerConfig, Gradients};
-use crate::learner::{AutodiffLearner, Learner};
+use crate::continuation::{Partial, Saved, Streams};
+use crate::learner::{AUTODIFF_STAYS, AutodiffLearner, Learner};
 use crate::model::{Plan, build_layers};
 
 /// Trains architectures with Burn on one data split (see [`BurnTrainerConfig`]).
@@ -202,7 +203,7 @@ impl BurnTrainer {
         let plain = cfg.backend.device().map_err(TrainerError::Other)?;
         let plan = self.plan(arch);
         let n_classes = self.n_classes();
-        let Partial { mut learner, mut rng, mut masks, mut order, mut step, mut epochs } = match from {
+        let Partial { mut learner, streams } = match from {
             Some(p) => p,
             None => {
                 // Initial weights and batch order from one stream, dropout masks from another.
@@ -218,9 +219,10 @@ impl BurnTrainer {
                 };
                 let rows = self.data.train.n_rows() as i64;
                 let epochs = Vec::with_capacity(stop.max_epochs.min(1024));
-                Partial { learner, rng, masks, order: (0..rows).collect(), step: 0, epochs }
+                Partial { learner, streams: Streams { rng, masks, order: (0..rows).collect(), step: 0, epochs } }
             }
         };
+        let Streams { mut rng, mut masks, mut order, mut step, mut epochs } = streams;
         let device = learner.train_device();
         let weights = (self.class_weights.as_deref(), self.target);
         let train = DeviceData::new(&self.data.train, plan.output, n_classes, weights, &device);
@@ -290,29 +292,10 @@ impl BurnTrainer {
         };
         // A search trial that can go on: where it stands (early stopping keeps an earlier epoch's
         // weights, so a fit never continues).
-        let partial = (stop.patience.is_none() && !diverged).then(|| Partial {
-            learner,
-            rng,
-            masks,
-            order,
-            step,
-            epochs: epochs.clone(),
-        });
+        let partial = (stop.patience.is_none() && !diverged)
+            .then(|| Partial { learner, streams: Streams { rng, masks, order, step, epochs: epochs.clone() } });
         Ok((Fit { epochs, diverged, stopped_early, best_epoch, weights }, partial))
     }
-}
-
-/// Where a search trial trained in rungs stands between them ([`mlpnas_core::Continuation`]):
-/// its parameters and optimizer state, both random streams where they stopped, the batch order
-/// (shuffled again each epoch from the last), the optimizer step (the learning-rate decay's
-/// clock) and the epochs so far. Continuing it runs exactly the epochs a longer trial runs.
-struct Partial {
-    learner: Box<dyn Learner>,
-    rng: mlpnas_core::seed::SeedRng,
-    masks: mlpnas_core::seed::SeedRng,
-    order: Vec<i64>,
-    step: u64,
-    epochs: Vec<EpochMetrics>,
 }
 
 impl ArchitectureTrainer for BurnTrainer {
@@ -383,11 +366,23 @@ impl ArchitectureTrainer for BurnTrainer {
                 self.check_arch(arch, init)?;
                 None
             }
-            Some(c) => Some(*c.downcast::<Partial>().map_err(|_| {
-                TrainerError::Other("a trial continued from another trainer's state (a bug: please report it)".into())
-            })?),
+            Some(c) => match c.downcast::<Partial>() {
+                Ok(p) => Some(*p),
+                // Bytes another process saved ([`Self::load_continuation`]).
+                Err(c) => {
+                    let saved = c.downcast::<Saved>().map_err(|_| {
+                        TrainerError::Other(
+                            "a trial continued from another trainer's state (a bug: please report it)".into(),
+                        )
+                    })?;
+                    let cfg = self.cfg.for_candidate(&arch.training);
+                    let device = cfg.backend.device().map_err(TrainerError::Other)?;
+                    let restored = saved.restore(&cfg, self.plan(arch), arch, &device);
+                    Some(restored.map_err(|e| TrainerError::Other(format!("a continued trial: {e}")))?)
+                }
+            },
         };
-        if from.as_ref().is_some_and(|p| p.epochs.len() >= epochs) {
+        if from.as_ref().is_some_and(|p| p.streams.epochs.len() >= epochs) {
             return Err(TrainerError::Other(format!("a trial continued to {epochs} epochs has trained them already")));
         }
         let (fit, partial) = self.run_epochs(arch, init, seed, Stop { max_epochs: epochs, patience: None }, from)?;
@@ -399,6 +394,25 @@ impl ArchitectureTrainer for BurnTrainer {
             evaluations: Vec::new(),
         };
         Ok((outcome, partial.map(|p| Box::new(p) as Continuation)))
+    }
+
+    fn continuations_travel(&self) -> Result<(), TrainerError> {
+        match self.cfg.gradients {
+            Gradients::ClosedForm => Ok(()),
+            Gradients::Autodiff => Err(TrainerError::Other(AUTODIFF_STAYS.into())),
+        }
+    }
+
+    fn save_continuation(&self, from: &Continuation) -> Result<Vec<u8>, TrainerError> {
+        let p = from
+            .downcast_ref::<Partial>()
+            .ok_or_else(|| TrainerError::Other("a continuation of another trainer (a bug: please report it)".into()))?;
+        p.save().map_err(|e| TrainerError::Other(format!("saving a continued trial: {e}")))
+    }
+
+    fn load_continuation(&self, bytes: &[u8]) -> Result<Continuation, TrainerError> {
+        let saved = Saved::load(bytes).map_err(|e| TrainerError::Other(format!("a continued trial's state: {e}")))?;
+        Ok(Box::new(saved))
     }
 
     fn score(&self, arch: &Architecture, weights: &[LayerWeights], part: &Dataset) -> Result<Score, TrainerError> {

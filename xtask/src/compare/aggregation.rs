@@ -62,6 +62,9 @@ pub fn aggregate(
                 f.insert(0, ("Regret against trial".to_string(), file));
             }
             ctx.regrets.push(r);
+            if let Some(v) = crate::hypervolume::for_table(data, dir, &configs, &baseline)? {
+                ctx.volumes.push(v);
+            }
         }
         reports.push(DataReport::new(data, source.describe().as_deref(), &configs, &baseline, s));
     }

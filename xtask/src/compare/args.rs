@@ -18,7 +18,7 @@ pub enum Preset {
     Smoke,
     /// The seed-* configs (one-shot and predictor on/off), random and evolution, on wine-quality, 5 seeds.
     SeedAblation,
-    /// configs/tables/{random,evolution,reinforce}.toml on benchmark tables (--tables, default:
+    /// configs/tables/{random,evolution,reinforce,tpe}.toml on benchmark tables (--tables, default:
     /// docs/tables/*), 100 trials, 100 seeds, with regret curves.
     Tables,
     /// Multi-fidelity schedulers on benchmark tables with learning curves (--tables, default:
@@ -218,7 +218,7 @@ fn preset_configs(preset: Preset, dir: &Path) -> Result<Vec<PathBuf>> {
             chosen.extend(names.iter().filter(|n| n.starts_with("evolution") || n.starts_with("reinforce")).cloned());
         }
         Preset::Tables => {
-            chosen.extend(["random.toml", "evolution.toml", "reinforce.toml"].map(String::from));
+            chosen.extend(["random.toml", "evolution.toml", "reinforce.toml", "tpe.toml"].map(String::from));
         }
         Preset::Schedulers => {
             chosen.extend(
@@ -333,7 +333,7 @@ pub(super) mod tests {
         let d = tmp("tables-preset");
         let cfg = d.join("configs/tables");
         std::fs::create_dir_all(&cfg).expect("dir");
-        for n in ["random.toml", "evolution.toml", "reinforce.toml"] {
+        for n in ["random.toml", "evolution.toml", "reinforce.toml", "tpe.toml"] {
             std::fs::write(cfg.join(n), "").expect("write");
             std::fs::write(d.join("configs").join(n), "").expect("write");
         }
@@ -350,7 +350,7 @@ pub(super) mod tests {
         std::fs::create_dir_all(d.join("docs/tables/not-a-table")).expect("dir");
         let p = Plan::new(&a, &d).expect("tables");
         let names: Vec<&str> = p.configs.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["random", "evolution", "reinforce"]);
+        assert_eq!(names, ["random", "evolution", "reinforce", "tpe"]);
         assert_eq!(p.configs[1].table_path, cfg.join("evolution.toml"));
         assert_eq!(p.seeds.len(), 100);
         let tables: Vec<&str> = p.data.iter().map(|(n, _)| n.as_str()).collect();

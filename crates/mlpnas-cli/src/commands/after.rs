@@ -15,6 +15,7 @@ pub(crate) fn report(
     url: Option<&str>,
     top: usize,
     json: bool,
+    front: bool,
     verbosity: output::Verbosity,
 ) -> Result<()> {
     // Read-only: no lock, so a report works while the search writes.
@@ -33,7 +34,14 @@ pub(crate) fn report(
     for w in warnings {
         note!("warning: {w}");
     }
-    let best = top_n(&records, top);
+    let pareto = mlpnas_core::pareto_front(&records);
+    if front && records.iter().all(|r| r.objectives.is_empty()) {
+        bail!(
+            "{}: --front: this run has one objective (its config sets no search.objectives), so it has no Pareto front",
+            storage.location()
+        );
+    }
+    let best = if front { pareto.clone() } else { top_n(&records, top) };
     if json {
         // Each record as journaled; a re-scored one also gives what it is ranked by (the mean
         // of its scores) and those scores.
@@ -64,7 +72,15 @@ pub(crate) fn report(
                 data.label
             );
         }
-        say!("{}", output::table(&best, &records, measurement.as_ref()));
+        if front {
+            say!("{}", output::front_table(&pareto));
+        } else {
+            say!("{}", output::table(&best, &records, measurement.as_ref()));
+            if !pareto.is_empty() {
+                say!("\nPareto front ({} of the trials; report --front lists only them):", pareto.len());
+                say!("{}", output::front_table(&pareto));
+            }
+        }
         say!("{} trials", records.len());
     }
     Ok(())
@@ -83,6 +99,7 @@ pub(crate) fn finalize(a: FinalizeArgs, verbosity: output::Verbosity) -> Result<
             crate::args::Refit::Train => mlpnas_final::RefitOn::Train,
             crate::args::Refit::All => mlpnas_final::RefitOn::All,
         },
+        front: a.front,
     };
     let quiet = verbosity == output::Verbosity::Quiet;
     let out = match (&a.out, &a.storage) {

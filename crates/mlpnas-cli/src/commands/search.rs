@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use mlpnas_search::{Observer, RESUMABLE_CHANGES, Run, Search, prepare_data};
+use mlpnas_search::{Observer, RESUMABLE_CHANGES, Run, Search, check_run, prepare_data};
 
 use crate::args::{SearchArgs, TabulateArgs};
 use crate::config::load_config;
@@ -52,6 +52,7 @@ pub(crate) fn search(a: SearchArgs, verbosity: output::Verbosity) -> Result<()> 
                 (None, None, _) => new_run_dir(&default_name)?,
             };
             let storage = run_storage(a.storage.as_deref(), &run_dir)?;
+            check_run(&cfg, &data, storage.queue().is_some())?;
             (Run::create(storage, cfg)?, data, run_dir)
         }
         (None, None) => bail!("give --config FILE or --resume DIR"),
