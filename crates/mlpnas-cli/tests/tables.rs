@@ -243,6 +243,25 @@ fn a_table_search_trades_the_reward_against_recorded_seconds() {
     }
 }
 
+/// A table search started with a relative config path (`configs/tables/random.toml`, whose
+/// table path is relative to it) stores where its table is, so `report` and `--resume` find it
+/// from anywhere, the run directory elsewhere.
+#[test]
+fn a_relative_table_path_means_the_same_from_the_run_directory() {
+    let out = tmp("relative").join("run");
+    let mut c = bin();
+    c.current_dir(workspace()).args(["search", "--quiet", "--config", "configs/tables/random.toml", "--out"]).arg(&out);
+    c.args(["--set", "search.controller_epochs=2"]);
+    ok(&mut c);
+    let shown = ok(bin().current_dir(std::env::temp_dir()).arg("report").arg(&out));
+    assert!(shown.contains("20 trials"), "{shown}");
+    ok(bin()
+        .current_dir(std::env::temp_dir())
+        .args(["search", "--quiet", "--set", "search.controller_epochs=3", "--resume"])
+        .arg(&out));
+    assert_eq!(journal(&out).len(), 30);
+}
+
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::create_dir_all(dir).expect("dir");
     std::fs::write(dir.join(name), text).expect("write");

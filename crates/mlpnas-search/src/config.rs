@@ -107,7 +107,10 @@ impl SearchConfig {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| SearchError::ConfigFile { path: shown.clone(), message: format!("cannot read: {e}") })?;
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        // Absolute, so that the paths it resolves (a table's directory, a CSV file) are stored
+        // absolute in the run's config and mean the same from the run directory, or any other.
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let base = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
         Self::from_toml(&text, &shown, &base, overrides)
     }
 
